@@ -1,0 +1,91 @@
+"""Safe checkpoint loading: ``weights_only`` unpickling, an allowlist for official metadata, key reports.
+
+torch >= 2.6 loads with ``weights_only=True`` by default, which rejects the numpy objects and mmengine
+``HistoryBuffer``s that OpenMMLab full checkpoints keep in ``meta``/``message_hub``. Rather than turning
+``weights_only`` off (arbitrary code execution), the types known to appear there are allowlisted.
+"""
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.io import sha256_file
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint does not fit the model: lists the missing and unexpected keys."""
+
+
+def _numpy_globals() -> list[Any]:
+    items: list[Any] = [np.ndarray, np.dtype, collections.OrderedDict]
+    try:  # numpy >= 2 moved the reconstruct helper to numpy._core
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
+    items += [_reconstruct, scalar]
+    items += [type(np.dtype(t)) for t in ("float16", "float32", "float64", "int32", "int64", "bool", "uint8")]
+    return items
+
+
+def _mmengine_globals() -> list[Any]:
+    try:
+        from mmengine.logging.history_buffer import HistoryBuffer
+    except ImportError:  # pragma: no cover
+        return []
+    return [HistoryBuffer]
+
+
+def safe_globals() -> list[Any]:
+    """Types allowed when unpickling official checkpoints (numpy arrays/scalars, mmengine message hubs)."""
+    return _numpy_globals() + _mmengine_globals()
+
+
+def load_checkpoint_file(path: str | Path) -> Any:
+    """Load a checkpoint on CPU with ``weights_only=True`` and the metadata allowlist."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    with torch.serialization.safe_globals(safe_globals()):
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def extract_state_dict(checkpoint: Any, keys: tuple[str, ...] = ("state_dict", "model", "model_ema", "module")) -> dict:
+    """The weights inside a checkpoint: the first of ``keys`` present, else the checkpoint itself."""
+    if isinstance(checkpoint, dict):
+        for key in keys:
+            if key in checkpoint and isinstance(checkpoint[key], dict):
+                return checkpoint[key]
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"checkpoint holds a {type(checkpoint).__name__}, not a state dict")
+    return checkpoint
+
+
+def load_weights(model: nn.Module, path: str | Path, *, strict: bool = True, prefix_to_strip: str = "",
+                 keys: tuple[str, ...] = ("state_dict", "model", "model_ema", "module")) -> dict[str, Any]:
+    """Load ``path`` into ``model``; with ``strict``, any missing or unexpected key is an error listing them.
+
+    Returns provenance facts: path, sha256 and the (possibly empty) key lists.
+    """
+    state = extract_state_dict(load_checkpoint_file(path), keys)
+    if prefix_to_strip:
+        state = {k[len(prefix_to_strip):] if k.startswith(prefix_to_strip) else k: v for k, v in state.items()}
+    result = model.load_state_dict(state, strict=False)
+    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    if strict and (missing or unexpected):
+        raise CheckpointError(
+            f"{path} does not match {type(model).__name__}:\n"
+            f"  missing keys ({len(missing)}): {_preview(missing)}\n"
+            f"  unexpected keys ({len(unexpected)}): {_preview(unexpected)}\n"
+            "Check that the config's model matches the checkpoint (variant, number of classes)."
+        )
+    return {"path": str(path), "sha256": sha256_file(path), "missing_keys": missing, "unexpected_keys": unexpected}
+
+
+def _preview(keys: list[str], n: int = 10) -> str:
+    shown = ", ".join(keys[:n])
+    return shown + (f", ... (+{len(keys) - n} more)" if len(keys) > n else "") if keys else "none"

@@ -1,0 +1,129 @@
+"""Run configs: mmengine python configs with ``_base_`` inheritance, overrides, validation and hashing.
+
+A config has these top-level sections; anything else is an error with a suggestion:
+
+- ``name``: experiment name (defaults to the file stem); ``paper``: which paper-table cells a run fills;
+- ``dataset`` / ``method`` / ``task``: registry dicts (``type`` + arguments);
+- ``train``: optional training stage for methods that learn; ``run``: execution settings;
+- ``wandb``: mirroring settings; ``sweep``: an optional grid for ``bench sweep``.
+
+The config hash covers everything that can change a per-sample output. Execution settings (``run``,
+``wandb``, ``sweep``, ``name``, ``paper``) are left out of it, so a resumed run may use another batch size
+or world size and still reuse finished samples.
+"""
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mmengine.config import Config, ConfigDict
+
+from bench.io import sha256_json
+from bench.registry import suggest
+
+SECTIONS = ("name", "paper", "dataset", "method", "task", "train", "run", "wandb", "sweep")
+REQUIRED = ("dataset", "method", "task")
+NOT_HASHED = ("name", "paper", "run", "wandb", "sweep")
+
+RUN_DEFAULTS: dict[str, Any] = {
+    "seed": 0,  # base seed; per-sample seeds derive from it and the sample id
+    "batch_size": 64,
+    "num_workers": 0,
+    "device": "auto",  # auto | cpu | cuda
+    "precision": "fp32",  # fp32 | fp16 | bf16 (autocast on CUDA)
+    "limit": None,  # evaluate only the first N samples: a partial run that never fills a table cell
+    "flush_every": 256,  # samples per stored chunk: at most this much work is redone after a kill
+    "work_dir": None,  # default: <results root>/runs/<paper or 'demo'>/<name>-<config hash>
+}
+PAPER_KEYS = ("slug", "table", "setting", "metrics")
+
+
+class ConfigError(ValueError):
+    """A config is malformed: unknown section, missing section, or a bad value."""
+
+
+def configs_root() -> Path:
+    """The folder holding the shipped configs (``configs/`` in a checkout, package data when installed)."""
+    return Path(str(resources.files("bench.configs")))
+
+
+def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
+    """Accept a file path, or a path relative to the shipped ``configs/`` folder (with or without ``.py``)."""
+    candidate = Path(name_or_path)
+    if candidate.is_file():
+        return candidate
+    for base in (configs_root(),):
+        for option in (base / candidate, base / f"{candidate}.py"):
+            if option.is_file():
+                return option
+    shipped = sorted(str(p.relative_to(configs_root()).with_suffix("")) for p in configs_root().rglob("*.py")
+                     if "_base_" not in p.parts and p.name != "__init__.py")
+    raise FileNotFoundError(
+        f"config {str(name_or_path)!r} not found as a file or under {configs_root()}.{suggest(str(name_or_path), shipped)}"
+    )
+
+
+def load_config(name_or_path: str | os.PathLike, cfg_options: dict | None = None) -> Config:
+    """Load a config, apply ``--cfg-options`` overrides, fill run defaults and validate it."""
+    path = resolve_config_path(name_or_path)
+    cfg = Config.fromfile(str(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if not cfg.get("name"):
+        cfg.name = path.stem
+    run = dict(RUN_DEFAULTS)
+    run.update(cfg.get("run", {}) or {})
+    cfg.run = run
+    validate_config(cfg, source=str(path))
+    return cfg
+
+
+def validate_config(cfg: Config, source: str = "<config>") -> None:
+    """Check sections and run keys, with suggestions for misspelt names."""
+    for key in cfg.keys():
+        if key not in SECTIONS:
+            raise ConfigError(f"{source}: unknown config section {key!r}.{suggest(key, SECTIONS)} "
+                              f"Allowed sections: {', '.join(SECTIONS)}.")
+    for key in REQUIRED:
+        if not cfg.get(key):
+            raise ConfigError(f"{source}: missing required section {key!r} (a dict with a 'type' key).")
+    for key in cfg.run:
+        if key not in RUN_DEFAULTS:
+            raise ConfigError(f"{source}: unknown run setting {key!r}.{suggest(key, list(RUN_DEFAULTS))} "
+                              f"Allowed: {', '.join(RUN_DEFAULTS)}.")
+    paper = cfg.get("paper")
+    if paper:
+        for key in paper:
+            if key not in PAPER_KEYS:
+                raise ConfigError(f"{source}: unknown paper key {key!r}.{suggest(key, PAPER_KEYS)}")
+        missing = [k for k in PAPER_KEYS if k not in paper]
+        if missing:
+            raise ConfigError(f"{source}: paper section lacks {', '.join(missing)}")
+
+
+def to_plain(obj: Any) -> Any:
+    """ConfigDicts and tuples to plain dicts and lists, for JSON and hashing."""
+    if isinstance(obj, (ConfigDict, dict)):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def config_hash(cfg: Config) -> str:
+    """sha256 of the sections that determine per-sample outputs (see module docstring)."""
+    return sha256_json({k: to_plain(v) for k, v in cfg.to_dict().items() if k not in NOT_HASHED})
+
+
+def parse_cli_value(text: str) -> Any:
+    """``--cfg-options``/``--grid`` value parsing: python literals where possible, else the string."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text

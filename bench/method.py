@@ -1,0 +1,45 @@
+"""Base class for method adapters: the whole interface a paper's adapter implements."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import default_collate
+
+from bench.store import Columns
+
+
+class Method:
+    """A method adapter turns a batch of dataset items into per-sample output columns.
+
+    ``predict`` is the only required method. Methods that learn implement ``fit``; methods whose
+    foundation weights cannot be had here set ``smoke`` (and ``smoke_reason``) so their numbers are labelled
+    as smoke and never fill a paper-table cell.
+    """
+
+    smoke: bool = False
+    smoke_reason: str | None = None
+
+    def setup(self, device: torch.device) -> None:
+        """Load weights and move to ``device``; called once per process before evaluation."""
+
+    def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
+        """Outputs for one batch: tensors with the batch on dim 0, or lists with one entry per sample."""
+        raise NotImplementedError
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return default_collate(items)
+
+    def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
+            resume: bool = True, **train_cfg: Any) -> Path:
+        """Train, writing checkpoints under ``work_dir``; return the final checkpoint's path."""
+        raise NotImplementedError(f"{type(self).__name__} does not learn; remove the 'train' section")
+
+    def use_checkpoint(self, path: str | Path) -> None:
+        """Evaluate with this checkpoint (e.g. the one a ``train`` stage produced)."""
+        raise NotImplementedError(f"{type(self).__name__} takes no checkpoint")
+
+    def provenance(self) -> dict[str, Any]:
+        """Facts about the weights (checkpoint path and sha256, smoke status) for provenance.json."""
+        return {"smoke": self.smoke, "smoke_reason": self.smoke_reason}

@@ -1,0 +1,24 @@
+"""Metric interface: named values from the full table of per-sample outputs."""
+from __future__ import annotations
+
+from bench.store import Columns
+
+
+class Metric:
+    """Reduce every sample's stored outputs to named numbers.
+
+    Unlike mmengine's ``BaseMetric`` (which collects per-process results in memory and gathers them), the
+    harness collects through the on-disk sample store, so a metric only needs ``compute``: rank 0 calls it
+    once on all samples, sorted by dataset index, whatever the world size was.
+    """
+
+    required: tuple[str, ...] = ()
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        raise NotImplementedError
+
+    def check(self, outputs: Columns) -> None:
+        missing = [name for name in self.required if name not in outputs]
+        if missing:
+            raise KeyError(f"{type(self).__name__} needs output column(s) {missing}; the method produced "
+                           f"{sorted(outputs)}")

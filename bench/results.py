@@ -1,0 +1,81 @@
+"""The run directory and its result files (schema version 1).
+
+A run directory holds:
+
+- ``config.py``: the resolved config (mmengine format; ``bench run`` accepts it back);
+- ``provenance.json``: code, packages, device, numerics, seeds, hashes, sample counts, wall time;
+- ``results.json``: what the run measured (below);
+- ``samples/``: per-sample outputs (see :mod:`bench.store`); ``train/``: checkpoints of a train stage;
+- ``wandb/``: the offline W&B mirror; other artefacts (plots) beside these.
+
+``results.json`` (``schema_version`` 1) keys:
+
+- ``run_id`` (``<name>-<config hash[:12]>``), ``name``, ``paper`` (slug or null), ``method``, ``dataset``,
+  ``task``: what was evaluated (registry type names);
+- ``config_sha256``: hash of the output-determining config sections;
+- ``status``: ``complete`` or ``partial`` (``--limit``); ``smoke`` (bool) and ``smoke_reason``;
+- ``samples``: ``{"original": N, "effective": n, "limit": L}``;
+- ``metrics``: ``{name: value}`` as computed (fractions stay fractions);
+- ``cells``: paper-table cells this run fills: ``{"table", "setting", "metric", "value"}`` with the value in
+  the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``);
+- ``created``: UTC ISO time the results were written.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.io import atomic_write_json, read_json
+
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+PROVENANCE_FILE = "provenance.json"
+CONFIG_FILE = "config.py"
+RESULT_KEYS = ("schema_version", "run_id", "name", "paper", "method", "dataset", "task", "config_sha256",
+               "status", "smoke", "smoke_reason", "samples", "metrics", "cells", "created")
+
+
+def results_root() -> Path:
+    """Default root for runs: ``$BENCH_RESULTS_DIR`` or ``./results``."""
+    import os
+
+    return Path(os.environ.get("BENCH_RESULTS_DIR", "results"))
+
+
+def paper_cells(paper: dict[str, Any] | None, metrics: dict[str, float]) -> list[dict[str, Any]]:
+    """Map computed metrics to the paper's table cells, in the paper's unit."""
+    if not paper:
+        return []
+    cells = []
+    for paper_metric, spec in paper["metrics"].items():
+        spec = {"key": spec} if isinstance(spec, str) else dict(spec)
+        if spec["key"] not in metrics:
+            raise KeyError(f"paper metric {paper_metric!r} maps to {spec['key']!r}, which the run did not compute "
+                           f"(computed: {sorted(metrics)})")
+        cells.append({"table": paper["table"], "setting": dict(paper["setting"]), "metric": paper_metric,
+                      "value": metrics[spec["key"]] * float(spec.get("scale", 1.0))})
+    return cells
+
+
+def write_results(run_dir: Path, results: dict[str, Any]) -> Path:
+    missing = [k for k in RESULT_KEYS if k not in results and k != "schema_version"]
+    if missing:
+        raise ValueError(f"results lack {missing}")
+    return atomic_write_json(run_dir / RESULTS_FILE, {"schema_version": SCHEMA_VERSION, **results})
+
+
+def read_results(run_dir: Path) -> dict[str, Any]:
+    data = read_json(Path(run_dir) / RESULTS_FILE)
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"{run_dir}/{RESULTS_FILE}: schema_version {data.get('schema_version')} is not "
+                         f"{SCHEMA_VERSION}; regenerate it with `bench score {run_dir}`")
+    return data
+
+
+def find_runs(*roots: Path) -> list[Path]:
+    """Run directories (those with a results.json) under ``roots``, sorted."""
+    found: set[Path] = set()
+    for root in roots:
+        if Path(root).is_dir():
+            found.update(p.parent for p in Path(root).rglob(RESULTS_FILE))
+    return sorted(found)

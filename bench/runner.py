@@ -1,0 +1,280 @@
+"""``bench run`` / ``train`` / ``score`` / ``validate``: one evaluation path for any world size.
+
+Samples are sharded by position in the list of unfinished samples (strided, no padding, no dropped tail);
+every rank stores its outputs in the sample store, and rank 0 reads all of them back and runs the same
+aggregation as a single process would.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from mmengine import dist as mmdist
+from mmengine.config import Config
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from bench import dist, provenance
+from bench.config import config_hash, load_config, to_plain
+from bench.data import BenchDataset
+from bench.io import atomic_write_json, atomic_write_text
+from bench.method import Method
+from bench.registry import DATASETS, METHODS, TASKS
+from bench.results import (CONFIG_FILE, PROVENANCE_FILE, RESULTS_FILE, paper_cells, read_results, results_root,
+                           write_results)
+from bench.seeding import sample_seed, seed_everything
+from bench.store import SampleStore, StoreError
+from bench.task import EvalTask
+
+log = logging.getLogger("bench")
+
+
+class RunExistsError(RuntimeError):
+    """The run directory already holds outputs and neither ``--resume`` was given."""
+
+
+class _Indexed(Dataset):
+    """A view of ``dataset`` at ``indices`` whose items carry their dataset index and sample id."""
+
+    def __init__(self, dataset: BenchDataset, indices: list[int]) -> None:
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int) -> dict[str, Any]:
+        index = self.indices[position]
+        item = dict(self.dataset[index])
+        item["index"] = index
+        item["sample_id"] = self.dataset.sample_id(index)
+        return item
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda":
+        return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+    return torch.device(name)
+
+
+def run_dir_for(cfg: Config, chash: str) -> Path:
+    if cfg.run.work_dir:
+        return Path(cfg.run.work_dir)
+    group = cfg.paper.slug if cfg.get("paper") else "demo"
+    return results_root() / "runs" / group / f"{cfg.name}-{chash[:12]}"
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def build(cfg: Config) -> tuple[BenchDataset, Method, EvalTask]:
+    dataset = DATASETS.build(to_plain(cfg.dataset))
+    method = METHODS.build(to_plain(cfg.method))
+    task = TASKS.build(to_plain(cfg.task))
+    return dataset, method, task
+
+
+def _train_stage(cfg: Config, method: Method, run_dir: Path, device: torch.device) -> dict[str, Any]:
+    """Run the config's ``train`` section (resuming from its last checkpoint) and point the method at it."""
+    train_cfg = to_plain(cfg.train)
+    train_set = DATASETS.build(train_cfg.pop("dataset"))
+    val_spec = train_cfg.pop("val_dataset", None)
+    val_set = DATASETS.build(val_spec) if val_spec else None
+    seed_everything(int(train_cfg.pop("seed", cfg.run.seed)))
+    checkpoint = method.fit(train_set, val_set, run_dir / "train", device, **train_cfg)
+    method.use_checkpoint(checkpoint)
+    return {"checkpoint": str(checkpoint)}
+
+
+def train(cfg: Config, *, work_dir: str | None = None) -> Path:
+    """``bench train``: only the train stage, resumable; returns the final checkpoint."""
+    if not cfg.get("train"):
+        raise ValueError(f"config {cfg.name!r} has no 'train' section")
+    if work_dir:
+        cfg.run.work_dir = work_dir
+    run_dir = run_dir_for(cfg, config_hash(cfg))
+    _, method, _ = build(cfg)
+    device = pick_device(cfg.run.device)
+    return Path(_train_stage(cfg, method, run_dir, device)["checkpoint"])
+
+
+def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None,
+             progress: bool = True) -> Path:
+    """``bench run``: evaluate every (unfinished) sample, aggregate on rank 0, write results; returns the run dir."""
+    started = time.time()
+    env = dist.init(cfg.run.device)
+    device = pick_device(cfg.run.device, env.local_rank)
+    chash = config_hash(cfg)
+    run_dir = run_dir_for(cfg, chash)
+    store = SampleStore(run_dir, chash, env.rank, int(cfg.run.flush_every))
+    try:
+        dataset, method, task = build(cfg)
+        indices = _selected_indices(len(dataset), cfg.run.limit)
+
+        if env.rank == 0:
+            existing = store.chunk_paths()
+            if existing and not resume:
+                raise RunExistsError(f"{run_dir} already holds {len(existing)} chunk(s) of outputs of this config; "
+                                     "pass --resume to continue it, or delete the folder to start afresh")
+            atomic_write_text(run_dir / CONFIG_FILE, cfg.pretty_text)
+        mmdist.barrier()
+        done = store.finished_ids() if resume else set()
+        mmdist.barrier()  # every rank has read the store before any rank writes to it
+        todo = [i for i in indices if dataset.sample_id(i) not in done]
+        mine = todo[env.rank::env.world_size]
+
+        train_facts: dict[str, Any] = {}
+        if cfg.get("train"):
+            if env.rank == 0:
+                train_facts = _train_stage(cfg, method, run_dir, device)
+            mmdist.barrier()
+            if env.rank != 0:
+                train_facts = _train_stage(cfg, method, run_dir, device)  # finds the finished checkpoint
+        seed_everything(int(cfg.run.seed))
+        method.setup(device)
+        _predict(method, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
+                 desc=f"{cfg.name} [{len(done)} resumed]" if done else cfg.name)
+        store.flush()
+        mmdist.barrier()
+
+        if env.rank == 0:
+            facts = {
+                "launcher": env.launcher, "world_size": env.world_size, "device": provenance.device_info(device),
+                "numerics": provenance.numerics(cfg.run.precision), "seeds": {"base_seed": int(cfg.run.seed),
+                "per_sample": "sha256(base_seed:sample_id:repeat), stored in samples/"},
+                "resumed_samples": len(done), "computed_samples_this_session": len(todo), **train_facts,
+                "started": _iso(started),
+            }
+            score(run_dir, cfg=cfg, dataset=dataset, task=task, method=method, extra_provenance=facts,
+                  wandb_mode=wandb_mode, started=started)
+        mmdist.barrier()
+    finally:
+        store.flush()
+        dist.shutdown()
+    return run_dir
+
+
+def _selected_indices(n: int, limit: int | None) -> list[int]:
+    return list(range(min(int(limit), n) if limit else n))
+
+
+def _predict(method: Method, dataset: BenchDataset, indices: list[int], store: SampleStore, cfg: Config,
+             device: torch.device, show: bool, desc: str) -> None:
+    loader = DataLoader(_Indexed(dataset, indices), batch_size=int(cfg.run.batch_size), shuffle=False,
+                        num_workers=int(cfg.run.num_workers), collate_fn=method.collate,
+                        pin_memory=device.type == "cuda")
+    base_seed = int(cfg.run.seed)
+    with torch.inference_mode(), tqdm(total=len(indices), desc=desc, disable=not show, unit="sample") as bar:
+        for batch in loader:
+            ids = list(batch["sample_id"])
+            seeds = torch.tensor([sample_seed(base_seed, sid) for sid in ids], dtype=torch.int64)
+            with autocast(device, cfg.run.precision):
+                outputs = method.predict(batch, seeds)
+            store.add(ids, batch["index"], seeds, outputs)
+            bar.update(len(ids))
+
+
+def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDataset | None = None,
+          task: EvalTask | None = None, method: Method | None = None,
+          extra_provenance: dict[str, Any] | None = None, wandb_mode: str | None = "disabled",
+          started: float | None = None) -> dict[str, Any]:
+    """Aggregate stored outputs into results.json (``bench score`` calls this without re-running the model)."""
+    run_dir = Path(run_dir)
+    if cfg is None:
+        cfg = load_config(run_dir / CONFIG_FILE)
+    chash = config_hash(cfg)
+    if dataset is None:
+        dataset = DATASETS.build(to_plain(cfg.dataset))
+    if task is None:
+        task = TASKS.build(to_plain(cfg.task))
+    indices = _selected_indices(len(dataset), cfg.run.limit)
+    outputs = SampleStore(run_dir, chash).load()
+    stored = outputs.get("sample_id", [])
+    expected = [dataset.sample_id(i) for i in indices]
+    if stored != expected:
+        missing = len(set(expected) - set(stored))
+        raise StoreError(f"{run_dir}: {len(stored)} samples stored, {len(expected)} expected ({missing} missing); "
+                         f"finish the run with `bench run {run_dir / CONFIG_FILE} --resume`")
+    metrics = task.evaluate(outputs)
+    partial = bool(cfg.run.limit) and len(indices) < len(dataset)
+    smoke = bool(method.smoke) if method is not None else _previous_smoke(run_dir)
+    results = {
+        "run_id": f"{cfg.name}-{chash[:12]}", "name": cfg.name,
+        "paper": cfg.paper.slug if cfg.get("paper") else None,
+        "method": cfg.method.type, "dataset": cfg.dataset.type, "task": cfg.task.type,
+        "config_sha256": chash, "status": "partial" if partial else "complete",
+        "smoke": smoke, "smoke_reason": method.smoke_reason if method is not None else None,
+        "samples": {"original": len(dataset), "effective": len(indices), "limit": cfg.run.limit},
+        "metrics": metrics, "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
+        "created": _iso(time.time()),
+    }
+    prov_path = run_dir / PROVENANCE_FILE
+    prov: dict[str, Any] = {}
+    if prov_path.is_file():
+        import json
+
+        prov = json.loads(prov_path.read_text())
+    prov.update({
+        "git": provenance.git_state(), "packages": provenance.package_versions(),
+        "config_sha256": chash, "dataset": {**dataset.describe(), "fingerprint": dataset.fingerprint()},
+        "samples": results["samples"],
+    })
+    if method is not None:
+        prov["method"] = method.provenance()
+    if extra_provenance:
+        prov.update(extra_provenance)
+    if started is not None:
+        prov["finished"] = _iso(time.time())
+        prov["wall_time_s"] = round(time.time() - started, 3)
+    atomic_write_json(prov_path, prov)
+    write_results(run_dir, results)
+    if wandb_mode != "disabled":
+        from bench.tracking import mirror_to_wandb
+
+        mirror_to_wandb(run_dir, to_plain(cfg.to_dict()), prov, results, mode=wandb_mode,
+                        wandb_cfg=to_plain(cfg.get("wandb", {}) or {}))
+    return results
+
+
+def _previous_smoke(run_dir: Path) -> bool:
+    try:
+        return bool(read_results(run_dir)["smoke"])
+    except (FileNotFoundError, KeyError, ValueError):
+        return False
+
+
+def _iso(timestamp: float) -> str:
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def validate(cfg: Config) -> dict[str, Any]:
+    """``bench validate``: build dataset, method and task, push one batch through, report what was seen."""
+    dataset, method, task = build(cfg)
+    if len(dataset) == 0:
+        raise ValueError(f"{cfg.dataset.type}: the dataset is empty")
+    device = pick_device(cfg.run.device)
+    if cfg.get("train"):
+        train_set = DATASETS.build(to_plain(cfg.train)["dataset"])
+        report_train = {"train_samples": len(train_set)}  # the untrained model checks the architecture
+    else:
+        report_train = {}
+    method.setup(device)
+    indices = list(range(min(int(cfg.run.batch_size), len(dataset))))
+    batch = method.collate([_Indexed(dataset, indices)[k] for k in range(len(indices))])
+    seeds = torch.tensor([sample_seed(int(cfg.run.seed), sid) for sid in batch["sample_id"]])
+    with torch.inference_mode():
+        outputs = method.predict(batch, seeds)
+    task.check_outputs(outputs)
+    shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else f"list[{len(v)}]" for k, v in outputs.items()}
+    return {"dataset": cfg.dataset.type, "samples": len(dataset), **report_train, "batch": len(indices),
+            "outputs": shapes, "run_dir": str(run_dir_for(cfg, config_hash(cfg)))}

@@ -1,0 +1,6 @@
+"""Method adapters, one folder per paper (plus shared adapters such as ``classifier``).
+
+Importing this package registers every adapter in ``bench.registry.METHODS``; adapters import their heavy
+dependencies inside their own functions, so this stays cheap.
+"""
+from bench.methods import classifier  # noqa: F401

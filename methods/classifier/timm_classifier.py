@@ -1,0 +1,78 @@
+"""A timm model as a method adapter: logits for single-label classification, trainable at small scale."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from bench.checkpoint import load_weights
+from bench.method import Method
+from bench.registry import METHODS
+from bench.store import Columns
+from bench.train import train_supervised
+
+
+@METHODS.register_module()
+class TimmClassifier(Method):
+    """``timm.create_model(model_name)`` with a local checkpoint (never a hub download).
+
+    Inputs are ``batch["image"]`` in [0, 1]; ``input_size`` resizes (bilinear) and ``mean``/``std``
+    normalise on the device, so preprocessing is part of the config and recorded with the run.
+    """
+
+    def __init__(self, model_name: str, num_classes: int, in_chans: int = 3, checkpoint: str | None = None,
+                 input_size: int | None = None, mean: float | list[float] = 0.5, std: float | list[float] = 0.5,
+                 model_kwargs: dict[str, Any] | None = None) -> None:
+        self.model_name, self.num_classes, self.in_chans = model_name, num_classes, in_chans
+        self.checkpoint = checkpoint
+        self.input_size = input_size
+        self.mean, self.std = mean, std
+        self.model_kwargs = dict(model_kwargs or {})
+        self.model: torch.nn.Module | None = None
+        self.device = torch.device("cpu")
+        self.weights: dict[str, Any] = {}
+
+    def create_model(self) -> torch.nn.Module:
+        import timm
+
+        return timm.create_model(self.model_name, pretrained=False, num_classes=self.num_classes,
+                                 in_chans=self.in_chans, **self.model_kwargs)
+
+    def setup(self, device: torch.device) -> None:
+        self.device = device
+        self.model = self.create_model()
+        if self.checkpoint:
+            self.weights = load_weights(self.model, self.checkpoint)
+        self.model.eval().to(device)
+
+    def preprocess(self, images: torch.Tensor) -> torch.Tensor:
+        images = images.to(self.device, non_blocking=True).float()
+        if self.input_size and images.shape[-1] != self.input_size:
+            images = F.interpolate(images, size=self.input_size, mode="bilinear", align_corners=False)
+        mean = torch.as_tensor(self.mean, device=self.device, dtype=images.dtype).reshape(-1, 1, 1)
+        std = torch.as_tensor(self.std, device=self.device, dtype=images.dtype).reshape(-1, 1, 1)
+        return (images - mean) / std
+
+    def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
+        assert self.model is not None, "setup() was not called"
+        logits = self.model(self.preprocess(batch["image"])).float()
+        return {"logits": logits, "target": batch["target"]}
+
+    def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
+            resume: bool = True, **train_cfg: Any) -> Path:
+        self.device = device
+        model = self.create_model()
+
+        def loss_fn(net: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
+            logits = net(self.preprocess(batch["image"]))
+            return F.cross_entropy(logits, batch["target"].to(device))
+
+        return train_supervised(model, train_set, loss_fn, work_dir, device, resume=resume, **train_cfg)
+
+    def use_checkpoint(self, path: str | Path) -> None:
+        self.checkpoint = str(path)
+
+    def provenance(self) -> dict[str, Any]:
+        return {**super().provenance(), "model_name": self.model_name, "checkpoint": self.weights or None}
