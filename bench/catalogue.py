@@ -1,0 +1,52 @@
+"""The paper catalogue behind ``bench papers``: identity from the reported files, status from the tree.
+
+An adapter package ``bench.methods.<slug>`` declares its own status in module constants, so the listing
+never claims more than the code does:
+
+- ``IMPLEMENTATION``: ``"faithful"`` (follows the official code and loads its checkpoints) or
+  ``"re-implementation"`` (from the paper's description, no runnable official code);
+- ``SMOKE_ONLY``: True when the method needs foundation weights that are not here, so every run is smoke;
+- ``NOT_REPRODUCIBLE``: a sentence on what cannot be reproduced and why, or None.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any
+
+from bench.config import configs_root
+from bench.reported import PaperReport, load_all
+
+
+def adapter_module(slug: str) -> Any | None:
+    if importlib.util.find_spec(f"bench.methods.{slug}") is None:
+        return None
+    return importlib.import_module(f"bench.methods.{slug}")
+
+
+def paper_status(report: PaperReport) -> dict[str, Any]:
+    slug = report.slug
+    module = adapter_module(slug)
+    configs = sorted(str(p.relative_to(configs_root())) for p in (configs_root() / slug).rglob("*.py")) \
+        if (configs_root() / slug).is_dir() else []
+    demos = sorted(str(p.relative_to(configs_root())) for p in (configs_root() / "demo").glob(f"{slug}*.py"))
+    implementation = getattr(module, "IMPLEMENTATION", None) if module else None
+    if module is None:
+        status = "not started: reported numbers only"
+    elif getattr(module, "SMOKE_ONLY", False):
+        status = f"{implementation}; smoke only (foundation weights not available here)"
+    else:
+        status = str(implementation)
+    return {
+        "slug": slug, "title": report.paper["title"], "arxiv": report.paper["arxiv"], "venue": report.paper["venue"],
+        "official_code": report.paper["official_code"], "task_family": report.paper["task_family"],
+        "status": status, "adapter": module is not None, "implementation": implementation,
+        "smoke_only": bool(getattr(module, "SMOKE_ONLY", False)) if module else None,
+        "not_reproducible": getattr(module, "NOT_REPRODUCIBLE", None) if module else None,
+        "configs": configs, "demo_configs": demos, "reported_tables": len(report.tables),
+        "reported_numbers": len(report.entries), "unknown": report.unknown,
+    }
+
+
+def catalogue() -> list[dict[str, Any]]:
+    return [paper_status(report) for report in load_all()]

@@ -1,0 +1,196 @@
+"""The ``bench`` command line: run, train, score, validate, papers, table, leaderboard, sweep, demo."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from mmengine.config import DictAction
+
+log = logging.getLogger("bench")
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="config file, or a path under configs/ (e.g. demo/harness_digits)")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="override config values: a.b=v (lists as a=[1,2])")
+
+
+def _wandb_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--wandb", dest="wandb", action="store_const", const="online",
+                       help="mirror to W&B online (default: $WANDB_MODE, else offline)")
+    group.add_argument("--no-wandb", dest="wandb", action="store_const", const="disabled", help="no W&B mirror")
+    group.add_argument("--wandb-mode", dest="wandb", choices=["online", "offline", "disabled"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="evaluate a config (plain python, torchrun or Slurm)")
+    _config_args(p)
+    _wandb_args(p)
+    p.add_argument("--resume", action="store_true", help="continue a run, skipping stored samples")
+    p.add_argument("--limit", type=int, help="first N samples only: a partial smoke run")
+    p.add_argument("--work-dir", help="run directory (default results/runs/<paper>/<name>-<hash>)")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("train", help="run only the config's train stage (resumable)")
+    _config_args(p)
+    p.add_argument("--work-dir")
+
+    p = sub.add_parser("score", help="recompute metrics from a run's stored outputs")
+    p.add_argument("run_dir")
+    _wandb_args(p)
+
+    p = sub.add_parser("validate", help="build dataset, method and one batch; report problems")
+    _config_args(p)
+
+    p = sub.add_parser("papers", help="list the papers and what is implemented")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("table", help="a paper's table: reported vs reproduced")
+    p.add_argument("paper", nargs="?", help="paper slug")
+    p.add_argument("--format", choices=["md", "csv", "latex"], default="md")
+    p.add_argument("--runs", nargs="+", type=Path, help="run roots (default results/reproduced results/runs)")
+    p.add_argument("--write", action="store_true",
+                   help="regenerate results/tables/<slug>.md for every paper from results/reproduced")
+
+    p = sub.add_parser("leaderboard", help="summary of every paper's table, and of runs with --runs")
+    p.add_argument("--format", choices=["md", "csv", "latex"], default="md")
+    p.add_argument("--runs", nargs="+", type=Path)
+
+    p = sub.add_parser("sweep", help="run a grid of configs on Ray")
+    _config_args(p)
+    _wandb_args(p)
+    p.add_argument("--grid", nargs="+", required=True, help="key=v1,v2 ...")
+    p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
+    p.add_argument("--sweep-dir", type=Path)
+
+    p = sub.add_parser("demo", help="run the demo suite on CPU and print its leaderboard")
+    p.add_argument("--only", nargs="+", help="demo groups (paper slugs, or 'harness')")
+    p.add_argument("--work-root", type=Path, help="where demo runs go (default results/runs/demo)")
+    _wandb_args(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[bench] %(message)s")
+    for noisy in ("mmengine", "urllib3", "wandb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return _dispatch(args)
+    except Exception as error:
+        if args.debug:
+            raise
+        from bench.errors import USER_ERRORS
+
+        if isinstance(error, USER_ERRORS):
+            print(f"bench {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from bench import tables
+
+    if args.command in ("run", "train", "validate", "sweep"):
+        from bench.config import load_config
+
+        options = dict(args.cfg_options)
+        if getattr(args, "limit", None) is not None:
+            options["run.limit"] = args.limit
+        if getattr(args, "work_dir", None) and args.command == "run":
+            options["run.work_dir"] = args.work_dir
+        cfg = load_config(args.config, options) if args.command != "sweep" else None
+
+    if args.command == "run":
+        from bench.runner import evaluate
+
+        run_dir = evaluate(cfg, resume=args.resume, wandb_mode=args.wandb, progress=not args.no_progress)
+        _print_run(run_dir)
+    elif args.command == "train":
+        from bench.runner import train
+
+        print(train(cfg, work_dir=args.work_dir))
+    elif args.command == "score":
+        from bench.runner import score
+
+        results = score(args.run_dir, wandb_mode=args.wandb or "disabled")
+        print(json.dumps(results["metrics"], indent=2, sort_keys=True))
+    elif args.command == "validate":
+        from bench.runner import validate
+
+        print(json.dumps(validate(cfg), indent=2))
+        print("ok: dataset, method and one batch built")
+    elif args.command == "papers":
+        from bench.catalogue import catalogue
+
+        entries = catalogue()
+        if args.json:
+            print(json.dumps(entries, indent=2))
+        else:
+            import pandas as pd
+
+            frame = pd.DataFrame([{k: e[k] for k in ("slug", "task_family", "status", "reported_numbers")}
+                                  | {"configs": len(e["configs"]), "demo": len(e["demo_configs"])} for e in entries])
+            print(tables.render(frame, "md"))
+    elif args.command == "table":
+        if args.write:
+            for path in write_tables():
+                print(path)
+        elif not args.paper:
+            raise ValueError("bench table needs a paper slug (see `bench papers`), or --write")
+        else:
+            print(tables.render_paper(args.paper, args.format, args.runs))
+    elif args.command == "leaderboard":
+        print(tables.render(tables.leaderboard(args.runs), args.format, title="Papers"))
+        if args.runs:
+            from bench.results import find_runs
+
+            print(tables.render(tables.runs_table(find_runs(*args.runs)), args.format, title="Runs"))
+    elif args.command == "sweep":
+        from bench.sweep import parse_grid, sweep
+
+        frame = sweep(args.config, parse_grid(args.grid), dict(args.cfg_options), address=args.address,
+                      wandb_mode=args.wandb, sweep_dir=args.sweep_dir)
+        print(tables.render(frame.drop(columns=["run_dir"]), "md"))
+    elif args.command == "demo":
+        from bench.demo import run_demo
+
+        frame = run_demo(args.only, wandb_mode=args.wandb, work_root=args.work_root)
+        print(tables.render(frame, "md", title="Demo leaderboard"))
+    return 0
+
+
+def write_tables(root: Path | None = None) -> list[Path]:
+    """Regenerate ``results/tables/<slug>.md`` from the reported files and committed reproductions."""
+    from bench import tables
+    from bench.io import atomic_write_text
+    from bench.reported import all_slugs
+    from bench.results import results_root
+
+    base = root or results_root()
+    written = []
+    for slug in all_slugs():
+        text = tables.render_paper(slug, "md", [base / "reproduced"])
+        written.append(atomic_write_text(base / "tables" / f"{slug}.md", text))
+    return written
+
+
+def _print_run(run_dir: Path) -> None:
+    from bench.results import read_results
+
+    results = read_results(run_dir)
+    label = " (smoke)" if results["smoke"] else ""
+    print(f"{results['run_id']}: {results['status']}{label}  {run_dir}")
+    print(json.dumps(results["metrics"], indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

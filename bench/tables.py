@@ -1,0 +1,146 @@
+"""Paper tables (reported vs reproduced, delta, tolerance, status) and the cross-paper leaderboard.
+
+A run fills a cell only when it is complete (no ``--limit``) and not smoke; partial or smoke runs show
+their value in the ``note`` column with status ``smoke`` and leave ``reproduced`` empty.
+"""
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.reported import PaperReport, cell_key, load_all, load_report
+from bench.results import find_runs, read_results, results_root
+
+STATUSES = ("match", "within tolerance", "mismatch", "missing", "smoke", "unreported")
+FORMATS = ("md", "csv", "latex")
+
+
+def default_run_roots() -> list[Path]:
+    """Committed reproductions (``results/reproduced``) and local runs (``results/runs``)."""
+    root = results_root()
+    return [root / "reproduced", root / "runs"]
+
+
+def collect_cells(slug: str, run_roots: Iterable[Path]) -> dict[tuple, dict[str, list[dict[str, Any]]]]:
+    """Cells filled by runs of ``slug``: ``{cell key: {"full": [...], "smoke": [...]}}``, newest first."""
+    cells: dict[tuple, dict[str, list[dict[str, Any]]]] = {}
+    for run_dir in find_runs(*run_roots):
+        results = read_results(run_dir)
+        if results.get("paper") != slug:
+            continue
+        kind = "full" if results["status"] == "complete" and not results["smoke"] else "smoke"
+        for cell in results["cells"]:
+            key = cell_key(cell["table"], cell["setting"], cell["metric"])
+            bucket = cells.setdefault(key, {"full": [], "smoke": []})
+            bucket[kind].append({**cell, "run_id": results["run_id"], "created": results["created"],
+                                 "status": results["status"], "smoke": results["smoke"]})
+    for bucket in cells.values():
+        for runs in bucket.values():
+            runs.sort(key=lambda c: c["created"], reverse=True)
+    return cells
+
+
+def match_tolerance(value: float) -> float:
+    """Half a unit in the last reported digit: 80.3 matches [80.25, 80.35]."""
+    exponent = decimal.Decimal(repr(float(value))).normalize().as_tuple().exponent
+    return 0.5 * 10.0 ** min(int(exponent), 0)
+
+
+def cell_status(reported: float, reproduced: float | None, tolerance: float) -> str:
+    if reproduced is None:
+        return "missing"
+    delta = abs(reproduced - reported)
+    if delta <= match_tolerance(reported) + 1e-12:
+        return "match"
+    return "within tolerance" if delta <= tolerance + 1e-12 else "mismatch"
+
+
+def paper_table(slug: str, run_roots: Iterable[Path] | None = None) -> pd.DataFrame:
+    """One row per reported cell (plus cells runs filled that the paper does not report)."""
+    report = load_report(slug)
+    cells = collect_cells(slug, default_run_roots() if run_roots is None else run_roots)
+    rows = []
+    for entry in report.entries:
+        bucket = cells.pop(entry.key, {"full": [], "smoke": []})
+        best = bucket["full"][0] if bucket["full"] else None
+        reproduced = round(best["value"], 6) if best else None
+        status = cell_status(entry.value, reproduced, report.tolerance_for(entry.table, entry.metric))
+        note = ""
+        if best is None and bucket["smoke"]:
+            smoke = bucket["smoke"][0]
+            status = "smoke"
+            note = f"smoke/partial run {smoke['run_id']}: {smoke['value']:.4g}"
+        rows.append(_row(entry.table, entry.setting, entry.metric, entry.value, reproduced,
+                         report.tolerance_for(entry.table, entry.metric), status, best, entry.source, note))
+    for (table, setting, metric), bucket in sorted(cells.items()):
+        runs = bucket["full"] or bucket["smoke"]
+        value = runs[0]["value"]
+        rows.append(_row(table, dict(setting), metric, None, round(value, 6), None, "unreported", runs[0], "",
+                         "" if bucket["full"] else "smoke/partial"))
+    columns = ["table", "setting", "metric", "reported", "reproduced", "delta", "tolerance", "status", "run_id",
+               "source", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _row(table: str, setting: dict[str, str], metric: str, reported: float | None, reproduced: float | None,
+         tolerance: float | None, status: str, run: dict[str, Any] | None, source: str, note: str) -> dict[str, Any]:
+    delta = None if reported is None or reproduced is None else round(reproduced - reported, 6)
+    return {"table": table, "setting": ", ".join(f"{k}={v}" for k, v in setting.items()), "metric": metric,
+            "reported": reported, "reproduced": reproduced, "delta": delta, "tolerance": tolerance,
+            "status": status, "run_id": run["run_id"] if run else "", "source": source, "note": note}
+
+
+def render(frame: pd.DataFrame, fmt: str = "md", title: str | None = None) -> str:
+    """Markdown (GitHub pipes), CSV or LaTeX text of a table frame."""
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    shown = frame.astype(object).where(frame.notna(), "")
+    if fmt == "md":
+        body = shown.to_markdown(index=False) if len(shown) else "_no reported numbers_"
+        return (f"## {title}\n\n" if title else "") + body + "\n"
+    if fmt == "latex":
+        return shown.to_latex(index=False, escape=True, caption=title)
+    raise ValueError(f"unknown format {fmt!r}; choose from {FORMATS}")
+
+
+def render_paper(slug: str, fmt: str = "md", run_roots: Iterable[Path] | None = None) -> str:
+    """The paper's table with a header naming the paper, the unknown items and the status counts."""
+    report = load_report(slug)
+    frame = paper_table(slug, run_roots)
+    if fmt != "md":
+        return render(frame, fmt)
+    paper = report.paper
+    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    lines = [f"# {paper['title']}", "",
+             f"`{slug}` · arXiv {paper['arxiv']} · {paper['venue']} · code: {paper['official_code']}", "",
+             "Status counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no cells"), ""]
+    if report.unknown:
+        lines += ["Not reported or not available:", ""] + [f"- {item}" for item in report.unknown] + [""]
+    lines.append(render(frame, "md"))
+    return "\n".join(lines)
+
+
+def leaderboard(run_roots: Iterable[Path] | None = None) -> pd.DataFrame:
+    """One row per paper: reported cells and how many are matched, within tolerance, mismatched, smoke, missing."""
+    rows = []
+    roots = default_run_roots() if run_roots is None else list(run_roots)
+    for report in load_all():
+        counts = paper_table(report.slug, roots)["status"].value_counts().to_dict()
+        rows.append({"paper": report.slug, "task family": report.paper["task_family"], "reported": len(report.entries),
+                     **{status: int(counts.get(status, 0)) for status in STATUSES}})
+    return pd.DataFrame(rows)
+
+
+def runs_table(run_dirs: Iterable[Path]) -> pd.DataFrame:
+    """One row per run: id, paper, method, dataset, status, smoke and its metrics (4 significant digits)."""
+    rows = []
+    for run_dir in run_dirs:
+        results = read_results(run_dir)
+        rows.append({"run": results["run_id"], "paper": results["paper"] or "demo", "method": results["method"],
+                     "dataset": results["dataset"], "status": results["status"],
+                     "smoke": results["smoke"], **{k: round(v, 4) for k, v in sorted(results["metrics"].items())}})
+    return pd.DataFrame(rows)
