@@ -7,6 +7,7 @@ torch >= 2.6 loads with ``weights_only=True`` by default, which rejects the nump
 from __future__ import annotations
 
 import collections
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,16 @@ def _mmengine_globals() -> list[Any]:
         from mmengine.logging.history_buffer import HistoryBuffer
     except ImportError:  # pragma: no cover
         return []
-    return [HistoryBuffer]
+
+    def history_buffer_method(obj: Any, name: str) -> Any:
+        """Stand-in for ``getattr`` in unpickling: a HistoryBuffer pickles its statistic methods as
+        ``getattr(buffer, "mean")``; allowing the real ``getattr`` would reopen arbitrary code execution."""
+        owner = obj if isinstance(obj, type) else type(obj)
+        if issubclass(owner, HistoryBuffer) and name in ("min", "max", "mean", "current"):
+            return getattr(obj, name)
+        raise pickle.UnpicklingError(f"getattr({owner.__name__}, {name!r}) is not allowed in a checkpoint")
+
+    return [HistoryBuffer, (history_buffer_method, "builtins.getattr")]
 
 
 def safe_globals() -> list[Any]:

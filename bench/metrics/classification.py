@@ -37,7 +37,9 @@ class ECE(Metric):
 
     The (lo, hi] convention is Guo et al.'s and focal_calibration's; torchmetrics bins [lo, hi) and puts a
     confidence of exactly 1.0 in a phantom extra bin (torchmetrics #3510), so it differs exactly when
-    confidences sit on bin edges. Confidence 0 goes to the first bin.
+    confidences sit on bin edges. Confidence 0 goes to the first bin. As in focal_calibration, softmax and
+    bin edges use the logits' dtype (float32 logits: float32 edges), so a confidence equal to an edge in that
+    dtype falls in the lower bin; the sums are float64.
     """
 
     required = ("logits", "target")
@@ -46,18 +48,18 @@ class ECE(Metric):
         self.n_bins = n_bins
 
     def compute(self, outputs: Columns) -> dict[str, float]:
-        probs = torch.softmax(outputs["logits"].double(), dim=1)
+        probs = torch.softmax(outputs["logits"], dim=1)
         confidence, pred = probs.max(dim=1)
         correct = (pred == outputs["target"]).double()
         return {f"ece_{self.n_bins}": expected_calibration_error(confidence, correct, self.n_bins)}
 
 
 def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> float:
-    """sum_b |acc_b - conf_b| * n_b / N over equal-width bins with lo < conf <= hi."""
-    confidence = confidence.double()
-    inner_edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float64)[1:-1]
-    bins = torch.bucketize(confidence, inner_edges, right=False)  # edges[i-1] < x <= edges[i]
-    count = torch.bincount(bins, minlength=n_bins).double()
-    conf_sum = torch.bincount(bins, weights=confidence, minlength=n_bins)
+    """sum_b |acc_b - conf_b| * n_b / N over equal-width bins with lo < conf <= hi (edges in conf's dtype)."""
+    if not confidence.is_floating_point():
+        confidence = confidence.double()
+    inner_edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=confidence.dtype)[1:-1]
+    bins = torch.bucketize(confidence.contiguous(), inner_edges, right=False)  # edges[i-1] < x <= edges[i]
+    conf_sum = torch.bincount(bins, weights=confidence.double(), minlength=n_bins)
     acc_sum = torch.bincount(bins, weights=correct.double(), minlength=n_bins)
     return float((conf_sum - acc_sum).abs().sum() / confidence.numel())

@@ -1,0 +1,40 @@
+"""Shared fixtures: a digits classifier trained once per session, and eval configs that use it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.config import load_config
+from bench.seeding import seed_everything
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = "demo/harness_digits"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_results(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs a test makes without a work_dir land in a temporary results root, never in the checkout."""
+    monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path_factory.mktemp("results")))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+
+
+@pytest.fixture(scope="session")
+def digits_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """timm test_resnet trained on the digits train split with the demo's settings (a few seconds)."""
+    from bench.datasets.digits import Digits
+    from bench.methods.classifier import TimmClassifier
+
+    cfg = load_config(DEMO)
+    method = TimmClassifier(**{k: v for k, v in cfg.method.items() if k != "type"})
+    train = {k: v for k, v in cfg.train.items() if k != "dataset"}
+    seed_everything(train["seed"])
+    return method.fit(Digits(split="train"), None, tmp_path_factory.mktemp("train"), torch.device("cpu"), **train)
+
+
+def eval_config(work_dir: Path, checkpoint: Path, **options):
+    """The demo config without its train stage, evaluating ``checkpoint`` into ``work_dir``."""
+    cfg = load_config(DEMO, {"run.work_dir": str(work_dir), "method.checkpoint": str(checkpoint), **options})
+    cfg.pop("train")
+    return cfg

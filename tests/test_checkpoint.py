@@ -1,0 +1,75 @@
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bench.checkpoint import CheckpointError, load_checkpoint_file, load_weights
+
+
+def mmengine_style_checkpoint(path: Path, model: nn.Module) -> Path:
+    """What mmengine's Runner saves: weights plus meta with numpy values and a message hub of HistoryBuffers."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    buffer = HistoryBuffer()
+    buffer.update(0.5)
+    torch.save({"meta": {"epoch": np.int64(3), "seed": np.array([1, 2]), "dtype": np.dtype("float32"),
+                         "message_hub": {"log_scalars": {"train/loss": buffer}}},
+                "state_dict": model.state_dict(), "optimizer": {}}, path)
+    return path
+
+
+def test_mmengine_full_checkpoint_loads_with_weights_only(tmp_path: Path):
+    model = nn.Linear(3, 2)
+    path = mmengine_style_checkpoint(tmp_path / "epoch_3.pth", model)
+    with pytest.raises(pickle.UnpicklingError):  # what torch's default does with such a file
+        torch.load(path, weights_only=True)
+    checkpoint = load_checkpoint_file(path)
+    assert int(checkpoint["meta"]["epoch"]) == 3
+    fresh = nn.Linear(3, 2)
+    facts = load_weights(fresh, path)
+    assert torch.equal(fresh.weight, model.weight)
+    assert facts["missing_keys"] == [] and len(facts["sha256"]) == 64
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("arbitrary code ran",))
+
+
+def test_arbitrary_objects_are_still_refused(tmp_path: Path):
+    path = tmp_path / "evil.pth"
+    torch.save({"state_dict": {}, "payload": Evil()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint_file(path)
+
+
+def test_mismatched_keys_are_listed(tmp_path: Path):
+    path = tmp_path / "other.pth"
+    torch.save({"state_dict": {"weight": torch.zeros(2, 3), "extra.bias": torch.zeros(1)}}, path)
+    with pytest.raises(CheckpointError, match=r"missing keys \(1\): bias[\s\S]*unexpected keys \(1\): extra.bias"):
+        load_weights(nn.Linear(3, 2), path)
+
+
+def test_prefix_stripping_and_missing_file(tmp_path: Path):
+    model = nn.Linear(3, 2)
+    path = tmp_path / "ddp.pth"
+    torch.save({"model": {f"module.{k}": v for k, v in model.state_dict().items()}}, path)
+    load_weights(nn.Linear(3, 2), path, prefix_to_strip="module.")
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        load_checkpoint_file(tmp_path / "nope.pth")
+
+
+def test_getattr_stand_in_serves_only_history_buffer_statistics(tmp_path: Path):
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    class Sneaky:  # getattr on an allowlisted class, but not one of its statistic methods
+        def __reduce__(self):
+            return (getattr, (HistoryBuffer, "__init__"))
+
+    path = tmp_path / "sneaky.pth"
+    torch.save({"x": Sneaky()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        load_checkpoint_file(path)

@@ -1,0 +1,39 @@
+import json
+
+import pytest
+
+from bench.cli import main
+
+
+def test_papers_json_lists_all_seventeen(capsys):
+    assert main(["papers", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert len(entries) == 17
+    diffact = next(e for e in entries if e["slug"] == "diffact")
+    assert diffact["status"] == "not started: reported numbers only" and diffact["reported_numbers"] == 15
+
+
+def test_table_csv(capsys):
+    assert main(["table", "diffact", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("table,setting,metric,reported,reproduced,delta,tolerance,status")
+    assert len(lines) == 16
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "demo/harness_digit"], "Did you mean 'demo/harness_digits'"),
+    (["run", "demo/harness_digits", "--cfg-options", "method.type=TimmClasifier"], "Did you mean 'TimmClassifier'"),
+    (["run", "demo/harness_digits", "--cfg-options", "method.model_nme=x"], "Did you mean 'model_name'"),
+    (["table", "difact"], "Did you mean 'diffact'"),
+])
+def test_user_errors_exit_2_with_a_suggestion(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_demo_runs_and_prints_its_leaderboard(tmp_path, capsys):
+    assert main(["demo", "--only", "harness", "--no-wandb", "--work-root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Demo leaderboard" in out and "harness_digits" in out
+    results = json.loads((tmp_path / "harness_digits" / "results.json").read_text())
+    assert results["metrics"]["accuracy"] > 0.9

@@ -1,0 +1,66 @@
+from pathlib import Path
+
+import pytest
+
+from bench.config import ConfigError, config_hash, load_config, parse_cli_value, resolve_config_path
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def child(tmp_path: Path) -> Path:
+    write(tmp_path / "_base_" / "data.py", "dataset = dict(type='Digits', split='test')\n")
+    write(tmp_path / "_base_" / "run.py", "run = dict(batch_size=8, seed=3)\n")
+    return write(tmp_path / "paper" / "exp.py",
+                 "_base_ = ['../_base_/data.py', '../_base_/run.py']\n"
+                 "method = dict(type='TimmClassifier', model_name='test_resnet', num_classes=10)\n"
+                 "task = dict(type='classification')\n"
+                 "run = dict(batch_size=16)\n")
+
+
+def test_base_inheritance_merges_and_child_wins(child: Path):
+    cfg = load_config(child)
+    assert cfg.dataset.split == "test"
+    assert cfg.run.batch_size == 16 and cfg.run.seed == 3
+    assert cfg.run.flush_every == 256  # filled from RUN_DEFAULTS
+    assert cfg.name == "exp"
+
+
+def test_cfg_options_override_nested_keys(child: Path):
+    cfg = load_config(child, {"dataset.split": "val", "run.limit": 5})
+    assert cfg.dataset.split == "val" and cfg.run.limit == 5
+
+
+def test_unknown_section_and_run_key_get_suggestions(child: Path):
+    with pytest.raises(ConfigError, match=r"unknown config section 'methd'\. Did you mean 'method'\?"):
+        load_config(child, {"methd.x": 1})
+    with pytest.raises(ConfigError, match=r"unknown run setting 'batchsize'\. Did you mean 'batch_size'\?"):
+        load_config(child, {"run.batchsize": 1})
+
+
+def test_missing_required_section(tmp_path: Path):
+    path = write(tmp_path / "bad.py", "dataset = dict(type='Digits')\nmethod = dict(type='X')\n")
+    with pytest.raises(ConfigError, match="missing required section 'task'"):
+        load_config(path)
+
+
+def test_hash_ignores_execution_settings_but_not_outputs(child: Path):
+    base = config_hash(load_config(child))
+    assert config_hash(load_config(child, {"run.batch_size": 1, "run.limit": 3, "name": "other"})) == base
+    assert config_hash(load_config(child, {"method.num_classes": 9})) != base
+    assert len(base) == 64
+
+
+def test_shipped_configs_resolve_by_name():
+    assert resolve_config_path("demo/harness_digits").name == "harness_digits.py"
+    with pytest.raises(FileNotFoundError, match="Did you mean 'demo/harness_digits'"):
+        resolve_config_path("demo/harness_digit")
+
+
+def test_cli_values_parse_as_literals():
+    assert parse_cli_value("3") == 3 and parse_cli_value("0.5") == 0.5
+    assert parse_cli_value("[1, 2]") == [1, 2] and parse_cli_value("resnet18") == "resnet18"

@@ -1,0 +1,117 @@
+"""Runner: determinism, partial runs, crash-and-resume without recomputation, rescoring, validation."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.registry import METHODS
+from bench.results import read_results
+from bench.runner import RunExistsError, evaluate, score, validate
+from bench.store import SampleStore
+from bench.config import config_hash
+from bench.methods.classifier import TimmClassifier
+from conftest import eval_config
+
+
+@METHODS.register_module(force=True)
+class CrashingClassifier(TimmClassifier):
+    """TimmClassifier that records the samples it predicts and raises after ``crash_after`` batches.
+
+    The switches are class attributes, not config keys, so the crashing and the resumed run share a config hash.
+    """
+
+    seen: list[str] = []
+    calls = 0
+    crash_after: int | None = None
+
+    def predict(self, batch, seeds):
+        type(self).calls += 1
+        if self.crash_after is not None and type(self).calls > self.crash_after:
+            raise RuntimeError("injected crash")
+        type(self).seen.extend(batch["sample_id"])
+        return super().predict(batch, seeds)
+
+
+def stored(run_dir: Path, cfg) -> dict:
+    return SampleStore(run_dir, config_hash(cfg)).load()
+
+
+def test_run_writes_results_provenance_and_config(tmp_path: Path, digits_checkpoint: Path):
+    cfg = eval_config(tmp_path / "run", digits_checkpoint)
+    run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
+    results = read_results(run_dir)
+    assert results["status"] == "complete" and results["smoke"] is False
+    assert results["samples"] == {"original": 500, "effective": 500, "limit": None}
+    assert results["metrics"]["accuracy"] > 0.9  # a real learned result, not chance (0.1)
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert prov["config_sha256"] == results["config_sha256"] == config_hash(cfg)
+    assert prov["method"]["checkpoint"]["sha256"] and prov["dataset"]["fingerprint"]
+    assert prov["world_size"] == 1 and prov["numerics"]["precision"] == "fp32"
+    assert {"torch", "timm", "mmengine"} <= set(prov["packages"])
+    assert (run_dir / "config.py").is_file()
+
+
+def test_same_config_and_seed_give_identical_outputs(tmp_path: Path, digits_checkpoint: Path):
+    a = evaluate(eval_config(tmp_path / "a", digits_checkpoint), wandb_mode="disabled", progress=False)
+    b = evaluate(eval_config(tmp_path / "b", digits_checkpoint, **{"run.batch_size": 7}), wandb_mode="disabled",
+                 progress=False)
+    assert read_results(a)["metrics"] == read_results(b)["metrics"]
+    cfg = eval_config(tmp_path / "a", digits_checkpoint)
+    sa, sb = stored(a, cfg), stored(b, cfg)
+    assert sa["sample_id"] == sb["sample_id"] and torch.equal(sa["seed"], sb["seed"])
+    torch.testing.assert_close(sa["logits"], sb["logits"], rtol=0, atol=1e-5)
+
+
+def test_limit_marks_the_run_partial(tmp_path: Path, digits_checkpoint: Path):
+    run_dir = evaluate(eval_config(tmp_path / "p", digits_checkpoint, **{"run.limit": 20}), wandb_mode="disabled",
+                       progress=False)
+    results = read_results(run_dir)
+    assert results["status"] == "partial"
+    assert results["samples"] == {"original": 500, "effective": 20, "limit": 20}
+
+
+def test_crash_then_resume_recomputes_nothing_and_matches_a_clean_run(tmp_path: Path, digits_checkpoint: Path):
+    options = {"method.type": "CrashingClassifier", "run.batch_size": 50, "run.flush_every": 100}
+    crashing = eval_config(tmp_path / "crash", digits_checkpoint, **options)
+    CrashingClassifier.seen, CrashingClassifier.calls, CrashingClassifier.crash_after = [], 0, 5
+    with pytest.raises(RuntimeError, match="injected crash"):
+        evaluate(crashing, wandb_mode="disabled", progress=False)
+    # 5 batches of 50 predicted; chunks of 100 flushed on the way, the rest flushed when the error unwound
+    finished = SampleStore(tmp_path / "crash", config_hash(crashing)).finished_ids()
+    assert finished == set(CrashingClassifier.seen) and len(finished) == 250
+
+    with pytest.raises(RunExistsError, match="--resume"):
+        evaluate(eval_config(tmp_path / "crash", digits_checkpoint, **options), wandb_mode="disabled", progress=False)
+
+    CrashingClassifier.seen, CrashingClassifier.calls, CrashingClassifier.crash_after = [], 0, None
+    resumed = evaluate(eval_config(tmp_path / "crash", digits_checkpoint, **options), resume=True,
+                       wandb_mode="disabled", progress=False)
+    assert not finished & set(CrashingClassifier.seen), "a finished sample was recomputed"
+    assert len(CrashingClassifier.seen) == 250
+    clean = evaluate(eval_config(tmp_path / "clean", digits_checkpoint, **options), wandb_mode="disabled",
+                     progress=False)
+    assert read_results(resumed)["metrics"] == read_results(clean)["metrics"]
+    prov = json.loads((resumed / "provenance.json").read_text())
+    assert prov["resumed_samples"] == 250 and prov["computed_samples_this_session"] == 250
+
+
+def test_score_recomputes_metrics_from_stored_outputs(tmp_path: Path, digits_checkpoint: Path):
+    run_dir = evaluate(eval_config(tmp_path / "s", digits_checkpoint), wandb_mode="disabled", progress=False)
+    before = read_results(run_dir)["metrics"]
+    (run_dir / "results.json").unlink()
+    assert score(run_dir)["metrics"] == before
+
+
+def test_score_refuses_an_unfinished_run(tmp_path: Path, digits_checkpoint: Path):
+    run_dir = evaluate(eval_config(tmp_path / "u", digits_checkpoint), wandb_mode="disabled", progress=False)
+    next(iter(sorted((run_dir / "samples").glob("*.pt")))).unlink()
+    with pytest.raises(Exception, match="expected .* missing.*--resume"):
+        score(run_dir)
+
+
+def test_validate_builds_one_batch(digits_checkpoint: Path, tmp_path: Path):
+    report = validate(eval_config(tmp_path / "v", digits_checkpoint, **{"run.batch_size": 4}))
+    assert report["batch"] == 4 and report["outputs"] == {"logits": (4, 10), "target": (4,)}

@@ -1,0 +1,75 @@
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.cli import write_tables
+from bench.io import atomic_write_json
+from bench.tables import cell_status, leaderboard, match_tolerance, paper_table, render, render_paper
+from conftest import REPO
+
+
+def fake_run(root: Path, name: str, value: float, status: str = "complete", smoke: bool = False,
+             created: str = "2026-01-01T00:00:00+00:00") -> None:
+    """A results.json as a diffact run would write it (the table code reads nothing else)."""
+    atomic_write_json(root / name / "results.json", {
+        "schema_version": 1, "run_id": name, "name": name, "paper": "diffact", "method": "M", "dataset": "D",
+        "task": "t", "config_sha256": "0" * 64, "status": status, "smoke": smoke, "smoke_reason": None,
+        "samples": {}, "metrics": {"acc": value / 100}, "created": created,
+        "cells": [{"table": "main", "setting": {"dataset": "GTEA", "split": "mean"}, "metric": "Acc", "value": value}]})
+
+
+def gtea_acc(frame):
+    return frame[(frame.metric == "Acc") & (frame.setting == "dataset=GTEA, split=mean")].iloc[0]
+
+
+def test_match_tolerance_is_half_the_last_digit():
+    assert match_tolerance(80.3) == pytest.approx(0.05)
+    assert match_tolerance(2.61) == pytest.approx(0.005)
+    assert match_tolerance(12.0) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("value, expected", [(80.3, "match"), (80.34, "match"), (80.6, "within tolerance"),
+                                             (81.0, "mismatch"), (None, "missing")])
+def test_cell_status(value, expected):
+    assert cell_status(80.3, value, tolerance=0.5) == expected
+
+
+def test_runs_fill_cells_with_delta_and_status(tmp_path: Path):
+    fake_run(tmp_path, "old", 70.0, created="2026-01-01T00:00:00+00:00")
+    fake_run(tmp_path, "new", 80.6, created="2026-02-01T00:00:00+00:00")
+    row = gtea_acc(paper_table("diffact", [tmp_path]))
+    assert (row.reported, row.reproduced, row.status, row.run_id) == (80.3, 80.6, "within tolerance", "new")
+    assert row.delta == pytest.approx(0.3)
+
+
+def test_partial_and_smoke_runs_never_fill_a_cell(tmp_path: Path):
+    fake_run(tmp_path, "partial", 80.3, status="partial")
+    fake_run(tmp_path, "smoky", 80.3, smoke=True)
+    row = gtea_acc(paper_table("diffact", [tmp_path]))
+    assert row.status == "smoke" and pd.isna(row.reproduced)
+    assert "smoke/partial run" in row.note
+
+
+def test_formats_render(tmp_path: Path):
+    frame = paper_table("diffact", [tmp_path])
+    assert render(frame, "csv").splitlines()[0].startswith("table,setting,metric,reported")
+    assert "\\begin{tabular}" in render(frame, "latex")
+    text = render_paper("diffact", "md", [tmp_path])
+    assert text.startswith("# Diffusion Action Segmentation") and "| main" in text
+
+
+def test_leaderboard_counts_every_reported_cell(tmp_path: Path):
+    fake_run(tmp_path, "one", 80.3)
+    board = leaderboard([tmp_path]).set_index("paper")
+    assert board.loc["diffact", "match"] == 1 and board.loc["diffact", "missing"] == 14
+    assert len(board) == 17
+
+
+def test_committed_tables_are_current(tmp_path: Path):
+    shutil.copytree(REPO / "results" / "reproduced", tmp_path / "reproduced")
+    for path in write_tables(tmp_path):
+        committed = REPO / "results" / "tables" / path.name
+        assert committed.is_file(), f"{committed} is missing: run `bench table --write`"
+        assert committed.read_text() == path.read_text(), f"{committed} is stale: run `bench table --write`"
