@@ -1,0 +1,81 @@
+"""Runner overhead: ``bench run`` (sharding, per-sample seeds, store, aggregation, result files) against a
+bare ``for batch in loader: model(batch)`` loop over the same model and data. Target: >= 0.97x throughput."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.config import load_config
+from bench.data import BenchDataset
+from bench.methods.classifier import TimmClassifier
+from bench.registry import DATASETS
+from bench.runner import evaluate
+
+TARGET = 0.97
+N_SAMPLES, SIZE, BATCH = 4096, 32, 128
+RESULTS: dict[str, float] = {}
+
+
+@DATASETS.register_module(force=True)
+class RandomImages(BenchDataset):
+    """Fixed random 3x32x32 images with labels: the same tensors for the bare loop and the runner."""
+
+    def __init__(self, n: int = N_SAMPLES, size: int = SIZE) -> None:
+        gen = torch.Generator().manual_seed(0)
+        self.images = torch.rand(n, 3, size, size, generator=gen)
+        self.targets = torch.randint(0, 10, (n,), generator=gen)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"image": self.images[index], "target": self.targets[index]}
+
+    def sample_id(self, index: int) -> str:
+        return f"rand-{index:06d}"
+
+
+METHOD = dict(type="TimmClassifier", model_name="resnet10t", num_classes=10, in_chans=3)
+
+
+def bare_loop() -> None:
+    method = TimmClassifier(**{k: v for k, v in METHOD.items() if k != "type"})
+    torch.manual_seed(0)
+    method.setup(torch.device("cpu"))
+    loader = torch.utils.data.DataLoader(RandomImages(), batch_size=BATCH, shuffle=False)
+    with torch.inference_mode():
+        for batch in loader:
+            method.model(method.preprocess(batch["image"])).float()
+
+
+def runner(work_dir: Path) -> None:
+    shutil.rmtree(work_dir, ignore_errors=True)
+    cfg = load_config("demo/harness_digits", {"dataset": {"type": "RandomImages", "_delete_": True},
+                                               "method": {**METHOD, "_delete_": True},
+                                               "run.batch_size": BATCH, "run.work_dir": str(work_dir),
+                                               "run.device": "cpu"})
+    cfg.pop("train")
+    evaluate(cfg, wandb_mode="disabled", progress=False)
+
+
+@pytest.mark.benchmark(group="runner-overhead", min_rounds=3, warmup=True)
+def test_bare_loop(benchmark):
+    benchmark.pedantic(bare_loop, rounds=3, warmup_rounds=1)
+    RESULTS["bare"] = benchmark.stats.stats.min
+
+
+@pytest.mark.benchmark(group="runner-overhead")
+def test_runner(benchmark, tmp_path: Path):
+    benchmark.pedantic(runner, args=(tmp_path / "run",), rounds=3, warmup_rounds=1)
+    RESULTS["runner"] = benchmark.stats.stats.min
+    if "bare" not in RESULTS:
+        pytest.skip("run together with test_bare_loop to get the ratio")
+    ratio = RESULTS["bare"] / RESULTS["runner"]
+    benchmark.extra_info.update(throughput_ratio=round(ratio, 4), target=TARGET, samples=N_SAMPLES,
+                                device=torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+                                torch=torch.__version__, threads=torch.get_num_threads())
+    print(f"\nrunner throughput / bare loop throughput = {ratio:.3f} (target >= {TARGET})")
+    assert ratio >= TARGET, f"runner reaches {ratio:.3f}x of the bare loop's throughput"
