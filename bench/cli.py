@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="run a grid of configs on Ray")
     _config_args(p)
     _wandb_args(p)
-    p.add_argument("--grid", nargs="+", required=True, help="key=v1,v2 ...")
+    p.add_argument("--grid", nargs="+", help="key=v1,v2 ... (default: the config's sweep=dict(grid={...}))")
     p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
     p.add_argument("--sweep-dir", type=Path)
 
@@ -155,9 +155,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
             print(tables.render(tables.runs_table(find_runs(*args.runs)), args.format, title="Runs"))
     elif args.command == "sweep":
-        from bench.sweep import parse_grid, sweep
+        from bench.sweep import config_grid, parse_grid, sweep
 
-        frame = sweep(args.config, parse_grid(args.grid), dict(args.cfg_options), address=args.address,
+        grid = parse_grid(args.grid) if args.grid else config_grid(load_config(args.config, dict(args.cfg_options)))
+        frame = sweep(args.config, grid, dict(args.cfg_options), address=args.address,
                       wandb_mode=args.wandb, sweep_dir=args.sweep_dir)
         print(tables.render(frame.drop(columns=["run_dir"]), "md"))
     elif args.command == "demo":

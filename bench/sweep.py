@@ -32,6 +32,14 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def config_grid(cfg: Any) -> dict[str, list[Any]]:
+    """The grid of a config's ``sweep = dict(grid={"key": [values]})`` section."""
+    grid = (cfg.get("sweep") or {}).get("grid")
+    if not grid:
+        raise ValueError(f"config {cfg.name!r} has no sweep.grid; pass --grid key=v1,v2")
+    return {str(k): list(v) for k, v in grid.items()}
+
+
 def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     keys = list(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]

@@ -52,12 +52,13 @@ def write_config(path: Path, work_dir: Path, checkpoint: Path) -> Path:
     return path
 
 
-def bench_cli(*args: str, nproc: int = 1) -> subprocess.CompletedProcess:
+def bench_cli(*args: str, cwd: Path, nproc: int = 1) -> subprocess.CompletedProcess:
+    """``python -m bench.cli`` (under torchrun when nproc > 1), from ``cwd`` so no source tree shadows the install."""
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"] \
         if nproc > 1 else [sys.executable]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([*launcher, "-m", "bench.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300)
+                          cwd=cwd, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -67,7 +68,7 @@ def test_world_size_one_and_two_give_identical_results(tmp_path: Path, digits_ch
     runs = {}
     for nproc in (1, 2):
         config = write_config(tmp_path / f"ws{nproc}.py", tmp_path / f"ws{nproc}", digits_checkpoint)
-        bench_cli("run", str(config), "--no-wandb", "--no-progress", nproc=nproc)
+        bench_cli("run", str(config), "--no-wandb", "--no-progress", cwd=tmp_path, nproc=nproc)
         cfg = load_config(config)
         runs[nproc] = (read_results(tmp_path / f"ws{nproc}"), SampleStore(tmp_path / f"ws{nproc}", config_hash(cfg)).load())
     (r1, s1), (r2, s2) = runs[1], runs[2]

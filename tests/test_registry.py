@@ -11,7 +11,7 @@ def test_lazy_locations_register_the_shipped_entries():
 
 
 def test_unknown_name_suggests_the_closest():
-    with pytest.raises(UnknownNameError, match=r"Did you mean 'TimmClassifier'\?"):
+    with pytest.raises(UnknownNameError, match=r"Did you mean 'TimmClassifier'"):
         METHODS.get("TimmClasifier")
 
 

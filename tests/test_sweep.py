@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.sweep import grid_points, parse_grid, point_dir, sweep
+from bench.config import load_config
+from bench.sweep import config_grid, grid_points, parse_grid, point_dir, sweep
 from conftest import REPO
 
 
@@ -13,6 +14,13 @@ def test_grid_parsing_and_points():
     assert point_dir(Path("s"), 1, {"method.model_name": "a/b"}).name == "001-model_name-ab"
     with pytest.raises(ValueError, match="key=v1,v2"):
         parse_grid(["nokey"])
+
+
+def test_grid_from_the_config_sweep_section():
+    cfg = load_config("demo/harness_digits", {"sweep": {"grid": {"run.seed": [0, 1]}}})
+    assert config_grid(cfg) == {"run.seed": [0, 1]}
+    with pytest.raises(ValueError, match="no sweep.grid"):
+        config_grid(load_config("demo/harness_digits"))
 
 
 @pytest.fixture

@@ -1,0 +1,29 @@
+from pathlib import Path
+
+import pytest
+
+from bench.io import atomic_write_json
+from bench.results import RESULT_KEYS, find_runs, paper_cells, read_results, write_results
+
+
+def test_paper_cells_map_metrics_to_the_paper_unit():
+    paper = {"slug": "x", "table": "main", "setting": {"dataset": "A"},
+             "metrics": {"Acc": {"key": "accuracy", "scale": 100}, "NLL": "nll"}}
+    cells = paper_cells(paper, {"accuracy": 0.9512, "nll": 0.2})
+    assert cells == [{"table": "main", "setting": {"dataset": "A"}, "metric": "Acc", "value": pytest.approx(95.12)},
+                     {"table": "main", "setting": {"dataset": "A"}, "metric": "NLL", "value": 0.2}]
+    assert paper_cells(None, {"a": 1.0}) == []
+    with pytest.raises(KeyError, match="did not compute"):
+        paper_cells({**paper, "metrics": {"Acc": "top1"}}, {"accuracy": 0.9})
+
+
+def test_results_round_trip_and_schema_check(tmp_path: Path):
+    results = {key: None for key in RESULT_KEYS if key != "schema_version"}
+    write_results(tmp_path / "run", results)
+    assert read_results(tmp_path / "run")["schema_version"] == 1
+    assert find_runs(tmp_path) == [tmp_path / "run"]
+    with pytest.raises(ValueError, match="results lack"):
+        write_results(tmp_path / "bad", {"run_id": "x"})
+    atomic_write_json(tmp_path / "old" / "results.json", {"schema_version": 0})
+    with pytest.raises(ValueError, match="bench score"):
+        read_results(tmp_path / "old")
