@@ -121,13 +121,17 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
         dataset, method, task = build(cfg)
         indices = _selected_indices(len(dataset), cfg.run.limit)
 
+        problem: list[str | None] = [None]
         if env.rank == 0:
             existing = store.chunk_paths()
             if existing and not resume:
-                raise RunExistsError(f"{run_dir} already holds {len(existing)} chunk(s) of outputs of this config; "
-                                     "pass --resume to continue it, or delete the folder to start afresh")
-            atomic_write_text(run_dir / CONFIG_FILE, cfg.pretty_text)
-        mmdist.barrier()
+                problem[0] = (f"{run_dir} already holds {len(existing)} chunk(s) of outputs of this config; "
+                              "pass --resume to continue it, or delete the folder to start afresh")
+            else:
+                atomic_write_text(run_dir / CONFIG_FILE, cfg.pretty_text)
+        mmdist.broadcast_object_list(problem)  # every rank raises, none waits at a barrier
+        if problem[0]:
+            raise RunExistsError(problem[0])
         done = store.finished_ids() if resume else set()
         mmdist.barrier()  # every rank has read the store before any rank writes to it
         todo = [i for i in indices if dataset.sample_id(i) not in done]
