@@ -34,7 +34,8 @@ RUN_DEFAULTS: dict[str, Any] = {
     "device": "auto",  # auto | cpu | cuda
     "precision": "fp32",  # fp32 | fp16 | bf16 (autocast on CUDA)
     "limit": None,  # evaluate only the first N samples: a partial run that never fills a table cell
-    "flush_every": 256,  # samples per stored chunk: at most this much work is redone after a kill
+    "flush_every": 1024,  # samples per stored chunk ...
+    "flush_seconds": 60.0,  # ... or seconds, whichever comes first: at most this much work is redone after a kill
     "work_dir": None,  # default: <results root>/runs/<paper or 'demo'>/<name>-<config hash>
 }
 PAPER_KEYS = ("slug", "table", "setting", "metrics")
@@ -112,6 +113,17 @@ def to_plain(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     return obj
+
+
+def config_text(cfg: Config) -> str:
+    """The resolved config as python literals, one section per line group; ``load_config`` reads it back.
+
+    Written instead of mmengine's ``pretty_text``, whose yapf pass costs tens of milliseconds per run.
+    """
+    import pprint
+
+    return "".join(f"{key} = {pprint.pformat(to_plain(value), width=110, sort_dicts=True)}\n"
+                   for key, value in sorted(cfg.to_dict().items()))
 
 
 def config_hash(cfg: Config) -> str:

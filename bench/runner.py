@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from bench import dist, provenance
-from bench.config import config_hash, load_config, to_plain
+from bench.config import config_hash, config_text, load_config, to_plain
 from bench.data import BenchDataset
 from bench.io import atomic_write_json, atomic_write_text
 from bench.method import Method
@@ -116,7 +116,7 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
     device = pick_device(cfg.run.device, env.local_rank)
     chash = config_hash(cfg)
     run_dir = run_dir_for(cfg, chash)
-    store = SampleStore(run_dir, chash, env.rank, int(cfg.run.flush_every))
+    store = SampleStore(run_dir, chash, env.rank, int(cfg.run.flush_every), float(cfg.run.flush_seconds))
     try:
         dataset, method, task = build(cfg)
         indices = _selected_indices(len(dataset), cfg.run.limit)
@@ -128,7 +128,7 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
                 problem[0] = (f"{run_dir} already holds {len(existing)} chunk(s) of outputs of this config; "
                               "pass --resume to continue it, or delete the folder to start afresh")
             else:
-                atomic_write_text(run_dir / CONFIG_FILE, cfg.pretty_text)
+                atomic_write_text(run_dir / CONFIG_FILE, config_text(cfg))
         mmdist.broadcast_object_list(problem)  # every rank raises, none waits at a barrier
         if problem[0]:
             raise RunExistsError(problem[0])

@@ -7,6 +7,7 @@ rank, a run resumes under any world size, and rank 0 aggregates by reading every
 """
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,15 @@ def take_rows(columns: Columns, order: torch.Tensor) -> Columns:
 class SampleStore:
     """Chunked, atomic, resumable storage of per-sample outputs for one run directory."""
 
-    def __init__(self, run_dir: str | Path, config_hash: str, rank: int = 0, flush_every: int = 256) -> None:
+    def __init__(self, run_dir: str | Path, config_hash: str, rank: int = 0, flush_every: int = 1024,
+                 flush_seconds: float = 60.0) -> None:
         self.dir = Path(run_dir) / "samples"
         self.config_hash = config_hash
         self.tag = config_hash[:16]
         self.rank = rank
         self.flush_every = flush_every
+        self.flush_seconds = flush_seconds
+        self._last_flush = time.monotonic()
         self._writer_id = uuid.uuid4().hex[:8]
         self._seq = 0
         self._pending: list[Columns] = []
@@ -79,7 +83,10 @@ class SampleStore:
 
     # -- writing -------------------------------------------------------------------------------------
     def add(self, sample_ids: list[str], indices: torch.Tensor, seeds: torch.Tensor, outputs: Columns) -> None:
-        """Queue one batch of outputs; a chunk is written once ``flush_every`` samples are queued."""
+        """Queue one batch; a chunk is written once ``flush_every`` samples or ``flush_seconds`` have gone by.
+
+        Both bound the work a kill can lose: many cheap samples, or a few slow ones (diffusion sampling).
+        """
         batch = len(sample_ids)
         chunk: Columns = {"sample_id": list(sample_ids), "index": torch.as_tensor(indices, dtype=torch.int64),
                           "seed": torch.as_tensor(seeds, dtype=torch.int64)}
@@ -89,7 +96,7 @@ class SampleStore:
             chunk[name] = as_column(name, value, batch)
         self._pending.append(chunk)
         self._pending_rows += batch
-        if self._pending_rows >= self.flush_every:
+        if self._pending_rows >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
     def flush(self) -> None:
@@ -101,6 +108,7 @@ class SampleStore:
         atomic_torch_save(self.dir / name, chunk)
         self._seq += 1
         self._pending, self._pending_rows = [], 0
+        self._last_flush = time.monotonic()
 
     # -- reading -------------------------------------------------------------------------------------
     def chunk_paths(self) -> list[Path]:

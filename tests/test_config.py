@@ -26,7 +26,7 @@ def test_base_inheritance_merges_and_child_wins(child: Path):
     cfg = load_config(child)
     assert cfg.dataset.split == "test"
     assert cfg.run.batch_size == 16 and cfg.run.seed == 3
-    assert cfg.run.flush_every == 256  # filled from RUN_DEFAULTS
+    assert cfg.run.flush_every == 1024  # filled from RUN_DEFAULTS
     assert cfg.name == "exp"
 
 
@@ -64,3 +64,12 @@ def test_shipped_configs_resolve_by_name():
 def test_cli_values_parse_as_literals():
     assert parse_cli_value("3") == 3 and parse_cli_value("0.5") == 0.5
     assert parse_cli_value("[1, 2]") == [1, 2] and parse_cli_value("resnet18") == "resnet18"
+
+
+def test_resolved_config_text_loads_back_to_the_same_hash(child: Path, tmp_path: Path):
+    from bench.config import config_text
+
+    cfg = load_config(child, {"run.limit": 7})
+    (tmp_path / "resolved.py").write_text(config_text(cfg))
+    again = load_config(tmp_path / "resolved.py")
+    assert config_hash(again) == config_hash(cfg) and again.run.limit == 7 and again.name == "exp"

@@ -70,3 +70,19 @@ def test_numpy_columns_become_tensors():
 
     assert isinstance(as_column("x", np.zeros((2, 3)), 2), torch.Tensor)
     assert concat_columns([]) == {}
+
+
+def test_chunks_are_also_written_after_flush_seconds(tmp_path: Path, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr("bench.store.time.monotonic", lambda: now[0])
+    store = SampleStore(tmp_path, "56" * 32, flush_every=10_000, flush_seconds=60.0)
+    add(store, [0])
+    now[0] = 10.0
+    add(store, [1])
+    assert store.chunk_paths() == []
+    now[0] = 61.0  # a slow sample later, the pending three are written
+    add(store, [2])
+    assert len(store.chunk_paths()) == 1
+    now[0] = 100.0  # 39 s after that flush: nothing yet
+    add(store, [3])
+    assert len(store.chunk_paths()) == 1
