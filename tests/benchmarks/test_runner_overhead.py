@@ -19,7 +19,7 @@ from bench.registry import DATASETS
 from bench.runner import evaluate
 
 TARGET = 0.97
-N_SAMPLES, SIZE, BATCH, ROUNDS = 4096, 32, 128, 5
+N_SAMPLES, SIZE, BATCH, ROUNDS = 8192, 32, 128, 5
 
 
 @DATASETS.register_module(force=True)
