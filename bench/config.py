@@ -55,10 +55,9 @@ def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
     candidate = Path(name_or_path)
     if candidate.is_file():
         return candidate
-    for base in (configs_root(),):
-        for option in (base / candidate, base / f"{candidate}.py"):
-            if option.is_file():
-                return option
+    for option in (configs_root() / candidate, configs_root() / f"{candidate}.py"):
+        if option.is_file():
+            return option
     shipped = sorted(str(p.relative_to(configs_root()).with_suffix("")) for p in configs_root().rglob("*.py")
                      if "_base_" not in p.parts and p.name != "__init__.py")
     raise FileNotFoundError(

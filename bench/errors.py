@@ -4,12 +4,13 @@ from __future__ import annotations
 from bench.checkpoint import CheckpointError
 from bench.config import ConfigError
 from bench.data import DatasetLayoutError
-from bench.registry import UnknownNameError
+from bench.registry import RegistryConfigError, UnknownNameError
 from bench.reported import ReportedError
 from bench.runner import RunExistsError
 from bench.store import StoreError
 
+# ValueError covers bad arguments (a split name, a grid); other exceptions are bugs and keep their traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
-    CheckpointError, ConfigError, DatasetLayoutError, UnknownNameError, ReportedError, RunExistsError, StoreError,
-    FileNotFoundError, ValueError, TypeError, KeyError,
+    CheckpointError, ConfigError, DatasetLayoutError, RegistryConfigError, UnknownNameError, ReportedError,
+    RunExistsError, StoreError, FileNotFoundError, ValueError,
 )

@@ -12,6 +12,10 @@ from typing import Any
 from mmengine.registry import Registry
 
 
+class RegistryConfigError(ValueError):
+    """A registry dict is malformed: no ``type`` key, or keys the constructor does not accept."""
+
+
 class UnknownNameError(KeyError):
     """A config named a registry entry that does not exist."""
 
@@ -44,7 +48,7 @@ class BenchRegistry(Registry):
 
     def build(self, cfg: dict, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if not isinstance(cfg, dict) or "type" not in cfg:
-            raise KeyError(f"a {self.name} config needs a 'type' key, got {cfg!r}")
+            raise RegistryConfigError(f"a {self.name} config needs a 'type' key, got {cfg!r}")
         obj_type = cfg["type"]
         target = self.get(obj_type) if isinstance(obj_type, str) else obj_type
         params = {k: v for k, v in dict(cfg).items() if k != "type"}
@@ -67,7 +71,7 @@ def check_kwargs(target: Any, params: dict, where: str) -> None:
     unknown = [k for k in params if k not in accepted]
     if unknown:
         hints = "".join(f"\n  {k!r}:{suggest(k, accepted) or ' no close match.'}" for k in unknown)
-        raise TypeError(f"unknown config key(s) for {where}:{hints}\nAccepted keys: {', '.join(accepted)}.")
+        raise RegistryConfigError(f"unknown config key(s) for {where}:{hints}\nAccepted keys: {', '.join(accepted)}.")
 
 
 METHODS = BenchRegistry("method", scope="bench", locations=["bench.methods"])

@@ -50,7 +50,7 @@ def paper_cells(paper: dict[str, Any] | None, metrics: dict[str, float]) -> list
     for paper_metric, spec in paper["metrics"].items():
         spec = {"key": spec} if isinstance(spec, str) else dict(spec)
         if spec["key"] not in metrics:
-            raise KeyError(f"paper metric {paper_metric!r} maps to {spec['key']!r}, which the run did not compute "
+            raise ValueError(f"paper metric {paper_metric!r} maps to {spec['key']!r}, which the run did not compute "
                            f"(computed: {sorted(metrics)})")
         cells.append({"table": paper["table"], "setting": dict(paper["setting"]), "metric": paper_metric,
                       "value": metrics[spec["key"]] * float(spec.get("scale", 1.0))})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -22,17 +21,14 @@ from tqdm import tqdm
 from bench import dist, provenance
 from bench.config import config_hash, config_text, load_config, to_plain
 from bench.data import BenchDataset
-from bench.io import atomic_write_json, atomic_write_text
+from bench.io import atomic_write_json, atomic_write_text, read_json
 from bench.method import Method
 from bench.registry import DATASETS, METHODS, TASKS
-from bench.results import (CONFIG_FILE, PROVENANCE_FILE, RESULTS_FILE, paper_cells, read_results, results_root,
+from bench.results import (CONFIG_FILE, PROVENANCE_FILE, paper_cells, read_results, results_root,
                            write_results)
 from bench.seeding import sample_seed, seed_everything
 from bench.store import SampleStore, StoreError
 from bench.task import EvalTask
-
-log = logging.getLogger("bench")
-
 
 class RunExistsError(RuntimeError):
     """The run directory already holds outputs and neither ``--resume`` was given."""
@@ -90,7 +86,8 @@ def _train_stage(cfg: Config, method: Method, run_dir: Path, device: torch.devic
     train_set = DATASETS.build(train_cfg.pop("dataset"))
     val_spec = train_cfg.pop("val_dataset", None)
     val_set = DATASETS.build(val_spec) if val_spec else None
-    seed_everything(int(train_cfg.pop("seed", cfg.run.seed)))
+    train_cfg["seed"] = int(train_cfg.get("seed", cfg.run.seed))  # model init and shuffling follow it
+    seed_everything(train_cfg["seed"])
     checkpoint = method.fit(train_set, val_set, run_dir / "train", device, **train_cfg)
     method.use_checkpoint(checkpoint)
     return {"checkpoint": str(checkpoint)}
@@ -211,23 +208,19 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
                          f"finish the run with `bench run {run_dir / CONFIG_FILE} --resume`")
     metrics = task.evaluate(outputs)
     partial = bool(cfg.run.limit) and len(indices) < len(dataset)
-    smoke = bool(method.smoke) if method is not None else _previous_smoke(run_dir)
+    smoke, smoke_reason = (method.smoke, method.smoke_reason) if method is not None else _previous_smoke(run_dir)
     results = {
         "run_id": f"{cfg.name}-{chash[:12]}", "name": cfg.name,
         "paper": cfg.paper.slug if cfg.get("paper") else None,
         "method": cfg.method.type, "dataset": cfg.dataset.type, "task": cfg.task.type,
         "config_sha256": chash, "status": "partial" if partial else "complete",
-        "smoke": smoke, "smoke_reason": method.smoke_reason if method is not None else None,
+        "smoke": bool(smoke), "smoke_reason": smoke_reason,
         "samples": {"original": len(dataset), "effective": len(indices), "limit": cfg.run.limit},
         "metrics": metrics, "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
         "created": _iso(time.time()),
     }
     prov_path = run_dir / PROVENANCE_FILE
-    prov: dict[str, Any] = {}
-    if prov_path.is_file():
-        import json
-
-        prov = json.loads(prov_path.read_text())
+    prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
     prov.update({
         "git": provenance.git_state(), "packages": provenance.package_versions(),
         "config_sha256": chash, "dataset": {**dataset.describe(), "fingerprint": dataset.fingerprint()},
@@ -250,11 +243,13 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
     return results
 
 
-def _previous_smoke(run_dir: Path) -> bool:
+def _previous_smoke(run_dir: Path) -> tuple[bool, str | None]:
+    """A rescore without the method keeps the smoke label the run was written with."""
     try:
-        return bool(read_results(run_dir)["smoke"])
-    except (FileNotFoundError, KeyError, ValueError):
-        return False
+        previous = read_results(run_dir)
+    except FileNotFoundError:
+        return False, None
+    return bool(previous["smoke"]), previous["smoke_reason"]
 
 
 def _iso(timestamp: float) -> str:

@@ -56,11 +56,8 @@ def _run_point(config: str, options: dict[str, Any], wandb_mode: str | None) -> 
 
     cfg = load_config(config, options)
     run_dir = Path(cfg.run.work_dir)
-    done = run_dir / RESULTS_FILE
-    if done.is_file():
-        results = read_results(run_dir)
-        if results["config_sha256"] == config_hash(cfg) and results["status"] in ("complete", "partial"):
-            return str(run_dir)
+    if (run_dir / RESULTS_FILE).is_file() and read_results(run_dir)["config_sha256"] == config_hash(cfg):
+        return str(run_dir)  # finished earlier: results.json is written only once every sample is stored
     return str(evaluate(cfg, resume=True, wandb_mode=wandb_mode, progress=False))
 
 

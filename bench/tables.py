@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.reported import PaperReport, cell_key, load_all, load_report
+from bench.reported import cell_key, load_all, load_report
 from bench.results import find_runs, read_results, results_root
 
 STATUSES = ("match", "within tolerance", "mismatch", "missing", "smoke", "unreported")

@@ -1,6 +1,7 @@
 import pytest
 
-from bench.registry import DATASETS, METHODS, METRICS, TASKS, BenchRegistry, UnknownNameError, suggest
+from bench.registry import (DATASETS, METHODS, METRICS, TASKS, BenchRegistry, RegistryConfigError,
+                            UnknownNameError, suggest)
 
 
 def test_lazy_locations_register_the_shipped_entries():
@@ -21,12 +22,12 @@ def test_unknown_name_without_close_match_lists_known_entries():
 
 
 def test_unknown_constructor_key_is_an_error_with_suggestion():
-    with pytest.raises(TypeError, match=r"'n_bin':.*Did you mean 'n_bins'\?"):
+    with pytest.raises(RegistryConfigError, match=r"'n_bin':.*Did you mean 'n_bins'\?"):
         METRICS.build({"type": "ECE", "n_bin": 10})
 
 
 def test_build_requires_a_type_key():
-    with pytest.raises(KeyError, match="needs a 'type' key"):
+    with pytest.raises(RegistryConfigError, match="needs a 'type' key"):
         METRICS.build({"n_bins": 10})
 
 

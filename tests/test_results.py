@@ -13,7 +13,7 @@ def test_paper_cells_map_metrics_to_the_paper_unit():
     assert cells == [{"table": "main", "setting": {"dataset": "A"}, "metric": "Acc", "value": pytest.approx(95.12)},
                      {"table": "main", "setting": {"dataset": "A"}, "metric": "NLL", "value": 0.2}]
     assert paper_cells(None, {"a": 1.0}) == []
-    with pytest.raises(KeyError, match="did not compute"):
+    with pytest.raises(ValueError, match="did not compute"):
         paper_cells({**paper, "metrics": {"Acc": "top1"}}, {"accuracy": 0.9})
 
 
