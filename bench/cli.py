@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the demo suite on CPU and print its leaderboard")
     p.add_argument("--only", nargs="+", help="demo groups (paper slugs, or 'harness')")
-    p.add_argument("--work-root", type=Path, help="where demo runs go (default results/runs/demo)")
+    p.add_argument("--results-dir", type=Path,
+                   help="results root for the demo runs (default $BENCH_RESULTS_DIR or ./results)")
     _wandb_args(p)
     return parser
 
@@ -164,7 +165,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "demo":
         from bench.demo import run_demo
 
-        frame = run_demo(args.only, wandb_mode=args.wandb, work_root=args.work_root)
+        frame = run_demo(args.only, wandb_mode=args.wandb, results_dir=args.results_dir)
         print(tables.render(frame, "md", title="Demo leaderboard"))
     return 0
 

@@ -7,8 +7,9 @@ A config has these top-level sections; anything else is an error with a suggesti
 - ``train``: optional training stage for methods that learn; ``run``: execution settings;
 - ``wandb``: mirroring settings; ``sweep``: an optional grid for ``bench sweep``.
 
-The config hash covers everything that can change a per-sample output. Execution settings (``run``,
-``wandb``, ``sweep``, ``name``, ``paper``) are left out of it, so a resumed run may use another batch size
+The config hash covers everything that can change a per-sample output: the dataset, method, task and train
+sections, and the run's seed and precision. The other execution settings (batch size, device, limit, ...),
+``wandb``, ``sweep``, ``name`` and ``paper`` are left out of it, so a resumed run may use another batch size
 or world size and still reuse finished samples.
 """
 from __future__ import annotations
@@ -26,6 +27,7 @@ from bench.registry import suggest
 SECTIONS = ("name", "paper", "dataset", "method", "task", "train", "run", "wandb", "sweep")
 REQUIRED = ("dataset", "method", "task")
 NOT_HASHED = ("name", "paper", "run", "wandb", "sweep")
+HASHED_RUN_KEYS = ("seed", "precision")  # the run settings that change per-sample outputs
 
 RUN_DEFAULTS: dict[str, Any] = {
     "seed": 0,  # base seed; per-sample seeds derive from it and the sample id
@@ -61,7 +63,8 @@ def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
     shipped = sorted(str(p.relative_to(configs_root()).with_suffix("")) for p in configs_root().rglob("*.py")
                      if "_base_" not in p.parts and p.name != "__init__.py")
     raise FileNotFoundError(
-        f"config {str(name_or_path)!r} not found as a file or under {configs_root()}.{suggest(str(name_or_path), shipped)}"
+        f"config {str(name_or_path)!r} not found as a file or under {configs_root()}."
+        f"{suggest(str(name_or_path), shipped)}"
     )
 
 
@@ -126,8 +129,11 @@ def config_text(cfg: Config) -> str:
 
 
 def config_hash(cfg: Config) -> str:
-    """sha256 of the sections that determine per-sample outputs (see module docstring)."""
-    return sha256_json({k: to_plain(v) for k, v in cfg.to_dict().items() if k not in NOT_HASHED})
+    """sha256 of the sections that determine per-sample outputs, plus the run's seed and precision."""
+    hashed = {k: to_plain(v) for k, v in cfg.to_dict().items() if k not in NOT_HASHED}
+    run = cfg.get("run") or {}
+    hashed["run"] = {key: run.get(key, RUN_DEFAULTS[key]) for key in HASHED_RUN_KEYS}
+    return sha256_json(hashed)
 
 
 def parse_cli_value(text: str) -> Any:

@@ -1,10 +1,12 @@
 """``bench demo``: run the shipped demo configs end to end on CPU and print their leaderboard.
 
 Each file ``configs/demo/<group>_<name>.py`` is one demo; ``--only`` keeps the groups named (a paper slug,
-or ``harness`` for the core's own demo). Demos resume, so running the suite again only re-scores.
+or ``harness`` for the core's own demo). Demos run in file-name order and resume, so running the suite again
+only re-scores. ``--results-dir`` moves the whole results root (runs read each other's outputs through it).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -24,10 +26,18 @@ def demo_configs(only: list[str] | None = None) -> list[Path]:
     return paths
 
 
-def run_demo(only: list[str] | None = None, wandb_mode: str | None = None, work_root: Path | None = None) -> pd.DataFrame:
-    run_dirs = []
-    for path in demo_configs(only):
-        options = {"run.work_dir": str(work_root / path.stem)} if work_root else None
-        cfg = load_config(path, options)
-        run_dirs.append(evaluate(cfg, resume=True, wandb_mode=wandb_mode))
-    return runs_table(run_dirs)
+def run_demo(only: list[str] | None = None, wandb_mode: str | None = None,
+             results_dir: Path | None = None) -> pd.DataFrame:
+    """Run the demos in file-name order (a demo may read the runs of an earlier one, e.g. cached logits)."""
+    saved = os.environ.get("BENCH_RESULTS_DIR")
+    if results_dir is not None:
+        os.environ["BENCH_RESULTS_DIR"] = str(results_dir)
+    try:
+        run_dirs = [evaluate(load_config(path), resume=True, wandb_mode=wandb_mode) for path in demo_configs(only)]
+        return runs_table(run_dirs)
+    finally:
+        if results_dir is not None:
+            if saved is None:
+                os.environ.pop("BENCH_RESULTS_DIR", None)
+            else:
+                os.environ["BENCH_RESULTS_DIR"] = saved

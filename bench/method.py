@@ -21,8 +21,8 @@ class Method:
     smoke: bool = False
     smoke_reason: str | None = None
 
-    def setup(self, device: torch.device) -> None:
-        """Load weights and move to ``device``; called once per process before evaluation."""
+    def setup(self, device: torch.device, seed: int = 0) -> None:
+        """Load weights and move to ``device``; called once per process before evaluation with the run's seed."""
 
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
         """Outputs for one batch: tensors with the batch on dim 0, or lists with one entry per sample."""
@@ -39,6 +39,10 @@ class Method:
     def use_checkpoint(self, path: str | Path) -> None:
         """Evaluate with this checkpoint (e.g. the one a ``train`` stage produced)."""
         raise NotImplementedError(f"{type(self).__name__} takes no checkpoint")
+
+    def fitted_values(self) -> dict[str, float]:
+        """Numbers the method fitted before predicting (e.g. a calibrator's temperature), reported as metrics."""
+        return {}
 
     def provenance(self) -> dict[str, Any]:
         """Facts about the weights (checkpoint path and sha256, smoke status) for provenance.json."""

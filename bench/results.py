@@ -5,8 +5,11 @@ A run directory holds:
 - ``config.py``: the resolved config (mmengine format; ``bench run`` accepts it back);
 - ``provenance.json``: code, packages, device, numerics, seeds, hashes, sample counts, wall time;
 - ``results.json``: what the run measured (below);
-- ``samples/``: per-sample outputs (see :mod:`bench.store`); ``train/``: checkpoints of a train stage;
-- ``wandb/``: the offline W&B mirror; other artefacts (plots) beside these.
+- ``samples/``: per-sample outputs (see :mod:`bench.store`); ``figures/``: PNGs a task draws (reliability
+  diagrams); ``wandb/``: the offline W&B mirror.
+
+A train stage writes its checkpoints under ``<results root>/runs/<group>/train/<method>-<hash>/`` (keyed by
+the method and train sections), so configs that evaluate one trained model on several splits share it.
 
 ``results.json`` (``schema_version`` 1) keys:
 
@@ -15,7 +18,9 @@ A run directory holds:
 - ``config_sha256``: hash of the output-determining config sections;
 - ``status``: ``complete`` or ``partial`` (``--limit``); ``smoke`` (bool) and ``smoke_reason``;
 - ``samples``: ``{"original": N, "effective": n, "limit": L}``;
-- ``metrics``: ``{name: value}`` as computed (fractions stay fractions);
+- ``metrics``: ``{name: value}`` as computed (fractions stay fractions), plus the values the method fitted
+  before predicting (a calibrator's ``temperature`` or ``epsilon``), whose names ``fitted`` lists;
+- ``figures``: ``{name: path relative to the run directory}``;
 - ``cells``: paper-table cells this run fills: ``{"table", "setting", "metric", "value"}`` with the value in
   the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``);
 - ``created``: UTC ISO time the results were written.
@@ -25,7 +30,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.io import atomic_write_json, read_json
+from bench.io import atomic_write_json, read_json, sha256_json
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -79,3 +84,25 @@ def find_runs(*roots: Path) -> list[Path]:
         if Path(root).is_dir():
             found.update(p.parent for p in Path(root).rglob(RESULTS_FILE))
     return sorted(found)
+
+
+def _group(cfg: Any) -> str:
+    return cfg.paper.slug if cfg.get("paper") else "demo"
+
+
+def run_dir_for(cfg: Any, chash: str) -> Path:
+    """A run's directory: ``run.work_dir``, else ``<results root>/runs/<paper or demo>/<name>-<hash[:12]>``."""
+    if cfg.run.work_dir:
+        return Path(cfg.run.work_dir)
+    return results_root() / "runs" / _group(cfg) / f"{cfg.name}-{chash[:12]}"
+
+
+def train_dir_for(cfg: Any) -> Path:
+    """Where a train stage writes: keyed by the method and train sections only, so configs that evaluate the
+    same trained model on different splits (a calibrator's val and test logits) train it once."""
+    from bench.config import to_plain
+
+    if cfg.run.work_dir:
+        return Path(cfg.run.work_dir) / "train"
+    thash = sha256_json({"method": to_plain(cfg.method), "train": to_plain(cfg.train)})
+    return results_root() / "runs" / _group(cfg) / "train" / f"{cfg.method.type}-{thash[:12]}"

@@ -24,8 +24,8 @@ from bench.data import BenchDataset
 from bench.io import atomic_write_json, atomic_write_text, read_json
 from bench.method import Method
 from bench.registry import DATASETS, METHODS, TASKS
-from bench.results import (CONFIG_FILE, PROVENANCE_FILE, paper_cells, read_results, results_root,
-                           write_results)
+from bench.results import (CONFIG_FILE, PROVENANCE_FILE, paper_cells, read_results, run_dir_for,
+                           train_dir_for, write_results)
 from bench.seeding import sample_seed, seed_everything
 from bench.store import SampleStore, StoreError
 from bench.task import EvalTask
@@ -59,13 +59,6 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     return torch.device(name)
 
 
-def run_dir_for(cfg: Config, chash: str) -> Path:
-    if cfg.run.work_dir:
-        return Path(cfg.run.work_dir)
-    group = cfg.paper.slug if cfg.get("paper") else "demo"
-    return results_root() / "runs" / group / f"{cfg.name}-{chash[:12]}"
-
-
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     if precision == "fp32":
         return contextlib.nullcontext()
@@ -80,7 +73,7 @@ def build(cfg: Config) -> tuple[BenchDataset, Method, EvalTask]:
     return dataset, method, task
 
 
-def _train_stage(cfg: Config, method: Method, run_dir: Path, device: torch.device) -> dict[str, Any]:
+def _train_stage(cfg: Config, method: Method, device: torch.device) -> dict[str, Any]:
     """Run the config's ``train`` section (resuming from its last checkpoint) and point the method at it."""
     train_cfg = to_plain(cfg.train)
     train_set = DATASETS.build(train_cfg.pop("dataset"))
@@ -88,7 +81,7 @@ def _train_stage(cfg: Config, method: Method, run_dir: Path, device: torch.devic
     val_set = DATASETS.build(val_spec) if val_spec else None
     train_cfg["seed"] = int(train_cfg.get("seed", cfg.run.seed))  # model init and shuffling follow it
     seed_everything(train_cfg["seed"])
-    checkpoint = method.fit(train_set, val_set, run_dir / "train", device, **train_cfg)
+    checkpoint = method.fit(train_set, val_set, train_dir_for(cfg), device, **train_cfg)
     method.use_checkpoint(checkpoint)
     return {"checkpoint": str(checkpoint)}
 
@@ -99,10 +92,9 @@ def train(cfg: Config, *, work_dir: str | None = None) -> Path:
         raise ValueError(f"config {cfg.name!r} has no 'train' section")
     if work_dir:
         cfg.run.work_dir = work_dir
-    run_dir = run_dir_for(cfg, config_hash(cfg))
     _, method, _ = build(cfg)
     device = pick_device(cfg.run.device)
-    return Path(_train_stage(cfg, method, run_dir, device)["checkpoint"])
+    return Path(_train_stage(cfg, method, device)["checkpoint"])
 
 
 def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None,
@@ -125,6 +117,7 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
                 problem[0] = (f"{run_dir} already holds {len(existing)} chunk(s) of outputs of this config; "
                               "pass --resume to continue it, or delete the folder to start afresh")
             else:
+                problem[0] = _record_dataset(run_dir, dataset, resume)
                 atomic_write_text(run_dir / CONFIG_FILE, config_text(cfg))
         mmdist.broadcast_object_list(problem)  # every rank raises, none waits at a barrier
         if problem[0]:
@@ -137,12 +130,12 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
         train_facts: dict[str, Any] = {}
         if cfg.get("train"):
             if env.rank == 0:
-                train_facts = _train_stage(cfg, method, run_dir, device)
+                train_facts = _train_stage(cfg, method, device)
             mmdist.barrier()
             if env.rank != 0:
-                train_facts = _train_stage(cfg, method, run_dir, device)  # finds the finished checkpoint
+                train_facts = _train_stage(cfg, method, device)  # finds the finished checkpoint
         seed_everything(int(cfg.run.seed))
-        method.setup(device)
+        method.setup(device, seed=int(cfg.run.seed))
         _predict(method, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
                  desc=f"{cfg.name} [{len(done)} resumed]" if done else cfg.name)
         store.flush()
@@ -163,6 +156,21 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
         store.flush()
         dist.shutdown()
     return run_dir
+
+
+def _record_dataset(run_dir: Path, dataset: BenchDataset, resume: bool) -> str | None:
+    """Write the dataset's fingerprint into provenance before any output; a resume over changed data (a new
+    logit cache, another split file) is refused, because its stored samples would mix two datasets."""
+    prov_path = run_dir / PROVENANCE_FILE
+    prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
+    fingerprint = dataset.fingerprint()
+    recorded = (prov.get("dataset") or {}).get("fingerprint")
+    if resume and recorded not in (None, fingerprint):
+        return (f"{run_dir} holds outputs for dataset fingerprint {recorded[:12]}, but the dataset now has "
+                f"{fingerprint[:12]}; delete the folder to start afresh")
+    prov["dataset"] = {**dataset.describe(), "fingerprint": fingerprint}
+    atomic_write_json(prov_path, prov)
+    return None
 
 
 def _selected_indices(n: int, limit: int | None) -> list[int]:
@@ -207,6 +215,12 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         raise StoreError(f"{run_dir}: {len(stored)} samples stored, {len(expected)} expected ({missing} missing); "
                          f"finish the run with `bench run {run_dir / CONFIG_FILE} --resume`")
     metrics = task.evaluate(outputs)
+    fitted = method.fitted_values() if method is not None else _previous_fitted(run_dir)
+    clash = sorted(set(fitted) & set(metrics))
+    if clash:
+        raise ValueError(f"fitted value(s) {clash} of {cfg.method.type} have the names of metrics")
+    metrics.update(fitted)
+    figures = task.write_figures(outputs, run_dir / "figures", title=cfg.name)
     partial = bool(cfg.run.limit) and len(indices) < len(dataset)
     smoke, smoke_reason = (method.smoke, method.smoke_reason) if method is not None else _previous_smoke(run_dir)
     results = {
@@ -216,7 +230,8 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         "config_sha256": chash, "status": "partial" if partial else "complete",
         "smoke": bool(smoke), "smoke_reason": smoke_reason,
         "samples": {"original": len(dataset), "effective": len(indices), "limit": cfg.run.limit},
-        "metrics": metrics, "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
+        "metrics": metrics, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
+        "figures": {name: str(path.relative_to(run_dir)) for name, path in figures.items()},
         "created": _iso(time.time()),
     }
     prov_path = run_dir / PROVENANCE_FILE
@@ -252,6 +267,15 @@ def _previous_smoke(run_dir: Path) -> tuple[bool, str | None]:
     return bool(previous["smoke"]), previous["smoke_reason"]
 
 
+def _previous_fitted(run_dir: Path) -> dict[str, float]:
+    """A rescore without the method keeps the values the method fitted (they are not per-sample outputs)."""
+    try:
+        previous = read_results(run_dir)
+    except FileNotFoundError:
+        return {}
+    return {name: previous["metrics"][name] for name in previous.get("fitted", [])}
+
+
 def _iso(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -267,7 +291,7 @@ def validate(cfg: Config) -> dict[str, Any]:
         report_train = {"train_samples": len(train_set)}  # the untrained model checks the architecture
     else:
         report_train = {}
-    method.setup(device)
+    method.setup(device, seed=int(cfg.run.seed))
     indices = list(range(min(int(cfg.run.batch_size), len(dataset))))
     batch = method.collate([_Indexed(dataset, indices)[k] for k in range(len(indices))])
     seeds = torch.tensor([sample_seed(int(cfg.run.seed), sid) for sid in batch["sample_id"]])

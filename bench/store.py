@@ -32,7 +32,8 @@ def as_column(name: str, value: Any, batch: int) -> Any:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu()
         if value.ndim == 0 or value.shape[0] != batch:
-            raise ValueError(f"output column {name!r} has shape {tuple(value.shape)}; dim 0 must be the batch ({batch})")
+            raise ValueError(f"output column {name!r} has shape {tuple(value.shape)}; "
+                             f"dim 0 must be the batch ({batch})")
         return value
     if isinstance(value, (list, tuple)):
         if len(value) != batch:

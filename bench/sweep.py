@@ -42,7 +42,7 @@ def config_grid(cfg: Any) -> dict[str, list[Any]]:
 
 def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     keys = list(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
 def point_dir(sweep_dir: Path, position: int, point: dict[str, Any]) -> Path:
@@ -100,7 +100,7 @@ def sweep(config: str, grid: dict[str, list[Any]], cfg_options: dict[str, Any] |
         if started_here:
             ray.shutdown()
     rows = []
-    for point, run_dir in zip(points, run_dirs):
+    for point, run_dir in zip(points, run_dirs, strict=True):
         results = read_results(run_dir)
         rows.append({**point, **results["metrics"], "status": results["status"], "run_dir": str(run_dir)})
     frame = pd.DataFrame(rows)

@@ -5,6 +5,7 @@ columns and default metrics; everything else (sharding, storage, aggregation) is
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bench.metrics.base import Metric
@@ -40,10 +41,35 @@ class EvalTask:
                 values[name] = value
         return values
 
+    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+        """Figures of this task's outputs, written under ``directory``; none by default."""
+        return {}
+
 
 @TASKS.register_module(name="classification")
 class ClassificationTask(EvalTask):
-    """Single-label classification: ``logits`` [N, C] and ``target`` [N]."""
+    """Single-label classification: ``target`` [N] with ``logits`` or ``probs`` [N, C]."""
 
-    required_outputs = ("logits", "target")
+    required_outputs = ("target",)
     default_metrics = ({"type": "Accuracy"}, {"type": "NLL"}, {"type": "ECE", "n_bins": 15})
+
+
+@TASKS.register_module(name="calibration")
+class CalibrationTask(ClassificationTask):
+    """Classification scored for calibration (the CC sheet's suite), with a reliability diagram per run."""
+
+    default_metrics = ({"type": "Accuracy"}, {"type": "ECE", "n_bins": 15}, {"type": "AdaECE", "n_bins": 15},
+                       {"type": "ClasswiseECE", "n_bins": 15}, {"type": "NLL"}, {"type": "Brier"})
+
+    def __init__(self, metrics: list[dict[str, Any]] | None = None, diagram_bins: int = 15) -> None:
+        super().__init__(metrics)
+        self.diagram_bins = diagram_bins
+
+    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+        from bench.figures import reliability_diagram
+        from bench.metrics.classification import top_label
+
+        confidence, correct = top_label(outputs)
+        path = reliability_diagram(confidence, correct, directory / "reliability_diagram.png", self.diagram_bins,
+                                   title=title)
+        return {"reliability_diagram": path}

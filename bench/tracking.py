@@ -33,7 +33,7 @@ def wandb_dirs(run_dir: Path) -> dict[str, str]:
 
 def mirror_to_wandb(run_dir: Path, config: dict[str, Any], provenance: dict[str, Any], results: dict[str, Any],
                     mode: str | None = None, wandb_cfg: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Log config + provenance, summary metrics, a metric table and results.json as an artefact."""
+    """Log config + provenance, summary metrics, a metric table, the run's figures and results.json as an artefact."""
     mode = resolve_mode(mode)
     status: dict[str, Any] = {"mode": mode, "ok": False}
     if mode == "disabled":
@@ -60,6 +60,9 @@ def mirror_to_wandb(run_dir: Path, config: dict[str, Any], provenance: dict[str,
         table = wandb.Table(columns=["run_id", "metric", "value"],
                             data=[[results["run_id"], k, v] for k, v in sorted(results["metrics"].items())])
         run.log({"metrics_table": table})
+        figures = {name: wandb.Image(str(Path(run_dir) / rel)) for name, rel in results.get("figures", {}).items()}
+        if figures:
+            run.log({f"figures/{name}": image for name, image in figures.items()})
         artifact = wandb.Artifact(f"results-{results['run_id']}", type="results")
         artifact.add_file(str(Path(run_dir) / RESULTS_FILE))
         run.log_artifact(artifact)

@@ -32,8 +32,9 @@ def test_user_errors_exit_2_with_a_suggestion(argv, message, capsys):
 
 
 def test_demo_runs_and_prints_its_leaderboard(tmp_path, capsys):
-    assert main(["demo", "--only", "harness", "--no-wandb", "--work-root", str(tmp_path)]) == 0
+    assert main(["demo", "--only", "harness", "--no-wandb", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "Demo leaderboard" in out and "harness_digits" in out
-    results = json.loads((tmp_path / "harness_digits" / "results.json").read_text())
+    (run_dir,) = (tmp_path / "runs" / "demo").glob("harness_digits-*")
+    results = json.loads((run_dir / "results.json").read_text())
     assert results["metrics"]["accuracy"] > 0.9

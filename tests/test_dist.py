@@ -70,7 +70,8 @@ def test_world_size_one_and_two_give_identical_results(tmp_path: Path, digits_ch
         config = write_config(tmp_path / f"ws{nproc}.py", tmp_path / f"ws{nproc}", digits_checkpoint)
         bench_cli("run", str(config), "--no-wandb", "--no-progress", cwd=tmp_path, nproc=nproc)
         cfg = load_config(config)
-        runs[nproc] = (read_results(tmp_path / f"ws{nproc}"), SampleStore(tmp_path / f"ws{nproc}", config_hash(cfg)).load())
+        run_dir = tmp_path / f"ws{nproc}"
+        runs[nproc] = (read_results(run_dir), SampleStore(run_dir, config_hash(cfg)).load())
     (r1, s1), (r2, s2) = runs[1], runs[2]
     assert r1["metrics"] == r2["metrics"]
     assert r1["samples"]["effective"] == r2["samples"]["effective"] == 500  # no padding, no dropped tail

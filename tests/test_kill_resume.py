@@ -43,4 +43,5 @@ def test_sigkill_then_resume(tmp_path: Path, digits_checkpoint: Path):
     bench_cli("run", str(clean), "--no-wandb", "--no-progress", cwd=tmp_path)
     assert read_results(tmp_path / "killed")["metrics"] == read_results(tmp_path / "clean")["metrics"]
     resumed = store.load()
-    assert torch.equal(resumed["logits"], SampleStore(tmp_path / "clean", config_hash(load_config(clean))).load()["logits"])
+    clean_store = SampleStore(tmp_path / "clean", config_hash(load_config(clean)))
+    assert torch.equal(resumed["logits"], clean_store.load()["logits"])

@@ -1,4 +1,9 @@
-"""Top-1 accuracy, negative log-likelihood and expected calibration error from logits."""
+"""Top-1 accuracy, negative log-likelihood and Brier score from stored logits or probabilities.
+
+A method stores either ``logits`` (classifiers, temperature or vector scaling) or ``probs`` (calibrators
+whose outputs are not a softmax, e.g. Consistency Calibration's vote fractions); every classification metric
+accepts both through :func:`class_probabilities`.
+"""
 from __future__ import annotations
 
 import torch
@@ -8,58 +13,67 @@ from bench.metrics.base import Metric
 from bench.registry import METRICS
 from bench.store import Columns
 
+# Added to probabilities before the log, as the calibrator library's NLL does, so that a calibrator that
+# puts exactly zero mass on the true class (CC's vote fractions) gives a finite NLL of -log(1e-12) = 27.6.
+NLL_EPSILON = 1e-12
+
+
+def class_probabilities(outputs: Columns) -> torch.Tensor:
+    """Per-class probabilities [N, C]: the stored ``probs``, else softmax of ``logits`` in the logits' dtype."""
+    if "probs" in outputs:
+        return outputs["probs"]
+    return torch.softmax(outputs["logits"], dim=1)
+
+
+def top_label(outputs: Columns) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-label confidence and correctness (1.0/0.0); ties go to the lowest class index, as ``argmax`` does."""
+    confidence, pred = class_probabilities(outputs).max(dim=1)
+    return confidence, (pred == outputs["target"]).double()
+
+
+class ProbabilisticMetric(Metric):
+    """A metric of ``target`` and either ``logits`` or ``probs``."""
+
+    def check(self, outputs: Columns) -> None:
+        if "target" not in outputs or not ({"logits", "probs"} & set(outputs)):
+            raise KeyError(f"{type(self).__name__} needs 'target' and one of 'logits'/'probs'; the method produced "
+                           f"{sorted(outputs)}")
+
 
 @METRICS.register_module()
-class Accuracy(Metric):
+class Accuracy(ProbabilisticMetric):
     """Top-1 accuracy over all samples (fraction in [0, 1])."""
 
-    required = ("logits", "target")
-
     def compute(self, outputs: Columns) -> dict[str, float]:
-        pred = outputs["logits"].argmax(dim=1)
-        return {"accuracy": float((pred == outputs["target"]).double().mean())}
+        _, correct = top_label(outputs)
+        return {"accuracy": float(correct.mean())}
 
 
 @METRICS.register_module()
-class NLL(Metric):
-    """Mean negative log-likelihood of the target class, in float64 (no log(0) from saturated softmax)."""
+class NLL(ProbabilisticMetric):
+    """Mean negative log-likelihood of the target class, in float64.
 
-    required = ("logits", "target")
-
-    def compute(self, outputs: Columns) -> dict[str, float]:
-        logits = outputs["logits"].double()
-        return {"nll": float(F.cross_entropy(logits, outputs["target"].long()))}
-
-
-@METRICS.register_module()
-class ECE(Metric):
-    """Top-label expected calibration error with ``n_bins`` equal-width bins, membership lo < conf <= hi.
-
-    The (lo, hi] convention is Guo et al.'s and focal_calibration's; torchmetrics bins [lo, hi) and puts a
-    confidence of exactly 1.0 in a phantom extra bin (torchmetrics #3510), so it differs exactly when
-    confidences sit on bin edges. Confidence 0 goes to the first bin. As in focal_calibration, softmax and
-    bin edges use the logits' dtype (float32 logits: float32 edges), so a confidence equal to an edge in that
-    dtype falls in the lower bin; the sums are float64.
+    From logits: exact log-softmax (no log(0) from a saturated softmax). From probabilities: -log(p + 1e-12),
+    the calibrator library's convention for outputs that can be exactly zero.
     """
 
-    required = ("logits", "target")
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        target = outputs["target"].long()
+        if "probs" in outputs:
+            p_true = outputs["probs"].double().gather(1, target[:, None]).squeeze(1)
+            return {"nll": float(-(p_true + NLL_EPSILON).log().mean())}
+        return {"nll": float(F.cross_entropy(outputs["logits"].double(), target))}
 
-    def __init__(self, n_bins: int = 15) -> None:
-        self.n_bins = n_bins
+
+@METRICS.register_module()
+class Brier(ProbabilisticMetric):
+    """Multi-class Brier score: mean over samples of sum_k (p_k - 1[k = y])^2, in [0, 2].
+
+    This is Brier's (1950) definition and scikit-learn's; the calibrator library's ``BrierLoss`` halves it by
+    default (``scale_by_half=True``), so its numbers are half of ours.
+    """
 
     def compute(self, outputs: Columns) -> dict[str, float]:
-        probs = torch.softmax(outputs["logits"], dim=1)
-        confidence, pred = probs.max(dim=1)
-        correct = (pred == outputs["target"]).double()
-        return {f"ece_{self.n_bins}": expected_calibration_error(confidence, correct, self.n_bins)}
-
-
-def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> float:
-    """sum_b |acc_b - conf_b| * n_b / N over equal-width bins with lo < conf <= hi (edges in conf's dtype)."""
-    if not confidence.is_floating_point():
-        confidence = confidence.double()
-    inner_edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=confidence.dtype)[1:-1]
-    bins = torch.bucketize(confidence.contiguous(), inner_edges, right=False)  # edges[i-1] < x <= edges[i]
-    conf_sum = torch.bincount(bins, weights=confidence.double(), minlength=n_bins)
-    acc_sum = torch.bincount(bins, weights=correct.double(), minlength=n_bins)
-    return float((conf_sum - acc_sum).abs().sum() / confidence.numel())
+        probs = class_probabilities(outputs).double()
+        onehot = F.one_hot(outputs["target"].long(), probs.shape[1]).double()
+        return {"brier": float(((probs - onehot) ** 2).sum(dim=1).mean())}

@@ -40,7 +40,7 @@ class TimmClassifier(Method):
         return timm.create_model(self.model_name, pretrained=False, num_classes=self.num_classes,
                                  in_chans=self.in_chans, **self.model_kwargs)
 
-    def setup(self, device: torch.device) -> None:
+    def setup(self, device: torch.device, seed: int = 0) -> None:
         self.device = device
         self.model = self.create_model()
         if self.checkpoint:

@@ -1,0 +1,55 @@
+"""Figures written next to a run's results (PNG, headless): reliability diagrams for calibration runs."""
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+
+import torch
+
+from bench.io import atomic_write_bytes
+from bench.metrics.calibration import equal_width_edges
+
+
+def reliability_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> dict[str, torch.Tensor]:
+    """Per-bin count, accuracy and mean confidence over the ECE's bins (lo < conf <= hi); empty bins are 0."""
+    edges = equal_width_edges(n_bins)
+    conf = confidence.double()
+    bins = torch.bucketize(conf, edges, right=False) - 1
+    inside = (bins >= 0) & (conf <= edges[-1])
+    bins, conf, hits = bins[inside], conf[inside], correct.double()[inside]
+    count = torch.bincount(bins, minlength=n_bins).double()
+    return {"lower_edge": edges[:-1], "count": count,
+            "accuracy": torch.bincount(bins, hits, minlength=n_bins) / count.clamp(min=1),
+            "confidence": torch.bincount(bins, conf, minlength=n_bins) / count.clamp(min=1)}
+
+
+def reliability_diagram(confidence: torch.Tensor, correct: torch.Tensor, path: Path, n_bins: int = 15,
+                        title: str = "") -> Path:
+    """Accuracy per confidence bin against the diagonal, the gap to the bin's mean confidence, and bin mass."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    b = {k: v.numpy() for k, v in reliability_bins(confidence, correct, n_bins).items()}
+    filled = b["count"] > 0
+    ece = float((abs(b["accuracy"] - b["confidence"]) * b["count"]).sum() / max(confidence.numel(), 1))
+    width = 1.0 / n_bins
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(4.5, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.bar(b["lower_edge"], b["accuracy"], width=width, align="edge", edgecolor="black", color="tab:blue",
+            label="accuracy")
+    top.bar(b["lower_edge"][filled], (b["confidence"] - b["accuracy"])[filled], width=width,
+            bottom=b["accuracy"][filled], align="edge", edgecolor="tab:red", color="tab:red", alpha=0.3, hatch="//",
+            label="gap to mean confidence")
+    top.plot([0, 1], [0, 1], "k--", linewidth=1)
+    top.set(ylabel="accuracy", xlim=(0, 1), ylim=(0, 1), title=title)
+    top.text(0.03, 0.9, f"ECE-{n_bins} = {100 * ece:.2f}%", transform=top.transAxes)
+    top.legend(loc="lower right", fontsize=8)
+    bottom.bar(b["lower_edge"], b["count"] / max(confidence.numel(), 1), width=width, align="edge",
+               edgecolor="black", color="gray")
+    bottom.set(xlabel="confidence (top label)", ylabel="fraction of samples")
+    fig.tight_layout()
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(Path(path), buffer.getvalue())

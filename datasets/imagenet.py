@@ -1,0 +1,225 @@
+"""ImageNet-1k validation (seeded calib/test split) and ImageNet-LT (OLTR split files, Liu et al. 2019).
+
+Images are preprocessed here so batches have equal sizes: RGB, shorter side resized to ``resize``, center crop
+``crop_size``, float [3, crop, crop] in [0, 1]; normalisation is left to the classifier. Fingerprints hash sample
+ids, labels and file sizes, not file contents (reading 50k JPEGs to fingerprint would cost a full pass).
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bench.data import BenchDataset, DatasetLayoutError
+from bench.registry import DATASETS
+
+VAL_SPLITS = ("all", "calib", "test")
+LT_SPLITS = ("train", "val", "test")
+SHOT_BUCKETS = ("many", "medium", "few")  # code i of shot_buckets() is SHOT_BUCKETS[i]
+INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic", "box", "hamming", "lanczos")
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+IMAGENET_OBTAIN = ("ILSVRC2012_img_val.tar from https://image-net.org/download-images (login); untar into "
+                   "<root>/val and sort into wnid folders (e.g. the valprep.sh script) or keep it flat with "
+                   "mmpretrain's meta/val.txt")
+
+
+def load_image(path: Path, resize: int, crop_size: int, interpolation: str) -> torch.Tensor:
+    """torchvision's eval preprocessing on a PIL image (what timm and IMAGENET1K_V1 weights use), without Normalize."""
+    # Imported here: torchvision pulls in torch._dynamo (seconds), and registry look-ups import every reader module.
+    import torchvision.transforms.functional as F
+
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+    image = F.resize(image, resize, interpolation=F.InterpolationMode(interpolation))
+    image = F.center_crop(image, crop_size)
+    return F.pil_to_tensor(image).float() / 255.0
+
+
+class ImageFiles(BenchDataset):
+    """Items from a list of (image path, label, sample id); subclasses build the list and the split."""
+
+    def __init__(self, resize: int, crop_size: int, interpolation: str) -> None:
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
+        self.resize, self.crop_size, self.interpolation = resize, crop_size, interpolation
+        self.paths: list[Path] = []
+        self.labels: list[int] = []
+        self.ids: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        image = load_image(self.paths[index], self.resize, self.crop_size, self.interpolation)
+        return {"image": image, "target": torch.tensor(self.labels[index], dtype=torch.int64)}
+
+    def sample_id(self, index: int) -> str:
+        return self.ids[index]
+
+    def fingerprint(self) -> str:
+        """sha256 over sample ids, labels and file sizes (not contents: a content hash would read every image)."""
+        digest = hashlib.sha256(type(self).__name__.encode())
+        for sample_id, label, path in zip(self.ids, self.labels, self.paths, strict=True):
+            digest.update(f"{sample_id}\0{label}\0{path.stat().st_size}\0".encode())
+        return digest.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "num_classes": len(set(self.labels)), "resize": self.resize,
+                "crop_size": self.crop_size, "interpolation": self.interpolation}
+
+    def layout_error(self, path: Path, problem: str) -> DatasetLayoutError:
+        return DatasetLayoutError(type(self).__name__, path, problem, self.layout, self.obtain)
+
+
+@DATASETS.register_module()
+class ImageNetVal(ImageFiles):
+    """The 50k ImageNet-1k validation images; "calib"/"test" split them by a seeded permutation.
+
+    Samples are ordered by file name in both layouts, so the split does not depend on the layout. "calib" is the
+    first ``calib_size`` entries of ``np.random.default_rng(split_seed).permutation(n)``, "test" the rest (in
+    permutation order). Labels follow the sorted-wnid class order (torchvision/timm; mmpretrain's meta/val.txt).
+    Sample ids are file stems, e.g. ``ILSVRC2012_val_00000001``.
+    """
+
+    layout = """
+either ImageFolder (torchvision/timm; class index = position of the wnid among the sorted folders):
+  <root>/val/n01440764/ILSVRC2012_val_00000293.JPEG
+  <root>/val/<wnid>/<file>.JPEG           (1000 wnid folders, 50 images each)
+or flat (mmpretrain/Caffe):
+  <root>/val/ILSVRC2012_val_00000001.JPEG ... ILSVRC2012_val_00050000.JPEG
+  <root>/meta/val.txt                     (lines "ILSVRC2012_val_00000001.JPEG 65", sorted-wnid labels)
+"""
+    obtain = IMAGENET_OBTAIN
+
+    def __init__(self, root: str | Path, split: str = "all", calib_size: int = 25000, split_seed: int = 0,
+                 resize: int = 256, crop_size: int = 224, interpolation: str = "bilinear",
+                 num_classes: int | None = None) -> None:
+        super().__init__(resize, crop_size, interpolation)
+        if split not in VAL_SPLITS:
+            raise ValueError(f"ImageNetVal split must be one of {VAL_SPLITS}, got {split!r}")
+        self.root, self.split, self.calib_size, self.split_seed = Path(root), split, calib_size, split_seed
+        val_dir = self.require(self.root / "val", "directory")
+        entries = sorted(val_dir.iterdir())
+        folders = [e for e in entries if e.is_dir()]
+        if folders:
+            self.image_layout = "imagefolder"
+            samples = self._image_folder(folders)
+        elif any(e.suffix.lower() in IMAGE_SUFFIXES for e in entries):
+            self.image_layout = "flat"
+            samples = self._flat(val_dir)
+        else:
+            raise self.layout_error(val_dir, "neither wnid folders nor flat images in the val directory")
+        samples.sort(key=lambda sample: sample[0])
+        ids = [sample[0] for sample in samples]
+        if len(set(ids)) != len(ids):
+            raise self.layout_error(val_dir, "the same file name appears in two class folders")
+        self.num_classes = len(folders) if folders else len({label for _, label, _ in samples})
+        if num_classes is not None and self.num_classes != num_classes:
+            raise self.layout_error(val_dir, f"found {self.num_classes} classes, expected {num_classes}")
+        self.source_size = len(samples)
+        if split == "all":
+            chosen = np.arange(len(samples))
+        else:
+            if not 0 <= calib_size <= len(samples):
+                raise ValueError(f"calib_size {calib_size} does not fit {len(samples)} validation images")
+            order = np.random.default_rng(split_seed).permutation(len(samples))
+            chosen = order[:calib_size] if split == "calib" else order[calib_size:]
+        self.ids = [samples[i][0] for i in chosen]
+        self.labels = [samples[i][1] for i in chosen]
+        self.paths = [samples[i][2] for i in chosen]
+
+    def _image_folder(self, folders: list[Path]) -> list[tuple[str, int, Path]]:
+        return [(file.stem, label, file) for label, folder in enumerate(folders)
+                for file in sorted(folder.iterdir()) if file.suffix.lower() in IMAGE_SUFFIXES]
+
+    def _flat(self, val_dir: Path) -> list[tuple[str, int, Path]]:
+        labels_file = self.require(self.root / "meta" / "val.txt", "labels file for the flat layout")
+        samples = []
+        for number, line in enumerate(labels_file.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 2 or not parts[1].isdigit():
+                raise self.layout_error(labels_file, f"line {number} is not '<file> <label>': {line!r}")
+            path = self.require(val_dir / parts[0])
+            samples.append((path.stem, int(parts[1]), path))
+        return samples
+
+    def describe(self) -> dict[str, Any]:
+        sizes = {"calib_size": min(self.calib_size, self.source_size),
+                 "test_size": self.source_size - min(self.calib_size, self.source_size)}
+        return {**super().describe(), "split": self.split, "root": str(self.root), "layout": self.image_layout,
+                "num_classes": self.num_classes, "source_size": self.source_size, "split_seed": self.split_seed,
+                "split_rule": "calib = np.random.default_rng(split_seed).permutation(n)[:calib_size]", **sizes}
+
+
+@DATASETS.register_module()
+class ImageNetLT(ImageFiles):
+    """ImageNet-LT: the images listed in OLTR's ``ImageNet_LT_<split>.txt``; sample ids are the listed paths."""
+
+    layout = """
+<split_dir>/ImageNet_LT_train.txt   (115,846 lines "train/n01440764/n01440764_10026.JPEG 0")
+<split_dir>/ImageNet_LT_val.txt     (20,000 lines, images from ImageNet train)
+<split_dir>/ImageNet_LT_test.txt    (50,000 lines "val/n01440764/ILSVRC2012_val_00000293.JPEG 0")
+<root>/train/<wnid>/*.JPEG, <root>/val/<wnid>/*.JPEG   (listed paths are relative to the ImageNet root)
+"""
+    obtain = ("split files: https://github.com/zhmiao/OpenLongTailRecognition-OLTR (README links the ImageNet_LT "
+              "folder); images: " + IMAGENET_OBTAIN + ", plus ILSVRC2012_img_train.tar for the train/val splits")
+
+    def __init__(self, root: str | Path, split: str = "test", split_dir: str | Path | None = None,
+                 resize: int = 256, crop_size: int = 224, interpolation: str = "bilinear") -> None:
+        super().__init__(resize, crop_size, interpolation)
+        if split not in LT_SPLITS:
+            raise ValueError(f"ImageNetLT split must be one of {LT_SPLITS}, got {split!r}")
+        self.root, self.split = Path(root), split
+        self.split_dir = Path(split_dir) if split_dir is not None else self.root
+        self.split_file = self.require(self.split_dir / f"ImageNet_LT_{split}.txt", "OLTR split file")
+        for relative, label in read_split_file(self.split_file, self.layout_error):
+            self.paths.append(self.require(self.root / relative))
+            self.ids.append(relative)
+            self.labels.append(label)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "split": self.split, "root": str(self.root), "split_file": str(self.split_file)}
+
+
+def read_split_file(path: Path, layout_error: Callable[[Path, str], Exception] | None = None) -> list[tuple[str, int]]:
+    """(relative path, label) per line of an OLTR split file; malformed lines raise ``layout_error`` or ValueError."""
+    entries = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            problem = f"line {number} is not '<path> <label>': {line!r}"
+            raise layout_error(Path(path), problem) if layout_error else ValueError(f"{path}: {problem}")
+        entries.append((parts[0], int(parts[1])))
+    return entries
+
+
+def shot_buckets(train_file: str | Path, num_classes: int | None = None, *, many_above: int = 100,
+                 few_below: int = 20) -> torch.Tensor:
+    """Per-class codes into SHOT_BUCKETS from training counts: many if count > 100, few if < 20, else medium.
+
+    Strict inequalities, as in the OLTR paper's text (>100 / 20-100 / <20) and the widely reused
+    classifier-balancing ``shot_acc`` (Kang et al. 2020). OLTR's own ``utils.shot_acc`` uses ``>= 100`` and
+    ``<= 20``; pass ``many_above=99, few_below=21`` to reproduce it on integer counts.
+    """
+    labels = [label for _, label in read_split_file(Path(train_file))]
+    counts = torch.bincount(torch.tensor(labels, dtype=torch.int64), minlength=num_classes or 0)
+    if num_classes is not None and len(counts) != num_classes:
+        raise ValueError(f"{train_file} has labels up to {len(counts) - 1}, more than num_classes={num_classes}")
+    return buckets_from_counts(counts, many_above=many_above, few_below=few_below)
+
+
+def buckets_from_counts(counts: torch.Tensor, *, many_above: int = 100, few_below: int = 20) -> torch.Tensor:
+    """Codes into SHOT_BUCKETS for a per-class table of training-image counts (see :func:`shot_buckets`)."""
+    counts = torch.as_tensor(counts)
+    codes = torch.full(counts.shape, SHOT_BUCKETS.index("medium"), dtype=torch.int64)
+    codes[counts > many_above] = SHOT_BUCKETS.index("many")
+    codes[counts < few_below] = SHOT_BUCKETS.index("few")
+    return codes

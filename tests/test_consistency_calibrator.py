@@ -1,0 +1,127 @@
+import numpy as np
+import pytest
+import torch
+
+from bench.methods.consistency_calibration.calibrator import default_seeds
+from bench.methods.consistency_calibration.consistency import ConsistencyCalibrator, refine_grid
+from bench.methods.consistency_calibration.noise import unit_noise
+
+
+def overconfident_logits(n=600, k=10, seed=0):
+    """Logits of a classifier that is right ~80% of the time with confident margins (miscalibrated)."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, k, (n,), generator=gen)
+    logits = torch.randn(n, k, generator=gen) * 2
+    right = torch.rand(n, generator=gen) < 0.8
+    logits[torch.arange(n), torch.where(right, labels, (labels + 1) % k)] += 6
+    return logits, labels
+
+
+def per_sample_loop(logits, seeds, eps, noise, t, aggregation="consistency"):
+    """The plain implementation: one sample at a time, one noisy copy at a time."""
+    out = torch.zeros_like(logits)
+    for i in range(len(logits)):
+        draws = unit_noise(seeds[i:i + 1], 0, t, logits.shape[1], noise)[0]
+        for j in range(t):
+            noisy = logits[i] + draws[j] * eps
+            if aggregation == "consistency":
+                out[i, noisy.argmax()] += 1
+            else:
+                out[i] += torch.softmax(noisy, 0)
+    return out / t
+
+
+@pytest.mark.parametrize("noise,aggregation", [("gaussian", "consistency"), ("uniform", "consistency"),
+                                               ("gaussian", "mean")])
+def test_vectorised_equals_the_per_sample_loop(noise, aggregation):
+    logits, _ = overconfident_logits(n=12, k=5)
+    seeds = default_seeds(12)
+    cc = ConsistencyCalibrator(noise=noise, aggregation=aggregation, num_samples=40, eps=2.5)
+    ours = cc.calibrate(logits, seeds)
+    reference = per_sample_loop(logits, seeds, 2.5, noise, 40, aggregation)
+    if aggregation == "consistency":
+        assert torch.equal(ours, reference)
+    else:
+        assert torch.allclose(ours, reference, atol=1e-6)
+
+
+def test_output_is_independent_of_batching_and_chunking():
+    logits, _ = overconfident_logits(n=50)
+    seeds = default_seeds(50)
+    whole = ConsistencyCalibrator(noise="gaussian", eps=1.0, num_samples=300).calibrate(logits, seeds)
+    tiny_chunks = ConsistencyCalibrator(noise="gaussian", eps=1.0, num_samples=300, max_elements=64)
+    pieces = torch.cat([tiny_chunks.calibrate(logits[i:i + 7], seeds[i:i + 7]) for i in range(0, 50, 7)])
+    assert torch.equal(whole, pieces)
+
+
+def test_vote_fractions_limits():
+    logits, _ = overconfident_logits(n=40)
+    seeds = default_seeds(40)
+    zero = ConsistencyCalibrator(noise="gaussian", eps=0.0, num_samples=50).calibrate(logits, seeds)
+    assert torch.equal(zero, torch.nn.functional.one_hot(logits.argmax(1), 10).float())  # eps 0: the argmax
+    wide = ConsistencyCalibrator(noise="gaussian", eps=1e4, num_samples=2000).calibrate(logits, seeds)
+    assert float((wide - 0.1).abs().max()) < 0.05  # noise swamps the logits: votes near uniform
+    probs = ConsistencyCalibrator(noise="uniform", eps=3.0, num_samples=1000).calibrate(logits, seeds)
+    assert torch.allclose(probs.sum(1), torch.ones(40)) and torch.equal(probs * 1000, (probs * 1000).round())
+
+
+def test_fit_follows_the_library_schedule_and_improves_ece():
+    from bench.metrics.calibration import expected_calibration_error
+
+    logits, labels = overconfident_logits()
+    val, test = slice(0, 300), slice(300, 600)
+    cc = ConsistencyCalibrator(num_samples=500, search_num_samples=100).fit(logits[val], labels[val])
+    for kind in ("gaussian", "uniform"):
+        evaluated = [eps for eps, _ in cc.search_log[kind]]
+        assert len(evaluated) == 80 and evaluated[:20] == pytest.approx(np.linspace(0, 10, 20).tolist())
+        best_after_coarse = min(cc.search_log[kind][:20], key=lambda item: item[1])[0]
+        assert evaluated[20:40] == pytest.approx(refine_grid(best_after_coarse, 0).tolist())
+        losses = [loss for _, loss in cc.search_log[kind]]
+        assert cc.per_kind[kind]["loss"] == min(losses)
+        assert cc.per_kind[kind]["eps"] == evaluated[losses.index(min(losses))]  # first of equal minima
+    chosen = min(("gaussian", "uniform"), key=lambda k: (cc.per_kind[k]["loss"], k != "uniform"))
+    assert cc.noise_kind == chosen and cc.eps == cc.per_kind[chosen]["eps"]
+
+    def ece(probs):
+        conf, pred = probs.max(1)
+        return expected_calibration_error(conf, (pred == labels[test]).double())
+
+    before = ece(torch.softmax(logits[test], 1))
+    after = ece(cc.calibrate(logits[test], default_seeds(600)[test]))
+    assert after < 0.9 * before, (before, after)  # 0.109 -> 0.089 on these logits
+
+
+def test_grid_search_and_nll_criterion():
+    logits, labels = overconfident_logits(n=200)
+    cc = ConsistencyCalibrator(noise="gaussian", search_method="grid_search", criterion="nll", num_samples=50)
+    cc.fit(logits, labels)
+    assert [e for e, _ in cc.search_log["gaussian"]] == pytest.approx(np.linspace(0, 10, 100).tolist())
+    assert np.isfinite(cc.best_loss) and cc.best_loss < 27.6  # eps 0 gives p_true = 0 for every error: 27.6
+
+
+def test_seeds_make_it_reproducible_and_matter():
+    logits, labels = overconfident_logits(n=200)
+    a = ConsistencyCalibrator(noise="gaussian", num_samples=100).fit(logits, labels, default_seeds(200, 0))
+    b = ConsistencyCalibrator(noise="gaussian", num_samples=100).fit(logits, labels, default_seeds(200, 0))
+    assert a.eps == b.eps and a.search_log == b.search_log
+    x = a.calibrate(logits, default_seeds(200, 0))
+    assert torch.equal(x, b.calibrate(logits, default_seeds(200, 0)))
+    assert not torch.equal(x, a.calibrate(logits, default_seeds(200, 1)))
+
+
+def test_vote_can_change_the_prediction():
+    logits = torch.tensor([[1.0, 0.9, -5.0]])  # a narrow margin: wide noise sends most votes elsewhere
+    probs = ConsistencyCalibrator(noise="uniform", eps=50.0, num_samples=1000).calibrate(logits, default_seeds(1))
+    assert probs[0, 2] > 0  # even the far-behind class gets votes
+    assert probs.argmax(1).item() in (0, 1, 2)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="noise"):
+        ConsistencyCalibrator(noise="laplace")
+    with pytest.raises(ValueError, match="fixed noise kind"):
+        ConsistencyCalibrator(eps=1.0)
+    with pytest.raises(ValueError, match="search_method"):
+        ConsistencyCalibrator(search_method="bayes")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ConsistencyCalibrator().calibrate(torch.zeros(2, 3))

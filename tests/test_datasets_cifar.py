@@ -1,0 +1,166 @@
+"""CIFAR readers on tiny fixtures written in the official python-pickle layout."""
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bench.data import DatasetLayoutError
+from bench.datasets.cifar import CIFAR10, CIFAR100, focal_calibration_split
+from bench.registry import DATASETS
+
+PER_BATCH, NUM_TEST = 20, 10
+
+
+def write_pickle(path: Path, content: dict) -> None:
+    with open(path, "wb") as f:
+        pickle.dump(content, f)
+
+
+def random_batch(rng: np.random.Generator, n: int, label_key: bytes, num_classes: int, tag: str) -> dict:
+    return {b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+            label_key: rng.integers(0, num_classes, size=n).tolist(),
+            b"filenames": [f"{tag}_{i}.png".encode() for i in range(n)]}
+
+
+@pytest.fixture
+def cifar10_root(tmp_path: Path) -> tuple[Path, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """5 data batches of 20 images, a test batch of 10; returns root, train data/labels, test data/labels."""
+    rng = np.random.default_rng(0)
+    base = tmp_path / "cifar-10-batches-py"
+    base.mkdir()
+    batches = [random_batch(rng, PER_BATCH, b"labels", 10, f"b{i}") for i in range(1, 6)]
+    for i, batch in enumerate(batches, start=1):
+        write_pickle(base / f"data_batch_{i}", batch)
+    test = random_batch(rng, NUM_TEST, b"labels", 10, "t")
+    write_pickle(base / "test_batch", test)
+    write_pickle(base / "batches.meta", {b"label_names": [f"class{i}".encode() for i in range(10)]})
+    train_data = np.concatenate([b[b"data"] for b in batches])
+    train_labels = np.concatenate([b[b"labels"] for b in batches])
+    return tmp_path, train_data, train_labels, test[b"data"], np.asarray(test[b"labels"])
+
+
+@pytest.fixture
+def cifar100_root(tmp_path: Path) -> tuple[Path, dict, dict]:
+    rng = np.random.default_rng(1)
+    base = tmp_path / "cifar-100-python"
+    base.mkdir()
+    train, test = (random_batch(rng, n, b"fine_labels", 100, tag) for n, tag in ((100, "tr"), (NUM_TEST, "te")))
+    for batch in (train, test):
+        batch[b"coarse_labels"] = [label // 5 for label in batch[b"fine_labels"]]
+    write_pickle(base / "train", train)
+    write_pickle(base / "test", test)
+    write_pickle(base / "meta", {b"fine_label_names": [f"f{i}".encode() for i in range(100)],
+                                 b"coarse_label_names": [f"c{i}".encode() for i in range(20)]})
+    return tmp_path, train, test
+
+
+def global_seed_shuffle(num_train: int, random_seed: int) -> list[int]:
+    """focal_calibration's own shuffle (np.random.seed + np.random.shuffle on a list); restores the global state."""
+    state = np.random.get_state()
+    try:
+        indices = list(range(num_train))
+        np.random.seed(random_seed)
+        np.random.shuffle(indices)
+        return indices
+    finally:
+        np.random.set_state(state)
+
+
+def test_local_random_state_equals_the_global_seed_shuffle():
+    for num_train, seed in ((100, 1), (50000, 1), (37, 5)):
+        indices = global_seed_shuffle(num_train, seed)
+        split = int(np.floor(0.1 * num_train))
+        assert focal_calibration_split(num_train, 0.1, seed) == (indices[split:], indices[:split])
+
+
+def test_split_sizes_disjointness_and_focal_calibration_val(cifar10_root):
+    root = cifar10_root[0]
+    splits = {name: CIFAR10(root, split=name) for name in ("train", "val", "test", "train_full")}
+    assert {name: len(s) for name, s in splits.items()} == {"train": 90, "val": 10, "test": 10, "train_full": 100}
+    train, val = set(splits["train"].source_index.tolist()), set(splits["val"].source_index.tolist())
+    assert not train & val and train | val == set(range(100))
+    # focal_calibration Data/cifar10.py get_train_valid_loader with random_seed=1, valid_size=0.1
+    indices = global_seed_shuffle(100, 1)
+    assert splits["val"].source_index.tolist() == indices[:10]
+    assert splits["train"].source_index.tolist() == indices[10:]
+    assert splits["train_full"].source_index.tolist() == list(range(100))
+    assert len(CIFAR10(root, split="val", valid_size=0.25)) == 25
+    assert CIFAR10(root, split="val", split_seed=2).source_index.tolist() != indices[:10]
+
+
+def test_pixels_and_labels_round_trip_from_the_pickle_bytes(cifar10_root):
+    root, train_data, train_labels, test_data, test_labels = cifar10_root
+    for split, data, labels in (("val", train_data, train_labels), ("test", test_data, test_labels)):
+        dataset = CIFAR10(root, split=split)
+        for index in (0, len(dataset) - 1):
+            item = dataset[index]
+            source = int(dataset.source_index[index])
+            assert item["image"].shape == (3, 32, 32) and item["image"].dtype == torch.float32
+            assert item["target"].dtype == torch.int64 and int(item["target"]) == labels[source]
+            for c, y, x in ((0, 0, 0), (1, 5, 7), (2, 31, 31), (2, 17, 3)):
+                assert round(float(item["image"][c, y, x]) * 255) == data[source, c * 1024 + y * 32 + x]
+            assert torch.equal((item["image"] * 255).round().to(torch.uint8).flatten(),
+                               torch.from_numpy(data[source]))
+
+
+def test_sample_ids_index_the_official_file_order(cifar10_root):
+    root = cifar10_root[0]
+    val = CIFAR10(root, split="val")
+    assert val.sample_id(0) == f"cifar10-train-{int(val.source_index[0]):05d}"
+    assert CIFAR10(root, split="train_full").sample_id(42) == "cifar10-train-00042"
+    assert CIFAR10(root, split="test").sample_id(7) == "cifar10-test-00007"
+
+
+def test_fingerprint_is_stable_and_sensitive(cifar10_root):
+    root = cifar10_root[0]
+    first = CIFAR10(root, split="val").fingerprint()
+    assert first == CIFAR10(root, split="val").fingerprint()
+    assert first != CIFAR10(root, split="val", split_seed=2).fingerprint()
+    assert first != CIFAR10(root, split="train").fingerprint()
+    val_index = int(CIFAR10(root, split="val").source_index[0])
+    batch_path = root / "cifar-10-batches-py" / f"data_batch_{val_index // PER_BATCH + 1}"
+    with open(batch_path, "rb") as f:
+        batch = pickle.load(f)
+    batch[b"data"][val_index % PER_BATCH, 0] ^= 1  # one pixel of one val image
+    write_pickle(batch_path, batch)
+    assert CIFAR10(root, split="val").fingerprint() != first
+
+
+def test_describe_records_the_split(cifar10_root):
+    facts = CIFAR10(cifar10_root[0], split="val").describe()
+    assert facts["split_seed"] == 1 and facts["valid_size"] == 0.1 and facts["val_size"] == 10
+    assert facts["num_samples"] == 10 and facts["num_classes"] == 10 and facts["source_size"] == 100
+
+
+def test_missing_file_names_path_layout_and_fix(cifar10_root):
+    root = cifar10_root[0]
+    (root / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DatasetLayoutError) as error:
+        CIFAR10(root, split="train")
+    message = str(error.value)
+    assert str(root / "cifar-10-batches-py" / "data_batch_3") in message
+    assert "test_batch" in message and "batches.meta" in message
+    assert "download=True" in message and "cifar-10-python.tar.gz" in message
+    assert len(CIFAR10(root, split="test")) == NUM_TEST  # the test split does not read the train batches
+    with pytest.raises(DatasetLayoutError, match="cifar-100-python"):
+        CIFAR100(root)
+
+
+def test_cifar100_fine_labels(cifar100_root):
+    root, train, test = cifar100_root
+    val = CIFAR100(root, split="val")
+    assert len(val) == 10 and len(CIFAR100(root, split="train")) == 90 and len(CIFAR100(root)) == NUM_TEST
+    source = int(val.source_index[3])
+    assert int(val[3]["target"]) == train[b"fine_labels"][source]
+    pixels = (val[3]["image"] * 255).round().to(torch.uint8).flatten()
+    assert torch.equal(pixels, torch.from_numpy(train[b"data"][source]))
+    assert CIFAR100(root, split="test").sample_id(9) == "cifar100-test-00009"
+    assert val.describe()["num_classes"] == 100
+
+
+def test_registered_and_bad_split(cifar10_root):
+    assert DATASETS.get("CIFAR10") is CIFAR10 and DATASETS.get("CIFAR100") is CIFAR100
+    with pytest.raises(ValueError, match="split must be one of"):
+        CIFAR10(cifar10_root[0], split="valid")
