@@ -22,7 +22,8 @@ the method and train sections), so configs that evaluate one trained model on se
   before predicting (a calibrator's ``temperature`` or ``epsilon``), whose names ``fitted`` lists;
 - ``figures``: ``{name: path relative to the run directory}``;
 - ``cells``: paper-table cells this run fills: ``{"table", "setting", "metric", "value"}`` with the value in
-  the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``);
+  the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``, plus
+  ``"table"`` for a metric reported in another table of the paper, e.g. fitted parameters);
 - ``created``: UTC ISO time the results were written.
 """
 from __future__ import annotations
@@ -57,7 +58,8 @@ def paper_cells(paper: dict[str, Any] | None, metrics: dict[str, float]) -> list
         if spec["key"] not in metrics:
             raise ValueError(f"paper metric {paper_metric!r} maps to {spec['key']!r}, which the run did not compute "
                            f"(computed: {sorted(metrics)})")
-        cells.append({"table": paper["table"], "setting": dict(paper["setting"]), "metric": paper_metric,
+        cells.append({"table": spec.get("table", paper["table"]), "setting": dict(paper["setting"]),
+                      "metric": paper_metric,
                       "value": metrics[spec["key"]] * float(spec.get("scale", 1.0))})
     return cells
 

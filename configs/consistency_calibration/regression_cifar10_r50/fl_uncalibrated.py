@@ -1,0 +1,9 @@
+# Derived regression table, CIFAR-10 ResNet-50 focal loss logits: uncalibrated.
+_base_ = ["../_base_/regression_cifar10_r50.py"]
+
+dataset = dict(type="LogitsFile", path="data/calibrator_logits/resnet50_cifar10_focal_loss_test_0.9_vanilla.pt")
+method = dict(type="PostHocCalibration",
+              calibrator=dict(type="Uncalibrated"),
+              fit_on=dict(type="LogitsFile",
+                          path="data/calibrator_logits/resnet50_cifar10_focal_loss_val_0.1_vanilla.pt"))
+paper = dict(setting=dict(dataset="CIFAR-10", model="ResNet-50", loss="focal loss", method="uncalibrated"))
