@@ -52,6 +52,9 @@ def test_hash_ignores_execution_settings_but_not_outputs(child: Path):
     base = config_hash(load_config(child))
     assert config_hash(load_config(child, {"run.batch_size": 1, "run.limit": 3, "name": "other"})) == base
     assert config_hash(load_config(child, {"method.num_classes": 9})) != base
+    # the run settings that change per-sample outputs are hashed: Monte-Carlo methods draw from the seed
+    assert config_hash(load_config(child, {"run.seed": 1})) != base
+    assert config_hash(load_config(child, {"run.precision": "bf16"})) != base
     assert len(base) == 64
 
 

@@ -102,3 +102,32 @@ def test_resume_over_a_changed_cache_is_refused(cached, tmp_path, classifier_con
     (run_dir / "provenance.json").write_text(json.dumps(prov))
     with pytest.raises(RunExistsError, match="dataset fingerprint"):
         evaluate(cfg, resume=True, progress=False, wandb_mode="disabled")
+
+
+def test_shipped_configs_load_and_sweeps_replace_the_calibrator():
+    from bench.config import configs_root, to_plain
+    from bench.methods.consistency_calibration import CALIBRATORS
+    from bench.registry import TASKS
+    from bench.sweep import config_grid
+
+    paths = [p for p in (configs_root() / "consistency_calibration").rglob("*.py") if "_base_" not in p.parts]
+    assert len(paths) == 36
+    for path in paths:
+        cfg = load_config(path)
+        TASKS.build(to_plain(cfg.task))
+        if not cfg.get("sweep"):
+            continue
+        for calibrator in config_grid(cfg)["method.calibrator"]:
+            point = load_config(path, {"method.calibrator": calibrator})
+            assert {k: v for k, v in calibrator.items() if k != "_delete_"} == to_plain(point.method.calibrator)
+            CALIBRATORS.build(to_plain(point.method.calibrator))
+
+
+def test_demo_shows_cc_beating_the_uncalibrated_ece(tmp_path):
+    from bench.demo import run_demo
+
+    frame = run_demo(["consistency_calibration"], wandb_mode="disabled", results_dir=tmp_path).set_index("run")
+    ece = {run.split("-")[0].removeprefix("consistency_calibration_"): value for run, value in frame["ece_15"].items()}
+    assert ece["1_cc"] < ece["1_uncalibrated"]
+    assert set(ece) == {"0_logits_val", "0_logits_test", "1_uncalibrated", "1_ts", "1_hb", "1_cc"}
+    assert len(list((tmp_path / "runs" / "demo" / "train").iterdir())) == 1  # val and test logits: one training

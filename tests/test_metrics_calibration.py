@@ -152,3 +152,18 @@ def test_confidence_one_lands_in_torchmetrics_phantom_bin():
     target = torch.tensor([1, 0])
     assert ECE(15).compute({"probs": probs, "target": target})["ece_15"] == pytest.approx(0.475)
     assert float(tm.multiclass_calibration_error(probs, target, 2, n_bins=15)) == pytest.approx(0.525)
+
+
+def test_shot_bucket_calibration_splits_by_training_counts(tmp_path):
+    from bench.metrics.long_tail import ShotBucketCalibration
+
+    # class 0: 150 training images (many), class 1: 50 (medium), class 2: 5 (few)
+    lines = [f"train/c{c}/{i}.JPEG {c}" for c, n in ((0, 150), (1, 50), (2, 5)) for i in range(n)]
+    (tmp_path / "ImageNet_LT_train.txt").write_text("\n".join(lines) + "\n")
+    probs = torch.tensor([[0.9, 0.05, 0.05], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1], [0.1, 0.1, 0.8]], dtype=torch.float64)
+    target = torch.tensor([0, 0, 1, 1])  # no test sample of the few class: its keys are absent
+    values = ShotBucketCalibration(str(tmp_path / "ImageNet_LT_train.txt")).compute({"probs": probs, "target": target})
+    assert values["accuracy_many"] == 1.0 and values["accuracy_medium"] == 0.5
+    assert values["ece_15_many"] == pytest.approx((0.1 + 0.4) / 2)  # two bins: |1 - .9|, |1 - .6|
+    assert values["ece_15_medium"] == pytest.approx((0.3 + 0.8) / 2)
+    assert "accuracy_few" not in values

@@ -3,7 +3,9 @@ from pathlib import Path
 import pytest
 
 from bench.io import atomic_write_json
-from bench.results import RESULT_KEYS, find_runs, paper_cells, read_results, write_results
+from bench.config import load_config
+from bench.results import (RESULT_KEYS, find_runs, paper_cells, read_results, run_dir_for, train_dir_for,
+                           write_results)
 
 
 def test_paper_cells_map_metrics_to_the_paper_unit():
@@ -15,6 +17,24 @@ def test_paper_cells_map_metrics_to_the_paper_unit():
     assert paper_cells(None, {"a": 1.0}) == []
     with pytest.raises(ValueError, match="did not compute"):
         paper_cells({**paper, "metrics": {"Acc": "top1"}}, {"accuracy": 0.9})
+
+
+def test_a_paper_metric_may_fill_another_table():
+    paper = {"slug": "x", "table": "main", "setting": {"m": "TS"},
+             "metrics": {"temperature": {"key": "temperature", "table": "fitted"}}}
+    assert paper_cells(paper, {"temperature": 2.5})[0]["table"] == "fitted"
+
+
+def test_splits_of_one_trained_model_share_the_train_dir_but_not_the_run_dir():
+    from bench.config import config_hash
+
+    val = load_config("demo/consistency_calibration_0_logits_val")
+    test = load_config("demo/consistency_calibration_0_logits_test")
+    harness = load_config("demo/harness_digits")
+    assert train_dir_for(val) == train_dir_for(test) == train_dir_for(harness)
+    assert run_dir_for(val, config_hash(val)) != run_dir_for(test, config_hash(test))
+    other = load_config("demo/harness_digits", {"train.epochs": 9})
+    assert train_dir_for(other) != train_dir_for(harness)
 
 
 def test_results_round_trip_and_schema_check(tmp_path: Path):

@@ -3,6 +3,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.results import read_results
 from bench.runner import evaluate
@@ -44,3 +45,16 @@ def test_mode_resolution(monkeypatch):
     assert resolve_mode(None) == "disabled" and resolve_mode("online") == "online"
     monkeypatch.delenv("WANDB_MODE")
     assert resolve_mode(None) == "offline"
+
+
+def test_figures_are_logged_as_images(tmp_path: Path):
+    from bench.figures import reliability_diagram
+
+    reliability_diagram(torch.rand(50), torch.ones(50), tmp_path / "figures" / "reliability_diagram.png")
+    (tmp_path / "results.json").write_text("{}")
+    results = {"run_id": "fig-run", "paper": None, "method": "M", "metrics": {"a": 1.0}, "status": "complete",
+               "smoke": False, "figures": {"reliability_diagram": "figures/reliability_diagram.png"}}
+    status = mirror_to_wandb(tmp_path, {}, {}, results, mode="offline")
+    assert status["ok"], status
+    images = list((tmp_path / "wandb").rglob("media/images/figures/reliability_diagram*.png"))
+    assert len(images) == 1

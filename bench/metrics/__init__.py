@@ -2,5 +2,6 @@
 from bench.metrics.base import Metric
 from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
 from bench.metrics.classification import NLL, Accuracy, Brier
+from bench.metrics.long_tail import ShotBucketCalibration
 
-__all__ = ["Metric", "Accuracy", "NLL", "Brier", "ECE", "AdaECE", "ClasswiseECE"]
+__all__ = ["ECE", "NLL", "Accuracy", "AdaECE", "Brier", "ClasswiseECE", "Metric", "ShotBucketCalibration"]
