@@ -45,8 +45,13 @@ def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(keys, values, strict=True)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
+def _short(value: Any) -> Any:
+    """A grid value as it appears in a point's folder name: a registry dict by its type."""
+    return value.get("type", value) if isinstance(value, dict) else value
+
+
 def point_dir(sweep_dir: Path, position: int, point: dict[str, Any]) -> Path:
-    label = "_".join(f"{k.split('.')[-1]}-{v}" for k, v in point.items())
+    label = "_".join(f"{k.split('.')[-1]}-{_short(v)}" for k, v in point.items())
     return sweep_dir / f"{position:03d}-{re.sub(r'[^A-Za-z0-9_.-]+', '', label)[:60]}"
 
 

@@ -12,6 +12,8 @@ def test_grid_parsing_and_points():
     assert grid == {"run.batch_size": [8, 16], "method.model_name": ["test_resnet", "resnet10t"]}
     assert len(grid_points(grid)) == 4
     assert point_dir(Path("s"), 1, {"method.model_name": "a/b"}).name == "001-model_name-ab"
+    calibrator = {"method.calibrator": {"_delete_": True, "type": "BBQ"}}
+    assert point_dir(Path("s"), 2, calibrator).name == "002-calibrator-BBQ"
     with pytest.raises(ValueError, match="key=v1,v2"):
         parse_grid(["nokey"])
 

@@ -31,6 +31,9 @@ class PostHocCalibration(Method):
     def setup(self, device: torch.device, seed: int = 0) -> None:
         self.device = device
         fit_set = DATASETS.build(dict(self.fit_on_cfg))
+        if not (hasattr(fit_set, "logits") and hasattr(fit_set, "targets")):
+            raise TypeError("fit_on must be a logits dataset (CachedLogits or LogitsFile), "
+                            f"got {type(fit_set).__name__}")
         logits, targets = fit_set.logits.to(device), fit_set.targets.to(device)
         seeds = torch.tensor([sample_seed(seed, fit_set.sample_id(i)) for i in range(len(fit_set))], dtype=torch.int64)
         self.calibrator.fit(logits, targets, seeds.to(device))
