@@ -1,6 +1,7 @@
 """Figures written next to a run's results (PNG, headless): reliability diagrams for calibration runs."""
 from __future__ import annotations
 
+import os
 from io import BytesIO
 from pathlib import Path
 
@@ -8,6 +9,14 @@ import torch
 
 from bench.io import atomic_write_bytes
 from bench.metrics.calibration import equal_width_edges
+
+
+def _keep_matplotlib_out_of_home() -> None:
+    """matplotlib writes its font cache under $HOME unless MPLCONFIGDIR is set: default it into the results root."""
+    if "MPLCONFIGDIR" not in os.environ:
+        from bench.results import results_root
+
+        os.environ["MPLCONFIGDIR"] = str(results_root() / ".cache" / "matplotlib")
 
 
 def reliability_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> dict[str, torch.Tensor]:
@@ -26,6 +35,7 @@ def reliability_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: in
 def reliability_diagram(confidence: torch.Tensor, correct: torch.Tensor, path: Path, n_bins: int = 15,
                         title: str = "") -> Path:
     """Accuracy per confidence bin against the diagonal, the gap to the bin's mean confidence, and bin mass."""
+    _keep_matplotlib_out_of_home()
     import matplotlib
 
     matplotlib.use("Agg", force=True)
