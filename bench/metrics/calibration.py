@@ -75,28 +75,37 @@ def classwise_calibration_error(probs: torch.Tensor, target: torch.Tensor, n_bin
     return float(np.mean(errors))
 
 
-@METRICS.register_module()
-class ECE(ProbabilisticMetric):
-    """Top-label expected calibration error, ``n_bins`` equal-width bins (Guo et al. 2017), key ``ece_<n>``."""
+class TopLabelCalibrationError(ProbabilisticMetric):
+    """A binned top-label calibration error with ``n_bins`` bins, reported as ``<key>_<n_bins>``."""
+
+    key = ""
 
     def __init__(self, n_bins: int = 15) -> None:
         self.n_bins = n_bins
 
+    @staticmethod
+    def error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int) -> float:
+        raise NotImplementedError
+
     def compute(self, outputs: Columns) -> dict[str, float]:
         confidence, correct = top_label(outputs)
-        return {f"ece_{self.n_bins}": expected_calibration_error(confidence, correct, self.n_bins)}
+        return {f"{self.key}_{self.n_bins}": self.error(confidence, correct, self.n_bins)}
 
 
 @METRICS.register_module()
-class AdaECE(ProbabilisticMetric):
-    """Adaptive ECE, ``n_bins`` equal-mass bins (Nguyen & O'Connor 2015; Mukhoti et al. 2020), key ``adaece_<n>``."""
+class ECE(TopLabelCalibrationError):
+    """Top-label expected calibration error, equal-width bins (Guo et al. 2017), key ``ece_<n>``."""
 
-    def __init__(self, n_bins: int = 15) -> None:
-        self.n_bins = n_bins
+    key = "ece"
+    error = staticmethod(expected_calibration_error)
 
-    def compute(self, outputs: Columns) -> dict[str, float]:
-        confidence, correct = top_label(outputs)
-        return {f"adaece_{self.n_bins}": adaptive_calibration_error(confidence, correct, self.n_bins)}
+
+@METRICS.register_module()
+class AdaECE(TopLabelCalibrationError):
+    """Adaptive ECE, equal-mass bins (Nguyen & O'Connor 2015; Mukhoti et al. 2020), key ``adaece_<n>``."""
+
+    key = "adaece"
+    error = staticmethod(adaptive_calibration_error)
 
 
 @METRICS.register_module()

@@ -1,0 +1,16 @@
+# Post-hoc calibration of a CIFAR classifier's cached logits: fit on the 5k val logits, evaluate on the 10k test
+# logits. A leaf config names the classifier config in dataset.source and method.fit_on.source.
+# `bench run` evaluates CC (eps searched with T = 200, applied with T = 1000); `bench sweep` runs the suite.
+_base_ = ["../../_base_/default_run.py", "../../_base_/tasks/calibration.py"]
+
+dataset = dict(type="CachedLogits", source=None, split="test")
+method = dict(type="PostHocCalibration", calibrator=dict(type="ConsistencyCalibrator", search_num_samples=200),
+              fit_on=dict(type="CachedLogits", source=None, split="val"))
+run = dict(batch_size=1000)
+# every calibrator of the suite; _delete_ replaces the calibrator dict instead of merging into it
+sweep = dict(grid={"method.calibrator": [
+    dict(_delete_=True, type="Uncalibrated"), dict(_delete_=True, type="TemperatureScaling"),
+    dict(_delete_=True, type="VectorScaling"), dict(_delete_=True, type="HistogramBinning"),
+    dict(_delete_=True, type="BBQ"), dict(_delete_=True, type="EnsembleTemperatureScaling"),
+    dict(_delete_=True, type="ConsistencyCalibrator", search_num_samples=200),
+]})
