@@ -111,13 +111,15 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
         indices = _selected_indices(len(dataset), cfg.run.limit)
 
         problem: list[str | None] = [None]
+        dataset_facts: dict[str, Any] | None = None
         if env.rank == 0:
             existing = store.chunk_paths()
             if existing and not resume:
                 problem[0] = (f"{run_dir} already holds {len(existing)} chunk(s) of outputs of this config; "
                               "pass --resume to continue it, or delete the folder to start afresh")
             else:
-                problem[0] = _record_dataset(run_dir, dataset, resume)
+                dataset_facts = {**dataset.describe(), "fingerprint": dataset.fingerprint()}
+                problem[0] = _record_dataset(run_dir, dataset_facts, resume)
                 atomic_write_text(run_dir / CONFIG_FILE, config_text(cfg))
         mmdist.broadcast_object_list(problem)  # every rank raises, none waits at a barrier
         if problem[0]:
@@ -150,7 +152,7 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
                 "started": _iso(started),
             }
             score(run_dir, cfg=cfg, dataset=dataset, task=task, method=method, extra_provenance=facts,
-                  wandb_mode=wandb_mode, started=started)
+                  wandb_mode=wandb_mode, started=started, dataset_facts=dataset_facts)
         mmdist.barrier()
     finally:
         store.flush()
@@ -158,17 +160,16 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
     return run_dir
 
 
-def _record_dataset(run_dir: Path, dataset: BenchDataset, resume: bool) -> str | None:
+def _record_dataset(run_dir: Path, dataset_facts: dict[str, Any], resume: bool) -> str | None:
     """Write the dataset's fingerprint into provenance before any output; a resume over changed data (a new
     logit cache, another split file) is refused, because its stored samples would mix two datasets."""
     prov_path = run_dir / PROVENANCE_FILE
     prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
-    fingerprint = dataset.fingerprint()
     recorded = (prov.get("dataset") or {}).get("fingerprint")
-    if resume and recorded not in (None, fingerprint):
+    if resume and recorded not in (None, dataset_facts["fingerprint"]):
         return (f"{run_dir} holds outputs for dataset fingerprint {recorded[:12]}, but the dataset now has "
-                f"{fingerprint[:12]}; delete the folder to start afresh")
-    prov["dataset"] = {**dataset.describe(), "fingerprint": fingerprint}
+                f"{dataset_facts['fingerprint'][:12]}; delete the folder to start afresh")
+    prov["dataset"] = dataset_facts
     atomic_write_json(prov_path, prov)
     return None
 
@@ -196,7 +197,7 @@ def _predict(method: Method, dataset: BenchDataset, indices: list[int], store: S
 def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDataset | None = None,
           task: EvalTask | None = None, method: Method | None = None,
           extra_provenance: dict[str, Any] | None = None, wandb_mode: str | None = "disabled",
-          started: float | None = None) -> dict[str, Any]:
+          started: float | None = None, dataset_facts: dict[str, Any] | None = None) -> dict[str, Any]:
     """Aggregate stored outputs into results.json (``bench score`` calls this without re-running the model)."""
     run_dir = Path(run_dir)
     if cfg is None:
@@ -238,7 +239,8 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
     prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
     prov.update({
         "git": provenance.git_state(), "packages": provenance.package_versions(),
-        "config_sha256": chash, "dataset": {**dataset.describe(), "fingerprint": dataset.fingerprint()},
+        "config_sha256": chash,
+        "dataset": dataset_facts or {**dataset.describe(), "fingerprint": dataset.fingerprint()},
         "samples": results["samples"],
     })
     if method is not None:
