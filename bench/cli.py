@@ -1,4 +1,4 @@
-"""The ``bench`` command line: run, train, score, validate, papers, table, leaderboard, sweep, demo."""
+"""The ``bench`` command line: run, train, score, validate, cost, papers, table, leaderboard, sweep, demo."""
 from __future__ import annotations
 
 import argparse
@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="build dataset, method and one batch; report problems")
     _config_args(p)
 
+    p = sub.add_parser("cost", help="parameters, multiply-adds and forward throughput of a config's model")
+    _config_args(p)
+    p.add_argument("--input-shape", default="3,224,224", help="C,H,W of the synthetic input (default 3,224,224)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--precision", choices=["fp32", "amp"], default="fp32",
+                   help="fp32 (what VSSD's paper reports) or amp (its repository's function)")
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--iters", type=int, default=30)
+
     p = sub.add_parser("papers", help="list the papers and what is implemented")
     p.add_argument("--json", action="store_true")
 
@@ -100,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     from bench import tables
 
-    if args.command in ("run", "train", "validate", "sweep"):
+    if args.command in ("run", "train", "validate", "sweep", "cost"):
         from bench.config import load_config
 
         options = dict(args.cfg_options)
@@ -129,6 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         print(json.dumps(validate(cfg), indent=2))
         print("ok: dataset, method and one batch built")
+    elif args.command == "cost":
+        print(json.dumps(_model_cost(cfg, args), indent=2))
     elif args.command == "papers":
         from bench.catalogue import catalogue
 
@@ -168,6 +179,31 @@ def _dispatch(args: argparse.Namespace) -> int:
         frame = run_demo(args.only, wandb_mode=args.wandb, results_dir=args.results_dir)
         print(tables.render(frame, "md", title="Demo leaderboard"))
     return 0
+
+
+def _model_cost(cfg, args: argparse.Namespace) -> dict:  # noqa: ANN001 - an mmengine Config
+    """``bench cost``: build the config's method, then measure its ``model`` on a synthetic batch; the record is
+    also written to ``<results root>/runs/<group>/cost/``."""
+    from bench.config import to_plain
+    from bench.io import atomic_write_json
+    from bench.registry import METHODS
+    from bench.results import results_root
+    from bench.runner import pick_device
+    from bench.throughput import model_cost
+
+    method = METHODS.build(to_plain(cfg.method))
+    device = pick_device(cfg.run.device)
+    method.setup(device, seed=int(cfg.run.seed))
+    model = getattr(method, "model", None)
+    if model is None:
+        raise ValueError(f"{cfg.method.type} has no `model` attribute to measure")
+    shape = tuple(int(v) for v in args.input_shape.split(","))
+    record = {"config": cfg.name, "method": to_plain(cfg.method),
+              **model_cost(model, shape, args.batch_size, device, args.precision, args.warmup, args.iters)}
+    group = cfg.paper.slug if cfg.get("paper") else "demo"
+    name = f"{cfg.name}-{record['device'].replace(' ', '_')}-{args.precision}-b{args.batch_size}.json"
+    atomic_write_json(results_root() / "runs" / group / "cost" / name, record)
+    return record
 
 
 def write_tables(root: Path | None = None) -> list[Path]:

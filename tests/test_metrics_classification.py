@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from bench.metrics.classification import NLL, Accuracy, Brier, class_probabilities, top_label
+from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy, class_probabilities, top_label
 
 
 def test_probabilities_come_from_probs_or_softmax_of_logits():
@@ -52,3 +52,11 @@ def test_brier_hand_computed_and_bounds():
 def test_metrics_name_the_missing_columns():
     with pytest.raises(KeyError, match="one of 'logits'/'probs'"):
         Accuracy().check({"target": torch.zeros(2)})
+
+
+def test_top_k_accuracy_counts_the_target_among_the_k_best():
+    logits = torch.tensor([[3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0], [1.0, 0.0, 3.0, 2.0]])
+    target = torch.tensor([1, 0, 2])  # ranks 2, 4, 1
+    assert TopKAccuracy(2).compute({"logits": logits, "target": target})["top2"] == pytest.approx(2 / 3)
+    assert TopKAccuracy(1).compute({"logits": logits, "target": target})["top1"] == pytest.approx(1 / 3)
+    assert TopKAccuracy(9).compute({"probs": torch.softmax(logits, 1), "target": target})["top9"] == 1.0

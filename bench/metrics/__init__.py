@@ -1,7 +1,7 @@
 """Metrics computed from stored per-sample outputs, so ``bench score`` can recompute them."""
 from bench.metrics.base import Metric
 from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
-from bench.metrics.classification import NLL, Accuracy, Brier
+from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.long_tail import ShotBucketCalibration
 
-__all__ = ["ECE", "NLL", "Accuracy", "AdaECE", "Brier", "ClasswiseECE", "Metric", "ShotBucketCalibration"]
+__all__ = ["ECE", "NLL", "Accuracy", "AdaECE", "Brier", "ClasswiseECE", "Metric", "ShotBucketCalibration", "TopKAccuracy"]

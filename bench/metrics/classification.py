@@ -77,3 +77,17 @@ class Brier(ProbabilisticMetric):
         probs = class_probabilities(outputs).double()
         onehot = F.one_hot(outputs["target"].long(), probs.shape[1]).double()
         return {"brier": float(((probs - onehot) ** 2).sum(dim=1).mean())}
+
+
+@METRICS.register_module()
+class TopKAccuracy(ProbabilisticMetric):
+    """Fraction of samples whose target is among the ``k`` highest-scoring classes, key ``top<k>``."""
+
+    def __init__(self, k: int = 5) -> None:
+        self.k = k
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        scores = outputs["logits"] if "logits" in outputs else outputs["probs"]
+        top = scores.topk(min(self.k, scores.shape[1]), dim=1).indices
+        hit = (top == outputs["target"].long()[:, None]).any(dim=1)
+        return {f"top{self.k}": float(hit.double().mean())}

@@ -1,0 +1,83 @@
+"""Model cost: parameters, FLOPs and forward throughput, measured the way the papers' repositories do.
+
+Throughput follows the Swin/VMamba/VSSD ``main.py`` protocol: one batch, ``warmup`` forward passes, then
+``iters`` timed passes (synchronised), img/s = iters * B / t, with peak accelerator memory. ``precision``
+"fp32" is what VSSD's paper reports (issue #14); "amp" (fp16 autocast on CUDA, bf16 on CPU) is what its
+repository function runs. FLOPs use torch's ``FlopCounterMode`` and are reported as multiply-adds (fvcore's
+and the papers' "FLOPs"), i.e. half of torch's count.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+PRECISIONS = ("fp32", "amp")
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, inputs: torch.Tensor) -> int:
+    """Multiply-accumulates of one forward pass (torch's FlopCounterMode total / 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(inputs)
+    return counter.get_total_flops() // 2
+
+
+def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure_throughput(model: nn.Module, inputs: torch.Tensor, precision: str = "fp32", warmup: int = 50,
+                       iters: int = 30) -> dict[str, Any]:
+    """Images per second of ``model(inputs)`` in eval mode after ``warmup`` passes; peak memory on CUDA."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    device = inputs.device
+    model.eval()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with torch.inference_mode(), _autocast(device, precision):
+        for _ in range(warmup):
+            model(inputs)
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(iters):
+            model(inputs)
+        _sync(device)
+        elapsed = time.perf_counter() - start
+    record: dict[str, Any] = {
+        "images_per_s": iters * inputs.shape[0] / elapsed, "batch_size": int(inputs.shape[0]),
+        "input_shape": list(inputs.shape[1:]), "precision": precision, "warmup": warmup, "iters": iters,
+        "seconds": elapsed, "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(), "torch": torch.__version__,
+    }
+    if device.type == "cuda":
+        record["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return record
+
+
+def model_cost(model: nn.Module, input_shape: tuple[int, ...], batch_size: int, device: torch.device,
+               precision: str = "fp32", warmup: int = 50, iters: int = 30) -> dict[str, Any]:
+    """Parameters, multiply-adds of one image and throughput at ``batch_size``, as one record."""
+    model = model.eval().to(device)
+    one = torch.randn(1, *input_shape, device=device)
+    batch = torch.randn(batch_size, *input_shape, device=device)
+    return {"params": count_parameters(model), "macs_per_image": count_macs(model, one),
+            **measure_throughput(model, batch, precision, warmup, iters)}
