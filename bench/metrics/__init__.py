@@ -4,4 +4,5 @@ from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.long_tail import ShotBucketCalibration
 
-__all__ = ["ECE", "NLL", "Accuracy", "AdaECE", "Brier", "ClasswiseECE", "Metric", "ShotBucketCalibration", "TopKAccuracy"]
+__all__ = ["ECE", "NLL", "Accuracy", "AdaECE", "Brier", "ClasswiseECE", "Metric", "ShotBucketCalibration",
+           "TopKAccuracy"]
