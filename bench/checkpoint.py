@@ -1,7 +1,8 @@
 """Safe checkpoint loading: ``weights_only`` unpickling, an allowlist for official metadata, key reports.
 
 torch >= 2.6 loads with ``weights_only=True`` by default, which rejects the numpy objects and mmengine
-``HistoryBuffer``s that OpenMMLab full checkpoints keep in ``meta``/``message_hub``. Rather than turning
+``HistoryBuffer``s that OpenMMLab full checkpoints keep in ``meta``/``message_hub``, and the yacs ``CfgNode``
+that Swin-style repositories (VSSD, VMamba) save as ``config``. Rather than turning
 ``weights_only`` off (arbitrary code execution), the types known to appear there are allowlisted.
 """
 from __future__ import annotations
@@ -50,9 +51,19 @@ def _mmengine_globals() -> list[Any]:
     return [HistoryBuffer, (history_buffer_method, "builtins.getattr")]
 
 
+class YacsConfigNode:
+    """Stand-in for ``yacs.config.CfgNode`` (the training config Swin-style repos save beside the weights, e.g.
+    VSSD's ``save_checkpoint_ema``): it unpickles as an ``OrderedDict``, the one dict type whose items and
+    attributes the weights-only unpickler may set, so the config can be read without yacs or unsafe loading."""
+
+    def __new__(cls, *args: Any) -> collections.OrderedDict:  # type: ignore[misc]
+        return collections.OrderedDict()
+
+
 def safe_globals() -> list[Any]:
-    """Types allowed when unpickling official checkpoints (numpy arrays/scalars, mmengine message hubs)."""
-    return _numpy_globals() + _mmengine_globals()
+    """Types allowed when unpickling official checkpoints (numpy arrays/scalars, mmengine message hubs, yacs
+    training configs)."""
+    return _numpy_globals() + _mmengine_globals() + [(YacsConfigNode, "yacs.config.CfgNode")]
 
 
 def load_checkpoint_file(path: str | Path) -> Any:
@@ -79,9 +90,12 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = True, pre
                  keys: tuple[str, ...] = ("state_dict", "model", "model_ema", "module")) -> dict[str, Any]:
     """Load ``path`` into ``model``; with ``strict``, any missing or unexpected key is an error listing them.
 
-    Returns provenance facts: path, sha256 and the (possibly empty) key lists.
+    Returns provenance facts: path, sha256, which entry of ``keys`` held the weights (None: the file is a plain
+    state dict) and the (possibly empty) key lists.
     """
-    state = extract_state_dict(load_checkpoint_file(path), keys)
+    checkpoint = load_checkpoint_file(path)
+    state = extract_state_dict(checkpoint, keys)
+    used_key = next((k for k in keys if isinstance(checkpoint, dict) and isinstance(checkpoint.get(k), dict)), None)
     if prefix_to_strip:
         state = {k[len(prefix_to_strip):] if k.startswith(prefix_to_strip) else k: v for k, v in state.items()}
     result = model.load_state_dict(state, strict=False)
@@ -93,7 +107,8 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = True, pre
             f"  unexpected keys ({len(unexpected)}): {_preview(unexpected)}\n"
             "Check that the config's model matches the checkpoint (variant, number of classes)."
         )
-    return {"path": str(path), "sha256": sha256_file(path), "missing_keys": missing, "unexpected_keys": unexpected}
+    return {"path": str(path), "sha256": sha256_file(path), "state_dict_key": used_key, "missing_keys": missing,
+            "unexpected_keys": unexpected}
 
 
 def _preview(keys: list[str], n: int = 10) -> str:

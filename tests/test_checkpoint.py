@@ -73,3 +73,41 @@ def test_getattr_stand_in_serves_only_history_buffer_statistics(tmp_path: Path):
     torch.save({"x": Sneaky()}, path)
     with pytest.raises(pickle.UnpicklingError):
         load_checkpoint_file(path)
+
+
+def test_key_preference_picks_ema_weights_and_records_the_key(tmp_path: Path):
+    raw, ema = nn.Linear(3, 2), nn.Linear(3, 2)
+    torch.save({"model": raw.state_dict(), "model_ema": ema.state_dict(), "epoch": 300}, tmp_path / "ckpt.pth")
+    model = nn.Linear(3, 2)
+    facts = load_weights(model, tmp_path / "ckpt.pth", keys=("model_ema", "model"))
+    assert facts["state_dict_key"] == "model_ema" and torch.equal(model.weight, ema.weight)
+    facts = load_weights(model, tmp_path / "ckpt.pth")  # default order: "model" before "model_ema"
+    assert facts["state_dict_key"] == "model" and torch.equal(model.weight, raw.weight)
+    torch.save(raw.state_dict(), tmp_path / "plain.pth")
+    assert load_weights(model, tmp_path / "plain.pth")["state_dict_key"] is None
+
+
+def test_swin_style_checkpoint_with_a_yacs_config_loads_without_yacs(tmp_path: Path, monkeypatch):
+    """VSSD's save_checkpoint_ema stores the yacs training config next to model / model_ema."""
+    import sys
+    import types
+
+    yacs, config = types.ModuleType("yacs"), types.ModuleType("yacs.config")
+
+    class CfgNode(dict):  # the pickled shape of yacs' CfgNode: a dict subclass with flags in __dict__
+        def __init__(self, init: dict) -> None:
+            super().__init__(init)
+            self.__dict__.update({"__immutable__": True, "__deprecated_keys__": set(), "__new_allowed__": False})
+
+    CfgNode.__module__, CfgNode.__qualname__ = "yacs.config", "CfgNode"
+    config.CfgNode, yacs.config = CfgNode, config
+    monkeypatch.setitem(sys.modules, "yacs", yacs)
+    monkeypatch.setitem(sys.modules, "yacs.config", config)
+    model = nn.Linear(3, 2)
+    cfg = CfgNode({"MODEL": CfgNode({"NAME": "vssd_tiny", "DEPTHS": [2, 4, 8, 4]}), "OUTPUT": "out"})
+    torch.save({"model": model.state_dict(), "config": cfg, "epoch": 299, "max_accuracy": 83.6}, tmp_path / "v.pth")
+    monkeypatch.delitem(sys.modules, "yacs.config")  # loading must not need yacs
+    monkeypatch.delitem(sys.modules, "yacs")
+    checkpoint = load_checkpoint_file(tmp_path / "v.pth")
+    assert checkpoint["config"]["MODEL"]["DEPTHS"] == [2, 4, 8, 4] and checkpoint["epoch"] == 299
+    assert load_weights(nn.Linear(3, 2), tmp_path / "v.pth")["state_dict_key"] == "model"

@@ -20,16 +20,19 @@ class TimmClassifier(Method):
 
     Inputs are ``batch["image"]`` in [0, 1]; ``input_size`` resizes (bilinear) and ``mean``/``std``
     normalise on the device, so preprocessing is part of the config and recorded with the run.
+    ``checkpoint_keys`` orders the entries of a training checkpoint to take the weights from (e.g.
+    ``["model_ema", "model"]`` for EMA weights); the key used is recorded in provenance.
     """
 
     def __init__(self, model_name: str, num_classes: int, in_chans: int = 3, checkpoint: str | None = None,
                  input_size: int | None = None, mean: float | list[float] = 0.5, std: float | list[float] = 0.5,
-                 model_kwargs: dict[str, Any] | None = None) -> None:
+                 model_kwargs: dict[str, Any] | None = None, checkpoint_keys: list[str] | None = None) -> None:
         self.model_name, self.num_classes, self.in_chans = model_name, num_classes, in_chans
         self.checkpoint = checkpoint
         self.input_size = input_size
         self.mean, self.std = mean, std
         self.model_kwargs = dict(model_kwargs or {})
+        self.checkpoint_keys = tuple(checkpoint_keys) if checkpoint_keys else None
         self.model: torch.nn.Module | None = None
         self.device = torch.device("cpu")
         self.weights: dict[str, Any] = {}
@@ -44,7 +47,8 @@ class TimmClassifier(Method):
         self.device = device
         self.model = self.create_model()
         if self.checkpoint:
-            self.weights = load_weights(self.model, self.checkpoint)
+            keys = {"keys": self.checkpoint_keys} if self.checkpoint_keys else {}
+            self.weights = load_weights(self.model, self.checkpoint, **keys)
         self.model.eval().to(device)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
