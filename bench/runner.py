@@ -138,9 +138,11 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
                 train_facts = _train_stage(cfg, method, device)  # finds the finished checkpoint
         seed_everything(int(cfg.run.seed))
         method.setup(device, seed=int(cfg.run.seed))
+        predict_start = time.perf_counter()
         _predict(method, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
                  desc=f"{cfg.name} [{len(done)} resumed]" if done else cfg.name)
         store.flush()
+        predict_s = time.perf_counter() - predict_start
         mmdist.barrier()
 
         if env.rank == 0:
@@ -149,6 +151,8 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
                 "numerics": provenance.numerics(cfg.run.precision), "seeds": {"base_seed": int(cfg.run.seed),
                 "per_sample": "sha256(base_seed:sample_id:repeat), stored in samples/"},
                 "resumed_samples": len(done), "computed_samples_this_session": len(todo), **train_facts,
+                "prediction_rank0": {"samples": len(mine), "seconds": round(predict_s, 4),
+                                     "samples_per_s": round(len(mine) / predict_s, 2) if mine else None},
                 "started": _iso(started),
             }
             score(run_dir, cfg=cfg, dataset=dataset, task=task, method=method, extra_provenance=facts,

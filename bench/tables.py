@@ -13,7 +13,8 @@ from typing import Any
 import pandas as pd
 
 from bench.reported import cell_key, load_all, load_report
-from bench.results import find_runs, read_results, results_root
+from bench.io import read_json
+from bench.results import PROVENANCE_FILE, find_runs, read_results, results_root
 
 STATUSES = ("match", "within tolerance", "mismatch", "missing", "smoke", "unreported")
 FORMATS = ("md", "csv", "latex")
@@ -136,11 +137,15 @@ def leaderboard(run_roots: Iterable[Path] | None = None) -> pd.DataFrame:
 
 
 def runs_table(run_dirs: Iterable[Path]) -> pd.DataFrame:
-    """One row per run: id, paper, method, dataset, status, smoke and its metrics (4 significant digits)."""
+    """One row per run: id, paper, method, dataset, status, smoke, its metrics (4 significant digits) and the
+    prediction throughput of rank 0 in the session that finished the run (samples/s, data loading included)."""
     rows = []
     for run_dir in run_dirs:
         results = read_results(run_dir)
+        prov_path = Path(run_dir) / PROVENANCE_FILE
+        prediction = (read_json(prov_path).get("prediction_rank0") or {}) if prov_path.is_file() else {}
         rows.append({"run": results["run_id"], "paper": results["paper"] or "demo", "method": results["method"],
                      "dataset": results["dataset"], "status": results["status"],
-                     "smoke": results["smoke"], **{k: round(v, 4) for k, v in sorted(results["metrics"].items())}})
+                     "smoke": results["smoke"], **{k: round(v, 4) for k, v in sorted(results["metrics"].items())},
+                     "samples/s": prediction.get("samples_per_s")})
     return pd.DataFrame(rows)

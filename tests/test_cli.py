@@ -38,3 +38,6 @@ def test_demo_runs_and_prints_its_leaderboard(tmp_path, capsys):
     (run_dir,) = (tmp_path / "runs" / "demo").glob("harness_digits-*")
     results = json.loads((run_dir / "results.json").read_text())
     assert results["metrics"]["accuracy"] > 0.9
+    prediction = json.loads((run_dir / "provenance.json").read_text())["prediction_rank0"]
+    assert prediction["samples"] == 500 and prediction["samples_per_s"] > 0
+    assert "samples/s" in out
