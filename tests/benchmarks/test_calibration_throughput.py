@@ -7,8 +7,6 @@
 """
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 
@@ -17,25 +15,10 @@ from bench.methods.consistency_calibration.consistency import ConsistencyCalibra
 from bench.metrics.calibration import ECE
 
 CC_TARGET, ECE_TARGET = 2.0, 0.5
-ROUNDS = 3
-
-
-def interleaved(benchmark, contenders: dict) -> dict[str, float]:
-    """Fastest time of each contender over interleaved rounds (the first round is a warm-up)."""
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-
-    def round_() -> None:
-        for name, work in contenders.items():
-            start = time.perf_counter()
-            work()
-            times[name].append(time.perf_counter() - start)
-
-    benchmark.pedantic(round_, rounds=ROUNDS, warmup_rounds=1)
-    return {name: min(values[1:]) for name, values in times.items()}
 
 
 @pytest.mark.benchmark(group="calibration")
-def test_cc_vectorised_vs_per_sample_loop(benchmark):
+def test_cc_vectorised_vs_per_sample_loop(benchmark, interleaved):
     n, k, t = 1000, 10, 1000
     gen = torch.Generator().manual_seed(0)
     logits, seeds = torch.randn(n, k, generator=gen) * 3, default_seeds(n)
@@ -45,7 +28,7 @@ def test_cc_vectorised_vs_per_sample_loop(benchmark):
         return torch.cat([cc.calibrate(logits[i:i + 1], seeds[i:i + 1]) for i in range(n)])
 
     assert torch.equal(cc.calibrate(logits, seeds), per_sample())  # same numbers, only the schedule differs
-    best = interleaved(benchmark, {"vectorised": lambda: cc.calibrate(logits, seeds), "per_sample": per_sample})
+    best = interleaved({"vectorised": lambda: cc.calibrate(logits, seeds), "per_sample": per_sample})
     ratio = best["per_sample"] / best["vectorised"]
     benchmark.extra_info.update(samples=n, classes=k, T=t, vectorised_s=best["vectorised"],
                                 per_sample_s=best["per_sample"], ratio=ratio,
@@ -56,7 +39,7 @@ def test_cc_vectorised_vs_per_sample_loop(benchmark):
 
 
 @pytest.mark.benchmark(group="calibration")
-def test_ece_vs_torchmetrics_on_1m_samples(benchmark):
+def test_ece_vs_torchmetrics_on_1m_samples(benchmark, interleaved):
     tm = pytest.importorskip("torchmetrics.functional.classification")
     n, k = 1_000_000, 10
     gen = torch.Generator().manual_seed(0)
@@ -71,7 +54,7 @@ def test_ece_vs_torchmetrics_on_1m_samples(benchmark):
         return float(tm.multiclass_calibration_error(probs, target, num_classes=k, n_bins=15, norm="l1"))
 
     assert ours_fn() == pytest.approx(theirs_fn(), abs=1e-5)  # no confidences on edges here: conventions agree
-    best = interleaved(benchmark, {"ours": ours_fn, "torchmetrics": theirs_fn})
+    best = interleaved({"ours": ours_fn, "torchmetrics": theirs_fn})
     ratio = best["torchmetrics"] / best["ours"]
     benchmark.extra_info.update(samples=n, ours_s=best["ours"], torchmetrics_s=best["torchmetrics"], ratio=ratio)
     print(f"\nECE-15 on {n} samples: ours {best['ours']:.3f} s, torchmetrics {best['torchmetrics']:.3f} s, "

@@ -1,0 +1,5 @@
+# VSSD-Base (v1 code) trained with MESA: checkpoint vssd_base_e300_with_mesa.pth from YuhengSSS/VSSD.
+_base_ = ["./_base_/in1k.py"]
+
+method = dict(model_name="vssd_base", checkpoint="checkpoints/vssd/vssd_base_e300_with_mesa.pth")
+paper = dict(setting=dict(dataset="ImageNet-1K", model="VSSD-Base", setting="v1 + MESA"))

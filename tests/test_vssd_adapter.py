@@ -1,0 +1,71 @@
+"""VSSD through the harness: ImageNet-1K configs, EMA-key choice, an end-to-end run on an ImageFolder fixture."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from bench.config import configs_root, load_config, to_plain
+from bench.methods.classifier import TimmClassifier
+from bench.results import read_results
+from bench.runner import evaluate
+
+SMALL = dict(embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8], d_state=16)
+
+
+def test_every_vssd_config_loads_and_names_a_registered_variant():
+    import timm
+
+    paths = sorted((configs_root() / "vssd").glob("in1k_*.py"))
+    assert [p.stem for p in paths] == ["in1k_vssd_base", "in1k_vssd_base_mesa", "in1k_vssd_micro", "in1k_vssd_small",
+                                       "in1k_vssd_small_mesa", "in1k_vssd_tiny", "in1k_vssd_tiny_mesa"]
+    for path in paths:
+        cfg = load_config(path)
+        assert timm.is_model(cfg.method.model_name) and cfg.dataset.interpolation == "bicubic"
+        assert cfg.method.checkpoint_keys == ["model_ema", "model"] and cfg.paper.table == "in1k"
+
+
+@pytest.fixture()
+def official_style_checkpoint(tmp_path: Path) -> tuple[Path, torch.nn.Module, torch.nn.Module]:
+    import timm
+
+    raw = timm.create_model("vssd_micro", num_classes=3, **SMALL)
+    ema = timm.create_model("vssd_micro", num_classes=3, **SMALL)
+    path = tmp_path / "vssd_micro_best_ema.pth"
+    torch.save({"model": raw.state_dict(), "model_ema": ema.state_dict(), "epoch": 299, "max_accuracy": 82.5},
+               path)
+    return path, raw, ema
+
+
+def test_checkpoint_keys_choose_ema_or_raw_weights(official_style_checkpoint):
+    path, raw, ema = official_style_checkpoint
+    images = torch.rand(2, 3, 64, 64)
+    for keys, reference in ((["model_ema", "model"], ema), (["model"], raw)):
+        method = TimmClassifier("vssd_micro", 3, checkpoint=str(path), checkpoint_keys=keys, model_kwargs=SMALL)
+        method.setup(torch.device("cpu"))
+        assert method.weights["state_dict_key"] == keys[0]
+        with torch.inference_mode():
+            assert torch.allclose(method.model(images), reference.eval()(images), atol=1e-6)
+
+
+def test_in1k_config_runs_end_to_end_on_an_imagefolder_fixture(tmp_path, official_style_checkpoint):
+    path, _, _ = official_style_checkpoint
+    for c, wnid in enumerate(("n01440764", "n01443537", "n01484850")):
+        folder = tmp_path / "imagenet" / "val" / wnid
+        folder.mkdir(parents=True)
+        for i in range(2):
+            gen = torch.Generator().manual_seed(10 * c + i)
+            pixels = (torch.rand(40, 50, 3, generator=gen) * 255).to(torch.uint8).numpy()
+            Image.fromarray(pixels).save(folder / f"ILSVRC2012_val_{10 * c + i + 1:08d}.JPEG")
+    cfg = load_config("vssd/in1k_vssd_micro", {
+        "dataset.root": str(tmp_path / "imagenet"), "dataset.resize": 73, "dataset.crop_size": 64,
+        "method.num_classes": 3, "method.checkpoint": str(path), "method.model_kwargs": SMALL,
+        "run.work_dir": str(tmp_path / "run"), "run.num_workers": 0, "run.batch_size": 4})
+    run_dir = evaluate(cfg, progress=False, wandb_mode="disabled")
+    results = read_results(run_dir)
+    assert {"accuracy", "top5", "nll", "ece_15"} <= set(results["metrics"]) and results["metrics"]["top5"] == 1.0
+    assert results["cells"][0]["metric"] == "top-1" and results["cells"][0]["setting"]["model"] == "VSSD-Micro"
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    assert provenance["method"]["checkpoint"]["state_dict_key"] == "model_ema"
+    assert to_plain(cfg.method)["model_kwargs"] == SMALL
