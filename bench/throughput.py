@@ -3,8 +3,10 @@
 Throughput follows the Swin/VMamba/VSSD ``main.py`` protocol: one batch, ``warmup`` forward passes, then
 ``iters`` timed passes (synchronised), img/s = iters * B / t, with peak accelerator memory. ``precision``
 "fp32" is what VSSD's paper reports (issue #14); "amp" (fp16 autocast on CUDA, bf16 on CPU) is what its
-repository function runs. FLOPs use torch's ``FlopCounterMode`` and are reported as multiply-adds (fvcore's
-and the papers' "FLOPs"), i.e. half of torch's count.
+repository function runs. FLOPs use torch's ``FlopCounterMode`` and are reported as multiply-adds (the unit
+of fvcore's and the papers' "FLOPs"), i.e. half of torch's count. They are not fvcore's numbers: fvcore counts
+a head-broadcast matmul once and adds LayerNorm/BatchNorm terms, so for VSSD our count is 3-5% above the
+README's (tests/test_vssd_model.py reproduces the fvcore convention).
 """
 from __future__ import annotations
 
