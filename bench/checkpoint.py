@@ -101,14 +101,18 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = True, pre
     result = model.load_state_dict(state, strict=False)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
     if strict and (missing or unexpected):
-        raise CheckpointError(
-            f"{path} does not match {type(model).__name__}:\n"
-            f"  missing keys ({len(missing)}): {_preview(missing)}\n"
-            f"  unexpected keys ({len(unexpected)}): {_preview(unexpected)}\n"
-            "Check that the config's model matches the checkpoint (variant, number of classes)."
-        )
+        raise CheckpointError(mismatch_message(path, model, missing, unexpected))
     return {"path": str(path), "sha256": sha256_file(path), "state_dict_key": used_key, "missing_keys": missing,
             "unexpected_keys": unexpected}
+
+
+def mismatch_message(path: str | Path, model: nn.Module, missing: list[str], unexpected: list[str],
+                     hint: str = "Check that the config's model matches the checkpoint (variant, number of classes).",
+                     ) -> str:
+    """The error text for a checkpoint whose keys do not fit ``model``: both key lists, previewed, and a hint."""
+    return (f"{path} does not match {type(model).__name__}:\n"
+            f"  missing keys ({len(missing)}): {_preview(missing)}\n"
+            f"  unexpected keys ({len(unexpected)}): {_preview(unexpected)}\n{hint}")
 
 
 def _preview(keys: list[str], n: int = 10) -> str:

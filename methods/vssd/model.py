@@ -21,7 +21,7 @@ from timm.models import build_model_with_cfg, generate_default_cfgs, register_mo
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from bench.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
+from bench.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file, mismatch_message
 from bench.io import sha256_file
 
 __all__ = ["VSSD", "VSSDBackbone", "VSSD_VARIANTS", "NCSSD", "StandardAttention", "VSSDBlock", "Stem",
@@ -338,7 +338,7 @@ class VSSDBackbone(VSSD):
         _logger.info("VSSD backbone from %s[%r]: missing %s (expected: outnorm*), unexpected %s", path, key,
                      missing, unexpected)
         if strict and (bad_missing or bad_unexpected):
-            raise CheckpointError(_mismatch_message(path, self, bad_missing, bad_unexpected))
+            raise CheckpointError(mismatch_message(path, self, bad_missing, bad_unexpected, hint=VSSD_HINT))
         return {"path": str(path), "sha256": sha256_file(path), "state_dict_key": key, "missing_keys": missing,
                 "unexpected_keys": unexpected}
 
@@ -400,14 +400,7 @@ def select_state_dict(checkpoint_obj: Any, checkpoint_key: str = "auto") -> tupl
     return _strip_module_prefix(extract_state_dict(checkpoint_obj, keys=())), None
 
 
-def _mismatch_message(path: str | Path, model: nn.Module, missing: list[str], unexpected: list[str]) -> str:
-    def preview(keys: list[str], n: int = 10) -> str:
-        return (", ".join(keys[:n]) + (f", ... (+{len(keys) - n} more)" if len(keys) > n else "")) or "none"
-
-    return (f"{path} does not match {type(model).__name__}:\n"
-            f"  missing keys ({len(missing)}): {preview(missing)}\n"
-            f"  unexpected keys ({len(unexpected)}): {preview(unexpected)}\n"
-            "Check the variant (embed_dim, depths, heads, d_state) and that this is a v1 VSSD checkpoint.")
+VSSD_HINT = "Check the variant (embed_dim, depths, heads, d_state) and that this is a v1 VSSD checkpoint."
 
 
 def load_vssd_weights(model: VSSD, path: str | Path, checkpoint_key: str = "auto",
@@ -431,7 +424,7 @@ def load_vssd_weights(model: VSSD, path: str | Path, checkpoint_key: str = "auto
     missing = [k for k in result.missing_keys if k not in reset]
     unexpected = list(result.unexpected_keys)
     if strict and (missing or unexpected):
-        raise CheckpointError(_mismatch_message(path, model, missing, unexpected))
+        raise CheckpointError(mismatch_message(path, model, missing, unexpected, hint=VSSD_HINT))
     return {"path": str(path), "sha256": sha256_file(path), "state_dict_key": used_key, "missing_keys": missing,
             "unexpected_keys": unexpected, "reset_keys": reset}
 
