@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from bench.io import atomic_write_bytes
-from bench.metrics.calibration import equal_width_edges
+from bench.metrics.calibration import bin_index, equal_width_edges
 
 
 def _keep_matplotlib_out_of_home() -> None:
@@ -22,10 +22,8 @@ def _keep_matplotlib_out_of_home() -> None:
 def reliability_bins(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> dict[str, torch.Tensor]:
     """Per-bin count, accuracy and mean confidence over the ECE's bins (lo < conf <= hi); empty bins are 0."""
     edges = equal_width_edges(n_bins)
-    conf = confidence.double()
-    bins = torch.bucketize(conf, edges, right=False) - 1
-    inside = (bins >= 0) & (conf <= edges[-1])
-    bins, conf, hits = bins[inside], conf[inside], correct.double()[inside]
+    bins, inside = bin_index(confidence, edges)
+    bins, conf, hits = bins[inside], confidence.double()[inside], correct.double()[inside]
     count = torch.bincount(bins, minlength=n_bins).double()
     return {"lower_edge": edges[:-1], "count": count,
             "accuracy": torch.bincount(bins, hits, minlength=n_bins) / count.clamp(min=1),

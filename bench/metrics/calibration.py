@@ -27,15 +27,19 @@ from bench.registry import METRICS
 from bench.store import Columns
 
 
-def binned_gap(values: torch.Tensor, hits: torch.Tensor, edges: torch.Tensor) -> float:
-    """sum_b |sum(values in b) - sum(hits in b)| / N over bins edges[b] < value <= edges[b + 1].
+def bin_index(values: torch.Tensor, edges: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bin b of each value with edges[b] < value <= edges[b + 1], and the mask of values inside (edges[0], edges[-1]].
 
-    ``edges`` must be non-decreasing and in the dtype the comparison is to be made in; values outside
-    (edges[0], edges[-1]] fall in no bin. Sums are float64.
+    ``edges`` must be non-decreasing and in the dtype the comparison is to be made in.
     """
     compared = values.to(edges.dtype).contiguous()
     bins = torch.bucketize(compared, edges, right=False) - 1  # smallest b with compared <= edges[b + 1]
-    inside = (bins >= 0) & (compared <= edges[-1])
+    return bins, (bins >= 0) & (compared <= edges[-1])
+
+
+def binned_gap(values: torch.Tensor, hits: torch.Tensor, edges: torch.Tensor) -> float:
+    """sum_b |sum(values in b) - sum(hits in b)| / N over the bins of :func:`bin_index`; sums are float64."""
+    bins, inside = bin_index(values, edges)
     n_bins = len(edges) - 1
     bins = bins[inside]
     value_sum = torch.bincount(bins, weights=values[inside].double(), minlength=n_bins)

@@ -81,6 +81,9 @@ class ConsistencyCalibrator(Calibrator):
         self.num_samples, self.search_num_samples = num_samples, search_num_samples or num_samples
         self.search_method, self.max_elements = search_method, max_elements
         self.eps: float | None = eps
+        self.fixed_eps = eps is not None
+        self.best_loss: float | None = None
+        self.per_kind: dict[str, dict[str, float]] | None = None
         self.noise_kind: str | None = None if noise == "auto" else noise
         self.search_log: dict[str, list[tuple[float, float]]] = {}
 
@@ -131,8 +134,8 @@ class ConsistencyCalibrator(Calibrator):
     def fit(self, logits: torch.Tensor, labels: torch.Tensor, seeds: torch.Tensor | None = None
             ) -> ConsistencyCalibrator:
         """Search eps for each noise kind on validation data; keep the kind with the lower criterion."""
-        if self.eps is not None and self.noise != "auto" and not self.search_log:
-            return self  # fixed eps: nothing to fit
+        if self.fixed_eps:
+            return self  # a fixed eps: nothing to fit
         seeds = default_seeds(len(logits)) if seeds is None else seeds
         kinds = NOISE_KINDS if self.noise == "auto" else (self.noise,)
         best: dict[str, tuple[float, float]] = {kind: self._search(logits, labels, seeds, kind) for kind in kinds}
@@ -177,5 +180,5 @@ class ConsistencyCalibrator(Calibrator):
         return {"type": type(self).__name__, "noise": self.noise, "noise_kind": self.noise_kind, "eps": self.eps,
                 "aggregation": self.aggregation, "num_samples": self.num_samples,
                 "search_num_samples": self.search_num_samples, "search_method": self.search_method,
-                "criterion": self.criterion, "per_kind": getattr(self, "per_kind", None),
+                "criterion": self.criterion, "per_kind": self.per_kind, "best_loss": self.best_loss,
                 "noise_stream": "SplitMix64 per sample seed, draw index t * C + k"}
