@@ -10,6 +10,13 @@ from torch.utils.data import default_collate
 from bench.store import Columns
 
 
+def collate_ragged(items: list[dict[str, Any]], ragged_keys: tuple[str, ...]) -> dict[str, Any]:
+    """``default_collate`` for everything but ``ragged_keys`` (per-sample shapes differ), which stay lists."""
+    batch = default_collate([{k: v for k, v in item.items() if k not in ragged_keys} for item in items])
+    batch.update({key: [item[key] for item in items] for key in ragged_keys if key in items[0]})
+    return batch
+
+
 class Method:
     """A method adapter turns a batch of dataset items into per-sample output columns.
 

@@ -73,3 +73,11 @@ class CalibrationTask(ClassificationTask):
         path = reliability_diagram(confidence, correct, directory / "reliability_diagram.png", self.diagram_bins,
                                    title=title)
         return {"reliability_diagram": path}
+
+
+@TASKS.register_module(name="segmentation")
+class SegmentationTask(EvalTask):
+    """Semantic segmentation: per-image class histograms (``bench.metrics.segmentation.AREA_COLUMNS``), mIoU."""
+
+    required_outputs = ("area_intersect", "area_union", "area_pred_label", "area_label")
+    default_metrics = ({"type": "MeanIoU"},)

@@ -69,3 +69,30 @@ def test_in1k_config_runs_end_to_end_on_an_imagefolder_fixture(tmp_path, officia
     provenance = json.loads((run_dir / "provenance.json").read_text())
     assert provenance["method"]["checkpoint"]["state_dict_key"] == "model_ema"
     assert to_plain(cfg.method)["model_kwargs"] == SMALL
+
+
+def test_ade20k_configs_name_reported_cells_and_the_repo_protocol():
+    from bench.config import to_plain
+    from bench.reported import cell_key, load_report
+    from bench.results import paper_cells
+
+    reported = {entry.key for entry in load_report("vssd").entries}
+    paths = sorted((configs_root() / "vssd").glob("ade20k_*.py"))
+    assert [p.stem for p in paths] == ["ade20k_upernet_vssd_micro", "ade20k_upernet_vssd_micro_ms",
+                                       "ade20k_upernet_vssd_small", "ade20k_upernet_vssd_tiny",
+                                       "ade20k_upernet_vssd_tiny_ms"]
+    filled = set()
+    for path in paths:
+        cfg = load_config(path)
+        method = to_plain(cfg.method)
+        assert method["test_pipeline"][1] == {"type": "Resize", "scale": [2048, 512], "keep_ratio": True}
+        assert method["tta"] == path.stem.endswith("_ms") and method["model"]["test_cfg"] == {"mode": "whole"}
+        assert cfg.dataset.type == "ADE20K" and cfg.task.type == "segmentation"
+        for cell in paper_cells(to_plain(cfg.paper), {"mIoU": 0.5, "mAcc": 0.5, "aAcc": 0.5}):
+            key = cell_key(cell["table"], cell["setting"], cell["metric"])
+            assert key in reported, key
+            filled.add(key)
+    # SS and MS for Micro and Tiny; Small has no reported number
+    assert len(filled) == 4
+    scales = [view["scale"] for view in to_plain(load_config(paths[-1]).method)["tta_pipeline"][1]["transforms"][0]]
+    assert scales == [[int(2048 * r), int(512 * r)] for r in (0.75, 1.0, 1.25)]

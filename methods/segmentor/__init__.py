@@ -1,0 +1,4 @@
+"""Shared segmentation adapters (used by several papers' configs)."""
+from bench.methods.segmentor.mmseg_segmentor import MMSegSegmentor
+
+__all__ = ["MMSegSegmentor"]
