@@ -81,3 +81,11 @@ class SegmentationTask(EvalTask):
 
     required_outputs = ("area_intersect", "area_union", "area_pred_label", "area_label")
     default_metrics = ({"type": "MeanIoU"},)
+
+
+@TASKS.register_module(name="detection")
+class DetectionTask(EvalTask):
+    """Object detection / instance segmentation: per-image detections scored with COCO mAP (``COCOMeanAP``,
+    whose ``ann_file`` the config names)."""
+
+    required_outputs = ("image_id", "det_bboxes", "det_scores", "det_labels")

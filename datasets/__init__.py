@@ -1,2 +1,2 @@
 """Dataset readers, one module per dataset family, registered in ``bench.registry.DATASETS``."""
-from bench.datasets import cached_logits, cifar, digits, imagenet, logits_file, segmentation  # noqa: F401
+from bench.datasets import cached_logits, cifar, coco, digits, imagenet, logits_file, segmentation  # noqa: F401

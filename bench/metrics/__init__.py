@@ -2,8 +2,9 @@
 from bench.metrics.base import Metric
 from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
+from bench.metrics.detection import COCOMeanAP
 from bench.metrics.long_tail import ShotBucketCalibration
 from bench.metrics.segmentation import MeanIoU
 
-__all__ = ["ECE", "NLL", "Accuracy", "AdaECE", "Brier", "ClasswiseECE", "MeanIoU", "Metric", "ShotBucketCalibration",
-           "TopKAccuracy"]
+__all__ = ["ECE", "NLL", "Accuracy", "AdaECE", "Brier", "COCOMeanAP", "ClasswiseECE", "MeanIoU", "Metric",
+           "ShotBucketCalibration", "TopKAccuracy"]

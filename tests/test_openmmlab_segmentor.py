@@ -7,7 +7,7 @@ import torch
 from bench.checkpoint import CheckpointError
 from bench.config import load_config, to_plain
 from bench.datasets.segmentation import ADE20K
-from bench.methods.segmentor import MMSegSegmentor
+from bench.methods.openmmlab import MMSegSegmentor
 from bench.results import read_results
 from bench.runner import evaluate
 
@@ -123,15 +123,19 @@ def test_tta_with_one_view_equals_single_scale_and_full_tta_runs(ade_root):
 
 
 def test_without_the_seg_extra_the_error_names_the_fix(monkeypatch):
-    import builtins
+    import sys
 
-    real_import = builtins.__import__
-
-    def no_mmseg(name, *args, **kwargs):
-        if name == "mmseg" or name.startswith("mmseg."):
-            raise ImportError("No module named 'mmseg'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_mmseg)
+    monkeypatch.setitem(sys.modules, "mmseg", None)  # what a missing package looks like to import
     with pytest.raises(ImportError, match="seg` extra"):
         tiny_method().setup(torch.device("cpu"))
+
+
+def test_pipeline_scales_become_tuples_again_after_a_json_round_trip():
+    from bench.methods.openmmlab.common import numeric_lists_to_tuples
+
+    pipeline = [{"type": "Resize", "scale": [2048, 512], "keep_ratio": True},
+                {"type": "TestTimeAug", "transforms": [[{"type": "Resize", "scale": [1536, 384]}], []]}]
+    assert numeric_lists_to_tuples(pipeline) == [
+        {"type": "Resize", "scale": (2048, 512), "keep_ratio": True},
+        {"type": "TestTimeAug", "transforms": [[{"type": "Resize", "scale": (1536, 384)}], []]}]
+    assert numeric_lists_to_tuples([True, False]) == [True, False]
