@@ -6,7 +6,8 @@ never claims more than the code does:
 - ``IMPLEMENTATION``: ``"faithful"`` (follows the official code and loads its checkpoints) or
   ``"re-implementation"`` (from the paper's description, no runnable official code);
 - ``SMOKE_ONLY``: True when the method needs foundation weights that are not here, so every run is smoke;
-- ``NOT_REPRODUCIBLE``: a sentence on what cannot be reproduced and why, or None.
+- ``NOT_REPRODUCIBLE``: a sentence on what cannot be reproduced and why, or None;
+- ``IN_PROGRESS``: a sentence on what exists while the adapter is unfinished (then nothing can run yet).
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def paper_status(report: PaperReport) -> dict[str, Any]:
     implementation = getattr(module, "IMPLEMENTATION", None) if module else None
     if module is None:
         status = "not started: reported numbers only"
+    elif getattr(module, "IN_PROGRESS", None):
+        status = f"in progress: {module.IN_PROGRESS}"
     elif getattr(module, "SMOKE_ONLY", False):
         status = f"{implementation}; smoke only (foundation weights not available here)"
     else:
