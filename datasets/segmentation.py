@@ -4,8 +4,8 @@ An image ``<data_root>/<img_dir>/<stem><img_suffix>`` pairs with ``<data_root>/<
 Stems come from a split file (one per line, in file order) or, without one, from a recursive scan of the image
 folder sorted by path, as mmseg does. Labels load as mmseg's ``LoadAnnotations`` (PIL, uint8; palette PNGs give
 indices) and ``reduce_zero_label`` maps 0 to 255 and every other label l to l-1. The presets below are the eight
-Trident benchmarks plus ADE20K for UperNet; each can write a tiny example in its exact layout (``write_example``)
-so that tests and demos read real files through the real code path.
+Trident benchmarks (ADE20K among them, which VSSD's UperNet uses too); each can write a tiny example in its
+exact layout (``write_example``) so that tests and demos read real files through the real code path.
 """
 from __future__ import annotations
 
