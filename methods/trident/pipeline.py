@@ -1,0 +1,141 @@
+"""Trident's coarse prediction for one image, composed from the stages on stock modules (no refinement yet).
+
+Follows the official ``Trident.get_trident_seg`` and ``postprocess_result``: SAM sees the original RGB image
+resized up to multiples of the CLIP patch; CLIP and DINO see the test-pipeline image (short side ``S``) resized by
+``preprocess_image`` and cut into ``slide_crop`` windows. Resizes use torch's bilinear kernel where the official
+code uses cv2/mmcv (``INTER_LINEAR``, the same sampling grid; uint8 results can differ by one grey level).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bench.methods.trident import stages
+from bench.methods.trident.encoders import (SamLastAttention, clip_last_block_input, clip_project,
+                                            dino_patch_features)
+
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+SAM_PATCH = 16
+
+
+@dataclass
+class TridentSettings:
+    """The hyper-parameters of the sheet's section 3 with the official defaults (``base_config.py``)."""
+
+    short_side: int = 448
+    slide_crop: int = 336
+    slide_stride: int = 224
+    window_pad: int = 56
+    beta: float = 1.2
+    gamma: float = 3.0
+    cos_fac: float = 1.2
+    refine_neg_cos: bool = True
+    logit_scale: float = 40.0
+    prob_thd: float = 0.0
+    sam_per_half: bool = False  # Cityscapes: SAM runs on the left and right halves separately
+
+
+def resize_uint8(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 HWC resized to ``size`` (H, W) with bilinear sampling (cv2 ``INTER_LINEAR``'s grid), rounded."""
+    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
+    image = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+    return image[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def keep_ratio_size(height: int, width: int, short_side: int, long_side: int = 2048) -> tuple[int, int]:
+    """mmcv ``rescale_size`` for ``Resize(scale=(long_side, short_side), keep_ratio=True)``: (H, W)."""
+    factor = min(long_side / max(height, width), short_side / min(height, width))
+    return int(height * factor + 0.5), int(width * factor + 0.5)
+
+
+def clip_input(rgb: np.ndarray, short_side: int) -> Tensor:
+    """The test-pipeline image: keep-ratio resize to (2048, ``short_side``), CLIP mean/std, [1, 3, H, W]."""
+    resized = torch.from_numpy(resize_uint8(rgb, keep_ratio_size(*rgb.shape[:2], short_side))).float() / 255
+    mean, std = torch.tensor(CLIP_MEAN), torch.tensor(CLIP_STD)
+    return ((resized - mean) / std).permute(2, 0, 1)[None]
+
+
+class TridentModels:
+    """Stock CLIP (open_clip ``CLIP``), DINO (timm ViT) and SAM (``segment_anything`` ``Sam``), with the text
+    embeddings of the class names and a probe on SAM's last attention."""
+
+    def __init__(self, clip: nn.Module, dino: nn.Module, sam: nn.Module, text: Tensor, query_index: list[int],
+                 dtype: torch.dtype = torch.float16) -> None:
+        from segment_anything import SamPredictor
+
+        self.clip, self.dino, self.sam, self.dtype = clip.eval(), dino.eval(), sam.eval(), dtype
+        self.text, self.query_index = text, list(query_index)
+        self.clip_patch = int(clip.visual.conv1.kernel_size[0])
+        self.predictor = SamPredictor(sam)
+        self.probe = SamLastAttention(sam.image_encoder)
+
+    def sam_tokens(self, rgb: np.ndarray) -> tuple[Tensor, Tensor, tuple[int, int]]:
+        """SAM's last attention [heads, N, N] and values [heads, N, c] over the valid (unpadded) token grid."""
+        self.predictor.set_image(rgb)
+        grid = (self.predictor.input_size[0] // SAM_PATCH, self.predictor.input_size[1] // SAM_PATCH)
+        full = self.probe.values.shape[2]
+        attention = self.probe.attention[0].reshape(-1, full, full, full, full)
+        attention = attention[:, : grid[0], : grid[1], : grid[0], : grid[1]].reshape(-1, grid[0] * grid[1],
+                                                                                      grid[0] * grid[1])
+        values = self.probe.values[0, :, : grid[0], : grid[1]].flatten(1, 2)
+        return attention.float(), values.float(), grid
+
+
+@torch.no_grad()
+def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.ndarray) -> tuple[Tensor, Tensor]:
+    """Class probabilities [K, H, W] and labels [H, W] at the original size of ``rgb`` (uint8 HWC)."""
+    stride = models.clip_patch
+    height, width = rgb.shape[:2]
+    sam_image = resize_uint8(rgb, (-(-height // stride) * stride, -(-width // stride) * stride))
+    image = stages.resize_to_stride(clip_input(rgb, settings.short_side), stride, settings.slide_crop)
+    windows, _ = stages.sliding_windows(*image.shape[-2:], settings.slide_crop, settings.slide_stride)
+    crops = []
+    for y1, x1, y2, x2 in windows:
+        left, right, top, bottom = stages.pad_amounts(y2 - y1, x2 - x1, settings.window_pad)
+        crops.append(F.pad(image[:, :, y1:y2, x1:x2], (left, right, top, bottom)))
+    crops = torch.cat(crops)
+    mean, std = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    dino_in = (crops * std + mean - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / \
+        torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    vfm = dino_patch_features(models.dino, dino_in.to(models.dtype))
+    tokens, clip_grid = clip_last_block_input(models.clip.visual, crops.to(models.dtype))
+    last = models.clip.visual.transformer.resblocks[-1].attn
+    attention = stages.proxy_attention(vfm.float(), settings.beta, settings.gamma)
+    out = stages.proxy_block_output(tokens, last.in_proj_weight, last.in_proj_bias, last.out_proj, last.num_heads,
+                                    clip_grid, tuple(vfm.shape[-2:]), attention)
+    maps = out.transpose(1, 2).reshape(len(windows), -1, *vfm.shape[-2:])
+    if tuple(maps.shape[-2:]) != tuple(clip_grid):  # e.g. ViT-H/14: 21 DINO tokens a side onto 24 CLIP tokens
+        maps = F.interpolate(maps.float(), size=clip_grid, mode="bilinear", align_corners=False).to(maps.dtype)
+    boxes = [(y1 // stride, x1 // stride, y2 // stride, x2 // stride) for y1, x1, y2, x2 in windows]
+    canvas = stages.splice(maps.float(), boxes, (image.shape[-2] // stride, image.shape[-1] // stride))
+    if settings.sam_per_half:
+        features, grid = _aggregate_halves(models, settings, sam_image, canvas)
+    else:
+        sam_attention, sam_values, grid = models.sam_tokens(sam_image)
+        weights = stages.sam_guided_weights(sam_values, sam_attention, settings.cos_fac, settings.refine_neg_cos)
+        features = stages.aggregate(canvas, weights, grid)
+    projected = clip_project(models.clip.visual, features.to(models.dtype)).float()
+    return stages.classify(projected, models.text.float(), models.query_index, grid, (height, width),
+                           settings.logit_scale, settings.prob_thd)
+
+
+def _aggregate_halves(models: TridentModels, settings: TridentSettings, sam_image: np.ndarray,
+                      canvas: Tensor) -> tuple[Tensor, tuple[int, int]]:
+    """Cityscapes: SAM on the left and right image halves, each aggregating its half of the canvas."""
+    half_w, half_canvas = sam_image.shape[1] // 2, canvas.shape[-1] // 2
+    rows = []
+    grids = []
+    for image_half, canvas_half in ((sam_image[:, :half_w], canvas[..., :half_canvas]),
+                                    (sam_image[:, half_w:], canvas[..., half_canvas:])):
+        sam_attention, sam_values, grid = models.sam_tokens(np.ascontiguousarray(image_half))
+        weights = stages.sam_guided_weights(sam_values, sam_attention, settings.cos_fac, settings.refine_neg_cos)
+        rows.append(stages.aggregate(canvas_half, weights, grid).reshape(*grid, -1))
+        grids.append(grid)
+    features = torch.cat(rows, dim=1)
+    grid = (grids[0][0], grids[0][1] + grids[1][1])
+    return features.reshape(grid[0] * grid[1], -1), grid

@@ -1,0 +1,57 @@
+"""Trident's coarse prediction wired through tiny random stock CLIP / DINO / SAM (CPU, float32)."""
+import numpy as np
+import pytest
+import torch
+
+from bench.methods.trident.pipeline import (TridentModels, TridentSettings, clip_input, coarse_predict,
+                                            keep_ratio_size)
+
+open_clip = pytest.importorskip("open_clip")
+segment_anything = pytest.importorskip("segment_anything")
+
+TINY = TridentSettings(short_side=40, slide_crop=32, slide_stride=16, window_pad=8)
+
+
+def tiny_models(num_queries=4, query_index=(0, 0, 1, 2)) -> TridentModels:
+    import timm
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    torch.manual_seed(0)
+    clip = open_clip.CLIP(embed_dim=16, vision_cfg=dict(image_size=32, layers=2, width=32, patch_size=8,
+                                                        head_width=16),
+                          text_cfg=dict(context_length=8, vocab_size=100, width=16, heads=2, layers=1))
+    dino = timm.models.VisionTransformer(img_size=32, patch_size=8, embed_dim=24, depth=2, num_heads=2,
+                                         num_classes=0)
+    sam = Sam(ImageEncoderViT(img_size=64, patch_size=16, embed_dim=32, depth=2, num_heads=2, out_chans=16,
+                              use_rel_pos=True, window_size=2, global_attn_indexes=(1,)),
+              PromptEncoder(embed_dim=16, image_embedding_size=(4, 4), input_image_size=(64, 64), mask_in_chans=4),
+              MaskDecoder(transformer_dim=16, transformer=TwoWayTransformer(depth=1, embedding_dim=16, num_heads=2,
+                                                                            mlp_dim=32), iou_head_hidden_dim=16))
+    text = torch.nn.functional.normalize(torch.randn(num_queries, 16), dim=-1)
+    return TridentModels(clip, dino, sam, text, list(query_index), dtype=torch.float32)
+
+
+def test_test_pipeline_scale_follows_mmcv_rescale():
+    assert keep_ratio_size(375, 500, 448) == (448, 597)
+    assert keep_ratio_size(1024, 2048, 688) == (688, 1376)
+    assert clip_input(np.zeros((30, 40, 3), np.uint8), 40).shape == (1, 3, 40, 53)
+
+
+def test_coarse_prediction_shapes_probabilities_and_determinism():
+    models = tiny_models()
+    rgb = np.random.default_rng(0).integers(0, 256, size=(50, 70, 3), dtype=np.uint8)
+    probs, labels = coarse_predict(models, TINY, rgb)
+    assert probs.shape == (3, 50, 70) and labels.shape == (50, 70)  # 4 queries, background synonyms merged
+    assert torch.equal(labels, probs.argmax(0)) and float(probs.sum(0).max()) <= 1 + 1e-5
+    again, labels_again = coarse_predict(models, TINY, rgb)
+    assert torch.equal(again, probs) and torch.equal(labels_again, labels)
+
+
+def test_settings_change_the_prediction_and_cityscapes_halves_run():
+    models = tiny_models()
+    rgb = np.random.default_rng(1).integers(0, 256, size=(40, 80, 3), dtype=np.uint8)
+    base, _ = coarse_predict(models, TINY, rgb)
+    other, _ = coarse_predict(models, TridentSettings(**{**TINY.__dict__, "cos_fac": 0.0}), rgb)
+    assert not torch.allclose(base, other)
+    halves, labels = coarse_predict(models, TridentSettings(**{**TINY.__dict__, "sam_per_half": True}), rgb)
+    assert halves.shape == (3, 40, 80) and labels.shape == (40, 80)
