@@ -55,3 +55,42 @@ def test_settings_change_the_prediction_and_cityscapes_halves_run():
     assert not torch.allclose(base, other)
     halves, labels = coarse_predict(models, TridentSettings(**{**TINY.__dict__, "sam_per_half": True}), rgb)
     assert halves.shape == (3, 40, 80) and labels.shape == (40, 80)
+
+
+def coarse_example():
+    labels = torch.zeros(40, 60, dtype=torch.long)
+    labels[5:25, 10:40] = 1
+    labels[28:38, 45:58] = 2
+    probs = torch.full((3, 40, 60), 0.05)
+    for c in range(3):
+        probs[c][labels == c] = 0.9
+    return labels, probs
+
+
+def test_refinement_accepting_every_mask_relabels_only_where_masks_cover():
+    from bench.methods.trident.pipeline import RefinementSettings, refine_prediction
+
+    models = tiny_models()
+    rgb = np.random.default_rng(2).integers(0, 256, size=(40, 60, 3), dtype=np.uint8)
+    models.predictor.set_image(rgb)
+    labels, probs = coarse_example()
+    accept_all = RefinementSettings(coarse_thresh=0.2, minimal_area=4, sam_iou_thresh=-1e9)
+    refined, scores = refine_prediction(models, accept_all, rgb, rgb, labels, probs)
+    assert refined.shape == (40, 60) and scores.shape == (3, 40, 60)
+    covered = scores.sum(0) > 0
+    assert covered.any() and not covered.all()
+    assert torch.equal(refined[~covered], labels[~covered])  # no SAM mask: the coarse label stays
+    assert torch.equal(refined[covered], scores.argmax(0)[covered])
+    again, _ = refine_prediction(models, accept_all, rgb, rgb, labels, probs)
+    assert torch.equal(again, refined)
+
+
+def test_refinement_rejecting_every_mask_returns_the_coarse_prediction():
+    from bench.methods.trident.pipeline import RefinementSettings, refine_prediction
+
+    models = tiny_models()
+    rgb = np.random.default_rng(3).integers(0, 256, size=(40, 60, 3), dtype=np.uint8)
+    labels, probs = coarse_example()
+    reject_all = RefinementSettings(coarse_thresh=0.2, minimal_area=4, sam_iou_thresh=1e9)
+    refined, scores = refine_prediction(models, reject_all, rgb, rgb, labels, probs)  # sets the image itself
+    assert refined is labels and scores is probs

@@ -139,3 +139,59 @@ def _aggregate_halves(models: TridentModels, settings: TridentSettings, sam_imag
     features = torch.cat(rows, dim=1)
     grid = (grids[0][0], grids[0][1] + grids[1][1])
     return features.reshape(grid[0] * grid[1], -1), grid
+
+
+@dataclass
+class RefinementSettings:
+    """SAM refinement (sheet section 3.8); ``sam_iou_thresh`` 0.8 is ``base_config``'s (the class default is 0.9)."""
+
+    coarse_thresh: float = 0.2
+    minimal_area: int = 225
+    sam_mask_coff: float = 0.005
+    sam_iou_thresh: float = 0.8
+
+
+@torch.no_grad()
+def refine_prediction(models: TridentModels, settings: RefinementSettings, rgb: np.ndarray, sam_image: np.ndarray,
+                      labels: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:
+    """Refined labels [H, W] and scores [K, H, W] (official ``sam_refinement``).
+
+    Components of the ×2-downsampled coarse prediction become box, point and dense-mask prompts; SAM's single
+    masks with predicted IoU above ``sam_iou_thresh`` replace the coarse labels where they cover; rejected
+    components keep their coarse probabilities. ``sam_image`` is the image SAM's embedding is (or is to be) set on.
+    """
+    from bench.methods.trident import refinement
+
+    if getattr(models.predictor, "original_size", None) != tuple(sam_image.shape[:2]):  # Cityscapes: halves set last
+        models.predictor.set_image(sam_image)
+    num_classes = probs.shape[0]
+    labels_down, probs_down = refinement.downsample_coarse(labels, probs, num_classes, settings.coarse_thresh)
+    prompts = refinement.class_prompts(labels_down, probs_down, num_classes, settings.coarse_thresh,
+                                       settings.minimal_area)
+    predictor, down_hw = models.predictor, tuple(labels_down.shape)
+    predictor.features = predictor.features.float()
+    low_res, mask_class, failed = [], [], []
+    for c, found in prompts.items():
+        dense = refinement.mask_prompt(probs_down[c], rgb.shape[:2], settings.coarse_thresh, settings.sam_mask_coff,
+                                       frame=predictor.model.prompt_encoder.mask_input_size[0])
+        boxes = predictor.transform.apply_boxes_torch(found.boxes.float(), down_hw)
+        points = predictor.transform.apply_coords_torch(found.points.float(), down_hw).unsqueeze(1)
+        _, iou, logits = predictor.predict_torch(point_coords=points, point_labels=torch.ones(len(points), 1),
+                                                 boxes=boxes, mask_input=dense, multimask_output=False)
+        valid = iou[:, 0] > settings.sam_iou_thresh
+        if not bool(valid.all()):
+            failed.append(found.masks[~valid])
+        if bool(valid.any()):
+            low_res.append(logits[valid])
+            mask_class += [c] * int(valid.sum())
+    if not low_res:
+        return labels, probs
+    logits = predictor.model.postprocess_masks(torch.cat(low_res), predictor.input_size, predictor.original_size)
+    logits = F.interpolate(logits, size=rgb.shape[:2], mode="bilinear", align_corners=False)[:, 0]
+    refined, scores = refinement.merge_refined(logits.sigmoid(), logits > predictor.model.mask_threshold,
+                                               torch.tensor(mask_class), probs, labels[None])
+    if failed:
+        failed_full = F.interpolate(torch.cat(failed)[None].float(), size=rgb.shape[:2], mode="nearest")[0].bool()
+        refined, scores = refinement.keep_coarse_where_refinement_failed(refined, scores, failed_full, probs,
+                                                                         labels[None])
+    return refined[0], scores

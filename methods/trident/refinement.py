@@ -19,7 +19,7 @@ from torch import Tensor
 from torchvision.ops import masks_to_boxes
 
 DOWN_RATIO = 2  # the official refinement works on the coarse maps downsampled x2
-MASK_FRAME = 256  # SAM's low-resolution mask-prompt frame
+MASK_FRAME = 256  # SAM's low-resolution mask-prompt frame (4 x its 64 x 64 embedding)
 
 
 @dataclass
@@ -73,15 +73,16 @@ def class_prompts(labels: Tensor, probs: Tensor, num_classes: int, coarse_thresh
     return prompts
 
 
-def mask_prompt(class_prob: Tensor, image_hw: tuple[int, int], coarse_thresh: float, coefficient: float) -> Tensor:
-    """The dense prompt [1, 256, 256]: the class probability resized so the long side is 256 (SAM's
-    ``get_preprocess_shape``), zero-padded bottom/right, zeroed below ``coarse_thresh`` and scaled by
-    ``coefficient`` (``sam_mask_coff``)."""
+def mask_prompt(class_prob: Tensor, image_hw: tuple[int, int], coarse_thresh: float, coefficient: float,
+                frame: int = MASK_FRAME) -> Tensor:
+    """The dense prompt [1, frame, frame] (256 for real SAM models): the class probability resized so the long
+    side is ``frame`` (SAM's ``get_preprocess_shape`` of the image size), zero-padded bottom/right, zeroed below
+    ``coarse_thresh`` and scaled by ``coefficient`` (``sam_mask_coff``)."""
     height, width = image_hw
-    scale = MASK_FRAME / max(height, width)
+    scale = frame / max(height, width)
     new_h, new_w = int(height * scale + 0.5), int(width * scale + 0.5)
     resized = F.interpolate(class_prob[None, None].float(), [new_h, new_w], mode="bilinear", align_corners=False)[0]
-    padded = F.pad(resized, (0, MASK_FRAME - new_w, 0, MASK_FRAME - new_h), value=0.0)
+    padded = F.pad(resized, (0, frame - new_w, 0, frame - new_h), value=0.0)
     return torch.where(padded > coarse_thresh, coefficient * padded, torch.zeros_like(padded))
 
 
