@@ -127,3 +127,13 @@ def test_same_samples_and_labels_as_mmseg_dataset(tmp_path: Path, preset):
         assert Path(info["seg_map_path"]) == Path(item["seg_map_path"])
         label = theirs[index]["gt_seg_map"]
         assert np.array_equal(label, item["gt_seg_map"].numpy())
+
+
+def test_generated_scenes_are_deterministic_and_labelled_by_class_colour():
+    from bench.datasets.segmentation import GeneratedScenes
+
+    data = GeneratedScenes(num_images=3, size=(32, 48), num_classes=4, seed=5)
+    first, again = data[1], GeneratedScenes(num_images=3, size=(32, 48), num_classes=4, seed=5)[1]
+    assert torch.equal(first["image"], again["image"]) and torch.equal(first["gt_seg_map"], again["gt_seg_map"])
+    assert first["image"].shape == (3, 32, 48) and set(first["gt_seg_map"].unique().tolist()) <= {0, 1, 2, 3}
+    assert not torch.equal(data[0]["gt_seg_map"], first["gt_seg_map"]) and data.sample_id(1) == "scene-5-0001"

@@ -73,6 +73,7 @@ class TridentModels:
         self.clip_patch = int(clip.visual.conv1.kernel_size[0])
         self.predictor = SamPredictor(sam)
         self.probe = SamLastAttention(sam.image_encoder)
+        self.last_sam_image: np.ndarray | None = None  # the image the refinement re-uses SAM's embedding of
 
     def sam_tokens(self, rgb: np.ndarray) -> tuple[Tensor, Tensor, tuple[int, int]]:
         """SAM's last attention [heads, N, N] and values [heads, N, c] over the valid (unpadded) token grid."""
@@ -92,6 +93,7 @@ def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.nda
     stride = models.clip_patch
     height, width = rgb.shape[:2]
     sam_image = resize_uint8(rgb, (-(-height // stride) * stride, -(-width // stride) * stride))
+    models.last_sam_image = sam_image
     image = stages.resize_to_stride(clip_input(rgb, settings.short_side), stride, settings.slide_crop)
     windows, _ = stages.sliding_windows(*image.shape[-2:], settings.slide_crop, settings.slide_stride)
     crops = []

@@ -1,0 +1,151 @@
+"""The Trident method adapter: builds stock CLIP, DINO and SAM from the config and segments each image.
+
+Official weights load from local files named in the config (open_clip state dict for ``clip.checkpoint``,
+``dino_vitbase16_pretrain.pth``, ``sam_vit_{b,l,h}_*.pth``); a ``tiny`` entry instead builds a small randomly
+initialised model of the same kind, for smoke runs (the run is then labelled smoke). Predictions are reduced to
+per-image class histograms against the reader's ``gt_seg_map``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.checkpoint import load_weights
+from bench.method import Method, collate_ragged
+from bench.methods.trident import stages
+from bench.methods.trident.pipeline import (RefinementSettings, TridentModels, TridentSettings, coarse_predict,
+                                            refine_prediction)
+from bench.metrics.segmentation import segmentation_columns
+from bench.registry import METHODS
+from bench.store import Columns
+
+OPENVOCAB_HINT = "needs the `openvocab` extra (open_clip_torch, segment-anything): pip install 'bench[openvocab]'"
+
+
+def _require(path: str | None, what: str, names: str) -> Path:
+    if not path or not Path(path).is_file():
+        raise FileNotFoundError(f"{what} checkpoint not found: {path!r}. Expected one of the official files "
+                                f"({names}) at that path; set it in the config, or use a `tiny` model for a smoke run.")
+    return Path(path)
+
+
+def build_clip(cfg: dict[str, Any]) -> tuple[torch.nn.Module, int]:
+    """An open_clip CLIP and its text context length, from ``model_name`` + ``checkpoint`` or ``tiny`` kwargs."""
+    import open_clip
+
+    if cfg.get("tiny"):
+        tiny = dict(cfg["tiny"])
+        return open_clip.CLIP(**tiny), int(tiny["text_cfg"]["context_length"])
+    path = _require(cfg.get("checkpoint"), "CLIP", "open_clip_pytorch_model.bin of ViT-B-16 openai or ViT-H-14 "
+                    "laion2b_s32b_b79k")
+    return open_clip.create_model(cfg["model_name"], pretrained=str(path)), 77
+
+
+def build_dino(cfg: dict[str, Any]) -> torch.nn.Module:
+    """DINO ViT-B/16 (timm layout = official key names) from ``checkpoint``, or a ``tiny`` ViT."""
+    import timm
+
+    if cfg.get("tiny"):
+        return timm.models.VisionTransformer(num_classes=0, **cfg["tiny"])
+    model = timm.models.VisionTransformer(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12,
+                                          num_classes=0)
+    load_weights(model, _require(cfg.get("checkpoint"), "DINO", "dino_vitbase16_pretrain.pth"))
+    return model
+
+
+def build_sam(cfg: dict[str, Any]) -> torch.nn.Module:
+    """segment_anything ``Sam`` of ``model_type`` (vit_b/l/h) from ``checkpoint``, or a ``tiny`` one."""
+    from segment_anything import sam_model_registry
+    from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
+
+    if cfg.get("tiny"):
+        t = cfg["tiny"]
+        grid = t["img_size"] // 16
+        return Sam(ImageEncoderViT(img_size=t["img_size"], patch_size=16, embed_dim=t["embed_dim"], depth=t["depth"],
+                                   num_heads=t["num_heads"], out_chans=t["out_chans"], use_rel_pos=True,
+                                   window_size=t["window_size"], global_attn_indexes=(t["depth"] - 1,)),
+                   PromptEncoder(embed_dim=t["out_chans"], image_embedding_size=(grid, grid),
+                                 input_image_size=(t["img_size"], t["img_size"]), mask_in_chans=4),
+                   MaskDecoder(transformer_dim=t["out_chans"],
+                               transformer=TwoWayTransformer(depth=1, embedding_dim=t["out_chans"], num_heads=2,
+                                                             mlp_dim=2 * t["out_chans"]),
+                               iou_head_hidden_dim=t["out_chans"]))
+    model = sam_model_registry[cfg["model_type"]](checkpoint=None)
+    load_weights(model, _require(cfg.get("checkpoint"), "SAM", "sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, "
+                                 "sam_vit_h_4b8939.pth"))
+    return model
+
+
+def resolve_class_file(path: str) -> Path:
+    """A class-name file as given, or relative to the installed configs (``trident/classes/cls_voc21.txt``)."""
+    from bench.config import configs_root
+
+    for candidate in (Path(path), configs_root() / path):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"class-name file {path!r} not found (as given, or under {configs_root()}); one class "
+                            "per line, synonyms separated by '; ', background first")
+
+
+@METHODS.register_module(name="Trident")
+class TridentSegmentor(Method):
+    """Splice-then-segment with SAM-guided aggregation and optional SAM refinement (``refinement`` None: off)."""
+
+    def __init__(self, class_names: str, clip: dict[str, Any], dino: dict[str, Any], sam: dict[str, Any],
+                 settings: dict[str, Any] | None = None, refinement: dict[str, Any] | None = None,
+                 dtype: str = "float16", ignore_index: int = 255) -> None:
+        self.class_names, self.clip_cfg, self.dino_cfg, self.sam_cfg = class_names, clip, dino, sam
+        self.settings = TridentSettings(**(settings or {}))
+        self.refinement = RefinementSettings(**refinement) if refinement is not None else None
+        self.dtype, self.ignore_index = getattr(torch, dtype), ignore_index
+        tiny = [name for name, cfg in (("CLIP", clip), ("DINO", dino), ("SAM", sam)) if cfg.get("tiny")]
+        self.smoke = bool(tiny)
+        self.smoke_reason = f"tiny randomly initialised {', '.join(tiny)} (foundation weights not here)" if tiny \
+            else None
+        self.models: TridentModels | None = None
+
+    def setup(self, device: torch.device, seed: int = 0) -> None:
+        try:
+            import open_clip
+        except ImportError as error:
+            raise ImportError(OPENVOCAB_HINT) from error
+        names, query_index = stages.read_class_names(resolve_class_file(self.class_names))
+        with torch.random.fork_rng(devices=[]):  # tiny models' random weights depend on the run seed only
+            torch.manual_seed(seed)
+            clip, context_length = build_clip(self.clip_cfg)
+            dino, sam = build_dino(self.dino_cfg), build_sam(self.sam_cfg)
+        clip, dino = clip.to(device, self.dtype).eval(), dino.to(device, self.dtype).eval()
+        sam = sam.to(device).eval()
+        sam.image_encoder.to(self.dtype)  # prompt encoder and mask decoder stay in float32, as the official code
+        from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+        def encode_text(texts: list[str]) -> torch.Tensor:
+            return clip.encode_text(open_clip.tokenize(texts, context_length=context_length).to(device))
+
+        with torch.no_grad():
+            text = stages.text_embeddings(encode_text, names, OPENAI_IMAGENET_TEMPLATES)
+        self.models = TridentModels(clip, dino, sam, text, query_index, dtype=self.dtype)
+
+    def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        return collate_ragged(items, ("img_path", "seg_map_path", "gt_seg_map", "image"))
+
+    def predict_one(self, image: torch.Tensor) -> torch.Tensor:
+        """Labels [H, W] for one uint8 RGB image [3, H, W]."""
+        assert self.models is not None, "setup() was not called"
+        rgb = image.permute(1, 2, 0).cpu().numpy()
+        probs, labels = coarse_predict(self.models, self.settings, rgb)
+        if self.refinement is not None:
+            labels, _ = refine_prediction(self.models, self.refinement, rgb, self.models.last_sam_image, labels,
+                                          probs)
+        return labels
+
+    def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
+        num_classes = max(self.models.query_index) + 1 if self.models else 0
+        preds = [self.predict_one(image) for image in batch["image"]]
+        return segmentation_columns(preds, batch["gt_seg_map"], num_classes, self.ignore_index)
+
+    def provenance(self) -> dict[str, Any]:
+        return {**super().provenance(), "class_names": str(self.class_names), "dtype": str(self.dtype),
+                "settings": self.settings.__dict__, "refinement": self.refinement.__dict__ if self.refinement else None}
