@@ -46,3 +46,43 @@ def test_missing_weights_and_class_files_name_what_is_expected():
     with pytest.raises(FileNotFoundError, match="one class per line"):
         resolve_class_file("trident/classes/cls_nowhere.txt")
     assert resolve_class_file("demo/trident_classes.txt").read_text().startswith("background; ")
+
+
+def test_benchmark_configs_fill_the_reported_cells():
+    from bench.config import configs_root
+    from bench.reported import cell_key, load_report
+    from bench.results import paper_cells
+
+    reported = {entry.key for entry in load_report("trident").entries}
+    paths = sorted((configs_root() / "trident").glob("*.py"))
+    assert len(paths) == 16
+    cells = set()
+    for path in paths:
+        cfg = load_config(path)
+        (cell,) = paper_cells(to_plain(cfg.paper), {"mIoU": 0.5})
+        key = cell_key(cell["table"], cell["setting"], cell["metric"])
+        assert key in reported, key
+        cells.add(key)
+        proxy = path.stem.endswith("_proxyclip")
+        assert (cfg.method.refinement is None) == proxy and cfg.method.settings.get("sam_aggregation", True) != proxy
+    assert len(cells) == 16
+    city = load_config("trident/cityscapes").method
+    assert city.settings.sam_per_half and city.settings.cos_fac == 3.0 and city.refinement.coarse_thresh == 0.1
+    assert load_config("trident/voc20").method.settings.slide_stride == 112
+
+
+def test_voc21_config_runs_on_a_voc_example_with_tiny_models(tmp_path):
+    from bench.datasets.segmentation import PascalVOC
+
+    root = PascalVOC.write_example(tmp_path / "VOC2012", size=(48, 40))
+    classes = tmp_path / "cls_voc21.txt"
+    classes.write_text("background; sky; wall\n" + "\n".join(f"class {i}" for i in range(1, 21)) + "\n")
+    demo = to_plain(load_config("demo/trident_generated_scenes").method)
+    cfg = load_config("trident/voc21", {
+        "dataset.data_root": str(root), "method.class_names": str(classes), "method.clip": demo["clip"],
+        "method.dino": demo["dino"], "method.sam": demo["sam"], "method.dtype": "float32",
+        "method.settings": {**demo["settings"], "prob_thd": 0.2}, "method.refinement.minimal_area": 4,
+        "run.work_dir": str(tmp_path / "run"), "run.num_workers": 0})
+    results = read_results(evaluate(cfg, progress=False, wandb_mode="disabled"))
+    assert results["smoke"] is True and results["cells"][0]["setting"]["dataset"] == "VOC21"
+    assert 0.0 <= results["metrics"]["mIoU"] <= 1.0

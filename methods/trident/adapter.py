@@ -85,8 +85,10 @@ def resolve_class_file(path: str) -> Path:
     for candidate in (Path(path), configs_root() / path):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"class-name file {path!r} not found (as given, or under {configs_root()}); one class "
-                            "per line, synonyms separated by '; ', background first")
+    raise FileNotFoundError(f"class-name file {path!r} not found (as given, or under {configs_root()}). The benchmark "
+                            "configs expect the official files configs/cls_<dataset>.txt of YuHengsss/Trident copied "
+                            "to checkpoints/trident/classes/; format: one class per line, synonyms separated by '; ', "
+                            "background first")
 
 
 @METHODS.register_module(name="Trident")

@@ -38,6 +38,7 @@ class TridentSettings:
     logit_scale: float = 40.0
     prob_thd: float = 0.0
     sam_per_half: bool = False  # Cityscapes: SAM runs on the left and right halves separately
+    sam_aggregation: bool = True  # False: classify the spliced CLIP map itself (the ProxyCLIP row of the table)
 
 
 def resize_uint8(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -115,7 +116,10 @@ def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.nda
         maps = F.interpolate(maps.float(), size=clip_grid, mode="bilinear", align_corners=False).to(maps.dtype)
     boxes = [(y1 // stride, x1 // stride, y2 // stride, x2 // stride) for y1, x1, y2, x2 in windows]
     canvas = stages.splice(maps.float(), boxes, (image.shape[-2] // stride, image.shape[-1] // stride))
-    if settings.sam_per_half:
+    if not settings.sam_aggregation:
+        grid = (canvas.shape[-2], canvas.shape[-1])
+        features = canvas.flatten(2)[0].T
+    elif settings.sam_per_half:
         features, grid = _aggregate_halves(models, settings, sam_image, canvas)
     else:
         sam_attention, sam_values, grid = models.sam_tokens(sam_image)

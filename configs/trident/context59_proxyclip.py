@@ -1,0 +1,6 @@
+# The ProxyCLIP row on Context59: the same pipeline without SAM-guided aggregation and without refinement (the
+# issue's definition; ProxyCLIP's own code averages window logits in mmseg's slide mode instead of splicing features).
+_base_ = ["./context59.py"]
+
+method = dict(settings=dict(sam_aggregation=False), refinement=None)
+paper = dict(setting=dict(method="ProxyCLIP"))

@@ -1,0 +1,8 @@
+# Trident ViT-B/16 on Context60 (official configs/cfg_context60.py): test Resize (2048, 576), window stride 224.
+_base_ = ["./_base_/trident_vitb16.py"]
+
+dataset = dict(type="PascalContext60", data_root="data/VOCdevkit/VOC2010", with_image=True)
+method = dict(class_names="checkpoints/trident/classes/cls_context60.txt",
+              settings=dict(short_side=576, slide_stride=224, prob_thd=0.15),
+              refinement=dict(coarse_thresh=0.15))
+paper = dict(setting=dict(backbone="CLIP ViT-B/16", method="Trident", dataset="Context60"))

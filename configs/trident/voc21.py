@@ -1,0 +1,8 @@
+# Trident ViT-B/16 on VOC21 (official configs/cfg_voc21.py): test Resize (2048, 448), window stride 224.
+_base_ = ["./_base_/trident_vitb16.py"]
+
+dataset = dict(type="PascalVOC", data_root="data/VOCdevkit/VOC2012", with_image=True)
+method = dict(class_names="checkpoints/trident/classes/cls_voc21.txt",
+              settings=dict(short_side=448, slide_stride=224, prob_thd=0.2),
+              refinement=dict(coarse_thresh=0.2))
+paper = dict(setting=dict(backbone="CLIP ViT-B/16", method="Trident", dataset="VOC21"))
