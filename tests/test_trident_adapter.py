@@ -54,8 +54,8 @@ def test_benchmark_configs_fill_the_reported_cells():
     from bench.results import paper_cells
 
     reported = {entry.key for entry in load_report("trident").entries}
-    paths = sorted((configs_root() / "trident").glob("*.py"))
-    assert len(paths) == 16
+    paths = sorted((configs_root() / "trident").glob("*.py")) + sorted((configs_root() / "trident").glob("vith14/*.py"))
+    assert len(paths) == 32
     cells = set()
     for path in paths:
         cfg = load_config(path)
@@ -65,7 +65,8 @@ def test_benchmark_configs_fill_the_reported_cells():
         cells.add(key)
         proxy = path.stem.endswith("_proxyclip")
         assert (cfg.method.refinement is None) == proxy and cfg.method.settings.get("sam_aggregation", True) != proxy
-    assert len(cells) == 16
+    assert len(cells) == 32  # 8 benchmarks x (Trident, ProxyCLIP) x (ViT-B/16, ViT-H/14)
+    assert load_config("trident/vith14/ade20k").method.clip.model_name == "ViT-H-14"
     city = load_config("trident/cityscapes").method
     assert city.settings.sam_per_half and city.settings.cos_fac == 3.0 and city.refinement.coarse_thresh == 0.1
     assert load_config("trident/voc20").method.settings.slide_stride == 112
