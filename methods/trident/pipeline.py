@@ -13,8 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.profiler import record_function
 
-from bench.methods.trident import stages
+from bench.methods.trident import refinement, stages
 from bench.methods.trident.encoders import (SamLastAttention, clip_last_block_input, clip_project,
                                             dino_patch_features)
 
@@ -78,7 +79,8 @@ class TridentModels:
 
     def sam_tokens(self, rgb: np.ndarray) -> tuple[Tensor, Tensor, tuple[int, int]]:
         """SAM's last attention [heads, N, N] and values [heads, N, c] over the valid (unpadded) token grid."""
-        self.predictor.set_image(rgb)
+        with record_function("trident.sam_encoder"):
+            self.predictor.set_image(rgb)
         grid = (self.predictor.input_size[0] // SAM_PATCH, self.predictor.input_size[1] // SAM_PATCH)
         full = self.probe.values.shape[2]
         attention = self.probe.attention[0].reshape(-1, full, full, full, full)
@@ -93,29 +95,33 @@ def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.nda
     """Class probabilities [K, H, W] and labels [H, W] at the original size of ``rgb`` (uint8 HWC)."""
     stride = models.clip_patch
     height, width = rgb.shape[:2]
-    sam_image = resize_uint8(rgb, (-(-height // stride) * stride, -(-width // stride) * stride))
-    models.last_sam_image = sam_image
-    image = stages.resize_to_stride(clip_input(rgb, settings.short_side), stride, settings.slide_crop)
-    windows, _ = stages.sliding_windows(*image.shape[-2:], settings.slide_crop, settings.slide_stride)
-    crops = []
-    for y1, x1, y2, x2 in windows:
-        left, right, top, bottom = stages.pad_amounts(y2 - y1, x2 - x1, settings.window_pad)
-        crops.append(F.pad(image[:, :, y1:y2, x1:x2], (left, right, top, bottom)))
-    crops = torch.cat(crops)
-    mean, std = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-    dino_in = (crops * std + mean - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / \
-        torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    vfm = dino_patch_features(models.dino, dino_in.to(models.dtype))
-    tokens, clip_grid = clip_last_block_input(models.clip.visual, crops.to(models.dtype))
-    last = models.clip.visual.transformer.resblocks[-1].attn
-    attention = stages.proxy_attention(vfm.float(), settings.beta, settings.gamma)
-    out = stages.proxy_block_output(tokens, last.in_proj_weight, last.in_proj_bias, last.out_proj, last.num_heads,
-                                    clip_grid, tuple(vfm.shape[-2:]), attention)
-    maps = out.transpose(1, 2).reshape(len(windows), -1, *vfm.shape[-2:])
-    if tuple(maps.shape[-2:]) != tuple(clip_grid):  # e.g. ViT-H/14: 21 DINO tokens a side onto 24 CLIP tokens
-        maps = F.interpolate(maps.float(), size=clip_grid, mode="bilinear", align_corners=False).to(maps.dtype)
-    boxes = [(y1 // stride, x1 // stride, y2 // stride, x2 // stride) for y1, x1, y2, x2 in windows]
-    canvas = stages.splice(maps.float(), boxes, (image.shape[-2] // stride, image.shape[-1] // stride))
+    with record_function("trident.windows"):
+        sam_image = resize_uint8(rgb, (-(-height // stride) * stride, -(-width // stride) * stride))
+        models.last_sam_image = sam_image
+        image = stages.resize_to_stride(clip_input(rgb, settings.short_side), stride, settings.slide_crop)
+        windows, _ = stages.sliding_windows(*image.shape[-2:], settings.slide_crop, settings.slide_stride)
+        crops = []
+        for y1, x1, y2, x2 in windows:
+            left, right, top, bottom = stages.pad_amounts(y2 - y1, x2 - x1, settings.window_pad)
+            crops.append(F.pad(image[:, :, y1:y2, x1:x2], (left, right, top, bottom)))
+        crops = torch.cat(crops)
+        mean, std = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+        dino_in = (crops * std + mean - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / \
+            torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with record_function("trident.dino"):
+        vfm = dino_patch_features(models.dino, dino_in.to(models.dtype))
+    with record_function("trident.clip"):
+        tokens, clip_grid = clip_last_block_input(models.clip.visual, crops.to(models.dtype))
+        last = models.clip.visual.transformer.resblocks[-1].attn
+        attention = stages.proxy_attention(vfm.float(), settings.beta, settings.gamma)
+        out = stages.proxy_block_output(tokens, last.in_proj_weight, last.in_proj_bias, last.out_proj,
+                                        last.num_heads, clip_grid, tuple(vfm.shape[-2:]), attention)
+    with record_function("trident.splice"):
+        maps = out.transpose(1, 2).reshape(len(windows), -1, *vfm.shape[-2:])
+        if tuple(maps.shape[-2:]) != tuple(clip_grid):  # e.g. ViT-H/14: 21 DINO tokens a side onto 24 CLIP
+            maps = F.interpolate(maps.float(), size=clip_grid, mode="bilinear", align_corners=False).to(maps.dtype)
+        boxes = [(y1 // stride, x1 // stride, y2 // stride, x2 // stride) for y1, x1, y2, x2 in windows]
+        canvas = stages.splice(maps.float(), boxes, (image.shape[-2] // stride, image.shape[-1] // stride))
     if not settings.sam_aggregation:
         grid = (canvas.shape[-2], canvas.shape[-1])
         features = canvas.flatten(2)[0].T
@@ -123,11 +129,14 @@ def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.nda
         features, grid = _aggregate_halves(models, settings, sam_image, canvas)
     else:
         sam_attention, sam_values, grid = models.sam_tokens(sam_image)
-        weights = stages.sam_guided_weights(sam_values, sam_attention, settings.cos_fac, settings.refine_neg_cos)
-        features = stages.aggregate(canvas, weights, grid)
-    projected = clip_project(models.clip.visual, features.to(models.dtype)).float()
-    return stages.classify(projected, models.text.float(), models.query_index, grid, (height, width),
-                           settings.logit_scale, settings.prob_thd)
+        with record_function("trident.aggregate"):
+            weights = stages.sam_guided_weights(sam_values, sam_attention, settings.cos_fac,
+                                                settings.refine_neg_cos)
+            features = stages.aggregate(canvas, weights, grid)
+    with record_function("trident.classify"):
+        projected = clip_project(models.clip.visual, features.to(models.dtype)).float()
+        return stages.classify(projected, models.text.float(), models.query_index, grid, (height, width),
+                               settings.logit_scale, settings.prob_thd)
 
 
 def _aggregate_halves(models: TridentModels, settings: TridentSettings, sam_image: np.ndarray,
@@ -166,8 +175,12 @@ def refine_prediction(models: TridentModels, settings: RefinementSettings, rgb: 
     masks with predicted IoU above ``sam_iou_thresh`` replace the coarse labels where they cover; rejected
     components keep their coarse probabilities. ``sam_image`` is the image SAM's embedding is (or is to be) set on.
     """
-    from bench.methods.trident import refinement
+    with record_function("trident.refine"):
+        return _refine(models, settings, rgb, sam_image, labels, probs)
 
+
+def _refine(models: TridentModels, settings: RefinementSettings, rgb: np.ndarray, sam_image: np.ndarray,
+            labels: Tensor, probs: Tensor) -> tuple[Tensor, Tensor]:
     if getattr(models.predictor, "original_size", None) != tuple(sam_image.shape[:2]):  # Cityscapes: halves set last
         models.predictor.set_image(sam_image)
     num_classes = probs.shape[0]
