@@ -11,7 +11,8 @@ from typing import Any
 import torch
 
 TRACKED_PACKAGES = ("bench", "torch", "torchvision", "timm", "mmengine", "numpy", "scipy", "pandas",
-                    "scikit-learn", "wandb", "ray", "diffusers", "mmsegmentation", "mmcv", "torchmetrics")
+                    "scikit-learn", "wandb", "ray", "diffusers", "mmsegmentation", "mmdet", "mmcv", "torchmetrics",
+                    "open_clip_torch", "segment-anything", "pycocotools", "netcal")
 
 
 def git_state(path: Path | None = None) -> dict[str, Any]:
