@@ -73,3 +73,29 @@ def test_committed_tables_are_current(tmp_path: Path):
         committed = REPO / "results" / "tables" / path.name
         assert committed.is_file(), f"{committed} is missing: run `bench table --write`"
         assert committed.read_text() == path.read_text(), f"{committed} is stale: run `bench table --write`"
+
+
+def test_avg_cell_is_the_mean_of_its_row_once_every_member_is_filled(tmp_path: Path):
+    datasets = ["VOC21", "Context60", "COCO-Object", "VOC20", "Context59", "COCO-Stuff", "Cityscapes", "ADE20K"]
+    values = [67.0, 38.0, 41.0, 84.0, 42.0, 28.0, 43.0, 22.0]
+
+    def trident_run(name: str, dataset: str, value: float) -> None:
+        atomic_write_json(tmp_path / name / "results.json", {
+            "schema_version": 1, "run_id": name, "name": name, "paper": "trident", "method": "Trident",
+            "dataset": dataset, "task": "segmentation", "config_sha256": "0" * 64, "status": "complete",
+            "smoke": False, "smoke_reason": None, "samples": {}, "metrics": {"mIoU": value / 100},
+            "created": "2026-01-01T00:00:00+00:00",
+            "cells": [{"table": "main", "setting": {"backbone": "CLIP ViT-B/16", "method": "Trident",
+                                                    "dataset": dataset}, "metric": "mIoU", "value": value}]})
+
+    def avg_row():
+        frame = paper_table("trident", [tmp_path])
+        return frame[frame.setting == "backbone=CLIP ViT-B/16, method=Trident, dataset=Avg"].iloc[0]
+
+    for i, (dataset, value) in enumerate(zip(datasets[:-1], values[:-1], strict=True)):
+        trident_run(f"run{i}", dataset, value)
+    assert avg_row().status == "missing"  # seven of eight: no average
+    trident_run("run7", datasets[-1], values[-1])
+    row = avg_row()
+    assert row.reproduced == pytest.approx(sum(values) / 8) and row.reported == 45.8
+    assert row.status == "within tolerance" and row.run_id == "mean of 8 runs"
