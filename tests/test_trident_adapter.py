@@ -87,3 +87,16 @@ def test_voc21_config_runs_on_a_voc_example_with_tiny_models(tmp_path):
     results = read_results(evaluate(cfg, progress=False, wandb_mode="disabled"))
     assert results["smoke"] is True and results["cells"][0]["setting"]["dataset"] == "VOC21"
     assert 0.0 <= results["metrics"]["mIoU"] <= 1.0
+
+
+def test_float16_placement_follows_the_official_code():
+    """CLIP, DINO and SAM's image encoder in float16; SAM's prompt encoder and mask decoder in float32."""
+    method = demo_method(dtype="float16")
+    method.setup(torch.device("cpu"))
+    models = method.models
+    assert next(models.clip.parameters()).dtype == next(models.dino.parameters()).dtype == torch.float16
+    assert next(models.sam.image_encoder.parameters()).dtype == torch.float16
+    assert next(models.sam.mask_decoder.parameters()).dtype == torch.float32
+    assert next(models.sam.prompt_encoder.parameters()).dtype == torch.float32
+    image = GeneratedScenes(num_images=1, size=(64, 96), num_classes=3)[0]["image"]
+    assert method.predict_one(image).shape == (64, 96)

@@ -119,8 +119,9 @@ class TridentSegmentor(Method):
             clip, context_length = build_clip(self.clip_cfg)
             dino, sam = build_dino(self.dino_cfg), build_sam(self.sam_cfg)
         clip, dino = clip.to(device, self.dtype).eval(), dino.to(device, self.dtype).eval()
-        sam = sam.to(device).eval()
-        sam.image_encoder.to(self.dtype)  # prompt encoder and mask decoder stay in float32, as the official code
+        sam = sam.to(device, self.dtype).eval()  # image encoder and pixel statistics in ``dtype``, as the official
+        sam.prompt_encoder.float()  # code; the prompt encoder and mask decoder stay in float32
+        sam.mask_decoder.float()
         from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 
         def encode_text(texts: list[str]) -> torch.Tensor:
