@@ -142,7 +142,7 @@ class TridentSegmentor(Method):
         if self.refinement is not None:
             labels, _ = refine_prediction(self.models, self.refinement, rgb, self.models.last_sam_image, labels,
                                           probs)
-        return labels
+        return labels.cpu()  # the reader's ground truth is on the CPU
 
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
         num_classes = max(self.models.query_index) + 1 if self.models else 0

@@ -73,6 +73,7 @@ class TridentModels:
         self.clip, self.dino, self.sam, self.dtype = clip.eval(), dino.eval(), sam.eval(), dtype
         self.text, self.query_index = text, list(query_index)
         self.clip_patch = int(clip.visual.conv1.kernel_size[0])
+        self.device = clip.visual.conv1.weight.device
         self.predictor = SamPredictor(sam)
         self.probe = SamLastAttention(sam.image_encoder)
         self.last_sam_image: np.ndarray | None = None  # the image the refinement re-uses SAM's embedding of
@@ -98,16 +99,18 @@ def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.nda
     with record_function("trident.windows"):
         sam_image = resize_uint8(rgb, (-(-height // stride) * stride, -(-width // stride) * stride))
         models.last_sam_image = sam_image
-        image = stages.resize_to_stride(clip_input(rgb, settings.short_side), stride, settings.slide_crop)
+        image = stages.resize_to_stride(clip_input(rgb, settings.short_side).to(models.device), stride,
+                                        settings.slide_crop)
         windows, _ = stages.sliding_windows(*image.shape[-2:], settings.slide_crop, settings.slide_stride)
         crops = []
         for y1, x1, y2, x2 in windows:
             left, right, top, bottom = stages.pad_amounts(y2 - y1, x2 - x1, settings.window_pad)
             crops.append(F.pad(image[:, :, y1:y2, x1:x2], (left, right, top, bottom)))
         crops = torch.cat(crops)
-        mean, std = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-        dino_in = (crops * std + mean - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / \
-            torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        def channels(values: tuple[float, ...]) -> Tensor:
+            return torch.tensor(values, device=crops.device).view(1, 3, 1, 1)
+
+        dino_in = (crops * channels(CLIP_STD) + channels(CLIP_MEAN) - channels(IMAGENET_MEAN)) / channels(IMAGENET_STD)
     with record_function("trident.dino"):
         vfm = dino_patch_features(models.dino, dino_in.to(models.dtype))
     with record_function("trident.clip"):
@@ -193,24 +196,27 @@ def _refine(models: TridentModels, settings: RefinementSettings, rgb: np.ndarray
     for c, found in prompts.items():
         dense = refinement.mask_prompt(probs_down[c], rgb.shape[:2], settings.coarse_thresh, settings.sam_mask_coff,
                                        frame=predictor.model.prompt_encoder.mask_input_size[0])
-        boxes = predictor.transform.apply_boxes_torch(found.boxes.float(), down_hw)
-        points = predictor.transform.apply_coords_torch(found.points.float(), down_hw).unsqueeze(1)
-        _, iou, logits = predictor.predict_torch(point_coords=points, point_labels=torch.ones(len(points), 1),
+        boxes = predictor.transform.apply_boxes_torch(found.boxes.float().to(predictor.device), down_hw)
+        points = predictor.transform.apply_coords_torch(found.points.float().to(predictor.device), down_hw)
+        points = points.unsqueeze(1)
+        _, iou, logits = predictor.predict_torch(point_coords=points,
+                                                 point_labels=torch.ones(len(points), 1, device=predictor.device),
                                                  boxes=boxes, mask_input=dense, multimask_output=False)
-        valid = iou[:, 0] > settings.sam_iou_thresh
+        valid = (iou[:, 0] > settings.sam_iou_thresh).cpu()  # component masks live on the CPU
         if not bool(valid.all()):
             failed.append(found.masks[~valid])
         if bool(valid.any()):
-            low_res.append(logits[valid])
+            low_res.append(logits[valid.to(logits.device)])
             mask_class += [c] * int(valid.sum())
     if not low_res:
         return labels, probs
     logits = predictor.model.postprocess_masks(torch.cat(low_res), predictor.input_size, predictor.original_size)
     logits = F.interpolate(logits, size=rgb.shape[:2], mode="bilinear", align_corners=False)[:, 0]
     refined, scores = refinement.merge_refined(logits.sigmoid(), logits > predictor.model.mask_threshold,
-                                               torch.tensor(mask_class), probs, labels[None])
+                                               torch.tensor(mask_class, device=probs.device), probs, labels[None])
     if failed:
-        failed_full = F.interpolate(torch.cat(failed)[None].float(), size=rgb.shape[:2], mode="nearest")[0].bool()
+        failed_full = F.interpolate(torch.cat(failed)[None].float().to(probs.device), size=rgb.shape[:2],
+                                    mode="nearest")[0].bool()
         refined, scores = refinement.keep_coarse_where_refinement_failed(refined, scores, failed_full, probs,
                                                                          labels[None])
     return refined[0], scores
