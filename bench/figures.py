@@ -1,10 +1,13 @@
-"""Figures written next to a run's results (PNG, headless): reliability diagrams for calibration runs."""
+"""Figures written next to a run's results (PNG, headless): reliability diagrams for calibration runs, label
+barcodes for action segmentation runs."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from bench.io import atomic_write_bytes
@@ -56,6 +59,34 @@ def reliability_diagram(confidence: torch.Tensor, correct: torch.Tensor, path: P
     bottom.bar(b["lower_edge"], b["count"] / max(confidence.numel(), 1), width=width, align="edge",
                edgecolor="black", color="gray")
     bottom.set(xlabel="confidence (top label)", ylabel="fraction of samples")
+    fig.tight_layout()
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+def segmentation_barcode(target: Sequence[int], prediction: Sequence[int], num_classes: int, path: Path,
+                         title: str = "") -> Path:
+    """Ground-truth and predicted frame labels of one video as two colour bars, as DiffAct's ``plot_barcode``
+    (tab10 up to 10 classes, tab20 up to 20, gist_ncar beyond); labels outside the classes (-100) are grey."""
+    _keep_matplotlib_out_of_home()
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    colours = plt.cm.tab10 if num_classes <= 10 else plt.cm.tab20 if num_classes <= 20 else plt.cm.gist_ncar
+    colours = colours.with_extremes(bad="lightgrey")
+    fig, axes = plt.subplots(2, 1, figsize=(12, 2.6))
+    for ax, name, labels in zip(axes, ("ground truth", "prediction"), (target, prediction), strict=True):
+        row = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels).reshape(1, -1)
+        row = np.ma.masked_where((row < 0) | (row >= num_classes), row)
+        ax.imshow(row, aspect="auto", cmap=colours, interpolation="nearest", vmin=0, vmax=max(num_classes - 1, 1))
+        ax.set(xticks=[], yticks=[], title=name)
+        ax.set_frame_on(False)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     buffer = BytesIO()
     fig.savefig(buffer, format="png", dpi=110)

@@ -27,6 +27,9 @@ class Method:
 
     smoke: bool = False
     smoke_reason: str | None = None
+    # constructor keys (dotted for nested dicts) that change only evaluation, never training: configs differing
+    # only in them share one train stage (bench.results.train_dir_for)
+    eval_only_params: tuple[str, ...] = ()
 
     def setup(self, device: torch.device, seed: int = 0) -> None:
         """Load weights and move to ``device``; called once per process before evaluation with the run's seed."""

@@ -25,6 +25,7 @@ class Entry:
     source: str
     higher_is_better: bool | None = None
     std: float | None = None
+    mean_of: tuple[str, tuple[str, ...]] | None = None  # (setting key, its values): the cell is their plain mean
 
     @property
     def key(self) -> tuple[str, tuple[tuple[str, str], ...], str]:
@@ -114,10 +115,24 @@ def parse_report(data: dict[str, Any], source: str = "<reported>") -> PaperRepor
                 raise fail(f"{where}: setting must map names to strings")
             entry = Entry(table=table["id"], setting=dict(raw["setting"]), metric=str(raw["metric"]),
                           value=float(raw["value"]), unit=str(raw.get("unit", "")), source=str(raw["source"]),
-                          higher_is_better=raw.get("higher_is_better"), std=raw.get("std"))
+                          higher_is_better=raw.get("higher_is_better"), std=raw.get("std"),
+                          mean_of=_mean_of(raw, fail, where))
             if entry.key in seen:
                 raise fail(f"{where}: (setting, metric) {entry.setting} / {entry.metric} appears twice")
             seen.add(entry.key)
             entries.append(entry)
     return PaperReport(paper=paper, tolerance=tolerance, tables=list(data.get("tables", [])), entries=entries,
                        unknown=list(data.get("unknown", [])))
+
+
+def _mean_of(raw: dict[str, Any], fail: Any, where: str) -> tuple[str, tuple[str, ...]] | None:
+    """``"mean_of": {"split": ["1", "2", "3", "4"]}``: one setting key of the entry and the values it averages."""
+    spec = raw.get("mean_of")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise fail(f"{where}: mean_of must map one setting key to a list of its values")
+    (key, values), = spec.items()
+    if key not in raw["setting"] or not values or not all(isinstance(v, str) for v in values):
+        raise fail(f"{where}: mean_of key {key!r} must be a setting key and its values a non-empty list of strings")
+    return key, tuple(values)

@@ -28,6 +28,7 @@ the method and train sections), so configs that evaluate one trained model on se
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +102,26 @@ def run_dir_for(cfg: Any, chash: str) -> Path:
 
 def train_dir_for(cfg: Any) -> Path:
     """Where a train stage writes: keyed by the method and train sections only, so configs that evaluate the
-    same trained model on different splits (a calibrator's val and test logits) train it once."""
+    same trained model on different splits (a calibrator's val and test logits) or with different inference
+    settings (the method's ``eval_only_params``, e.g. DiffAct's sampling steps) train it once."""
     from bench.config import to_plain
 
     if cfg.run.work_dir:
         return Path(cfg.run.work_dir) / "train"
-    thash = sha256_json({"method": to_plain(cfg.method), "train": to_plain(cfg.train)})
+    thash = sha256_json({"method": training_view(to_plain(cfg.method)), "train": to_plain(cfg.train)})
     return results_root() / "runs" / _group(cfg) / "train" / f"{cfg.method.type}-{thash[:12]}"
+
+
+def training_view(method_cfg: dict[str, Any]) -> dict[str, Any]:
+    """The method section without the keys its class lists in ``eval_only_params`` (dotted for nested keys)."""
+    from bench.registry import METHODS
+
+    view = copy.deepcopy(method_cfg)
+    for dotted in getattr(METHODS.get(method_cfg["type"]), "eval_only_params", ()):
+        *parents, leaf = dotted.split(".")
+        node = view
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(leaf, None)
+    return view

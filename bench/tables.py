@@ -17,7 +17,6 @@ from bench.io import read_json
 from bench.results import PROVENANCE_FILE, find_runs, read_results, results_root
 
 STATUSES = ("match", "within tolerance", "mismatch", "missing", "smoke", "unreported")
-AVERAGE = "Avg"  # a setting value naming the plain mean over the other values of that key (Trident's "Avg." column)
 FORMATS = ("md", "csv", "latex")
 
 
@@ -71,8 +70,8 @@ def paper_table(slug: str, run_roots: Iterable[Path] | None = None) -> pd.DataFr
         bucket = cells.pop(entry.key, {"full": [], "smoke": []})
         best = bucket["full"][0] if bucket["full"] else None
         reproduced = round(best["value"], 6) if best else None
-        if best is None and AVERAGE in entry.setting.values():
-            reproduced, best = _average_cell(report, entry, filled)
+        if best is None and entry.mean_of:
+            reproduced, best = _mean_cell(entry, filled)
         status = cell_status(entry.value, reproduced, report.tolerance_for(entry.table, entry.metric))
         note = ""
         if best is None and bucket["smoke"]:
@@ -91,17 +90,14 @@ def paper_table(slug: str, run_roots: Iterable[Path] | None = None) -> pd.DataFr
     return pd.DataFrame(rows, columns=columns)
 
 
-def _average_cell(report: Any, entry: Any, cells: dict[tuple, dict[str, list[dict[str, Any]]]],
-                  ) -> tuple[float | None, dict[str, Any] | None]:
-    """The plain mean of the full runs filling the reported cells that differ from ``entry`` only in its "Avg" key
-    (e.g. the eight datasets of a row); None unless every one of them is filled."""
-    key = next(k for k, v in entry.setting.items() if v == AVERAGE)
-    members = [e for e in report.entries if e.table == entry.table and e.metric == entry.metric
-               and e.setting.get(key) != AVERAGE
-               and {k: v for k, v in e.setting.items() if k != key} == {k: v for k, v in entry.setting.items()
-                                                                        if k != key}]
-    runs = [cells.get(e.key, {"full": []})["full"] for e in members]
-    if not members or not all(runs):
+def _mean_cell(entry: Any, cells: dict[tuple, dict[str, list[dict[str, Any]]]]
+               ) -> tuple[float | None, dict[str, Any] | None]:
+    """The plain mean of the full runs filling the cells ``entry.mean_of`` names (the entry's setting with one key
+    set to each listed value: Trident's eight datasets, DiffAct's splits); None unless every one is filled."""
+    key, values = entry.mean_of
+    members = [cell_key(entry.table, {**entry.setting, key: value}, entry.metric) for value in values]
+    runs = [cells.get(member, {"full": []})["full"] for member in members]
+    if not all(runs):
         return None, None
     mean = sum(r[0]["value"] for r in runs) / len(runs)
     return round(mean, 6), {"run_id": f"mean of {len(runs)} runs"}

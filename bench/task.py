@@ -5,9 +5,11 @@ columns and default metrics; everything else (sharding, storage, aggregation) is
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.metrics.action_segmentation import ActionSegmentationScores, resolve_class_names
 from bench.metrics.base import Metric
 from bench.registry import METRICS, TASKS
 from bench.store import Columns
@@ -89,3 +91,43 @@ class DetectionTask(EvalTask):
     whose ``ann_file`` the config names)."""
 
     required_outputs = ("image_id", "det_bboxes", "det_scores", "det_labels")
+
+
+@TASKS.register_module(name="action_segmentation")
+class ActionSegmentationTask(EvalTask):
+    """Temporal action segmentation: per-video frame labels ``prediction`` and ``target`` scored with Acc, Edit and
+    F1@{10,25,50} (``ActionSegmentationScores``), with a barcode figure of the first video.
+
+    ``class_names`` (a list or a ``mapping.txt`` path) and ``background`` configure every
+    ``ActionSegmentationScores`` that does not set its own (e.g. a second one scoring ``encoder_prediction``);
+    the names also fix the figure's colours.
+    """
+
+    required_outputs = ("prediction", "target")
+    default_metrics = ({"type": "ActionSegmentationScores"},)
+
+    def __init__(self, metrics: list[dict[str, Any]] | None = None, class_names: list[str] | str | None = None,
+                 background: Sequence[str] = ("background",)) -> None:
+        self.class_names = resolve_class_names(class_names)
+        specs = [dict(spec) for spec in (self.default_metrics if metrics is None else metrics)]
+        for spec in specs:
+            if spec.get("type") == "ActionSegmentationScores":
+                spec.setdefault("class_names", self.class_names)
+                spec.setdefault("background", list(background))
+        super().__init__(specs)
+
+    def num_classes(self, outputs: Columns) -> int:
+        """The number of class names when known (from the task or a metric), else the largest label + 1."""
+        names = self.class_names or next((m.class_names for m in self.metrics
+                                          if isinstance(m, ActionSegmentationScores) and m.class_names), None)
+        if names:
+            return len(names)
+        return 1 + max([0] + [int(labels.max()) for column in ("prediction", "target") for labels in outputs[column]
+                              if len(labels)])
+
+    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+        from bench.figures import segmentation_barcode
+
+        path = segmentation_barcode(outputs["target"][0], outputs["prediction"][0], self.num_classes(outputs),
+                                    directory / "barcode.png", title=title)
+        return {"barcode": path}

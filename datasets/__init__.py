@@ -1,2 +1,11 @@
 """Dataset readers, one module per dataset family, registered in ``bench.registry.DATASETS``."""
-from bench.datasets import cached_logits, cifar, coco, digits, imagenet, logits_file, segmentation  # noqa: F401
+from bench.datasets import (  # noqa: F401
+    action_segmentation,
+    cached_logits,
+    cifar,
+    coco,
+    digits,
+    imagenet,
+    logits_file,
+    segmentation,
+)

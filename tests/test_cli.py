@@ -10,7 +10,10 @@ def test_papers_json_lists_all_seventeen(capsys):
     entries = json.loads(capsys.readouterr().out)
     assert len(entries) == 17
     diffact = next(e for e in entries if e["slug"] == "diffact")
-    assert diffact["status"] == "not started: reported numbers only" and diffact["reported_numbers"] == 15
+    assert diffact["status"] == "faithful" and diffact["reported_numbers"] == 15
+    assert "diffact/gtea_split1.py" in diffact["configs"] and "demo/diffact_generated.py" in diffact["demo_configs"]
+    idc = next(e for e in entries if e["slug"] == "idc")
+    assert idc["status"] == "not started: reported numbers only" and not idc["adapter"]
 
 
 def test_table_csv(capsys):

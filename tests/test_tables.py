@@ -11,17 +11,22 @@ from conftest import REPO
 
 
 def fake_run(root: Path, name: str, value: float, status: str = "complete", smoke: bool = False,
-             created: str = "2026-01-01T00:00:00+00:00") -> None:
+             created: str = "2026-01-01T00:00:00+00:00", split: str = "mean") -> None:
     """A results.json as a diffact run would write it (the table code reads nothing else)."""
     atomic_write_json(root / name / "results.json", {
         "schema_version": 1, "run_id": name, "name": name, "paper": "diffact", "method": "M", "dataset": "D",
         "task": "t", "config_sha256": "0" * 64, "status": status, "smoke": smoke, "smoke_reason": None,
         "samples": {}, "metrics": {"acc": value / 100}, "created": created,
-        "cells": [{"table": "main", "setting": {"dataset": "GTEA", "split": "mean"}, "metric": "Acc", "value": value}]})
+        "cells": [{"table": "main", "setting": {**GTEA_MEAN, "split": split}, "metric": "Acc", "value": value}]})
 
 
-def gtea_acc(frame):
-    return frame[(frame.metric == "Acc") & (frame.setting == "dataset=GTEA, split=mean")].iloc[0]
+GTEA_MEAN = {"dataset": "GTEA", "split": "mean", "selection": "selected on test (as published)"}
+
+
+def gtea_acc(frame, split: str = "mean"):
+    items = {**GTEA_MEAN, "split": split}.items()  # reported rows keep the file's key order, unreported are sorted
+    setting = ", ".join(f"{k}={v}" for k, v in (items if split == "mean" else sorted(items)))
+    return frame[(frame.metric == "Acc") & (frame.setting == setting)].iloc[0]
 
 
 def test_match_tolerance_is_half_the_last_digit():
@@ -50,6 +55,19 @@ def test_partial_and_smoke_runs_never_fill_a_cell(tmp_path: Path):
     row = gtea_acc(paper_table("diffact", [tmp_path]))
     assert row.status == "smoke" and pd.isna(row.reproduced)
     assert "smoke/partial run" in row.note
+
+
+def test_split_mean_cell_fills_once_every_split_is_filled(tmp_path: Path):
+    values = [81.0, 79.0, 80.5, 80.1]
+    for split, value in enumerate(values[:-1], start=1):
+        fake_run(tmp_path, f"s{split}", value, split=str(split))
+    frame = paper_table("diffact", [tmp_path])
+    assert gtea_acc(frame).status == "missing"  # three of four splits
+    assert gtea_acc(frame, "2").reproduced == 79.0 and gtea_acc(frame, "2").status == "unreported"
+    fake_run(tmp_path, "s4", values[-1], split="4")
+    row = gtea_acc(paper_table("diffact", [tmp_path]))
+    assert row.reproduced == pytest.approx(80.15) and row.delta == pytest.approx(-0.15)
+    assert row.status == "within tolerance" and row.run_id == "mean of 4 runs"
 
 
 def test_formats_render(tmp_path: Path):

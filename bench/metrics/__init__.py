@@ -1,4 +1,5 @@
 """Metrics computed from stored per-sample outputs, so ``bench score`` can recompute them."""
+from bench.metrics.action_segmentation import ActionSegmentationScores
 from bench.metrics.base import Metric
 from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
@@ -6,5 +7,5 @@ from bench.metrics.detection import COCOMeanAP
 from bench.metrics.long_tail import ShotBucketCalibration
 from bench.metrics.segmentation import MeanIoU
 
-__all__ = ["ECE", "NLL", "Accuracy", "AdaECE", "Brier", "COCOMeanAP", "ClasswiseECE", "MeanIoU", "Metric",
-           "ShotBucketCalibration", "TopKAccuracy"]
+__all__ = ["ECE", "NLL", "Accuracy", "ActionSegmentationScores", "AdaECE", "Brier", "COCOMeanAP", "ClasswiseECE",
+           "MeanIoU", "Metric", "ShotBucketCalibration", "TopKAccuracy"]

@@ -1,0 +1,13 @@
+"""DiffAct (arXiv 2303.17959, ICCV 2023): diffusion action segmentation, faithful to Finspire13/DiffAct.
+
+Importing registers the ``DiffAct`` method adapter. The model's state dict names are the official ones, so the
+released ``release.model`` files load with ``strict=True``.
+"""
+from bench.methods.diffact.adapter import DiffAct
+from bench.methods.diffact.model import ASDiffusionModel
+
+IMPLEMENTATION = "faithful"
+SMOKE_ONLY = False
+NOT_REPRODUCIBLE = None
+
+__all__ = ["ASDiffusionModel", "DiffAct", "IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]

@@ -1,0 +1,144 @@
+"""DiffAct's training loop (official ``Trainer.train``): one video per step, gradients accumulated over
+``batch_size`` videos, Adam, a checkpoint and an optional test evaluation every ``eval_every`` epochs.
+
+Files in the work directory: ``latest.pt`` (model, optimiser, epoch, step, every RNG state and the gradients
+accumulated towards the next optimiser step, rewritten atomically after each epoch, so a resumed run continues
+exactly where a killed one stopped; the official resume drops the RNG states and pending gradients), ``epoch-<e>.model``
+(plain state dicts, the official name and format, at epochs divisible by ``eval_every`` and at the last epoch)
+and ``test_results_epoch<e>.json`` (the five metrics of that epoch on the evaluation split, for epoch selection).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.checkpoint import load_checkpoint_file
+from bench.io import atomic_torch_save, atomic_write_json
+from bench.methods.diffact.losses import LOSS_NAMES, boundary_target, class_weights, training_losses
+from bench.methods.diffact.model import ASDiffusionModel
+
+log = logging.getLogger("bench.diffact")
+LATEST = "latest.pt"
+
+
+def epoch_model_path(work_dir: Path, epoch: int) -> Path:
+    return Path(work_dir) / f"epoch-{epoch}.model"
+
+
+def epoch_results_path(work_dir: Path, epoch: int) -> Path:
+    return Path(work_dir) / f"test_results_epoch{epoch}.json"
+
+
+@dataclass
+class TrainSettings:
+    """The official JSON's training keys (``num_epochs`` is ``epochs``, ``log_freq`` is ``eval_every``)."""
+
+    epochs: int
+    batch_size: int = 4
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    loss_weights: dict[str, float] = field(default_factory=lambda: {
+        "encoder_ce_loss": 0.5, "encoder_mse_loss": 0.1, "encoder_boundary_loss": 0.0,
+        "decoder_ce_loss": 0.5, "decoder_mse_loss": 0.1, "decoder_boundary_loss": 0.1})
+    class_weighting: bool = True
+    soft_label: float | None = None
+    boundary_smooth: float | None = None
+    eval_every: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if sorted(self.loss_weights) != sorted(LOSS_NAMES):
+            raise ValueError(f"loss_weights must name exactly {LOSS_NAMES}, got {sorted(self.loss_weights)}")
+        if self.loss_weights["encoder_boundary_loss"] != 0:
+            raise ValueError("encoder_boundary_loss must be 0: the encoder has no boundary loss (official assertion)")
+
+
+def saved_epochs(settings: TrainSettings) -> list[int]:
+    """Epochs with an ``epoch-<e>.model``: multiples of ``eval_every`` (from 0, as the official ``epoch %
+    log_freq == 0``) and the last epoch."""
+    every = settings.eval_every or settings.epochs
+    return sorted({e for e in range(settings.epochs) if e % every == 0} | {settings.epochs - 1})
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    state = {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train_diffact(model: ASDiffusionModel, train_set: Any, work_dir: Path, device: torch.device,
+                  settings: TrainSettings, *, sample_rate: int = 1, temporal_aug: bool = True, resume: bool = True,
+                  evaluate: Callable[[ASDiffusionModel], dict[str, float]] | None = None) -> Path:
+    """Train ``model`` on ``train_set`` (items ``features`` [S, D, T], ``target`` [T]); return the last epoch's
+    ``epoch-<e>.model``. ``evaluate(model)`` runs at every saved epoch and its metrics are written next to it."""
+    work_dir = Path(work_dir)
+    last = epoch_model_path(work_dir, settings.epochs - 1)
+    rng = np.random.default_rng(settings.seed)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    start_epoch, step = 0, 1
+    optimizer.zero_grad()  # once: as officially, a partial accumulation carries over into the next epoch
+    if resume and (work_dir / LATEST).is_file():
+        state = load_checkpoint_file(work_dir / LATEST)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
+        _restore_rng(rng, state["rng"])
+        for param, grad in zip(model.parameters(), state["pending_grads"], strict=True):
+            param.grad = None if grad is None else grad.to(device)
+        log.info("resuming DiffAct training at epoch %d (%s)", start_epoch, work_dir / LATEST)
+        if start_epoch >= settings.epochs and last.is_file():
+            return last
+
+    targets = [train_set[i]["target"].numpy() for i in range(len(train_set))]
+    boundaries = [boundary_target(t, settings.boundary_smooth) for t in targets]
+    weights = (torch.from_numpy(class_weights(targets, model.num_classes)).float().to(device)
+               if settings.class_weighting else None)
+    saved = set(saved_epochs(settings))
+    for epoch in range(start_epoch, settings.epochs):
+        model.train()
+        running = 0.0
+        for index in rng.permutation(len(train_set)):
+            features = train_set[int(index)]["features"]
+            offset = int(rng.integers(sample_rate)) if temporal_aug else 0
+            version = int(rng.integers(features.shape[0]))
+            feats = features[version, :, offset::sample_rate].unsqueeze(0).to(device)
+            labels = torch.as_tensor(targets[index][offset::sample_rate], dtype=torch.long).unsqueeze(0).to(device)
+            boundary = boundaries[index][offset::sample_rate]
+            boundary = boundary / boundary.max() if boundary.max() > 0 else boundary  # "normalize again"
+            boundary = torch.as_tensor(boundary, dtype=torch.float32).reshape(1, 1, -1).to(device)
+            cond_type = str(rng.choice(model.cond_types))
+            losses = training_losses(model, feats, labels, boundary, cond_type, weights, settings.soft_label, rng)
+            total = sum(settings.loss_weights[name] * value for name, value in losses.items()) / settings.batch_size
+            total.backward()
+            running += float(total.detach())
+            if step % settings.batch_size == 0:
+                optimizer.step()
+                optimizer.zero_grad()
+            step += 1
+        log.info("epoch %d/%d  running loss %.4f", epoch, settings.epochs - 1, running / max(len(train_set), 1))
+        if epoch in saved:
+            atomic_torch_save(epoch_model_path(work_dir, epoch), model.state_dict())
+            if evaluate is not None:
+                scores = evaluate(model)
+                atomic_write_json(epoch_results_path(work_dir, epoch), {"epoch": epoch, **scores})
+                log.info("epoch %d  test %s", epoch, {k: round(v, 4) for k, v in scores.items()})
+        atomic_torch_save(work_dir / LATEST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                              "epoch": epoch, "step": step, "rng": _rng_state(rng),
+                                              "pending_grads": [p.grad for p in model.parameters()]})
+    model.eval()
+    return last
