@@ -20,7 +20,8 @@ the method and train sections), so configs that evaluate one trained model on se
 - ``samples``: ``{"original": N, "effective": n, "limit": L}``;
 - ``metrics``: ``{name: value}`` as computed (fractions stay fractions), plus the values the method fitted
   before predicting (a calibrator's ``temperature`` or ``epsilon``), whose names ``fitted`` lists;
-- ``figures``: ``{name: path relative to the run directory}``;
+- ``figures``: ``{name: path relative to the run directory}``; ``exports``: the same for outputs written in a
+  paper's own file format (DiffAct's ``prediction/<video>.txt``);
 - ``cells``: paper-table cells this run fills: ``{"table", "setting", "metric", "value"}`` with the value in
   the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``, plus
   ``"table"`` for a metric reported in another table of the paper, e.g. fitted parameters);

@@ -226,6 +226,7 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         raise ValueError(f"fitted value(s) {clash} of {cfg.method.type} have the names of metrics")
     metrics.update(fitted)
     figures = task.write_figures(outputs, run_dir / "figures", title=cfg.name)
+    exports = task.write_exports(outputs, run_dir)
     partial = bool(cfg.run.limit) and len(indices) < len(dataset)
     smoke, smoke_reason = (method.smoke, method.smoke_reason) if method is not None else _previous_smoke(run_dir)
     results = {
@@ -237,6 +238,7 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         "samples": {"original": len(dataset), "effective": len(indices), "limit": cfg.run.limit},
         "metrics": metrics, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
         "figures": {name: str(path.relative_to(run_dir)) for name, path in figures.items()},
+        "exports": {name: str(path.relative_to(run_dir)) for name, path in exports.items()},
         "created": _iso(time.time()),
     }
     prov_path = run_dir / PROVENANCE_FILE

@@ -47,6 +47,11 @@ class EvalTask:
         """Figures of this task's outputs, written under ``directory``; none by default."""
         return {}
 
+    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
+        """The outputs in a paper's own file format (e.g. MS-TCN prediction files) under ``run_dir``; none by
+        default. Rewritten by every ``bench score``."""
+        return {}
+
 
 @TASKS.register_module(name="classification")
 class ClassificationTask(EvalTask):
@@ -124,6 +129,15 @@ class ActionSegmentationTask(EvalTask):
             return len(names)
         return 1 + max([0] + [int(labels.max()) for column in ("prediction", "target") for labels in outputs[column]
                               if len(labels)])
+
+    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
+        """``prediction/<video>.txt`` in the official DiffAct/MS-TCN format (label names when known, else ids)."""
+        from bench.datasets.action_segmentation import write_prediction_file
+
+        directory = run_dir / "prediction"
+        for video, labels in zip(outputs["sample_id"], outputs["prediction"], strict=True):
+            write_prediction_file(directory / f"{video}.txt", labels, self.class_names)
+        return {"prediction": directory}
 
     def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
         from bench.figures import segmentation_barcode

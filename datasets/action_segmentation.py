@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from bench.data import BenchDataset, DatasetLayoutError
-from bench.io import atomic_write_json, read_json, sha256_json
+from bench.io import atomic_write_json, atomic_write_text, read_json, sha256_json
 from bench.registry import DATASETS
 
 #: target of frames whose label is not in the mapping (with ``unknown_labels="ignore"``), as DiffAct sets it
@@ -51,6 +51,26 @@ def read_mapping(path: str | Path) -> list[str]:
     if not names:
         raise ValueError(f"{path}: no '<id> <name>' lines")
     return names
+
+
+PREDICTION_HEADER = "### Frame level recognition: ###"
+
+
+def write_prediction_file(path: str | Path, labels: Sequence[int] | torch.Tensor,
+                          class_names: Sequence[str] | None) -> Path:
+    """One video's prediction as DiffAct/MS-TCN write it: the header line, then the frame labels' names
+    separated by spaces (ids when no names are known)."""
+    ids = [int(v) for v in (labels.tolist() if isinstance(labels, torch.Tensor) else labels)]
+    names = [class_names[i] for i in ids] if class_names else [str(i) for i in ids]
+    return atomic_write_text(path, f"{PREDICTION_HEADER}\n{' '.join(names)}")
+
+
+def read_prediction_file(path: str | Path) -> list[str]:
+    """The frame labels of a prediction file (the second line, split on whitespace), as ``func_eval`` reads it."""
+    lines = Path(path).read_text().split("\n")
+    if len(lines) < 2 or lines[0].strip() != PREDICTION_HEADER:
+        raise ValueError(f"{path}: not a prediction file (first line must be {PREDICTION_HEADER!r})")
+    return lines[1].split()
 
 
 def read_bundle(path: str | Path) -> list[str]:

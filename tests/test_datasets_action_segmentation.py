@@ -228,3 +228,15 @@ def test_generated_videos_default_root(tmp_path):
     assert data.describe()["generator"]["num_videos"] == 3
     GeneratedActionVideos(num_videos=4, frames=(40, 50), feature_dim=4)
     assert len(list(root.iterdir())) == 2
+
+
+def test_prediction_files_round_trip_in_the_official_format(tmp_path):
+    from bench.datasets.action_segmentation import read_prediction_file, write_prediction_file
+
+    path = write_prediction_file(tmp_path / "prediction" / "S1_Cheese_C1.txt", [2, 2, 0], ["take", "open", "pour"])
+    assert path.read_text() == "### Frame level recognition: ###\npour pour take"
+    assert read_prediction_file(path) == ["pour", "pour", "take"]
+    assert write_prediction_file(tmp_path / "ids.txt", [1, 0], None).read_text().endswith("\n1 0")
+    (tmp_path / "bad.txt").write_text("pour pour\n")
+    with pytest.raises(ValueError, match="not a prediction file"):
+        read_prediction_file(tmp_path / "bad.txt")

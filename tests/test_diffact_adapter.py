@@ -6,7 +6,7 @@ import torch
 
 from bench.checkpoint import CheckpointError
 from bench.config import load_config
-from bench.datasets.action_segmentation import GeneratedActionVideos
+from bench.datasets.action_segmentation import GeneratedActionVideos, read_prediction_file
 from bench.io import atomic_write_json
 from bench.methods.diffact import DiffAct
 from bench.methods.diffact.selection import select_epoch
@@ -42,6 +42,19 @@ def test_released_model_runs_end_to_end_and_rescoring_agrees(tmp_path, release):
     assert set(results["metrics"]) == {f"{p}{m}" for p in ("", "encoder_")
                                        for m in ("Acc", "Edit", "F1@10", "F1@25", "F1@50")}
     assert score(run_dir)["metrics"] == results["metrics"]  # bench score recomputes from the stored predictions
+
+    # official-format prediction files: pooled frame accuracy from them equals the run's Acc
+    assert results["exports"] == {"prediction": "prediction"}
+    dataset = GeneratedActionVideos(subset="test", num_videos=6, frames=(30, 50), feature_dim=16,
+                                    root=tmp_path / "videos")
+    correct = total = 0
+    for video in dataset.videos:
+        predicted = read_prediction_file(run_dir / "prediction" / f"{video}.txt")
+        truth = (dataset.data_root / "groundTruth" / f"{video}.txt").read_text().split()
+        assert len(predicted) == len(truth)
+        correct += sum(p == t for p, t in zip(predicted, truth, strict=True))
+        total += len(truth)
+    assert results["metrics"]["Acc"] == correct / total
     provenance = json.loads((run_dir / "provenance.json").read_text())
     assert provenance["method"]["seed_rule"] == "video index in the test list"
     assert provenance["method"]["checkpoint"]["sha256"]
