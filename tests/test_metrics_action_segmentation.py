@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from action_segmentation_reference import reference_counts, reference_edit, reference_scores, reference_segments
 from bench.metrics.action_segmentation import (
     ActionSegmentationScores,
     edit_score,
@@ -20,98 +21,11 @@ NAMES = ["background", "a", "b", "c"]
 BG = ("background",)
 
 
-# --- reference: the official loops written out on label-name lists ---------------------------------------------
-
-def reference_segments(frames, background):
-    """``get_labels_start_end_time``: the last segment ends at the loop variable's last value, len - 1."""
-    labels, starts, ends = [], [], []
-    last = frames[0]
-    if last not in background:
-        labels.append(last)
-        starts.append(0)
-    for i, label in enumerate(frames):
-        if label != last:
-            if label not in background:
-                labels.append(label)
-                starts.append(i)
-            if last not in background:
-                ends.append(i)
-            last = label
-    if last not in background:
-        ends.append(i)
-    return labels, starts, ends
-
-
-def reference_levenshtein(p, y):
-    table = [[0] * (len(y) + 1) for _ in range(len(p) + 1)]
-    for i in range(len(p) + 1):
-        table[i][0] = i
-    for j in range(len(y) + 1):
-        table[0][j] = j
-    for j in range(1, len(y) + 1):
-        for i in range(1, len(p) + 1):
-            if y[j - 1] == p[i - 1]:
-                table[i][j] = table[i - 1][j - 1]
-            else:
-                table[i][j] = min(table[i - 1][j], table[i][j - 1], table[i - 1][j - 1]) + 1
-    return table[-1][-1]
-
-
-def reference_edit(pred, target, background):
-    p, y = reference_segments(pred, background)[0], reference_segments(target, background)[0]
-    longest = max(len(p), len(y))
-    return 1 - reference_levenshtein(p, y) / longest if longest else math.nan  # numpy float64 0/0 in the official
-
-
-def reference_counts(pred, target, overlap, background):
-    p_label, p_start, p_end = reference_segments(pred, background)
-    y_label, y_start, y_end = reference_segments(target, background)
-    tp = fp = 0
-    hits = [False] * len(y_label)
-    for j in range(len(p_label)):
-        if not y_label:  # the official's argmax of an empty array raises; we count a false positive
-            fp += 1
-            continue
-        ious = []
-        for x in range(len(y_label)):
-            intersection = min(p_end[j], y_end[x]) - max(p_start[j], y_start[x])
-            union = max(p_end[j], y_end[x]) - min(p_start[j], y_start[x])
-            iou = intersection / union if union else math.nan  # 0/0 of two zero-length final segments
-            ious.append(iou if p_label[j] == y_label[x] or math.isnan(iou) else 0.0)  # nan * False is nan
-        nans = [x for x, v in enumerate(ious) if math.isnan(v)]
-        best = nans[0] if nans else ious.index(max(ious))  # numpy argmax: first NaN, else first maximum
-        if ious[best] >= overlap and not hits[best]:
-            tp += 1
-            hits[best] = True
-        else:
-            fp += 1
-    return tp, fp, len(y_label) - sum(hits)
-
-
-def reference_scores(predictions, targets, class_names, background=BG, overlaps=(0.1, 0.25, 0.5)):
-    """``func_eval`` on label names (target -100 becomes a name no prediction has), as fractions."""
-    correct = total = 0
-    edit = 0.0
-    tp, fp, fn = [0] * len(overlaps), [0] * len(overlaps), [0] * len(overlaps)
-    for pred_ids, target_ids in zip(predictions, targets, strict=True):
-        pred = [class_names[i] for i in pred_ids.tolist()]
-        target = [class_names[i] if i != -100 else None for i in target_ids.tolist()]
-        for p, t in zip(pred, target, strict=True):
-            total += 1
-            correct += p == t
-        edit += reference_edit(pred, target, background)
-        for s, overlap in enumerate(overlaps):
-            counts = reference_counts(pred, target, overlap, background)
-            tp[s], fp[s], fn[s] = tp[s] + counts[0], fp[s] + counts[1], fn[s] + counts[2]
-    scores = {"Acc": correct / total, "Edit": edit / len(predictions)}
-    for s, overlap in enumerate(overlaps):
-        if tp[s] == 0:
-            f1 = 0.0  # nan_to_num of 0/0
-        else:
-            precision, recall = tp[s] / (tp[s] + fp[s]), tp[s] / (tp[s] + fn[s])
-            f1 = 2.0 * (precision * recall) / (precision + recall)
-        scores[f"F1@{100 * overlap:g}"] = f1
-    return scores
+def reference_scores_of_ids(predictions, targets, class_names, background=BG):
+    """The reference port on label names (target -100 becomes a name no prediction has)."""
+    pred = [[class_names[i] for i in p.tolist()] for p in predictions]
+    target = [[class_names[i] if i != -100 else None for i in t.tolist()] for t in targets]
+    return reference_scores(pred, target, background)
 
 
 def same(x: float, y: float) -> bool:
@@ -273,7 +187,7 @@ def test_parity_with_the_reference_port_on_random_videos():
     names = ["background", "action_start", "a", "b", "c"]  # class 0 is excluded, class 1 is not
     outputs = random_outputs(0, 50, len(names))
     ours = ActionSegmentationScores(names).compute(outputs)
-    theirs = reference_scores(outputs["prediction"], outputs["target"], names)
+    theirs = reference_scores_of_ids(outputs["prediction"], outputs["target"], names)
     assert all(same(ours[k], theirs[k]) for k in theirs), (ours, theirs)
     for pred_ids, target_ids in zip(outputs["prediction"], outputs["target"], strict=True):
         pred = [names[i] for i in pred_ids.tolist()]
@@ -295,7 +209,7 @@ def test_parity_holds_across_chunks(monkeypatch):
     monkeypatch.setattr(module, "_CHUNK_CELLS", 16)  # many small chunks of similar segment counts
     chunked = ActionSegmentationScores(NAMES).compute(outputs)
     assert len(chunks) > 5 and sum(chunks) == 40
-    theirs = reference_scores(outputs["prediction"], outputs["target"], NAMES)
+    theirs = reference_scores_of_ids(outputs["prediction"], outputs["target"], NAMES)
     assert whole == chunked == theirs
 
 
