@@ -83,7 +83,8 @@ def _restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
 def train_diffact(model: ASDiffusionModel, train_set: Any, work_dir: Path, device: torch.device,
                   settings: TrainSettings, *, sample_rate: int = 1, temporal_aug: bool = True, resume: bool = True,
                   evaluate: Callable[[ASDiffusionModel], dict[str, float]] | None = None) -> Path:
-    """Train ``model`` on ``train_set`` (items ``features`` [S, D, T], ``target`` [T]); return the last epoch's
+    """Train ``model`` on ``train_set`` (an MS-TCN reader: items ``features`` [S, D, T] and ``target`` [T], and
+    ``targets``, every video's labels without loading features); return the last epoch's
     ``epoch-<e>.model``. ``evaluate(model)`` runs at every saved epoch and its metrics are written next to it."""
     work_dir = Path(work_dir)
     last = epoch_model_path(work_dir, settings.epochs - 1)
@@ -104,7 +105,7 @@ def train_diffact(model: ASDiffusionModel, train_set: Any, work_dir: Path, devic
         if start_epoch >= settings.epochs and last.is_file():
             return last
 
-    targets = [train_set[i]["target"].numpy() for i in range(len(train_set))]
+    targets = [target.numpy() for target in train_set.targets]  # labels only: features load per step
     boundaries = [boundary_target(t, settings.boundary_smooth) for t in targets]
     weights = (torch.from_numpy(class_weights(targets, model.num_classes)).float().to(device)
                if settings.class_weighting else None)
