@@ -90,3 +90,38 @@ def test_encoder_features_concatenate_raw_layers_and_probs():
     assert condition.shape == (1, 5 + 2 * 8 + 3, 11)
     torch.testing.assert_close(condition[:, :5], x)
     torch.testing.assert_close(condition[:, -3:], F.softmax(logits, 1))
+
+
+SMALL = dict(encoder_params=dict(num_layers=3, num_f_maps=8, input_dim=6, kernel_size=5, normal_dropout_rate=0.0,
+                                 channel_dropout_rate=0.0, temporal_dropout_rate=0.0, feature_layer_indices=[1, 2, -2]),
+             decoder_params=dict(num_layers=2, num_f_maps=8, time_emb_dim=16, kernel_size=3, dropout_rate=0.0),
+             diffusion_params=dict(timesteps=100, sampling_timesteps=2), num_classes=5)
+
+
+def test_causal_outputs_do_not_depend_on_future_frames():
+    torch.manual_seed(0)
+    model = ASDiffusionModel(**SMALL, causal=True).eval()
+    feats = torch.randn(1, 6, 40)
+    later = feats.clone()
+    later[:, :, 25:] = torch.randn(1, 6, 15)  # change only frames 25..39
+    with torch.no_grad():
+        (logits, cond), (logits2, cond2) = model.encode(feats), model.encode(later)
+        event = torch.rand(1, 5, 40)
+        decoded = model.decoder(cond, torch.tensor([10]), event)
+        decoded2 = model.decoder(cond2, torch.tensor([10]), event)
+    assert torch.equal(logits[..., :25], logits2[..., :25]) and torch.equal(decoded[..., :25], decoded2[..., :25])
+    assert not torch.allclose(logits[..., 25:], logits2[..., 25:])
+    offline = ASDiffusionModel(**SMALL).eval()
+    offline.load_state_dict(model.state_dict())  # same parameters: the switch adds none
+    with torch.no_grad():
+        assert not torch.allclose(offline.encode(feats)[0][..., :25], offline.encode(later)[0][..., :25])
+
+
+def test_sigmoid_activation_feeds_the_condition_and_probabilities():
+    torch.manual_seed(0)
+    model = ASDiffusionModel(**SMALL, activation="sigmoid").eval()
+    logits, condition = model.encode(torch.randn(1, 6, 12))
+    assert torch.allclose(condition[:, -5:], torch.sigmoid(logits))  # -2: the encoder's probabilities
+    assert torch.allclose(model.probabilities(logits), torch.sigmoid(logits))
+    with pytest.raises(ValueError, match="activation"):
+        ASDiffusionModel(**SMALL, activation="tanh")

@@ -7,6 +7,11 @@ the official JSON config's ``encoder_params`` / ``decoder_params`` / ``diffusion
 The local attention (each frame attends only to its ``kernel_size`` dilated taps) is computed on an ``unfold``
 view of the zero-padded keys and values instead of the official ``index_select`` gather; the numbers are the same,
 including the official padding mask (``+ log(mask + 1e-6)`` before the softmax, ``* mask`` after).
+
+Two switches serve DiffTriplet (``bench.methods.difftriplet``): ``activation="sigmoid"`` (multi-label frames:
+the decoder's x0 and the encoder's probabilities use a sigmoid instead of a softmax) and ``causal=True`` (online:
+each layer sees only the current and past frames, as the DiffTriplet-Anticipation derivative does it).
+Neither adds parameters, so state dict names are unchanged.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from torch import nn
 from bench.methods.diffact.conditioning import check_cond_types
 from bench.methods.diffact.diffusion import GaussianDiffusionBuffers
 
+ACTIVATIONS = ("softmax", "sigmoid")
 RAW_INPUT = -1  # ``feature_layer_indices`` entry: the video features themselves
 ENCODER_PROBS = -2  # ``feature_layer_indices`` entry: the encoder's softmax output
 
@@ -38,14 +44,26 @@ def swish(x: torch.Tensor) -> torch.Tensor:
     return x * torch.sigmoid(x)
 
 
+def class_probabilities(logits: torch.Tensor, activation: str) -> torch.Tensor:
+    """Frame-wise probabilities [B, C, T]: softmax over classes (one action per frame) or sigmoid (multi-label)."""
+    if activation == "softmax":
+        return F.softmax(logits, 1)
+    if activation == "sigmoid":
+        return torch.sigmoid(logits)
+    raise ValueError(f"activation {activation!r}; choose from {ACTIVATIONS}")
+
+
 class MixedConvAttentionLayer(nn.Module):
     """x + FFN(InstanceNorm(DilatedConv(x') + LocalAttention(x'))), x' = dropout(x).
 
     With ``d_cross > 0`` (the decoder's layers) queries and keys are computed from ``concat(x, cross)`` and
-    values from ``x`` alone; otherwise (the encoder's) all three come from ``x``.
+    values from ``x`` alone; otherwise (the encoder's) all three come from ``x``. ``causal``: the inputs are
+    zero-padded by the receptive half-width on the left and the output cut back to length T, so output t sees
+    frames t - 2·pad .. t; the instance norm (statistics over the whole sequence) is dropped.
     """
 
-    def __init__(self, d_model: int, kernel_size: int, dilation: int, dropout_rate: float, d_cross: int = 0) -> None:
+    def __init__(self, d_model: int, kernel_size: int, dilation: int, dropout_rate: float, d_cross: int = 0,
+                 causal: bool = False) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
@@ -58,7 +76,8 @@ class MixedConvAttentionLayer(nn.Module):
         self.att_linear_v = nn.Conv1d(d_model, d_model, 1)
         self.ffn_block = nn.Sequential(nn.Conv1d(d_model, d_model, 1), nn.ReLU(), nn.Conv1d(d_model, d_model, 1))
         self.dropout = nn.Dropout(dropout_rate)
-        self.norm = nn.InstanceNorm1d(d_model, track_running_stats=False)
+        self.causal = causal
+        self.norm = nn.Identity() if causal else nn.InstanceNorm1d(d_model, track_running_stats=False)
 
     def taps(self, x: torch.Tensor) -> torch.Tensor:
         """[N, C, L, k]: for every frame the values at its k dilated taps (zeros outside the sequence)."""
@@ -83,20 +102,23 @@ class MixedConvAttentionLayer(nn.Module):
     def forward(self, x: torch.Tensor, cross: torch.Tensor | None = None) -> torch.Tensor:
         x_drop = self.dropout(x)
         cross_drop = None if cross is None else self.dropout(cross)
+        if self.causal:
+            x_drop = F.pad(x_drop, (self.padding, 0))
+            cross_drop = None if cross_drop is None else F.pad(cross_drop, (self.padding, 0))
         mixed = self.conv_block(x_drop) + self.attention(x_drop, cross_drop)
-        return x + self.ffn_block(self.norm(mixed))
+        return x + self.ffn_block(self.norm(mixed))[:, :, :x.shape[2]]
 
 
 class MixedConvAttModule(nn.Module):
     """A stack of layers with dilation 2^i; the decoder's adds the time embedding first (``time_proj``)."""
 
     def __init__(self, num_layers: int, num_f_maps: int, kernel_size: int, dropout_rate: float,
-                 d_cross: int = 0, time_emb_dim: int | None = None) -> None:
+                 d_cross: int = 0, time_emb_dim: int | None = None, causal: bool = False) -> None:
         super().__init__()
         if time_emb_dim is not None:
             self.time_proj = nn.Linear(time_emb_dim, num_f_maps)
-        self.layers = nn.ModuleList(MixedConvAttentionLayer(num_f_maps, kernel_size, 2 ** i, dropout_rate, d_cross)
-                                    for i in range(num_layers))
+        self.layers = nn.ModuleList(MixedConvAttentionLayer(num_f_maps, kernel_size, 2 ** i, dropout_rate, d_cross,
+                                                            causal) for i in range(num_layers))
 
     def forward(self, x: torch.Tensor, cross: torch.Tensor | None = None, time_emb: torch.Tensor | None = None,
                 feature_layers: list[int] | None = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -116,14 +138,16 @@ class EncoderModel(nn.Module):
 
     def __init__(self, num_layers: int, num_f_maps: int, input_dim: int, num_classes: int, kernel_size: int,
                  normal_dropout_rate: float, channel_dropout_rate: float, temporal_dropout_rate: float,
-                 feature_layer_indices: list[int] | None = None) -> None:
+                 feature_layer_indices: list[int] | None = None, activation: str = "softmax",
+                 causal: bool = False) -> None:
         super().__init__()
         self.num_classes = num_classes
+        self.activation = activation
         self.feature_layer_indices = list(feature_layer_indices or [])
         self.dropout_channel = nn.Dropout2d(p=channel_dropout_rate)
         self.dropout_temporal = nn.Dropout2d(p=temporal_dropout_rate)
         self.conv_in = nn.Conv1d(input_dim, num_f_maps, 1)
-        self.encoder = MixedConvAttModule(num_layers, num_f_maps, kernel_size, normal_dropout_rate)
+        self.encoder = MixedConvAttModule(num_layers, num_f_maps, kernel_size, normal_dropout_rate, causal=causal)
         self.conv_out = nn.Conv1d(num_f_maps, num_classes, 1)
 
     def forward(self, x: torch.Tensor, get_features: bool = False
@@ -139,7 +163,7 @@ class EncoderModel(nn.Module):
             raise ValueError("feature_layer_indices is empty: the decoder has no condition")
         features = ([raw] if RAW_INPUT in self.feature_layer_indices else []) + layer_features
         if ENCODER_PROBS in self.feature_layer_indices:
-            features.append(F.softmax(logits, 1))
+            features.append(class_probabilities(logits, self.activation))
         return logits, torch.cat(features, 1)
 
 
@@ -147,13 +171,13 @@ class DecoderModel(nn.Module):
     """Predicts x0 logits from the noisy class-probability sequence, the timestep and the condition."""
 
     def __init__(self, input_dim: int, num_classes: int, num_layers: int, num_f_maps: int, time_emb_dim: int,
-                 kernel_size: int, dropout_rate: float) -> None:
+                 kernel_size: int, dropout_rate: float, causal: bool = False) -> None:
         super().__init__()
         self.time_emb_dim = time_emb_dim
         self.time_in = nn.ModuleList([nn.Linear(time_emb_dim, time_emb_dim), nn.Linear(time_emb_dim, time_emb_dim)])
         self.conv_in = nn.Conv1d(num_classes, num_f_maps, 1)
         self.module = MixedConvAttModule(num_layers, num_f_maps, kernel_size, dropout_rate, d_cross=input_dim,
-                                         time_emb_dim=time_emb_dim)
+                                         time_emb_dim=time_emb_dim, causal=causal)
         self.conv_out = nn.Conv1d(num_f_maps, num_classes, 1)
 
     def forward(self, condition: torch.Tensor, t: torch.Tensor, event: torch.Tensor) -> torch.Tensor:
@@ -171,13 +195,21 @@ def condition_dim(encoder_params: dict[str, Any], num_classes: int) -> int:
 
 
 class ASDiffusionModel(GaussianDiffusionBuffers):
-    """Encoder + decoder + the diffusion schedule buffers, named as the official state dict."""
+    """Encoder + decoder + the diffusion schedule buffers, named as the official state dict.
+
+    ``activation`` and ``causal`` are not official DiffAct keys (it is always softmax and offline); see the module
+    docstring.
+    """
 
     def __init__(self, encoder_params: dict[str, Any], decoder_params: dict[str, Any],
-                 diffusion_params: dict[str, Any], num_classes: int) -> None:
+                 diffusion_params: dict[str, Any], num_classes: int, activation: str = "softmax",
+                 causal: bool = False) -> None:
         super().__init__(int(diffusion_params.get("timesteps", 1000)))
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation {activation!r}; choose from {ACTIVATIONS}")
         encoder_params, decoder_params = dict(encoder_params), dict(decoder_params)
         self.num_classes = num_classes
+        self.activation, self.causal = activation, causal
         self.sampling_timesteps = int(diffusion_params.get("sampling_timesteps", 25))
         self.eta = float(diffusion_params.get("ddim_sampling_eta", 1.0))
         self.scale = float(diffusion_params.get("snr_scale", 1.0))
@@ -186,12 +218,16 @@ class ASDiffusionModel(GaussianDiffusionBuffers):
         self.use_instance_norm = bool(encoder_params.pop("use_instance_norm", False))
         if self.use_instance_norm:
             self.ins_norm = nn.InstanceNorm1d(encoder_params["input_dim"], track_running_stats=False)
-        self.encoder = EncoderModel(num_classes=num_classes, **encoder_params)
+        self.encoder = EncoderModel(num_classes=num_classes, activation=activation, causal=causal, **encoder_params)
         self.decoder = DecoderModel(input_dim=condition_dim(encoder_params, num_classes), num_classes=num_classes,
-                                    **decoder_params)
+                                    causal=causal, **decoder_params)
 
     def encode(self, video_feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encoder logits [B, C, T] and the decoder condition [B, D, T]."""
         if self.use_instance_norm:
             video_feats = self.ins_norm(video_feats)
         return self.encoder(video_feats, get_features=True)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """The model's frame-wise probabilities from encoder or decoder logits (softmax or sigmoid)."""
+        return class_probabilities(logits, self.activation)

@@ -1,6 +1,9 @@
 """DiffAct's training loop (official ``Trainer.train``): one video per step, gradients accumulated over
 ``batch_size`` videos, Adam, a checkpoint and an optional test evaluation every ``eval_every`` epochs.
 
+:func:`train_loop` is the loop itself, with the per-video losses passed in; :func:`train_diffact` gives it
+DiffAct's, and DiffTriplet (``bench.methods.difftriplet``) its own.
+
 Files in the work directory: ``latest.pt`` (model, optimiser, epoch, step, every RNG state and the gradients
 accumulated towards the next optimiser step, rewritten atomically after each epoch, so a resumed run continues
 exactly where a killed one stopped; the official resume drops the RNG states and pending gradients), ``epoch-<e>.model``
@@ -36,21 +39,27 @@ def epoch_results_path(work_dir: Path, epoch: int) -> Path:
 
 
 @dataclass
-class TrainSettings:
-    """The official JSON's training keys (``num_epochs`` is ``epochs``, ``log_freq`` is ``eval_every``)."""
+class LoopSettings:
+    """The official JSON's loop keys (``num_epochs`` is ``epochs``, ``log_freq`` is ``eval_every``)."""
 
     epochs: int
     batch_size: int = 4
     lr: float = 5e-4
     weight_decay: float = 0.0
+    eval_every: int | None = None
+    seed: int = 0
+
+
+@dataclass
+class TrainSettings(LoopSettings):
+    """DiffAct's training keys: the loop's plus loss weights, class weighting and label/boundary smoothing."""
+
     loss_weights: dict[str, float] = field(default_factory=lambda: {
         "encoder_ce_loss": 0.5, "encoder_mse_loss": 0.1, "encoder_boundary_loss": 0.0,
         "decoder_ce_loss": 0.5, "decoder_mse_loss": 0.1, "decoder_boundary_loss": 0.1})
     class_weighting: bool = True
     soft_label: float | None = None
     boundary_smooth: float | None = None
-    eval_every: int | None = None
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if sorted(self.loss_weights) != sorted(LOSS_NAMES):
@@ -59,7 +68,7 @@ class TrainSettings:
             raise ValueError("encoder_boundary_loss must be 0: the encoder has no boundary loss (official assertion)")
 
 
-def saved_epochs(settings: TrainSettings) -> list[int]:
+def saved_epochs(settings: LoopSettings) -> list[int]:
     """Epochs with an ``epoch-<e>.model``: multiples of ``eval_every`` (from 0, as the official ``epoch %
     log_freq == 0``) and the last epoch."""
     every = settings.eval_every or settings.epochs
@@ -80,12 +89,17 @@ def _restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def train_diffact(model: ASDiffusionModel, train_set: Any, work_dir: Path, device: torch.device,
-                  settings: TrainSettings, *, sample_rate: int = 1, temporal_aug: bool = True, resume: bool = True,
-                  evaluate: Callable[[ASDiffusionModel], dict[str, float]] | None = None) -> Path:
-    """Train ``model`` on ``train_set`` (an MS-TCN reader: items ``features`` [S, D, T] and ``target`` [T], and
-    ``targets``, every video's labels without loading features); return the last epoch's
-    ``epoch-<e>.model``. ``evaluate(model)`` runs at every saved epoch and its metrics are written next to it."""
+StepLosses = Callable[[int, np.random.Generator], dict[str, torch.Tensor]]
+
+
+def train_loop(model: torch.nn.Module, num_videos: int, step_losses: StepLosses, loss_weights: dict[str, float],
+               work_dir: Path, device: torch.device, settings: LoopSettings, *, resume: bool = True,
+               evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None) -> Path:
+    """The official loop: every epoch visits the videos in a random order; ``step_losses(index, rng)`` returns
+    that video's named losses (drawing its augmentations from ``rng``, the loop's generator, whose state is
+    checkpointed); their ``loss_weights`` sum, divided by ``batch_size``, is back-propagated and Adam steps every
+    ``batch_size`` videos. Returns the last epoch's ``epoch-<e>.model``; ``evaluate(model)`` runs at every saved
+    epoch and its metrics are written next to it."""
     work_dir = Path(work_dir)
     last = epoch_model_path(work_dir, settings.epochs - 1)
     rng = np.random.default_rng(settings.seed)
@@ -101,37 +115,24 @@ def train_diffact(model: ASDiffusionModel, train_set: Any, work_dir: Path, devic
         _restore_rng(rng, state["rng"])
         for param, grad in zip(model.parameters(), state["pending_grads"], strict=True):
             param.grad = None if grad is None else grad.to(device)
-        log.info("resuming DiffAct training at epoch %d (%s)", start_epoch, work_dir / LATEST)
+        log.info("resuming training at epoch %d (%s)", start_epoch, work_dir / LATEST)
         if start_epoch >= settings.epochs and last.is_file():
             return last
 
-    targets = [target.numpy() for target in train_set.targets]  # labels only: features load per step
-    boundaries = [boundary_target(t, settings.boundary_smooth) for t in targets]
-    weights = (torch.from_numpy(class_weights(targets, model.num_classes)).float().to(device)
-               if settings.class_weighting else None)
     saved = set(saved_epochs(settings))
     for epoch in range(start_epoch, settings.epochs):
         model.train()
         running = 0.0
-        for index in rng.permutation(len(train_set)):
-            features = train_set[int(index)]["features"]
-            offset = int(rng.integers(sample_rate)) if temporal_aug else 0
-            version = int(rng.integers(features.shape[0]))
-            feats = features[version, :, offset::sample_rate].unsqueeze(0).to(device)
-            labels = torch.as_tensor(targets[index][offset::sample_rate], dtype=torch.long).unsqueeze(0).to(device)
-            boundary = boundaries[index][offset::sample_rate]
-            boundary = boundary / boundary.max() if boundary.max() > 0 else boundary  # "normalize again"
-            boundary = torch.as_tensor(boundary, dtype=torch.float32).reshape(1, 1, -1).to(device)
-            cond_type = str(rng.choice(model.cond_types))
-            losses = training_losses(model, feats, labels, boundary, cond_type, weights, settings.soft_label, rng)
-            total = sum(settings.loss_weights[name] * value for name, value in losses.items()) / settings.batch_size
+        for index in rng.permutation(num_videos):
+            losses = step_losses(int(index), rng)
+            total = sum(loss_weights[name] * value for name, value in losses.items()) / settings.batch_size
             total.backward()
             running += float(total.detach())
             if step % settings.batch_size == 0:
                 optimizer.step()
                 optimizer.zero_grad()
             step += 1
-        log.info("epoch %d/%d  running loss %.4f", epoch, settings.epochs - 1, running / max(len(train_set), 1))
+        log.info("epoch %d/%d  running loss %.4f", epoch, settings.epochs - 1, running / max(num_videos, 1))
         if epoch in saved:
             atomic_torch_save(epoch_model_path(work_dir, epoch), model.state_dict())
             if evaluate is not None:
@@ -143,3 +144,29 @@ def train_diffact(model: ASDiffusionModel, train_set: Any, work_dir: Path, devic
                                               "pending_grads": [p.grad for p in model.parameters()]})
     model.eval()
     return last
+
+
+def train_diffact(model: ASDiffusionModel, train_set: Any, work_dir: Path, device: torch.device,
+                  settings: TrainSettings, *, sample_rate: int = 1, temporal_aug: bool = True, resume: bool = True,
+                  evaluate: Callable[[ASDiffusionModel], dict[str, float]] | None = None) -> Path:
+    """Train ``model`` on ``train_set`` (an MS-TCN reader: items ``features`` [S, D, T] and ``target`` [T], and
+    ``targets``, every video's labels without loading features) with DiffAct's six losses; see :func:`train_loop`."""
+    targets = [target.numpy() for target in train_set.targets]  # labels only: features load per step
+    boundaries = [boundary_target(t, settings.boundary_smooth) for t in targets]
+    weights = (torch.from_numpy(class_weights(targets, model.num_classes)).float().to(device)
+               if settings.class_weighting else None)
+
+    def step_losses(index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        features = train_set[index]["features"]
+        offset = int(rng.integers(sample_rate)) if temporal_aug else 0
+        version = int(rng.integers(features.shape[0]))
+        feats = features[version, :, offset::sample_rate].unsqueeze(0).to(device)
+        labels = torch.as_tensor(targets[index][offset::sample_rate], dtype=torch.long).unsqueeze(0).to(device)
+        boundary = boundaries[index][offset::sample_rate]
+        boundary = boundary / boundary.max() if boundary.max() > 0 else boundary  # "normalize again"
+        boundary = torch.as_tensor(boundary, dtype=torch.float32).reshape(1, 1, -1).to(device)
+        cond_type = str(rng.choice(model.cond_types))
+        return training_losses(model, feats, labels, boundary, cond_type, weights, settings.soft_label, rng)
+
+    return train_loop(model, len(train_set), step_losses, settings.loss_weights, work_dir, device, settings,
+                      resume=resume, evaluate=evaluate)
