@@ -2,6 +2,7 @@
 from bench.datasets import (  # noqa: F401
     action_segmentation,
     cached_logits,
+    cholec_triplet,
     cifar,
     coco,
     digits,
