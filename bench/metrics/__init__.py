@@ -6,6 +6,7 @@ from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.detection import COCOMeanAP
 from bench.metrics.long_tail import ShotBucketCalibration
 from bench.metrics.segmentation import MeanIoU
+from bench.metrics.triplet_recognition import TripletRecognitionAP
 
 __all__ = ["ECE", "NLL", "Accuracy", "ActionSegmentationScores", "AdaECE", "Brier", "COCOMeanAP", "ClasswiseECE",
-           "MeanIoU", "Metric", "ShotBucketCalibration", "TopKAccuracy"]
+           "MeanIoU", "Metric", "ShotBucketCalibration", "TopKAccuracy", "TripletRecognitionAP"]
