@@ -145,3 +145,13 @@ class ActionSegmentationTask(EvalTask):
         path = segmentation_barcode(outputs["target"][0], outputs["prediction"][0], self.num_classes(outputs),
                                     directory / "barcode.png", title=title)
         return {"barcode": path}
+
+
+@TASKS.register_module(name="triplet_recognition")
+class TripletRecognitionTask(EvalTask):
+    """Surgical action-triplet recognition: per-video frame scores ``triplet_scores`` and 0/1 ``triplet_target``
+    [T, 100], scored with CAMMA's AP protocol (``TripletRecognitionAP``: video-wise and global AP for i, v, t, iv,
+    it, ivt)."""
+
+    required_outputs = ("triplet_scores", "triplet_target")
+    default_metrics = ({"type": "TripletRecognitionAP"},)

@@ -3,4 +3,12 @@
 Importing this package registers every adapter in ``bench.registry.METHODS``; adapters import their heavy
 dependencies inside their own functions, so this stays cheap.
 """
-from bench.methods import classifier, consistency_calibration, diffact, openmmlab, trident, vssd  # noqa: F401
+from bench.methods import (  # noqa: F401
+    classifier,
+    consistency_calibration,
+    diffact,
+    difftriplet,
+    openmmlab,
+    trident,
+    vssd,
+)

@@ -1,0 +1,6 @@
+# DiffTriplet on CholecT45 fold 5 (test = official fold k, train = the other four; backbone and model trained here).
+_base_ = ["./_base_/cholect45.py"]
+
+dataset = dict(fold=5)
+train = dict(dataset=dict(fold=5))
+paper = dict(setting={"dataset": "CholecT45", "split": "fold 5", "method": "DiffTriplet"})

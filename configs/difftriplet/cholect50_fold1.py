@@ -1,0 +1,6 @@
+# DiffTriplet on CholecT50 fold 1 (test = official fold k, train = the other four; backbone and model trained here).
+_base_ = ["./_base_/cholect50.py"]
+
+dataset = dict(fold=1)
+train = dict(dataset=dict(fold=1))
+paper = dict(setting={"dataset": "CholecT50", "split": "fold 1", "method": "DiffTriplet"})

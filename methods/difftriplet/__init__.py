@@ -1,0 +1,18 @@
+"""DiffTriplet (arXiv 2406.13210): surgical action-triplet recognition with a DiffAct-style diffusion model over
+joint [triplet | instrument | verb | target] frame labels and association guidance.
+
+No official code or weights exist; this is a re-implementation from the paper's description, with the settings the
+paper does not give taken from the third-party DiffTriplet-Anticipation derivative (documented per config key).
+Importing registers the ``DiffTriplet`` method adapter.
+"""
+from bench.methods.difftriplet.adapter import DiffTriplet
+from bench.methods.difftriplet.association import AssociationGuidance, component_matrix
+
+IMPLEMENTATION = "re-implementation"
+SMOKE_ONLY = False
+NOT_REPRODUCIBLE = ("No official code, weights or DiffTriplet result numbers are available to the sheet; CholecT45/"
+                    "T50 need CAMMA's request form and the paper's feature backbone is unknown, so only the "
+                    "reference baselines can be compared, and only once the data is here.")
+
+__all__ = ["AssociationGuidance", "DiffTriplet", "IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY",
+           "component_matrix"]
