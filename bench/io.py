@@ -5,7 +5,10 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import tempfile
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +76,30 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
         return obj.item()
     raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def write_dir_once(root: str | os.PathLike, generator: dict[str, Any], write: Callable[[Path], Any],
+                   owner: str) -> Path:
+    """Write a generated folder once: ``write(staging)`` fills a temporary sibling, which ``os.replace`` renames to
+    ``root`` with ``generator.json`` inside; an existing ``root`` is reused when that file records the same
+    ``generator`` parameters, so a killed run never leaves a half-written folder (used by the generated datasets)."""
+    root = Path(root)
+    marker = root / "generator.json"
+    if root.exists():
+        if not marker.is_file() or read_json(marker) != generator:
+            raise ValueError(f"{root} exists but was not written by {owner} with these parameters ({marker} "
+                             "differs or is missing); choose another root or remove it")
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    staging = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        write(staging)
+        atomic_write_json(staging / marker.name, generator)
+        try:
+            os.replace(staging, root)
+        except OSError:
+            if not marker.is_file():  # not another process finishing first: a real failure
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return root

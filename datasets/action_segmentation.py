@@ -12,9 +12,6 @@ layout, and ``GeneratedActionVideos`` is such a dataset written once under the r
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,7 @@ import numpy as np
 import torch
 
 from bench.data import BenchDataset, DatasetLayoutError
-from bench.io import atomic_write_json, atomic_write_text, read_json, sha256_json
+from bench.io import atomic_write_text, sha256_json, write_dir_once
 from bench.registry import DATASETS
 
 #: target of frames whose label is not in the mapping (with ``unknown_labels="ignore"``), as DiffAct sets it
@@ -468,29 +465,10 @@ class GeneratedActionVideos(MSTCNVideos):
 
             root = results_root() / "datasets" / f"generated_actions-{sha256_json(self.generator)[:12]}"
         self.root = Path(root)
-        self._materialise()
+        params = {k: v for k, v in self.generator.items() if k != "version"}
+        write_dir_once(self.root, self.generator, lambda staging: self.write_example(
+            staging, **{**params, "frames": tuple(params["frames"])}), type(self).__name__)
         super().__init__(self.root, split, subset, cache=cache)
-
-    def _materialise(self) -> None:
-        marker = self.root / "generator.json"
-        if self.root.exists():
-            if not marker.is_file() or read_json(marker) != self.generator:
-                raise ValueError(f"{self.root} exists but was not written by {type(self).__name__} with these "
-                                 f"parameters ({marker} differs or is missing); choose another root or remove it")
-            return
-        self.root.parent.mkdir(parents=True, exist_ok=True)
-        staging = self.root.parent / f".{self.root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        try:
-            params = {k: v for k, v in self.generator.items() if k != "version"}
-            self.write_example(staging, **{**params, "frames": tuple(params["frames"])})
-            atomic_write_json(staging / marker.name, self.generator)
-            try:
-                os.replace(staging, self.root)
-            except OSError:
-                if not marker.is_file():  # not another process finishing first: a real failure
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "generator": self.generator}

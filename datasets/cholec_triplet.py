@@ -12,9 +12,6 @@ import functools
 import hashlib
 import json
 import numbers
-import os
-import shutil
-import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,7 +22,7 @@ import torch
 
 from bench.data import BenchDataset, DatasetLayoutError
 from bench.datasets.action_segmentation import load_feature_array, probe_feature_shape
-from bench.io import atomic_write_json, read_json, sha256_json
+from bench.io import sha256_json, write_dir_once
 from bench.registry import DATASETS
 
 NUM_TRIPLETS = 100
@@ -649,29 +646,6 @@ def write_cholect50_example(root: str | Path, *, videos: Sequence[str], frames: 
 
 # --- generated demo dataset -------------------------------------------------------------------------------------
 
-def materialise(root: Path, generator: dict[str, Any], write: Callable[[Path], Any], owner: str) -> None:
-    """Write a generated dataset once: into a temporary sibling folder, then ``os.replace``; an existing ``root``
-    is reused when its ``generator.json`` records the same parameters (a killed run leaves nothing half-written)."""
-    marker = root / "generator.json"
-    if root.exists():
-        if not marker.is_file() or read_json(marker) != generator:
-            raise ValueError(f"{root} exists but was not written by {owner} with these parameters ({marker} "
-                             "differs or is missing); choose another root or remove it")
-        return
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = root.parent / f".{root.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    try:
-        write(staging)
-        atomic_write_json(staging / marker.name, generator)
-        try:
-            os.replace(staging, root)
-        except OSError:
-            if not marker.is_file():  # not another process finishing first: a real failure
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 #: bumped whenever the writers or the defaults below change what is written (a new folder is then made)
 GENERATOR_VERSION = 1
 
@@ -714,7 +688,7 @@ class GeneratedSurgicalVideos(CholecT45):
 
             root = results_root() / "datasets" / f"generated_surgical-{sha256_json(self.generator)[:12]}"
         self.root = Path(root)
-        materialise(self.root, self.generator, lambda staging: write_cholect45_example(
+        write_dir_once(self.root, self.generator, lambda staging: write_cholect45_example(
             staging, videos=self.generated_videos, frames=tuple(frames), seed=seed, image_size=None,
             feature_dim=feature_dim, mapping=mapping, noise=noise, triplet_signal=triplet_signal),
             type(self).__name__)

@@ -45,7 +45,7 @@ class DiffTriplet(Method):
     (items then need ``frames``); None reads the dataset's ``features``.
     """
 
-    eval_only_params = ("inference", "guidance", "set_sampling_seed", "checkpoint", "compare_unguided",
+    eval_only_params = ("inference", "guidance", "mapping_file", "set_sampling_seed", "checkpoint", "compare_unguided",
                         "encoder_outputs", "diffusion_params.sampling_timesteps", "diffusion_params.ddim_sampling_eta")
 
     def __init__(self, encoder_params: dict[str, Any], decoder_params: dict[str, Any],
