@@ -21,7 +21,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from bench.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file, mismatch_message
-from bench.io import atomic_write_bytes, read_json, sha256_file
+from bench.io import atomic_write_bytes, sha256_file
 from bench.train import train_supervised
 
 log = logging.getLogger("bench.difftriplet")
@@ -146,7 +146,3 @@ class FeatureCache:
         atomic_write_bytes(target, buffer.getvalue())
         return features
 
-
-def backbone_record(work_dir: Path) -> dict[str, Any]:
-    """What ``fit`` recorded about the fold's backbone (``backbone/backbone.json``)."""
-    return read_json(Path(work_dir) / "backbone" / "backbone.json")
