@@ -1,4 +1,5 @@
-"""The four registries (methods, datasets, metrics, evaluation tasks) and strict, suggesting look-up.
+"""The registries (methods, datasets, metrics, evaluation tasks, image feature extractors) and strict,
+suggesting look-up.
 
 Built on mmengine's ``Registry``: entries register where they are defined, and the modules listed in
 ``locations`` are imported only when a registry is first queried, so ``bench papers`` never imports a
@@ -78,3 +79,4 @@ METHODS = BenchRegistry("method", scope="bench", locations=["bench.methods"])
 DATASETS = BenchRegistry("dataset", scope="bench", locations=["bench.datasets"])
 METRICS = BenchRegistry("metric", scope="bench", locations=["bench.metrics"])
 TASKS = BenchRegistry("task", scope="bench", locations=["bench.task"])
+EXTRACTORS = BenchRegistry("feature extractor", scope="bench", locations=["bench.extractors"])

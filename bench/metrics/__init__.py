@@ -4,9 +4,11 @@ from bench.metrics.base import Metric
 from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.detection import COCOMeanAP
+from bench.metrics.generation import FID, KID, SFID, InceptionScore, PrecisionRecall
 from bench.metrics.long_tail import ShotBucketCalibration
 from bench.metrics.segmentation import MeanIoU
 from bench.metrics.triplet_recognition import TripletRecognitionAP
 
-__all__ = ["ECE", "NLL", "Accuracy", "ActionSegmentationScores", "AdaECE", "Brier", "COCOMeanAP", "ClasswiseECE",
-           "MeanIoU", "Metric", "ShotBucketCalibration", "TopKAccuracy", "TripletRecognitionAP"]
+__all__ = ["ECE", "FID", "KID", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE", "Brier", "COCOMeanAP",
+           "ClasswiseECE", "InceptionScore", "MeanIoU", "Metric", "PrecisionRecall", "ShotBucketCalibration",
+           "TopKAccuracy", "TripletRecognitionAP"]
