@@ -1,4 +1,4 @@
-"""The ``bench`` command line: run, train, score, validate, cost, papers, table, leaderboard, sweep, demo."""
+"""The ``bench`` command line: run, train, score, validate, cost, reference, papers, table, leaderboard, sweep, demo."""
 from __future__ import annotations
 
 import argparse
@@ -58,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fp32 (what VSSD's paper reports) or amp (its repository's function)")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--iters", type=int, default=30)
+
+    p = sub.add_parser("reference", help="build reference statistics (FID/sFID/KID/PR) from a folder of images")
+    p.add_argument("images", type=Path, help="folder of .png/.jpg images (searched recursively, one size)")
+    p.add_argument("--out", type=Path, required=True, help="statistics file to write (.npz)")
+    p.add_argument("--weights", help="Inception weights file (weights-inception-2015-12-05-6726825d.pth)")
+    p.add_argument("--extractor", type=json.loads,
+                   help='another extractor as JSON, e.g. \'{"type": "TrainedClassifierFeatures", "config": "..."}\'')
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto")
 
     p = sub.add_parser("papers", help="list the papers and what is implemented")
     p.add_argument("--json", action="store_true")
@@ -140,6 +149,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("ok: dataset, method and one batch built")
     elif args.command == "cost":
         print(json.dumps(_model_cost(cfg, args), indent=2))
+    elif args.command == "reference":
+        print(json.dumps(_build_reference(args), indent=2))
     elif args.command == "papers":
         from bench.catalogue import catalogue
 
@@ -204,6 +215,24 @@ def _model_cost(cfg, args: argparse.Namespace) -> dict:  # noqa: ANN001 - an mme
     name = f"{cfg.name}-{record['device'].replace(' ', '_')}-{args.precision}-b{args.batch_size}.json"
     atomic_write_json(results_root() / "runs" / group / "cost" / name, record)
     return record
+
+
+def _build_reference(args: argparse.Namespace) -> dict:
+    """``bench reference``: featurise every image under a folder and write our reference statistics file."""
+    from bench.registry import EXTRACTORS
+    from bench.reference_stats import build_reference, image_folder_batches, list_images
+    from bench.runner import pick_device
+
+    if (args.weights is None) == (args.extractor is None):
+        raise ValueError("bench reference: give --weights (Inception) or --extractor (JSON spec), not both")
+    spec = args.extractor or {"type": "InceptionV3Features", "weights": args.weights}
+    extractor = EXTRACTORS.build(dict(spec)).to(pick_device(args.device))
+    meta = {"extractor": extractor.describe(), "source": {"images_dir": str(args.images.resolve()),
+                                                          "num_files": len(list_images(args.images))}}
+    reference = build_reference(image_folder_batches(args.images, args.batch_size), extractor, meta)
+    reference.save(args.out)
+    return {"out": str(args.out), "sha256": reference.sha256, "num_samples": reference.num_samples,
+            "extractor": meta["extractor"]["name"]}
 
 
 def write_tables(root: Path | None = None) -> list[Path]:

@@ -2,7 +2,8 @@
 
 A config has these top-level sections; anything else is an error with a suggestion:
 
-- ``name``: experiment name (defaults to the file stem); ``paper``: which paper-table cells a run fills;
+- ``name``: experiment name (defaults to the file stem); ``paper``: which paper-table cells a run fills (a
+  setting value ``"{method.num_inference_steps}"`` is filled from the config, so a swept config fills each cell);
 - ``dataset`` / ``method`` / ``task``: registry dicts (``type`` + arguments);
 - ``train``: optional training stage for methods that learn; ``run``: execution settings;
 - ``wandb``: mirroring settings; ``sweep``: an optional grid for ``bench sweep``.
@@ -80,7 +81,25 @@ def load_config(name_or_path: str | os.PathLike, cfg_options: dict | None = None
     run.update(cfg.get("run", {}) or {})
     cfg.run = run
     validate_config(cfg, source=str(path))
+    if cfg.get("paper"):
+        cfg.paper.setting = {key: _fill_setting(value, cfg, str(path)) for key, value in cfg.paper.setting.items()}
     return cfg
+
+
+def _fill_setting(value: Any, cfg: Config, source: str) -> Any:
+    """``"{method.num_inference_steps}"`` in a paper setting becomes that config value, so one config swept over a
+    key fills the matching cell of every grid point."""
+    import re
+
+    def lookup(match: re.Match) -> str:
+        node: Any = cfg
+        for part in match.group(1).split("."):
+            if not isinstance(node, (dict, ConfigDict)) or part not in node:
+                raise ConfigError(f"{source}: paper setting refers to {match.group(0)}, which the config lacks")
+            node = node[part]
+        return str(node)
+
+    return re.sub(r"\{([A-Za-z_][\w.]*)\}", lookup, value) if isinstance(value, str) else value
 
 
 def validate_config(cfg: Config, source: str = "<config>") -> None:

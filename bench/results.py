@@ -21,7 +21,9 @@ the method and train sections), so configs that evaluate one trained model on se
 - ``metrics``: ``{name: value}`` as computed (fractions stay fractions), plus the values the method fitted
   before predicting (a calibrator's ``temperature`` or ``epsilon``), whose names ``fitted`` lists;
 - ``figures``: ``{name: path relative to the run directory}``; ``exports``: the same for outputs written in a
-  paper's own file format (DiffAct's ``prediction/<video>.txt``);
+  paper's own file format (DiffAct's ``prediction/<video>.txt``, generated images as PNG shards or npz);
+- ``evaluation``: how the task scored the outputs, when it says (generation: the feature extractor, its weights'
+  sha256 and resize method, the reference statistics file, its sha256 and N);
 - ``cells``: paper-table cells this run fills: ``{"table", "setting", "metric", "value"}`` with the value in
   the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``, plus
   ``"table"`` for a metric reported in another table of the paper, e.g. fitted parameters);

@@ -138,8 +138,10 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
                 train_facts = _train_stage(cfg, method, device)  # finds the finished checkpoint
         seed_everything(int(cfg.run.seed))
         method.setup(device, seed=int(cfg.run.seed))
+        if mine:
+            task.prepare(device)
         predict_start = time.perf_counter()
-        _predict(method, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
+        _predict(method, task, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
                  desc=f"{cfg.name} [{len(done)} resumed]" if done else cfg.name)
         store.flush()
         predict_s = time.perf_counter() - predict_start
@@ -182,8 +184,8 @@ def _selected_indices(n: int, limit: int | None) -> list[int]:
     return list(range(min(int(limit), n) if limit else n))
 
 
-def _predict(method: Method, dataset: BenchDataset, indices: list[int], store: SampleStore, cfg: Config,
-             device: torch.device, show: bool, desc: str) -> None:
+def _predict(method: Method, task: EvalTask, dataset: BenchDataset, indices: list[int], store: SampleStore,
+             cfg: Config, device: torch.device, show: bool, desc: str) -> None:
     loader = DataLoader(_Indexed(dataset, indices), batch_size=int(cfg.run.batch_size), shuffle=False,
                         num_workers=int(cfg.run.num_workers), collate_fn=method.collate,
                         pin_memory=device.type == "cuda")
@@ -194,6 +196,7 @@ def _predict(method: Method, dataset: BenchDataset, indices: list[int], store: S
             seeds = torch.tensor([sample_seed(base_seed, sid) for sid in ids], dtype=torch.int64)
             with autocast(device, cfg.run.precision):
                 outputs = method.predict(batch, seeds)
+            outputs.update(task.featurize(outputs))  # outside autocast: the task fixes its own numerics
             store.add(ids, batch["index"], seeds, outputs)
             bar.update(len(ids))
 
@@ -239,6 +242,7 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         "metrics": metrics, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
         "figures": {name: str(path.relative_to(run_dir)) for name, path in figures.items()},
         "exports": {name: str(path.relative_to(run_dir)) for name, path in exports.items()},
+        "evaluation": task.describe(),
         "created": _iso(time.time()),
     }
     prov_path = run_dir / PROVENANCE_FILE
@@ -303,8 +307,10 @@ def validate(cfg: Config) -> dict[str, Any]:
     indices = list(range(min(int(cfg.run.batch_size), len(dataset))))
     batch = method.collate([_Indexed(dataset, indices)[k] for k in range(len(indices))])
     seeds = torch.tensor([sample_seed(int(cfg.run.seed), sid) for sid in batch["sample_id"]])
+    task.prepare(device)
     with torch.inference_mode():
         outputs = method.predict(batch, seeds)
+        outputs.update(task.featurize(outputs))
     task.check_outputs(outputs)
     shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else f"list[{len(v)}]" for k, v in outputs.items()}
     return {"dataset": cfg.dataset.type, "samples": len(dataset), **report_train, "batch": len(indices),

@@ -1,0 +1,86 @@
+"""Generation requests: N samples to draw, each with a stable id and, for conditional models, a class or prompt.
+
+A generation run has no input data; its "dataset" says what to generate. Class labels are drawn per sample from
+``sha256(label_seed:sample_id)`` (or balanced, ``index % num_classes``) and prompts are read from a text file,
+so every sample's condition is fixed by its id, whatever the batch size, world size or resume point.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from bench.data import BenchDataset
+from bench.registry import DATASETS
+from bench.seeding import sample_seed
+
+LABEL_MODES = ("random", "balanced")
+
+
+@DATASETS.register_module()
+class GenerationRequests(BenchDataset):
+    """``num_samples`` requests with ids ``000000``, ``000001``, ...; items carry ``class_label`` (−1 when
+    unconditional) and, with ``prompts_file``, ``prompt``.
+
+    ``labels="random"`` draws each class uniformly from the sample's seed (guided-diffusion draws classes at
+    random too); ``"balanced"`` cycles through the classes. Prompts: sample ``i`` gets line
+    ``i // samples_per_prompt`` of ``prompts_file`` (one prompt per line, blank lines skipped), so
+    ``num_samples`` may not exceed ``samples_per_prompt`` times the number of prompts.
+    """
+
+    layout = "prompts_file: UTF-8 text, one prompt per line (only when prompts are used)"
+    obtain = "write the prompts of the benchmark's prompt suite one per line"
+
+    def __init__(self, num_samples: int, num_classes: int | None = None, labels: str = "random",
+                 label_seed: int = 0, prompts_file: str | None = None, samples_per_prompt: int = 1) -> None:
+        if num_samples <= 0:
+            raise ValueError(f"GenerationRequests: num_samples must be positive, got {num_samples}")
+        if labels not in LABEL_MODES:
+            raise ValueError(f"GenerationRequests: labels must be one of {LABEL_MODES}, got {labels!r}")
+        if num_classes is not None and num_classes <= 0:
+            raise ValueError(f"GenerationRequests: num_classes must be positive, got {num_classes}")
+        self.num_samples, self.num_classes = int(num_samples), num_classes
+        self.labels, self.label_seed = labels, int(label_seed)
+        self.samples_per_prompt = int(samples_per_prompt)
+        self.prompts_file = prompts_file
+        self.prompts: list[str] | None = None
+        if prompts_file is not None:
+            path = self.require(prompts_file, "prompts file")
+            self.prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            capacity = len(self.prompts) * self.samples_per_prompt
+            if capacity < self.num_samples:
+                raise ValueError(f"GenerationRequests: {path} has {len(self.prompts)} prompts x "
+                                 f"{self.samples_per_prompt} samples each = {capacity} < num_samples "
+                                 f"{self.num_samples}; raise samples_per_prompt or lower num_samples")
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def sample_id(self, index: int) -> str:
+        return f"{index:06d}"
+
+    def class_label(self, index: int) -> int:
+        if self.num_classes is None:
+            return -1
+        if self.labels == "balanced":
+            return index % self.num_classes
+        return sample_seed(self.label_seed, self.sample_id(index)) % self.num_classes
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        item: dict[str, Any] = {"class_label": self.class_label(index)}
+        if self.prompts is not None:
+            item["prompt"] = self.prompts[index // self.samples_per_prompt]
+        return item
+
+    def fingerprint(self) -> str:
+        """sha256 over every sample's id and condition (labels and prompts change what a sample is)."""
+        digest = hashlib.sha256(type(self).__name__.encode())
+        for index in range(len(self)):
+            item = self[index]
+            digest.update(f"{self.sample_id(index)}\0{item['class_label']}\0{item.get('prompt', '')}\0".encode())
+        return digest.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "num_classes": self.num_classes, "labels": self.labels,
+                "label_seed": self.label_seed, "prompts_file": str(Path(self.prompts_file)) if self.prompts_file
+                else None, "samples_per_prompt": self.samples_per_prompt}
