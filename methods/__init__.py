@@ -4,10 +4,12 @@ Importing this package registers every adapter in ``bench.registry.METHODS``; ad
 dependencies inside their own functions, so this stays cheap.
 """
 from bench.methods import (  # noqa: F401
+    adaptive_momentum_sampler,
     classifier,
     consistency_calibration,
     diffact,
     difftriplet,
+    diffusion,
     openmmlab,
     trident,
     vssd,

@@ -1,0 +1,135 @@
+"""``DiffusionSampler``: a pretrained UNet and a scheduler as a method adapter of the generation task.
+
+Each sample's initial noise and every per-step noise draw come from its own CPU generator seeded with the
+sample's seed, so an image depends on its id and the base seed only, never on batch size, world size or device
+(diffusers' reproducibility recipe: a list of generators).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.method import Method
+from bench.registry import METHODS
+from bench.seeding import sample_generator
+from bench.store import Columns
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+NOISE_SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
+                       "prediction_type")
+
+
+def build_scheduler(spec: dict[str, Any], model_config: dict[str, Any]) -> Any:
+    """A scheduler from ``{"type": name, **overrides}`` on top of the model folder's scheduler config.
+
+    ``type`` is a diffusers scheduler class name (``DDIMScheduler``, ``DDPMScheduler``, ...), which takes every
+    setting of the model's config it knows (betas, clipping, spacing), or the harness's
+    ``AdaptiveMomentumScheduler``, which takes only the noise schedule (its time grid is the official one).
+    """
+    import diffusers
+
+    from bench.methods.adaptive_momentum_sampler.scheduler import AdaptiveMomentumScheduler
+
+    spec = dict(spec)
+    name = spec.pop("type")
+    classes = {"AdaptiveMomentumScheduler": AdaptiveMomentumScheduler}
+    cls = classes.get(name) or getattr(diffusers, name, None)
+    if cls is None or not hasattr(cls, "from_config"):
+        raise ValueError(f"unknown scheduler {name!r}: use a diffusers scheduler class name (e.g. 'DDIMScheduler') "
+                         "or 'AdaptiveMomentumScheduler'")
+    base = {k: v for k, v in model_config.items() if not k.startswith("_")}
+    if cls is AdaptiveMomentumScheduler:  # the model fixes the noise schedule; the grid is the sampler's own
+        base = {k: v for k, v in base.items() if k in NOISE_SCHEDULE_KEYS}
+    return cls.from_config({**base, **spec})
+
+
+@METHODS.register_module()
+class DiffusionSampler(Method):
+    """Sample ``num_inference_steps`` of ``scheduler`` with the UNet at ``model`` (a diffusers pipeline or model
+    folder, a Hugging Face repo id in the local cache, or an original DDPM checkpoint with ``preset``).
+
+    ``unet_config`` instead of ``model`` builds a fresh UNet2DModel that ``fit`` trains (the digits demo).
+    Outputs: ``image`` uint8 [B, H, W, C] and ``class_label``. ``dtype`` is the UNet's dtype (the sampler's
+    arithmetic follows the sample's dtype, as in diffusers).
+    """
+
+    eval_only_params = ("scheduler", "num_inference_steps", "dtype")
+
+    def __init__(self, scheduler: dict[str, Any], num_inference_steps: int, model: str | None = None,
+                 preset: str | None = None, subfolder: str | None = None, unet_config: dict[str, Any] | None = None,
+                 train_scheduler: dict[str, Any] | None = None, dtype: str = "fp32",
+                 smoke_reason: str | None = None) -> None:
+        if (model is None) == (unet_config is None):
+            raise ValueError("DiffusionSampler: give exactly one of 'model' (pretrained weights) and 'unet_config' "
+                             "(a UNet2DModel config that the train stage fits)")
+        if dtype not in DTYPES:
+            raise ValueError(f"DiffusionSampler: dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        self.scheduler_spec, self.num_inference_steps = dict(scheduler), int(num_inference_steps)
+        self.model, self.preset, self.subfolder = model, preset, subfolder
+        self.unet_config = dict(unet_config) if unet_config else None
+        self.train_scheduler = dict(train_scheduler or {"num_train_timesteps": 1000, "beta_schedule": "linear",
+                                                        "beta_start": 1e-4, "beta_end": 0.02})
+        self.dtype = dtype
+        self.smoke, self.smoke_reason = smoke_reason is not None, smoke_reason
+        self.unet: Any = None
+        self.scheduler: Any = None
+        self.device = torch.device("cpu")
+        self.facts: dict[str, Any] = {}
+        self.sampling_seconds = 0.0
+
+    def setup(self, device: torch.device, seed: int = 0) -> None:
+        from bench.methods.diffusion.unet import load_scheduler_config, load_unet
+
+        if self.model is None:
+            raise RuntimeError("DiffusionSampler: no weights; run the config's train stage (bench run/train) first")
+        self.device = device
+        self.unet, self.facts = load_unet(self.model, preset=self.preset, subfolder=self.subfolder,
+                                          dtype=DTYPES[self.dtype])
+        self.unet.to(device).eval()
+        self.scheduler = build_scheduler(self.scheduler_spec, load_scheduler_config(self.model, preset=self.preset))
+
+    def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
+        from diffusers.utils.torch_utils import randn_tensor
+
+        assert self.unet is not None, "setup() was not called"
+        config = self.unet.config
+        generators = [sample_generator(int(seed)) for seed in seeds]
+        shape = (len(generators), config.in_channels, config.sample_size, config.sample_size)
+        dtype = DTYPES[self.dtype]
+        labels = batch["class_label"].to(self.device)
+        class_labels = labels if getattr(config, "num_class_embeds", None) else None
+        start = time.perf_counter()
+        sample = randn_tensor(shape, generator=generators, device=self.device, dtype=dtype)
+        self.scheduler.set_timesteps(self.num_inference_steps, device=self.device)
+        for t in self.scheduler.timesteps:
+            model_input = self.scheduler.scale_model_input(sample, t)
+            noise_pred = self.unet(model_input, t, class_labels=class_labels).sample
+            sample = self.scheduler.step(noise_pred, t, sample, generator=generators).prev_sample
+        self.sampling_seconds += time.perf_counter() - start
+        from bench.generation import to_uint8_images
+
+        return {"image": to_uint8_images(sample).cpu(), "class_label": batch["class_label"]}
+
+    def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
+            resume: bool = True, **train_cfg: Any) -> Path:
+        from bench.methods.diffusion.training import train_ddpm
+
+        if self.unet_config is None:
+            raise ValueError("DiffusionSampler: 'fit' needs 'unet_config' (pretrained models are not trained here)")
+        return train_ddpm(self.unet_config, self.train_scheduler, train_set, work_dir, device, resume=resume,
+                          **train_cfg)
+
+    def use_checkpoint(self, path: str | Path) -> None:
+        self.model = str(path)
+
+    def provenance(self) -> dict[str, Any]:
+        scheduler = dict(self.scheduler.config) if self.scheduler is not None else self.scheduler_spec
+        return {**super().provenance(), "model": self.facts, "scheduler": {"class": self.scheduler_spec["type"],
+                **{k: v for k, v in scheduler.items() if not k.startswith("_")}},
+                "num_inference_steps": self.num_inference_steps,
+                "model_evaluations_per_sample": len(self.scheduler.timesteps) if self.scheduler is not None
+                and self.scheduler.timesteps is not None else None,
+                "dtype": self.dtype, "sampling_seconds_rank0": round(self.sampling_seconds, 3)}
