@@ -1,0 +1,6 @@
+# Baseline: the official sampler's method "o" (DDIM, eta = 0.0) on the celeba64 model; `bench sweep` runs each step
+# count.
+_base_ = ["./_base_/celeba64.py"]
+
+method = dict(scheduler=dict(method="o", eta=0.0))
+paper = dict(setting={"sampler": "DDIM", "method": "base"})
