@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.schedulers.scheduling_ddim import betas_for_alpha_bar
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
@@ -302,7 +301,9 @@ class AdaptiveMomentumScheduler(SchedulerMixin, ConfigMixin):
             if self.v is None:
                 self.v = torch.ones_like(sample)
             c = self.config.c
-            n = F.normalize(dx, p=2.0, dim=1)
+            # F.normalize(dx, p=2, dim=1) as the official code, written out: torch's vector_norm over a 3-wide
+            # non-last dim takes 14 ms per CIFAR batch of 128 on CPU, the sum of squares 0.2 ms
+            n = dx / dx.square().sum(dim=1, keepdim=True).sqrt().clamp_min(1e-12)
             self.v = torch.sqrt(c * self.v.to(dx) + (1.0 - c) * n.pow(2)) + V_OFFSET
 
         if method in ("momentum", "adam"):
