@@ -3,11 +3,11 @@
 - Scheduler overhead: one full AMS ("adam": momentum + adaptive pace, on DDIM: eta = 0) trajectory of scheduler
   steps against diffusers' DDIMScheduler (eta = 0) on the same grid, model excluded (a fixed ε tensor), on a
   CIFAR-sized batch [128, 3, 32, 32] (measured on 2 CPU cores: 85.3 ms vs 17.8 ms for 50 steps, 4.8x; the
-  35.7M-parameter CIFAR-10 UNet's forward dwarfs both); and the same two samplers with the CIFAR-10 DDPM UNet (35.7M parameters, random weights) in the
-  loop, where the scheduler's share of a step is what matters. On CUDA when available.
+  UNet's forward dwarfs both); and, on CUDA only, the same two samplers with the CIFAR-10 DDPM UNet (35.7M
+  parameters, random weights) in the loop, where the scheduler's share of a step is what matters.
 - FID from 10k x 2048 features: ours (``bench.metrics.generation``: float64 statistics, symmetric eigendecompositions)
   against torch-fidelity's own path (``fid_features_to_statistics`` + ``fid_statistics_to_metric``); the values are
-  asserted equal to 1e-6 relative, so the ratio compares the same number.
+  asserted equal to 1e-6 relative, so the ratio compares the same number (2 CPU cores: 4.97 s vs 4.89 s, 0.98x).
 """
 from __future__ import annotations
 
