@@ -17,8 +17,9 @@ PNG_SHARD_SIZE = 1000
 
 
 def to_uint8_images(images: torch.Tensor) -> torch.Tensor:
-    """Model-space images [B, C, H, W] in [-1, 1] to uint8 [B, H, W, C], rounded as diffusers' ``numpy_to_pil``
-    and torchvision's ``save_image`` do (the official AMS sampler saves through the latter)."""
+    """Model-space images [B, C, H, W] in [-1, 1] to uint8 [B, H, W, C], rounded to nearest as diffusers'
+    ``numpy_to_pil`` does (torchvision's ``save_image``, which the official AMS sampler uses, rounds halves up
+    instead: the two differ only for values exactly halfway between two levels)."""
     scaled = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round()
     return scaled.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
@@ -111,12 +112,13 @@ def resolve_reference(spec: str | dict[str, Any], extractor: Any, cache_dir: Pat
     spec = to_plain(dict(spec))
     dataset = DATASETS.build(dict(spec["dataset"]))
     limit = spec.get("limit")
-    key = sha256_json({"dataset": dataset.fingerprint(), "limit": limit, "extractor": identity})[:20]
+    fingerprint = dataset.fingerprint()  # hashes every image of some readers: once
+    key = sha256_json({"dataset": fingerprint, "limit": limit, "extractor": identity})[:20]
     path = cache_dir / f"{type(dataset).__name__}-{key}.npz"
     if not path.is_file():
         batches = _dataset_batches(dataset, spec.get("image_key", "image"), batch_size, limit)
         meta = {"extractor": extractor_facts, "source": {"dataset": spec["dataset"], "limit": limit,
-                                                         "fingerprint": dataset.fingerprint()}}
+                                                         "fingerprint": fingerprint}}
         build_reference(batches, extractor, meta).save(path)
     reference = ReferenceStatistics.load(path)
     return reference, {"path": str(path), "sha256": reference.sha256, "format": reference.format,

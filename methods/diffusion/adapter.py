@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from bench.generation import to_uint8_images
 from bench.method import Method
 from bench.registry import METHODS
 from bench.seeding import sample_generator
@@ -109,8 +110,6 @@ class DiffusionSampler(Method):
             noise_pred = self.unet(model_input, t, class_labels=class_labels).sample
             sample = self.scheduler.step(noise_pred, t, sample, generator=generators).prev_sample
         self.sampling_seconds += time.perf_counter() - start
-        from bench.generation import to_uint8_images
-
         return {"image": to_uint8_images(sample).cpu(), "class_label": batch["class_label"]}
 
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
