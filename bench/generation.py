@@ -16,11 +16,23 @@ from bench.reference_stats import ReferenceStatistics, build_reference
 PNG_SHARD_SIZE = 1000
 
 
-def to_uint8_images(images: torch.Tensor) -> torch.Tensor:
-    """Model-space images [B, C, H, W] in [-1, 1] to uint8 [B, H, W, C], rounded to nearest as diffusers'
-    ``numpy_to_pil`` does (torchvision's ``save_image``, which the official AMS sampler uses, rounds halves up
-    instead: the two differ only for values exactly halfway between two levels)."""
-    scaled = ((images.float() / 2 + 0.5).clamp(0, 1) * 255).round()
+def to_uint8_images(images: torch.Tensor, rounding: str = "nearest") -> torch.Tensor:
+    """Model-space images [B, C, H, W] in [-1, 1] to uint8 [B, H, W, C].
+
+    ``nearest`` rounds as diffusers' ``numpy_to_pil`` does (torchvision's ``save_image``, which the official AMS
+    sampler uses, rounds halves up instead: the two differ only for values exactly halfway between two levels);
+    ``guided_diffusion`` truncates ``(x + 1) * 127.5`` (ADM's sampling scripts); ``dit`` truncates
+    ``127.5 * x + 128`` (DiT's ``sample_ddp.py``). The rounding shifts FID slightly, so samplers keep their own.
+    """
+    images = images.float()
+    if rounding == "nearest":
+        scaled = ((images / 2 + 0.5).clamp(0, 1) * 255).round()
+    elif rounding == "guided_diffusion":
+        scaled = ((images + 1) * 127.5).clamp(0, 255)
+    elif rounding == "dit":
+        scaled = (127.5 * images + 128.0).clamp(0, 255)
+    else:
+        raise ValueError(f"rounding must be 'nearest', 'guided_diffusion' or 'dit', got {rounding!r}")
     return scaled.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 

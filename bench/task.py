@@ -38,10 +38,15 @@ class EvalTask:
         values: dict[str, float] = {}
         for metric in self.metrics:
             for name, value in metric.compute(outputs).items():
+                name = self.metric_name(metric, name)
                 if name in values:
                     raise ValueError(f"metric name {name!r} produced twice (by {type(metric).__name__})")
                 values[name] = value
         return values
+
+    def metric_name(self, metric: Metric, name: str) -> str:
+        """The name under which ``metric``'s value ``name`` is reported (unchanged by default)."""
+        return name
 
     def prepare(self, device: Any) -> None:
         """Load what :meth:`featurize` needs (e.g. a feature extractor) on ``device``; nothing by default."""
@@ -236,8 +241,11 @@ class GenerationTask(EvalTask):
         for metric in self.metrics:
             if getattr(metric, "reference", False) is None:
                 metric.reference = reference
-        values = super().evaluate(outputs)
-        return {f"{self.metric_prefix}{name}": value for name, value in values.items()}
+        return super().evaluate(outputs)
+
+    def metric_name(self, metric: Metric, name: str) -> str:
+        """Scores of the extractor's features carry ``metric_prefix`` (``digits_FID``); cost counts do not."""
+        return f"{self.metric_prefix}{name}" if getattr(metric, "extractor_based", False) else name
 
     def describe(self) -> dict[str, Any]:
         self.reference()

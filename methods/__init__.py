@@ -6,6 +6,7 @@ dependencies inside their own functions, so this stays cheap.
 from bench.methods import (  # noqa: F401
     adaptive_momentum_sampler,
     classifier,
+    compress_guidance,
     consistency_calibration,
     diffact,
     difftriplet,

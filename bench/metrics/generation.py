@@ -195,6 +195,7 @@ class GenerativeMetric(Metric):
     """
 
     required: tuple[str, ...] = ("feat_pool",)
+    extractor_based = True  # scores of the extractor's features: the generation task's metric_prefix labels them
 
     def __init__(self, reference: ReferenceStatistics | str | os.PathLike | None = None) -> None:
         self.reference = reference
@@ -345,3 +346,54 @@ class KID(GenerativeMetric):
                           f"of {len(outputs['feat_pool'])} generated, {len(self._needs_pool())} reference)",
                           stacklevel=2)
         return {"KID": result.mean, "KID_std": result.std}
+
+
+@METRICS.register_module()
+class ClassAccuracy(Metric):
+    """Percentage of conditional samples that the extractor's classifier assigns to their requested class
+    (``argmax feat_logits == class_label``): Compress Guidance's "off-sampling" accuracy when the extractor is
+    a classifier other than the one that guided sampling."""
+
+    required = ("feat_logits", "class_label")
+    extractor_based = True
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        labels = torch.as_tensor(outputs["class_label"])
+        if (labels < 0).any():
+            raise ValueError("ClassAccuracy needs class-conditional samples (every class_label >= 0)")
+        predicted = torch.as_tensor(outputs["feat_logits"]).argmax(-1)
+        return {"accuracy": 100.0 * float((predicted == labels).double().mean())}
+
+
+@METRICS.register_module()
+class GuideAccuracy(Metric):
+    """Percentage of samples that the guiding classifier itself, at t = 0, assigns to the requested class
+    (``guide_prediction``): the paper's "on-sampling" accuracy."""
+
+    required = ("guide_prediction", "class_label")
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        hits = torch.as_tensor(outputs["guide_prediction"]) == torch.as_tensor(outputs["class_label"])
+        return {"on-sampling accuracy": 100.0 * float(hits.double().mean())}
+
+
+@METRICS.register_module()
+class SamplingCost(Metric):
+    """The efficiency columns of guided sampling: per-sample means of the counted passes, the wall time per sample,
+    and GPU-hours extrapolated to ``per_samples`` images (only when every sample was drawn on a GPU)."""
+
+    COUNTS = {"guided_steps": "guided steps", "classifier_backwards": "classifier backwards",
+              "extra_forwards": "extra forwards", "model_forwards": "model forwards"}
+    required = ("guided_steps", "model_forwards", "sampling_seconds")
+
+    def __init__(self, per_samples: int = 50000) -> None:
+        self.per_samples = per_samples
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        values = {name: float(torch.as_tensor(outputs[column]).double().mean())
+                  for column, name in self.COUNTS.items() if column in outputs}
+        seconds = torch.as_tensor(outputs["sampling_seconds"]).double()
+        values["seconds per sample"] = float(seconds.mean())
+        if "on_gpu" in outputs and bool(torch.as_tensor(outputs["on_gpu"]).all()):
+            values["GPU-h"] = float(seconds.mean()) * self.per_samples / 3600
+        return values

@@ -339,7 +339,7 @@ def hf_hub_cache() -> Path:
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
-def _locate(source: str | Path, preset_name: str | None = None) -> tuple[Path, dict[str, Any]]:
+def locate_model_source(source: str | Path, preset_name: str | None = None) -> tuple[Path, dict[str, Any]]:
     """A local path for ``source``: the path itself, or the cached snapshot folder of a repo id."""
     path = Path(source).expanduser()
     if path.exists():
@@ -473,7 +473,7 @@ def load_unet(source: str | Path, *, preset: str | None = None, original_config:
     from diffusers import UNet2DModel
 
     preset_name = preset
-    root, cache_facts = _locate(source, preset_name)
+    root, cache_facts = locate_model_source(source, preset_name)
     if root.is_file():
         model, facts = _load_original(root, preset_name, original_config, dtype)
         return model, {**facts, "preset": preset_name}
@@ -510,7 +510,7 @@ def load_scheduler_config(source: str | Path, subfolder: str | None = None, *,
     """The scheduler config stored with a model (``scheduler/scheduler_config.json`` of a pipeline folder, else
     ``scheduler_config.json`` at the root, also inside a cached repo); for an original checkpoint, the DDPM process of
     ``preset`` (or of the preset whose official file name it has)."""
-    root, _ = _locate(source, preset)
+    root, _ = locate_model_source(source, preset)
     if root.is_file():
         name = preset or _preset_for_file(root)
         if name is None:

@@ -1,0 +1,17 @@
+"""Compress Guidance (arXiv 2408.11194): guidance at a compressed subset of sampling steps, faithful to the authors'
+working repos (dungdinhanh/compt_guidance, dungdinhanh/DiT_compact; the paper announces no official code).
+
+``schedule`` (which steps, which weights), ``guidance`` (classifier and classifier-free guidance on guided-diffusion's
+respaced ancestral sampler), ``backbones`` (ADM, DiT, diffusers UNets from local files), ``stable_diffusion``
+(a per-step CFG loop for Stable Diffusion folders) and the ``CompressGuidanceSampler`` adapter, imported here
+(its heavy dependencies load on use).
+"""
+from bench.methods.compress_guidance.adapter import CompressGuidanceSampler
+
+IMPLEMENTATION = "faithful"
+SMOKE_ONLY = False
+NOT_REPRODUCIBLE = ("no ADM/DiT/Stable Diffusion weights, ImageNet reference batches or GPU here; the reported "
+                    "numbers are secondary (reviews quoting the paper), classifier scales per row are unknown, and "
+                    "the authors' unconditional ImageNet-64 model for the CFG row is unreleased")
+
+__all__ = ["CompressGuidanceSampler", "IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]
