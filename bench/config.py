@@ -94,7 +94,7 @@ def _fill_setting(value: Any, cfg: Config, source: str) -> Any:
     def lookup(match: re.Match) -> str:
         node: Any = cfg
         for part in match.group(1).split("."):
-            if not isinstance(node, (dict, ConfigDict)) or part not in node:
+            if not isinstance(node, (dict, ConfigDict, Config)) or part not in node:
                 raise ConfigError(f"{source}: paper setting refers to {match.group(0)}, which the config lacks")
             node = node[part]
         return str(node)

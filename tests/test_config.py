@@ -76,3 +76,18 @@ def test_resolved_config_text_loads_back_to_the_same_hash(child: Path, tmp_path:
     (tmp_path / "resolved.py").write_text(config_text(cfg))
     again = load_config(tmp_path / "resolved.py")
     assert config_hash(again) == config_hash(cfg) and again.run.limit == 7 and again.name == "exp"
+
+
+def test_every_shipped_config_loads_and_fills_its_paper_setting():
+    """Each leaf config under configs/ loads, validates and has no unfilled ``{...}`` template left."""
+    from bench.config import configs_root
+
+    leaves = [p for p in configs_root().rglob("*.py") if "_base_" not in p.parts and p.name != "__init__.py"]
+    assert len(leaves) > 50
+    for path in leaves:
+        cfg = load_config(path)
+        setting = dict(cfg.paper.setting) if cfg.get("paper") else {}
+        assert not any("{" in str(value) for value in setting.values()), path
+    k = load_config(configs_root() / "compress_guidance/imagenet64_cadm_g_k_ablation.py", {
+        "method.guidance.schedule.k": 5})
+    assert k.paper.setting["k"] == "5"

@@ -379,7 +379,8 @@ class GuideAccuracy(Metric):
 
 @METRICS.register_module()
 class SamplingCost(Metric):
-    """The efficiency columns of guided sampling: per-sample means of the counted passes, the wall time per sample,
+    """The efficiency columns of guided sampling: per-sample means of the counted passes (``slot steps`` leaves out
+    the two final steps a compress/uniform schedule always guides, as the paper counts), the wall time per sample,
     and GPU-hours extrapolated to ``per_samples`` images (only when every sample was drawn on a GPU)."""
 
     COUNTS = {"guided_steps": "guided steps", "classifier_backwards": "classifier backwards",
@@ -392,6 +393,9 @@ class SamplingCost(Metric):
     def compute(self, outputs: Columns) -> dict[str, float]:
         values = {name: float(torch.as_tensor(outputs[column]).double().mean())
                   for column, name in self.COUNTS.items() if column in outputs}
+        if "forced_steps" in outputs:  # the paper's count: budget steps, without the two forced final steps
+            forced = torch.as_tensor(outputs["forced_steps"]).double().mean()
+            values["slot steps"] = values["guided steps"] - float(forced)
         seconds = torch.as_tensor(outputs["sampling_seconds"]).double()
         values["seconds per sample"] = float(seconds.mean())
         if "on_gpu" in outputs and bool(torch.as_tensor(outputs["on_gpu"]).all()):

@@ -20,8 +20,8 @@ is ``e_u + s (e_c - e_u)`` (the authors' ADM form ``(1 + w) e_c - w e_u`` is s =
 - ``combine="output"`` (DiT's ``forward_with_cfg``): the first ``channels`` output channels are combined (DiT
   combines 3 of its 4 latent epsilon channels "for exact reproducibility"), the rest are the conditional pass's.
 
-Every step counts what it ran, per sample: model forwards, extra (unconditional) forwards, fresh guidance steps,
-classifier backward passes and reused-gradient steps.
+Every step counts what it ran, per sample: model forwards, extra (unconditional) forwards, fresh guidance steps
+(and how many of them were the two forced final steps), classifier backward passes and reused-gradient steps.
 """
 from __future__ import annotations
 
@@ -47,11 +47,18 @@ class GuidanceCost:
     model_forwards: int = 0
     extra_forwards: int = 0
     guided_steps: int = 0
+    forced_steps: int = 0
     classifier_backwards: int = 0
     reused_steps: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+    def count_guided(self, schedule: GuidanceSchedule, index: int) -> None:
+        """One step ran fresh guidance; the final two of a schedule that forces them are also counted apart."""
+        self.guided_steps += 1
+        if index <= 1 and schedule.forces_final_steps:
+            self.forced_steps += 1
 
 
 class NoGuidance:
@@ -93,7 +100,7 @@ class ClassifierGuidance:
         weight = self.schedule.weight(index, int(diffusion.timestep_map[index]))
         if weight > 0:
             gradient = self.gradient(x, t, y)
-            cost.guided_steps += 1
+            cost.count_guided(self.schedule, index)
             cost.classifier_backwards += 1
             factor = {"compress": weight, "reuse": 1.0, "unit": 1.0, "rescaled": self.rescale}[self.variant]
             self._last_gradient = gradient
@@ -126,7 +133,7 @@ class ClassifierFreeGuidance:
             return diffusion.p_mean_variance(output, x, index, clip_denoised)
         unconditional = self.unconditional(x, t, y)
         cost.extra_forwards += 1
-        cost.guided_steps += 1
+        cost.count_guided(self.schedule, index)
         if self.combine == "output":
             channels = self.channels or x.shape[1]
             guided = output.clone()

@@ -70,6 +70,12 @@ class GuidanceSchedule:
     def n(self) -> int:
         return len(self.counts)
 
+    @property
+    def forces_final_steps(self) -> bool:
+        """Compress and uniform schedules guide the last two steps whatever the budget (the paper's step counts
+        leave those two out: "50 guided steps" at n = 250, skip = 5, k = 1 are 52 classifier passes)."""
+        return self.kind in ("compress", "uniform")
+
     def lookup(self, index: int, timestep: int | None = None) -> int:
         """The counter index that step ``index`` (original timestep ``timestep``) reads under the convention."""
         if self.index_convention == "respaced":
