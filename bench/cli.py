@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extractor", type=json.loads,
                    help='another extractor as JSON, e.g. \'{"type": "TrainedClassifierFeatures", "config": "..."}\'')
     p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--center-crop", type=int, metavar="SIZE",
+                   help="center-crop every image to SIZE x SIZE as ADM does (box halving, bicubic short side, centre "
+                        "square), e.g. 256 for MSCOCO val images; without it all images must share one size")
     p.add_argument("--device", default="auto")
 
     p = sub.add_parser("papers", help="list the papers and what is implemented")
@@ -228,8 +231,9 @@ def _build_reference(args: argparse.Namespace) -> dict:
     spec = args.extractor or {"type": "InceptionV3Features", "weights": args.weights}
     extractor = EXTRACTORS.build(dict(spec)).to(pick_device(args.device))
     meta = {"extractor": extractor.describe(), "source": {"images_dir": str(args.images.resolve()),
-                                                          "num_files": len(list_images(args.images))}}
-    reference = build_reference(image_folder_batches(args.images, args.batch_size), extractor, meta)
+                                                          "num_files": len(list_images(args.images)),
+                                                          "center_crop": args.center_crop}}
+    reference = build_reference(image_folder_batches(args.images, args.batch_size, args.center_crop), extractor, meta)
     reference.save(args.out)
     return {"out": str(args.out), "sha256": reference.sha256, "num_samples": reference.num_samples,
             "extractor": meta["extractor"]["name"]}

@@ -267,14 +267,31 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def image_folder_batches(folder: str | os.PathLike, batch_size: int = 64) -> Iterator[torch.Tensor]:
-    """uint8 RGB batches [B, H, W, 3] of :func:`list_images`; every size is checked (from headers) before any
-    decoding, so a mixed folder fails at once rather than after hours of feature extraction."""
+def center_crop(image: Any, size: int) -> np.ndarray:
+    """ADM's ``center_crop_arr``: halve with a box filter while the short side is at least ``2 * size``, resize the
+    short side to ``size`` (bicubic), then cut the central ``size`` x ``size`` square; uint8 RGB [size, size, 3]."""
+    from PIL import Image
+
+    image = image.convert("RGB")
+    while min(*image.size) >= 2 * size:
+        image = image.resize(tuple(x // 2 for x in image.size), resample=Image.BOX)
+    scale = size / min(*image.size)
+    image = image.resize(tuple(round(x * scale) for x in image.size), resample=Image.BICUBIC)
+    array = np.asarray(image, dtype=np.uint8)
+    top, left = (array.shape[0] - size) // 2, (array.shape[1] - size) // 2
+    return array[top:top + size, left:left + size]
+
+
+def image_folder_batches(folder: str | os.PathLike, batch_size: int = 64,
+                         crop_size: int | None = None) -> Iterator[torch.Tensor]:
+    """uint8 RGB batches [B, H, W, 3] of :func:`list_images`. Without ``crop_size`` every size is checked (from
+    headers) before any decoding, so a mixed folder fails at once rather than after hours of feature extraction;
+    with it every image is :func:`center_crop`-ped to ``crop_size`` (a COCO-style folder of mixed sizes)."""
     from PIL import Image
 
     paths = list_images(folder)
     expected: tuple[int, int] | None = None
-    for path in paths:
+    for path in paths if crop_size is None else ():
         with Image.open(path) as image:
             size = image.size
         if expected is None:
@@ -283,14 +300,15 @@ def image_folder_batches(folder: str | os.PathLike, batch_size: int = 64) -> Ite
             raise ImageSizeError(
                 f"{path} is {size[0]}x{size[1]} (WxH) but {paths[0]} and the images before it are "
                 f"{expected[0]}x{expected[1]}; resize or center-crop every image to one size first (the reference "
-                "must be preprocessed like the generated images)")
+                "must be preprocessed like the generated images), e.g. `bench reference --center-crop SIZE`")
 
     def batches() -> Iterator[torch.Tensor]:
         for start in range(0, len(paths), batch_size):
             arrays = []
             for path in paths[start:start + batch_size]:
                 with Image.open(path) as image:
-                    arrays.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
+                    arrays.append(center_crop(image, crop_size) if crop_size is not None
+                                  else np.asarray(image.convert("RGB"), dtype=np.uint8))
             yield torch.from_numpy(np.stack(arrays))
 
     return batches()

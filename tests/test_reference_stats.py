@@ -18,6 +18,7 @@ from bench.reference_stats import (
     ReferenceStatistics,
     ReferenceStatsError,
     build_reference,
+    center_crop,
     image_folder_batches,
     list_images,
 )
@@ -131,6 +132,19 @@ def test_image_folder_batches_sorted_nested_rgb(tmp_path) -> None:
     assert all(b.dtype == torch.uint8 for b in batches)
     images = torch.cat(batches)
     assert images[:, 0, 0, 0].tolist() == [10, 20, 30, 40] and bool((images[3] == 40).all())
+
+
+def test_center_crop_follows_adm(tmp_path) -> None:
+    """600x400 to 100: box-halved twice (150x100), no resize needed, columns 25..124 kept."""
+    x = np.tile((np.arange(600) % 256).astype(np.uint8)[None, :, None], (400, 1, 3))
+    image = Image.fromarray(x)
+    halved = image.resize((300, 200), resample=Image.BOX).resize((150, 100), resample=Image.BOX)
+    assert np.array_equal(center_crop(image, 100), np.asarray(halved)[:, 25:125])
+    tall = Image.fromarray(np.full((90, 60, 3), 7, dtype=np.uint8))  # upscaled: short side 60 -> 64, bicubic
+    assert center_crop(tall, 64).shape == (64, 64, 3) and bool((center_crop(tall, 64) == 7).all())
+    write_png(tmp_path / "a.png", 1)
+    write_png(tmp_path / "b.png", 2, size=(9, 8))  # mixed sizes are fine once cropped
+    assert tuple(torch.cat(list(image_folder_batches(tmp_path, crop_size=4))).shape) == (2, 4, 4, 3)
 
 
 def test_image_folder_errors(tmp_path) -> None:

@@ -2,8 +2,9 @@
 
 One adapter covers the paper's rows: ``guidance.type`` is ``classifier`` (ADM-G / CADM-G: a noisy ADM classifier,
 loaded from its official file or trained by this config's train stage on the backbone's noise process), ``cfg``
-(a separate unconditional model, ADM-64 CFG, or the null class, DiT) or ``none``; ``guidance.schedule`` picks the
-steps (:mod:`.schedule`), ``guidance.variant`` how a classifier gradient is weighted (:mod:`.guidance`).
+(a separate unconditional model, ADM-64 CFG; the null class, DiT; the negative prompt, a ``stable_diffusion``
+folder sampled by :mod:`.stable_diffusion` over ``respacing`` scheduler steps) or ``none``; ``guidance.schedule``
+picks the steps (:mod:`.schedule`), ``guidance.variant`` how a classifier gradient is weighted (:mod:`.guidance`).
 
 Every sample stores what its sampling cost (``guided_steps``, ``classifier_backwards``, ``extra_forwards``,
 ``model_forwards``, ``reused_steps``), its share of the batch's wall time (``sampling_seconds``, with ``on_gpu``)
@@ -22,6 +23,7 @@ import torch.nn.functional as F
 
 from bench.generation import to_uint8_images
 from bench.method import Method
+from bench.methods.diffusion.adapter import DTYPES
 from bench.registry import METHODS
 from bench.seeding import sample_generator
 from bench.store import Columns
@@ -55,6 +57,8 @@ class CompressGuidanceSampler(Method):
         self.smoke, self.smoke_reason = smoke_reason is not None, smoke_reason
         self.device = torch.device("cpu")
         self.backbone: Any = None
+        self.backbone_facts: dict[str, Any] = {}
+        self.pipe: Any = None
         self.classifier: torch.nn.Module | None = None
         self.classifier_facts: dict[str, Any] = {}
         self.guidance: Any = None
@@ -108,11 +112,30 @@ class CompressGuidanceSampler(Method):
         return ClassifierFreeGuidance(uncond, scale, self.schedule, spec.pop("combine", "x0"),
                                       spec.pop("channels", None))
 
+    def _setup_stable_diffusion(self, device: torch.device) -> None:
+        """A Stable Diffusion folder: CFG against the negative prompt, ``respacing`` = the scheduler's step count."""
+        from bench.methods.compress_guidance.schedule import build_schedule
+        from bench.methods.compress_guidance.stable_diffusion import load_stable_diffusion
+
+        spec = dict(self.guidance_spec)
+        if spec.get("type") != "cfg":
+            raise ValueError("a stable_diffusion backbone takes guidance.type='cfg'")
+        dtype = DTYPES[self.backbone_spec.get("dtype", "fp32")]
+        pipe, facts = load_stable_diffusion(self.backbone_spec["model"], dtype,
+                                            scheduler=self.backbone_spec.get("scheduler"))
+        self.pipe = pipe.to(device)
+        self.backbone_facts = {"type": "stable_diffusion", **facts}
+        self.schedule = build_schedule(spec.get("schedule", {"kind": "full"}), int(self.respacing))
+
     def setup(self, device: torch.device, seed: int = 0) -> None:
         from bench.methods.compress_guidance.backbones import build_backbone
 
         self.device = device
+        if self.backbone_spec["type"] == "stable_diffusion":
+            self._setup_stable_diffusion(device)
+            return
         self.backbone = build_backbone(self.backbone_spec, self.respacing, device)
+        self.backbone_facts = self.backbone.facts
         if self.classifier_spec is not None:
             self.classifier, self.classifier_facts = self._load_classifier(device)
         self.guidance = self._build_guidance(device)
@@ -121,8 +144,10 @@ class CompressGuidanceSampler(Method):
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
         from bench.methods.compress_guidance.guidance import sample_ancestral, step_noise
 
-        assert self.backbone is not None, "setup() was not called"
         generators = [sample_generator(int(seed)) for seed in seeds]
+        if self.pipe is not None:
+            return self._predict_stable_diffusion(batch, generators)
+        assert self.backbone is not None, "setup() was not called"
         labels = batch["class_label"].to(self.device)
         if (labels < 0).any() and (self.backbone.class_conditional or self.classifier is not None):
             raise ValueError("this sampler is class-conditional: set dataset.num_classes so requests carry labels")
@@ -137,17 +162,38 @@ class CompressGuidanceSampler(Method):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         seconds = time.perf_counter() - start
-        self.sampling_seconds += seconds
-        n = len(seeds)
-        columns: Columns = {"image": to_uint8_images(images, self.rounding).cpu(), "class_label": batch["class_label"],
-                            **{name: torch.full((n,), value, dtype=torch.int32)
-                               for name, value in cost.as_dict().items() if name != "steps"},
-                            "sampling_seconds": torch.full((n,), seconds / n, dtype=torch.float64),
-                            "on_gpu": torch.full((n,), self.device.type == "cuda")}
+        columns = self._columns(batch, images, cost, seconds)
         if self.classifier is not None and y is not None:
-            t0 = torch.zeros(n, dtype=torch.long, device=self.device)
+            t0 = torch.zeros(len(latents), dtype=torch.long, device=self.device)
             columns["guide_prediction"] = self.classifier(latents.float(), t0).argmax(-1).cpu()
         return columns
+
+    def _predict_stable_diffusion(self, batch: dict[str, Any], generators: list[torch.Generator]) -> Columns:
+        from bench.methods.compress_guidance.stable_diffusion import sample_stable_diffusion
+
+        if "prompt" not in batch:
+            raise ValueError("a stable_diffusion backbone needs prompts: set dataset.prompts_file")
+        spec = self.guidance_spec
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        start = time.perf_counter()
+        images, cost = sample_stable_diffusion(
+            self.pipe, list(batch["prompt"]), self.schedule, float(spec["scale"]), int(self.respacing), generators,
+            height=self.backbone_spec.get("height"), width=self.backbone_spec.get("width"),
+            negative_prompt=spec.get("negative_prompt", ""))
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return self._columns(batch, images, cost, time.perf_counter() - start)
+
+    def _columns(self, batch: dict[str, Any], images: torch.Tensor, cost: Any, seconds: float) -> Columns:
+        """uint8 images, the request's label, the cost counts and the batch's wall time shared per sample."""
+        self.sampling_seconds += seconds
+        n = len(images)
+        return {"image": to_uint8_images(images, self.rounding).cpu(), "class_label": batch["class_label"],
+                **{name: torch.full((n,), value, dtype=torch.int32) for name, value in cost.as_dict().items()
+                   if name != "steps"},
+                "sampling_seconds": torch.full((n,), seconds / n, dtype=torch.float64),
+                "on_gpu": torch.full((n,), self.device.type == "cuda")}
 
     # ------------------------------------------------------------------------------------- classifier training
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
@@ -187,7 +233,7 @@ class CompressGuidanceSampler(Method):
 
     def provenance(self) -> dict[str, Any]:
         timesteps = self.backbone.diffusion.timestep_map.tolist() if self.backbone is not None else None
-        return {**super().provenance(), "backbone": self.backbone.facts if self.backbone is not None else None,
+        return {**super().provenance(), "backbone": self.backbone_facts or None,
                 "classifier": self.classifier_facts or None, "guidance": self.guidance_spec,
                 "schedule": self.schedule.describe(timesteps) if self.schedule is not None else None,
                 "respacing": self.respacing, "respaced_steps": len(timesteps) if timesteps else None,

@@ -13,6 +13,7 @@ provenance. Sources, all local files only:
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +23,9 @@ import torch
 
 from bench.methods.diffusion.gaussian import RespacedDiffusion, named_beta_schedule, space_timesteps
 
-BACKBONE_TYPES = ("adm", "diffusers_unet", "dit")
+BACKBONE_TYPES = ("adm", "diffusers_unet", "dit", "stable_diffusion")
+# local files only; without accelerate diffusers warns unless low_cpu_mem_usage is off
+_LOCAL = {"local_files_only": True, "low_cpu_mem_usage": importlib.util.find_spec("accelerate") is not None}
 
 
 @dataclass
@@ -128,7 +131,7 @@ def _dit(spec: dict[str, Any], respacing: str, device: torch.device) -> Backbone
                                    "(`huggingface-cli download facebook/DiT-XL-2-256 --local-dir <folder>`) and pass "
                                    "the folder, or its repo id with the Hugging Face cache copied here")
     transformer = _dit_transformer(root / "transformer").to(device).eval()
-    vae = AutoencoderKL.from_pretrained(str(root / "vae"), local_files_only=True).to(device).eval()
+    vae = AutoencoderKL.from_pretrained(str(root / "vae"), **_LOCAL).to(device).eval()
     scaling = float(spec.get("latent_scale", vae.config.scaling_factor))
     config = transformer.config
     diffusion = RespacedDiffusion(named_beta_schedule("linear", 1000), space_timesteps(1000, respacing),
@@ -154,7 +157,7 @@ def _dit_transformer(folder: Path) -> torch.nn.Module:
     import diffusers
 
     cls = getattr(diffusers, "DiTTransformer2DModel", None) or diffusers.Transformer2DModel
-    return cls.from_pretrained(str(folder), local_files_only=True)
+    return cls.from_pretrained(str(folder), **_LOCAL)
 
 
 def build_backbone(spec: dict[str, Any], respacing: str | int, device: torch.device) -> Backbone:
@@ -162,6 +165,6 @@ def build_backbone(spec: dict[str, Any], respacing: str | int, device: torch.dev
     spec = dict(spec)
     kind = spec.pop("type")
     builders = {"adm": _adm, "diffusers_unet": _diffusers_unet, "dit": _dit}
-    if kind not in builders:
+    if kind not in builders:  # stable_diffusion folders are sampled by .stable_diffusion, not on this process
         raise ValueError(f"unknown backbone type {kind!r}; use one of {BACKBONE_TYPES}")
     return builders[kind](spec, str(respacing), device)

@@ -39,7 +39,10 @@ def named_beta_schedule(name: str, num_timesteps: int) -> np.ndarray:
 
 
 def space_timesteps(num_timesteps: int, section_counts: str | int | list[int]) -> list[int]:
-    """The original timesteps kept by respacing ``"250"``, ``"10,15,20"`` (per equal section) or ``"ddim50"``."""
+    """The original timesteps kept by respacing ``"250"``, ``"10,15,20"`` (per equal section) or ``"ddim50"``;
+    ``""`` keeps every step (guided-diffusion's empty ``timestep_respacing``)."""
+    if section_counts in ("", None):
+        return list(range(num_timesteps))
     if isinstance(section_counts, int):
         section_counts = [section_counts]
     if isinstance(section_counts, str):
@@ -115,7 +118,6 @@ class RespacedDiffusion:
     def from_schedule(cls, noise_schedule: str, num_train_timesteps: int, respacing: str | int,
                       variance_type: str = "learned_range") -> RespacedDiffusion:
         """guided-diffusion's ``create_gaussian_diffusion`` for an epsilon model with ``timestep_respacing``."""
-        respacing = str(respacing) if respacing not in ("", None) else str(num_train_timesteps)
         return cls(named_beta_schedule(noise_schedule, num_train_timesteps),
                    space_timesteps(num_train_timesteps, respacing), variance_type)
 

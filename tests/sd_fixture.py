@@ -1,0 +1,51 @@
+"""A tiny randomly initialised Stable Diffusion pipeline folder in diffusers' layout, written by the tests."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+
+def write_tokenizer_files(folder: Path) -> dict[str, int]:
+    """A byte-level BPE vocabulary in CLIP's form: the special tokens, every letter alone and word-final
+    (``x</w>``), and two merges, so "cat" is one token and other words are spelled out."""
+    folder.mkdir(parents=True)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    merges = ["a t</w>", "c at</w>"]
+    tokens = ["<|startoftext|>", "<|endoftext|>", *letters, *(c + "</w>" for c in letters), "at</w>", "cat</w>"]
+    vocab = {token: i for i, token in enumerate(tokens)}
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+    return vocab
+
+
+def write_tiny_stable_diffusion(root: Path) -> Path:
+    """A randomly initialised Stable Diffusion pipeline (16x16 images, 8x8x4 latents) saved under ``root/sd``."""
+    vocab = write_tokenizer_files(root / "tokenizer_source")
+    tokenizer = CLIPTokenizer.from_pretrained(str(root / "tokenizer_source"), model_max_length=16)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64), layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=8,
+        sample_size=16)
+    with torch.no_grad():  # decoded pixels within about ±0.7: the clamp does not hide differences
+        vae.decoder.conv_out.weight.mul_(0.5)
+        vae.decoder.conv_out.bias.zero_()
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=16, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
+        pad_token_id=vocab["<|endoftext|>"]))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                              set_alpha_to_one=False, steps_offset=1)  # SD 1.x's scheduler config
+    pipeline = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                       requires_safety_checker=False)
+    pipeline.save_pretrained(str(root / "sd"))
+    return root / "sd"
