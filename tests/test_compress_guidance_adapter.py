@@ -212,5 +212,9 @@ def test_errors(ddpm_folder):
                                       guidance=dict(type="none"))
     with pytest.raises(ValueError, match="trains a classifier given by 'flags'"):
         sampler.fit([], None, Path("unused"), torch.device("cpu"), epochs=1)
+    typo = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(ddpm_folder)),
+                                   guidance=dict(type="cfg", scale=2.0, unconditional="null_class", varient="x"))
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['varient'\]"):
+        typo.setup(torch.device("cpu"))
     with pytest.raises(ValueError, match="unknown backbone type"):
         CompressGuidanceSampler(backbone=dict(type="glide"), guidance=dict(type="none")).setup(torch.device("cpu"))

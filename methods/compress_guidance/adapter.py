@@ -87,6 +87,11 @@ class CompressGuidanceSampler(Method):
         diffusion = self.backbone.diffusion
         self.schedule = build_schedule(spec.pop("schedule", {"kind": "full"}), diffusion.num_timesteps,
                                        diffusion.num_train_timesteps)
+        allowed = {"none": set(), "classifier": {"scale", "variant"},
+                   "cfg": {"scale", "unconditional", "combine", "channels"}}[kind]
+        if set(spec) - allowed:
+            raise ValueError(f"guidance type {kind!r}: unknown option(s) {sorted(set(spec) - allowed)}; "
+                             f"it takes schedule and {sorted(allowed)}")
         if kind == "none":
             return NoGuidance()
         scale = float(spec.pop("scale"))
@@ -120,6 +125,10 @@ class CompressGuidanceSampler(Method):
         spec = dict(self.guidance_spec)
         if spec.get("type") != "cfg":
             raise ValueError("a stable_diffusion backbone takes guidance.type='cfg'")
+        unknown = set(spec) - {"type", "scale", "schedule", "negative_prompt"}
+        if unknown:
+            raise ValueError(f"Stable Diffusion CFG: unknown option(s) {sorted(unknown)}; it takes scale, schedule "
+                             "and negative_prompt")
         dtype = DTYPES[self.backbone_spec.get("dtype", "fp32")]
         pipe, facts = load_stable_diffusion(self.backbone_spec["model"], dtype,
                                             scheduler=self.backbone_spec.get("scheduler"))
