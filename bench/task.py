@@ -184,7 +184,8 @@ class GenerationTask(EvalTask):
     sample, so ``bench score`` recomputes every metric without the model or the extractor. ``reference`` is a
     statistics file or a dataset spec (see :func:`bench.generation.resolve_reference`). ``image_format``
     exports the images as PNG shards (``images/``), guided-diffusion's ``samples_NxHxWxC.npz``, or not at all;
-    ``metric_prefix`` labels scores from a non-Inception extractor (the digits demo's ``digits_FID``).
+    ``metric_prefix`` labels scores from a non-Inception extractor (the digits demo's ``digits_FID``). Without
+    ``reference`` only metrics that need none run (class accuracies, sampling cost).
     """
 
     required_outputs = ("image",)
@@ -193,12 +194,17 @@ class GenerationTask(EvalTask):
     FEATURE_COLUMNS = {"pool": "feat_pool", "logits": "feat_logits", "spatial": "feat_spatial"}
     REFERENCE_FEATURE_METRICS = ("PrecisionRecall", "KID")
 
-    def __init__(self, extractor: dict[str, Any], reference: str | dict[str, Any],
+    def __init__(self, extractor: dict[str, Any], reference: str | dict[str, Any] | None = None,
                  metrics: list[dict[str, Any]] | None = None, image_format: str | None = "png",
                  metric_prefix: str = "", grid_size: int = 64, reference_cache: str | None = None) -> None:
         if image_format not in ("png", "npz", None):
             raise ValueError(f"generation task: image_format must be 'png', 'npz' or None, got {image_format!r}")
         super().__init__(metrics)
+        needing = [type(m).__name__ for m in self.metrics
+                   if getattr(m, "needs_reference", False) and getattr(m, "reference", None) is None]
+        if reference is None and needing:
+            raise ValueError(f"generation task: {', '.join(needing)} need reference statistics: set task.reference "
+                             "(a statistics file or a dataset spec)")
         self.extractor_spec, self.reference_spec = dict(extractor), reference
         self.image_format, self.metric_prefix, self.grid_size = image_format, metric_prefix, grid_size
         self.reference_cache = reference_cache
@@ -226,7 +232,7 @@ class GenerationTask(EvalTask):
 
     def reference(self) -> Any:
         """The reference statistics, resolved (and built or featurised once, then cached) on first use."""
-        if self._reference is None:
+        if self._reference is None and self.reference_spec is not None:
             from bench.generation import resolve_reference
             from bench.results import results_root
 

@@ -107,3 +107,13 @@ def test_npz_export_is_the_guided_diffusion_format(tmp_path, pipeline_folder):
     with np.load(run_dir / "samples_12x8x8x1.npz") as data:
         assert sorted(data.files) == ["arr_0"]  # unconditional: no labels
         assert data["arr_0"].shape == (12, 8, 8, 1) and data["arr_0"].dtype == np.uint8
+
+
+def test_reference_is_needed_only_by_metrics_that_use_one():
+    from bench.task import GenerationTask
+
+    with pytest.raises(ValueError, match="FID need reference statistics"):
+        GenerationTask(extractor={"type": "ProjectionFeatures"}, metrics=[{"type": "FID"}])
+    task = GenerationTask(extractor={"type": "ProjectionFeatures"},
+                          metrics=[{"type": "InceptionScore", "split_size": 2}, {"type": "ClassAccuracy"}])
+    assert task.reference() is None and task.describe()["reference"] == {}

@@ -326,3 +326,22 @@ def test_metric_errors(reference_file, tmp_path) -> None:
         METRICS.build({"type": "PrecisionRecall", "reference": str(path)}).compute(wide)
     with pytest.raises(KeyError, match="feat_spatial"):
         METRICS.build({"type": "SFID", "reference": str(path)}).check({"feat_pool": wide["feat_pool"]})
+
+
+def test_class_accuracy_guide_accuracy_and_sampling_cost_by_hand() -> None:
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0], [5.0, 0.0, 0.0]])
+    outputs = {"feat_logits": logits, "class_label": torch.tensor([0, 1, 0, 2]),
+               "guide_prediction": torch.tensor([0, 1, 0, 0]),
+               "guided_steps": torch.tensor([52, 52, 52, 52]), "forced_steps": torch.tensor([2, 2, 2, 2]),
+               "classifier_backwards": torch.tensor([52] * 4), "model_forwards": torch.tensor([250] * 4),
+               "sampling_seconds": torch.tensor([0.5, 0.5, 1.0, 1.0], dtype=torch.float64),
+               "on_gpu": torch.tensor([True] * 4)}
+    assert METRICS.build({"type": "ClassAccuracy"}).compute(outputs) == {"accuracy": 50.0}  # rows 0 and 1
+    assert METRICS.build({"type": "GuideAccuracy"}).compute(outputs) == {"on-sampling accuracy": 75.0}
+    cost = METRICS.build({"type": "SamplingCost", "per_samples": 3600}).compute(outputs)
+    assert cost["guided steps"] == 52 and cost["slot steps"] == 50 and cost["model forwards"] == 250
+    assert cost["seconds per sample"] == 0.75 and cost["GPU-h"] == pytest.approx(0.75)  # 0.75 s x 3600 / 3600
+    outputs["on_gpu"] = torch.tensor([True, False, True, True])
+    assert "GPU-h" not in METRICS.build({"type": "SamplingCost"}).compute(outputs)  # a CPU sample: no GPU-hours
+    with pytest.raises(ValueError, match="class-conditional"):
+        METRICS.build({"type": "ClassAccuracy"}).compute({**outputs, "class_label": torch.tensor([0, -1, 0, 2])})

@@ -1,8 +1,9 @@
-"""Features from a classifier the harness trained itself: FID-style scores on data Inception was never meant for.
+"""Features and logits of a timm classifier: FID-style scores on data Inception was never meant for, and class
+accuracy of generated samples.
 
 The digits demo scores its generated 8x8 digits with the pre-logit features and logits of the timm classifier
-that another config's ``train`` stage produces; the scores are labelled as such (``metric_prefix``), never as
-Inception FID.
+that another config's ``train`` stage produces (labelled by ``metric_prefix``, never as Inception FID); a released
+classifier from a local file (``TimmClassifierFeatures``) measures the accuracy of generated ImageNet samples.
 """
 from __future__ import annotations
 
@@ -15,28 +16,19 @@ from bench.io import sha256_file
 from bench.registry import EXTRACTORS
 
 
-@EXTRACTORS.register_module()
-class TrainedClassifierFeatures(ImageFeatureExtractor):
-    """The classifier trained by ``config``'s train stage (run, or resumed, on first use): ``pool`` is timm's
-    pre-logit feature vector (``forward_head(pre_logits=True)``), ``logits`` the class logits."""
+class ClassifierFeatures(ImageFeatureExtractor):
+    """A timm classifier adapter (``TimmClassifier``, set up with its weights) as an extractor: ``pool`` is timm's
+    pre-logit feature vector (``forward_head(pre_logits=True)``), ``logits`` the class logits, after the adapter's
+    own preprocessing (bilinear resize to ``input_size``, mean/std)."""
 
-    def __init__(self, config: str) -> None:
-        from bench.config import load_config
-        from bench.runner import build, train
-
-        self.config_name = config
-        cfg = load_config(config)
-        checkpoint = train(cfg)
-        _, self.method, _ = build(cfg)
-        if not hasattr(self.method, "preprocess") or not hasattr(self.method, "create_model"):
-            raise TypeError(f"TrainedClassifierFeatures: {config} builds {type(self.method).__name__}, which is not "
-                            "a timm classifier adapter (TimmClassifier)")
-        self.method.use_checkpoint(checkpoint)
-        self.method.setup(torch.device("cpu"))
-        self.checkpoint = checkpoint
+    def __init__(self, method: Any, checkpoint: str, label: str) -> None:
+        if not hasattr(method, "preprocess") or not hasattr(method, "create_model"):
+            raise TypeError(f"{type(self).__name__}: {label} is a {type(method).__name__}, not a timm classifier "
+                            "adapter (TimmClassifier)")
+        self.method, self.checkpoint, self.label = method, checkpoint, label
         self.sha256 = sha256_file(checkpoint)
 
-    def to(self, device: torch.device) -> TrainedClassifierFeatures:
+    def to(self, device: torch.device) -> ClassifierFeatures:
         self.method.device = torch.device(device)
         self.method.model.to(device)
         return self
@@ -44,7 +36,7 @@ class TrainedClassifierFeatures(ImageFeatureExtractor):
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         if images.dtype != torch.uint8 or images.ndim != 4:
-            raise ValueError(f"TrainedClassifierFeatures expects uint8 images [B, H, W, C], got {images.dtype} "
+            raise ValueError(f"{type(self).__name__} expects uint8 images [B, H, W, C], got {images.dtype} "
                              f"{tuple(images.shape)}")
         model = self.method.model
         x = self.method.preprocess(images.permute(0, 3, 1, 2).float() / 255)
@@ -52,7 +44,38 @@ class TrainedClassifierFeatures(ImageFeatureExtractor):
         return {"pool": pool.float(), "logits": model.get_classifier()(pool).float()}
 
     def describe(self) -> dict[str, Any]:
-        return {"name": f"{self.method.model_name} trained by {self.config_name}", "weights": str(self.checkpoint),
+        return {"name": f"{self.method.model_name} {self.label}", "weights": str(self.checkpoint),
                 "weights_sha256": self.sha256, "resize": f"bilinear to {self.method.input_size} "
                 "(the classifier's own preprocessing)", "features": {"pool": int(self.method.model.num_features),
                                                                    "logits": int(self.method.num_classes)}}
+
+
+@EXTRACTORS.register_module()
+class TrainedClassifierFeatures(ClassifierFeatures):
+    """The classifier trained by ``config``'s train stage (run, or resumed, on first use)."""
+
+    def __init__(self, config: str) -> None:
+        from bench.config import load_config
+        from bench.runner import build, train
+
+        cfg = load_config(config)
+        checkpoint = train(cfg)
+        _, method, _ = build(cfg)
+        if hasattr(method, "use_checkpoint"):
+            method.use_checkpoint(checkpoint)
+        super().__init__(method, str(checkpoint), f"trained by {config}")
+        method.setup(torch.device("cpu"))
+        self.config_name = config
+
+
+@EXTRACTORS.register_module()
+class TimmClassifierFeatures(ClassifierFeatures):
+    """A released classifier from a local weight file, e.g. an ImageNet ResNet-152 as the "off-sampling" classifier
+    of Compress Guidance's model-fitting measurement (``ClassAccuracy``). Arguments are ``TimmClassifier``'s."""
+
+    def __init__(self, model_name: str, checkpoint: str, num_classes: int = 1000, **kwargs: Any) -> None:
+        from bench.methods.classifier.timm_classifier import TimmClassifier
+
+        method = TimmClassifier(model_name, num_classes, checkpoint=checkpoint, **kwargs)
+        super().__init__(method, checkpoint, "(released weights)")
+        method.setup(torch.device("cpu"))

@@ -196,6 +196,7 @@ class GenerativeMetric(Metric):
 
     required: tuple[str, ...] = ("feat_pool",)
     extractor_based = True  # scores of the extractor's features: the generation task's metric_prefix labels them
+    needs_reference = True
 
     def __init__(self, reference: ReferenceStatistics | str | os.PathLike | None = None) -> None:
         self.reference = reference
@@ -279,6 +280,7 @@ class InceptionScore(GenerativeMetric):
     """Inception Score of ``feat_logits`` (:func:`inception_score`); ``reference`` is accepted and ignored."""
 
     required = ("feat_logits",)
+    needs_reference = False
 
     def __init__(self, split_size: int = 5000, reference: ReferenceStatistics | str | None = None) -> None:
         super().__init__(reference)
