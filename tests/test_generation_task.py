@@ -117,3 +117,15 @@ def test_reference_is_needed_only_by_metrics_that_use_one():
     task = GenerationTask(extractor={"type": "ProjectionFeatures"},
                           metrics=[{"type": "InceptionScore", "split_size": 2}, {"type": "ClassAccuracy"}])
     assert task.reference() is None and task.describe()["reference"] == {}
+
+
+def test_uint8_conversion_of_each_sampling_script():
+    from bench.generation import to_uint8_images
+
+    x = torch.tensor([-1.0, 0.0, 1.0, 0.5, -0.999]).view(1, 1, 1, 5)
+    as_list = {mode: to_uint8_images(x, mode).flatten().tolist() for mode in ("nearest", "guided_diffusion", "dit")}
+    assert as_list == {"nearest": [0, 128, 255, 191, 0],  # 127.5 rounds half to even, 191.25 down
+                       "guided_diffusion": [0, 127, 255, 191, 0],  # truncated (x + 1) * 127.5
+                       "dit": [0, 128, 255, 191, 0]}  # truncated 127.5 x + 128: 0.5 -> 0, 255.5 -> 255
+    with pytest.raises(ValueError, match="rounding"):
+        to_uint8_images(x, "floor")
