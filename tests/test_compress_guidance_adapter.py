@@ -60,6 +60,21 @@ def trained_classifier(tmp_path_factory, ddpm_folder) -> Path:
                        batch_size=8, lr=1e-3)
 
 
+def test_classifier_training_does_not_depend_on_the_global_rng(tmp_path, ddpm_folder):
+    """The train stage seeds once, but resolving the backbone may train (and draw from) the RNG first."""
+    images = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    train_set = [{"image": images[i], "target": i % 3} for i in range(8)]
+    sampler = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(ddpm_folder)),
+                                      guidance=dict(type="none"), classifier=dict(flags=CLASSIFIER_FLAGS))
+    files = []
+    for run in range(2):
+        torch.manual_seed(run)  # a different global RNG state before each fit
+        files.append(sampler.fit(train_set, None, tmp_path / str(run), torch.device("cpu"), epochs=1,
+                                 batch_size=4, lr=1e-3, seed=5))
+    first, second = (torch.load(f, weights_only=True) for f in files)
+    assert all(torch.equal(first[key], second[key]) for key in first)
+
+
 def _sampler(ddpm_folder, classifier, schedule, **guidance):
     sampler = CompressGuidanceSampler(
         backbone=dict(type="diffusers_unet", model=str(ddpm_folder)), respacing="20",

@@ -25,7 +25,7 @@ from bench.generation import to_uint8_images
 from bench.method import Method
 from bench.methods.diffusion.adapter import DTYPES
 from bench.registry import METHODS
-from bench.seeding import sample_generator
+from bench.seeding import sample_generator, seed_everything
 from bench.store import Columns
 
 GUIDANCE_TYPES = ("classifier", "cfg", "none")
@@ -223,6 +223,9 @@ class CompressGuidanceSampler(Method):
             return out
         process = build_backbone(self.backbone_spec, "", torch.device("cpu")).diffusion  # all T steps
         alphas_cumprod = torch.tensor(process.alphas_cumprod, dtype=torch.float32)
+        # resolving the backbone may have trained it (another config's train stage), drawing from the global RNG:
+        # seed again so the classifier's init and noise draws do not depend on whether that model was cached
+        seed_everything(int(train_cfg.get("seed", 0)))
         classifier = build_adm(self.classifier_spec["flags"])
 
         def loss_fn(net: torch.nn.Module, batch: dict[str, Any]) -> torch.Tensor:
