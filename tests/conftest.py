@@ -38,3 +38,17 @@ def eval_config(work_dir: Path, checkpoint: Path, **options):
     cfg = load_config(DEMO, {"run.work_dir": str(work_dir), "method.checkpoint": str(checkpoint), **options})
     cfg.pop("train")
     return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_ddpm_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 8x8x1 DDPM saved as a diffusers pipeline folder (generation and guidance tests)."""
+    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+                       norm_num_groups=4)
+    folder = tmp_path_factory.mktemp("tiny_ddpm")
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(clip_sample=False)).save_pretrained(folder)
+    return folder

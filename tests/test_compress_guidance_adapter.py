@@ -37,34 +37,21 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def ddpm_folder(tmp_path_factory) -> Path:
-    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
-
-    torch.manual_seed(0)
-    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=4)
-    folder = tmp_path_factory.mktemp("tiny_ddpm")
-    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(clip_sample=False)).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def trained_classifier(tmp_path_factory, ddpm_folder) -> Path:
+def trained_classifier(tmp_path_factory, tiny_ddpm_folder) -> Path:
     """The adapter's own train stage: the noisy ADM classifier on x_t of the DDPM's process, one short epoch."""
     images = torch.rand(24, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     train_set = [{"image": images[i], "target": i % 3} for i in range(24)]
-    sampler = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(ddpm_folder)),
+    sampler = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(tiny_ddpm_folder)),
                                       guidance=dict(type="none"), classifier=dict(flags=CLASSIFIER_FLAGS))
     return sampler.fit(train_set, None, tmp_path_factory.mktemp("classifier"), torch.device("cpu"), epochs=1,
                        batch_size=8, lr=1e-3)
 
 
-def test_classifier_training_does_not_depend_on_the_global_rng(tmp_path, ddpm_folder):
+def test_classifier_training_does_not_depend_on_the_global_rng(tmp_path, tiny_ddpm_folder):
     """The train stage seeds once, but resolving the backbone may train (and draw from) the RNG first."""
     images = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(2))
     train_set = [{"image": images[i], "target": i % 3} for i in range(8)]
-    sampler = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(ddpm_folder)),
+    sampler = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(tiny_ddpm_folder)),
                                       guidance=dict(type="none"), classifier=dict(flags=CLASSIFIER_FLAGS))
     files = []
     for run in range(2):
@@ -75,9 +62,9 @@ def test_classifier_training_does_not_depend_on_the_global_rng(tmp_path, ddpm_fo
     assert all(torch.equal(first[key], second[key]) for key in first)
 
 
-def _sampler(ddpm_folder, classifier, schedule, **guidance):
+def _sampler(tiny_ddpm_folder, classifier, schedule, **guidance):
     sampler = CompressGuidanceSampler(
-        backbone=dict(type="diffusers_unet", model=str(ddpm_folder)), respacing="20",
+        backbone=dict(type="diffusers_unet", model=str(tiny_ddpm_folder)), respacing="20",
         classifier=dict(flags=CLASSIFIER_FLAGS, checkpoint=str(classifier)),
         guidance=dict(type="classifier", scale=3.0, schedule=schedule, **guidance))
     sampler.setup(torch.device("cpu"))
@@ -97,8 +84,8 @@ def test_fit_writes_an_official_layout_classifier(trained_classifier):
     assert tuple(model(torch.zeros(2, 1, 8, 8), torch.tensor([0, 999])).shape) == (2, 3)
 
 
-def test_classifier_guidance_columns_costs_and_batch_independence(ddpm_folder, trained_classifier):
-    sampler = _sampler(ddpm_folder, trained_classifier, dict(kind="compress", skip=5, k=2))
+def test_classifier_guidance_columns_costs_and_batch_independence(tiny_ddpm_folder, trained_classifier):
+    sampler = _sampler(tiny_ddpm_folder, trained_classifier, dict(kind="compress", skip=5, k=2))
     out = sampler.predict(_batch([0, 1, 2]), torch.tensor([11, 12, 13]))
     assert out["image"].dtype == torch.uint8 and tuple(out["image"].shape) == (3, 8, 8, 1)
     counts = sampler.schedule.counts
@@ -108,7 +95,7 @@ def test_classifier_guidance_columns_costs_and_batch_independence(ddpm_folder, t
     assert out["extra_forwards"].tolist() == [0] * 3 and tuple(out["guide_prediction"].shape) == (3,)
     alone = sampler.predict(_batch([1]), torch.tensor([12]))
     assert torch.equal(alone["image"][0], out["image"][1])
-    unguided = _sampler(ddpm_folder, trained_classifier, dict(kind="none"))
+    unguided = _sampler(tiny_ddpm_folder, trained_classifier, dict(kind="none"))
     plain = unguided.predict(_batch([0, 1, 2]), torch.tensor([11, 12, 13]))
     assert plain["classifier_backwards"].tolist() == [0] * 3
     assert not torch.equal(plain["image"], out["image"])  # guidance moved the samples
@@ -218,16 +205,16 @@ run = dict(device="cpu", batch_size=3)
     assert metrics["extra forwards"] == 4
 
 
-def test_errors(ddpm_folder):
+def test_errors(tiny_ddpm_folder):
     with pytest.raises(ValueError, match="guidance.type"):
         CompressGuidanceSampler(backbone=dict(type="adm"), guidance=dict(type="clip"))
     with pytest.raises(ValueError, match="needs 'classifier'"):
         CompressGuidanceSampler(backbone=dict(type="adm"), guidance=dict(type="classifier", scale=1.0))
-    sampler = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(ddpm_folder)),
+    sampler = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(tiny_ddpm_folder)),
                                       guidance=dict(type="none"))
     with pytest.raises(ValueError, match="trains a classifier given by 'flags'"):
         sampler.fit([], None, Path("unused"), torch.device("cpu"), epochs=1)
-    typo = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(ddpm_folder)),
+    typo = CompressGuidanceSampler(backbone=dict(type="diffusers_unet", model=str(tiny_ddpm_folder)),
                                    guidance=dict(type="cfg", scale=2.0, unconditional="null_class", varient="x"))
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['varient'\]"):
         typo.setup(torch.device("cpu"))

@@ -38,19 +38,6 @@ class ProjectionFeatures(ImageFeatureExtractor):
         return {"name": "projection", "weights_sha256": "none", "resize": "none"}
 
 
-@pytest.fixture(scope="module")
-def pipeline_folder(tmp_path_factory):
-    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
-
-    torch.manual_seed(0)
-    unet = UNet2DModel(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
-                       down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
-                       norm_num_groups=4)
-    folder = tmp_path_factory.mktemp("tiny_ddpm")
-    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(clip_sample=False)).save_pretrained(folder)
-    return folder
-
-
 def _config(tmp_path, folder, **run):
     path = tmp_path / "gen.py"
     path.write_text(f"""
@@ -67,8 +54,8 @@ run = dict(device="cpu", batch_size={run.get("batch_size", 12)})
     return load_config(path, {"run.work_dir": str(tmp_path / f"run_b{run.get('batch_size', 12)}")})
 
 
-def test_generation_run_stores_features_scores_and_exports(tmp_path, pipeline_folder):
-    cfg = _config(tmp_path, pipeline_folder)
+def test_generation_run_stores_features_scores_and_exports(tmp_path, tiny_ddpm_folder):
+    cfg = _config(tmp_path, tiny_ddpm_folder)
     run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
     results = json.loads((run_dir / "results.json").read_text())
     assert set(results["metrics"]) == {"proj_FID", "proj_IS", "proj_IS_std", "proj_precision", "proj_recall",
@@ -91,18 +78,18 @@ def test_generation_run_stores_features_scores_and_exports(tmp_path, pipeline_fo
     assert prov["method"]["model"]["format"]
 
 
-def test_images_do_not_depend_on_batch_size(tmp_path, pipeline_folder):
+def test_images_do_not_depend_on_batch_size(tmp_path, tiny_ddpm_folder):
     runs = []
     for batch_size in (12, 5):
-        cfg = _config(tmp_path, pipeline_folder, batch_size=batch_size)
+        cfg = _config(tmp_path, tiny_ddpm_folder, batch_size=batch_size)
         run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
         runs.append(SampleStore(run_dir, json.loads((run_dir / "results.json").read_text())["config_sha256"]).load())
     assert torch.equal(runs[0]["image"], runs[1]["image"])
     assert torch.equal(runs[0]["seed"], runs[1]["seed"])
 
 
-def test_npz_export_is_the_guided_diffusion_format(tmp_path, pipeline_folder):
-    cfg = _config(tmp_path, pipeline_folder, image_format="npz")
+def test_npz_export_is_the_guided_diffusion_format(tmp_path, tiny_ddpm_folder):
+    cfg = _config(tmp_path, tiny_ddpm_folder, image_format="npz")
     run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
     with np.load(run_dir / "samples_12x8x8x1.npz") as data:
         assert sorted(data.files) == ["arr_0"]  # unconditional: no labels
