@@ -38,6 +38,12 @@ class Method:
         """Outputs for one batch: tensors with the batch on dim 0, or lists with one entry per sample."""
         raise NotImplementedError
 
+    def attack_model(self, view: str = "logits") -> torch.nn.Module:
+        """A differentiable module from ``batch["image"]`` (pixels in [0, 1]) to class scores, for the
+        robustness task's attacks; ``view`` picks what it outputs (e.g. ``"logits"``)."""
+        raise NotImplementedError(f"{type(self).__name__} exposes no differentiable model for attacks "
+                                  "(implement Method.attack_model to use the robustness task)")
+
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return default_collate(items)
 

@@ -12,7 +12,7 @@ import torch
 
 TRACKED_PACKAGES = ("bench", "torch", "torchvision", "timm", "mmengine", "numpy", "scipy", "pandas",
                     "scikit-learn", "wandb", "ray", "diffusers", "mmsegmentation", "mmdet", "mmcv", "torchmetrics",
-                    "open_clip_torch", "segment-anything", "pycocotools", "netcal")
+                    "open_clip_torch", "segment-anything", "pycocotools", "netcal", "torchattacks")
 
 
 def git_state(path: Path | None = None) -> dict[str, Any]:

@@ -195,7 +195,7 @@ def _predict(method: Method, task: EvalTask, dataset: BenchDataset, indices: lis
             ids = list(batch["sample_id"])
             seeds = torch.tensor([sample_seed(base_seed, sid) for sid in ids], dtype=torch.int64)
             with autocast(device, cfg.run.precision):
-                outputs = method.predict(batch, seeds)
+                outputs = task.predict(method, batch, seeds)
             outputs.update(task.featurize(outputs))  # outside autocast: the task fixes its own numerics
             store.add(ids, batch["index"], seeds, outputs)
             bar.update(len(ids))
@@ -309,7 +309,7 @@ def validate(cfg: Config) -> dict[str, Any]:
     seeds = torch.tensor([sample_seed(int(cfg.run.seed), sid) for sid in batch["sample_id"]])
     task.prepare(device)
     with torch.inference_mode():
-        outputs = method.predict(batch, seeds)
+        outputs = task.predict(method, batch, seeds)
         outputs.update(task.featurize(outputs))
     task.check_outputs(outputs)
     shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else f"list[{len(v)}]" for k, v in outputs.items()}

@@ -48,6 +48,11 @@ class EvalTask:
         """The name under which ``metric``'s value ``name`` is reported (unchanged by default)."""
         return name
 
+    def predict(self, method: Any, batch: dict[str, Any], seeds: Any) -> Columns:
+        """One batch's outputs: the method's ``predict`` by default; a task that must drive the method itself
+        (the robustness task attacks it) overrides this."""
+        return method.predict(batch, seeds)
+
     def prepare(self, device: Any) -> None:
         """Load what :meth:`featurize` needs (e.g. a feature extractor) on ``device``; nothing by default."""
 
@@ -220,6 +225,11 @@ class GenerationTask(EvalTask):
 
             self._extractor = EXTRACTORS.build(dict(self.extractor_spec)).to(self.device)
         return self._extractor
+
+    def predict(self, method: Any, batch: dict[str, Any], seeds: Any) -> Columns:
+        """One batch's outputs: the method's ``predict`` by default; a task that must drive the method itself
+        (the robustness task attacks it) overrides this."""
+        return method.predict(batch, seeds)
 
     def prepare(self, device: Any) -> None:
         """Build the extractor here, outside inference mode: building may train it (``TrainedClassifierFeatures``)."""

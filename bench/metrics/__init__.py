@@ -6,9 +6,10 @@ from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.detection import COCOMeanAP
 from bench.metrics.generation import FID, KID, SFID, InceptionScore, PrecisionRecall
 from bench.metrics.long_tail import ShotBucketCalibration
+from bench.metrics.robustness import ModelCost, RobustAccuracy
 from bench.metrics.segmentation import MeanIoU
 from bench.metrics.triplet_recognition import TripletRecognitionAP
 
 __all__ = ["ECE", "FID", "KID", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE", "Brier", "COCOMeanAP",
-           "ClasswiseECE", "InceptionScore", "MeanIoU", "Metric", "PrecisionRecall", "ShotBucketCalibration",
-           "TopKAccuracy", "TripletRecognitionAP"]
+           "ClasswiseECE", "InceptionScore", "MeanIoU", "Metric", "ModelCost", "PrecisionRecall", "RobustAccuracy",
+           "ShotBucketCalibration", "TopKAccuracy", "TripletRecognitionAP"]

@@ -14,6 +14,17 @@ from bench.store import Columns
 from bench.train import train_supervised
 
 
+class PreprocessedClassifier(torch.nn.Module):
+    """``model(preprocess(images))``: the classifier as attacks see it, pixels in [0, 1] in, float logits out."""
+
+    def __init__(self, model: torch.nn.Module, preprocess: Any) -> None:
+        super().__init__()
+        self.model, self.preprocess = model, preprocess
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(self.preprocess(images)).float()
+
+
 @METHODS.register_module()
 class TimmClassifier(Method):
     """``timm.create_model(model_name)`` with a local checkpoint (never a hub download).
@@ -63,6 +74,12 @@ class TimmClassifier(Method):
         assert self.model is not None, "setup() was not called"
         logits = self.model(self.preprocess(batch["image"])).float()
         return {"logits": logits, "target": batch["target"]}
+
+    def attack_model(self, view: str = "logits") -> torch.nn.Module:
+        if view != "logits":
+            raise ValueError(f"{type(self).__name__} attack views: 'logits'; got {view!r}")
+        assert self.model is not None, "setup() was not called"
+        return PreprocessedClassifier(self.model, self.preprocess).eval()
 
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
             resume: bool = True, **train_cfg: Any) -> Path:

@@ -1,0 +1,56 @@
+"""Robustness metrics from the robustness task's per-sample columns (see ``bench.robustness``)."""
+from __future__ import annotations
+
+import torch
+
+from bench.metrics.base import Metric
+from bench.registry import METRICS
+from bench.store import Columns
+
+ADV_PREFIX = "adv_prediction."
+LINF_PREFIX = "linf."
+
+
+def attack_names(outputs: Columns) -> list[str]:
+    """The attacks whose predictions are stored, in column order."""
+    return [name[len(ADV_PREFIX):] for name in outputs if name.startswith(ADV_PREFIX)]
+
+
+@METRICS.register_module()
+class RobustAccuracy(Metric):
+    """Clean accuracy and, per attack, robust accuracy: a sample counts only if its clean **and** adversarial
+    predictions are both correct (IDC's ``sample_to_eval``); the denominator is every stored sample, none dropped.
+    Also per attack: the success rate among clean-correct samples and the largest L∞ perturbation applied."""
+
+    def check(self, outputs: Columns) -> None:
+        missing = [c for c in ("target", "clean_prediction") if c not in outputs]
+        if missing or not attack_names(outputs):
+            raise KeyError(f"RobustAccuracy needs 'target', 'clean_prediction' and '{ADV_PREFIX}<attack>' columns; "
+                           f"got {sorted(outputs)}")
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        target = outputs["target"].long()
+        clean = outputs["clean_prediction"].long() == target
+        values = {"clean accuracy": float(clean.double().mean())}
+        for name in attack_names(outputs):
+            adversarial = outputs[ADV_PREFIX + name].long() == target
+            robust = clean & adversarial
+            values[f"robust accuracy ({name})"] = float(robust.double().mean())
+            values[f"attack success rate ({name})"] = float((clean & ~adversarial).sum() / clean.sum().clamp(min=1))
+            if LINF_PREFIX + name in outputs:
+                values[f"max linf ({name})"] = float(outputs[LINF_PREFIX + name].max())
+        return values
+
+
+@METRICS.register_module()
+class ModelCost(Metric):
+    """Parameters (millions) and multiply-accumulates per image (billions) of the attacked model, as stored."""
+
+    required = ("params", "macs")
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        params, macs = torch.unique(outputs["params"]), torch.unique(outputs["macs"])
+        if len(params) != 1 or len(macs) != 1:
+            raise ValueError(f"ModelCost: samples disagree on the model's cost (params {params.tolist()}, "
+                             f"MACs {macs.tolist()}); were they produced by different models?")
+        return {"params (M)": float(params[0]) / 1e6, "GMACs per image": float(macs[0]) / 1e9}
