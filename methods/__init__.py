@@ -11,6 +11,7 @@ from bench.methods import (  # noqa: F401
     diffact,
     difftriplet,
     diffusion,
+    idc,
     openmmlab,
     trident,
     vssd,

@@ -138,7 +138,7 @@ def test_task_refuses_bad_attack_names_and_specs():
 
 
 def _robustness_config(work_dir, checkpoint, attacks):
-    cfg = eval_config(work_dir, checkpoint, **{"run.batch_size": 64})
+    cfg = eval_config(work_dir, checkpoint, **{"run.batch_size": 64, "run.limit": 130})
     cfg.task = dict(type="robustness", num_classes=10, attacks=attacks)
     return cfg
 
@@ -151,12 +151,12 @@ def test_runner_end_to_end_on_digits(tmp_path, digits_checkpoint):
     m = result["metrics"]
     # eps = 0 changes nothing (so the attack left the model in eval mode); the budget really applies (max L-inf
     # equals eps); PGD is at least as strong as FGSM
-    assert m["robust accuracy (none)"] == m["clean accuracy"] > 0.9
+    assert m["robust accuracy (none)"] == m["clean accuracy"] > 0.85
     assert m["max linf (none)"] == 0.0
     assert m["max linf (fgsm)"] == pytest.approx(0.1, abs=1e-6) and m["max linf (pgd)"] <= 0.1 + 1e-6
     assert m["robust accuracy (pgd)"] <= m["robust accuracy (fgsm)"] < m["clean accuracy"]
     assert m["params (M)"] > 0 and m["GMACs per image"] > 0
-    assert result["samples"]["effective"] == 500  # every test sample counted, no dropped tail
+    assert result["samples"]["effective"] == 130  # the 2-sample tail batch counted too
     described = result["evaluation"]
     assert described["attacks"]["pgd"] == {"view": "logits", "type": "PGD", "eps": 0.1, "alpha": 0.025, "steps": 5,
                                            "random_start": True}

@@ -1,0 +1,8 @@
+# IDC CIFAR100: BPDA+EOT as IDC-BPDA/test_bpda_cifar100.sh runs it (eps 0.031373, 50 steps of 2/255, EOT 15 attack /
+# 150 defence draws averaged as logits, adv_batch_size 2). The script's model returns softmax(-d/0.1) and
+# re-seeds the global RNG after every forward, which freezes its sampling noise between forwards: view "paper".
+_base_ = ["./_base_/cifar100.py"]
+
+task = dict(type="robustness", view="paper", num_classes=100, attacks=dict(
+    bpda_eot=dict(type="BPDAEOT", eps=0.031373, alpha=2 / 255, steps=50, eot_attack_reps=15, eot_defense_reps=150)))
+run = dict(batch_size=2)
