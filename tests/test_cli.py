@@ -13,7 +13,9 @@ def test_papers_json_lists_all_seventeen(capsys):
     assert diffact["status"] == "faithful" and diffact["reported_numbers"] == 15
     assert "diffact/gtea_split1.py" in diffact["configs"] and "demo/diffact_generated.py" in diffact["demo_configs"]
     idc = next(e for e in entries if e["slug"] == "idc")
-    assert idc["status"] == "not started: reported numbers only" and not idc["adapter"]
+    assert idc["status"] == "faithful" and "demo/idc_digits.py" in idc["demo_configs"]
+    kd = next(e for e in entries if e["slug"] == "two_in_one_kd")
+    assert kd["status"] == "not started: reported numbers only" and not kd["adapter"]
 
 
 def test_table_csv(capsys):
