@@ -14,5 +14,6 @@ from bench.methods import (  # noqa: F401
     idc,
     openmmlab,
     trident,
+    two_in_one_kd,
     vssd,
 )
