@@ -17,7 +17,7 @@ def test_papers_json_lists_all_seventeen(capsys):
     amg = next(e for e in entries if e["slug"] == "amg")
     assert amg["status"] == "not started: reported numbers only" and not amg["adapter"]
     kd = next(e for e in entries if e["slug"] == "two_in_one_kd")
-    assert kd["status"].startswith("in progress: the DCT band input")
+    assert kd["status"].startswith("in progress: the DCT band input, the dual-branch teacher")
 
 
 def test_table_csv(capsys):

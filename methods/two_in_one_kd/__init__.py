@@ -3,14 +3,16 @@ frequency) teacher distilled into one small single-branch student through a dedi
 with gradient homogenization of the two distillation signals. Only the abstract is public and there is no code, so
 this is a documented re-implementation: every unknown the sheet lists is a named option with its default and reason.
 
-Modules so far: :mod:`~bench.methods.two_in_one_kd.frequency` (the teacher's DCT band input) and
+Modules so far: :mod:`~bench.methods.two_in_one_kd.frequency` (the teacher's DCT band input),
+:mod:`~bench.methods.two_in_one_kd.models` (dual-branch teacher, timm student, projectors) and
 :mod:`~bench.methods.two_in_one_kd.homogenization` (equal-norm rescaling and conflict projection).
 """
 
 IMPLEMENTATION = "re-implementation"
 SMOKE_ONLY = False
-IN_PROGRESS = ("the DCT band input and the two gradient-homogenization options exist and are tested; the teacher, "
-               "student, projectors, training, adapter, configs and demo do not yet")
+IN_PROGRESS = ("the DCT band input, the dual-branch teacher, student and projectors, and the two "
+               "gradient-homogenization options exist and are tested; training, the adapter, configs and demo do "
+               "not yet")
 NOT_REPRODUCIBLE = "only the abstract is public (no code, no numbers): the paper table stays 'reported: unknown'"
 
 __all__ = ["IMPLEMENTATION", "IN_PROGRESS", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]
