@@ -4,15 +4,17 @@ with gradient homogenization of the two distillation signals. Only the abstract 
 this is a documented re-implementation: every unknown the sheet lists is a named option with its default and reason.
 
 Modules so far: :mod:`~bench.methods.two_in_one_kd.frequency` (the teacher's DCT band input),
-:mod:`~bench.methods.two_in_one_kd.models` (dual-branch teacher, timm student, projectors) and
-:mod:`~bench.methods.two_in_one_kd.homogenization` (equal-norm rescaling and conflict projection).
+:mod:`~bench.methods.two_in_one_kd.models` (dual-branch teacher, timm student, projectors),
+:mod:`~bench.methods.two_in_one_kd.homogenization` (equal-norm rescaling and conflict projection) and
+:mod:`~bench.methods.two_in_one_kd.distillation` (the ablation's distillation modes and the homogenized gradient
+step).
 """
 
 IMPLEMENTATION = "re-implementation"
 SMOKE_ONLY = False
-IN_PROGRESS = ("the DCT band input, the dual-branch teacher, student and projectors, and the two "
-               "gradient-homogenization options exist and are tested; training, the adapter, configs and demo do "
-               "not yet")
+IN_PROGRESS = ("the DCT band input, the dual-branch teacher, student and projectors, the distillation modes and "
+               "the homogenized gradient step (equal-norm, conflict projection) exist and are tested; the training "
+               "loop, the adapter, configs and demo do not yet")
 NOT_REPRODUCIBLE = "only the abstract is public (no code, no numbers): the paper table stays 'reported: unknown'"
 
 __all__ = ["IMPLEMENTATION", "IN_PROGRESS", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]
