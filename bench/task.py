@@ -169,6 +169,21 @@ class ActionSegmentationTask(EvalTask):
         return {"barcode": path}
 
 
+@TASKS.register_module(name="binary_detection")
+class BinaryDetectionTask(EvalTask):
+    """Binary detection (face forgery now, membership inference later): per-frame ``score`` (probability of the
+    positive class, "fake", in [0, 1]) and 0/1 ``target``, plus ``video_id`` for the video-level AUC.
+
+    The defaults score frame ACC, frame AUC and video AUC; a config whose frames have no ``video_id`` lists its
+    metrics without ``VideoAUC``. ``ModelCost`` (constant ``params``/``macs`` columns) is not a default because
+    not every method stores those columns; configs of methods that do add ``{"type": "ModelCost"}``.
+    """
+
+    required_outputs = ("score", "target")
+    default_metrics = ({"type": "FrameAccuracy", "threshold": 0.5}, {"type": "FrameAUC"},
+                       {"type": "VideoAUC", "aggregate": "mean"})
+
+
 @TASKS.register_module(name="triplet_recognition")
 class TripletRecognitionTask(EvalTask):
     """Surgical action-triplet recognition: per-video frame scores ``triplet_scores`` and 0/1 ``triplet_target``

@@ -1,6 +1,7 @@
 """Metrics computed from stored per-sample outputs, so ``bench score`` can recompute them."""
 from bench.metrics.action_segmentation import ActionSegmentationScores
 from bench.metrics.base import Metric
+from bench.metrics.binary_detection import FrameAccuracy, FrameAUC, VideoAUC
 from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.detection import COCOMeanAP
@@ -11,5 +12,6 @@ from bench.metrics.segmentation import MeanIoU
 from bench.metrics.triplet_recognition import TripletRecognitionAP
 
 __all__ = ["ECE", "FID", "KID", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE", "Brier", "COCOMeanAP",
-           "ClasswiseECE", "InceptionScore", "MeanIoU", "Metric", "ModelCost", "PrecisionRecall", "RobustAccuracy",
-           "ShotBucketCalibration", "TopKAccuracy", "TripletRecognitionAP"]
+           "ClasswiseECE", "FrameAUC", "FrameAccuracy", "InceptionScore", "MeanIoU", "Metric", "ModelCost",
+           "PrecisionRecall", "RobustAccuracy", "ShotBucketCalibration", "TopKAccuracy", "TripletRecognitionAP",
+           "VideoAUC"]
