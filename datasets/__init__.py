@@ -6,6 +6,7 @@ from bench.datasets import (  # noqa: F401
     cifar,
     coco,
     digits,
+    face_forgery,
     generation,
     imagenet,
     logits_file,
