@@ -12,9 +12,7 @@ from bench.methods.idc import IDC
 from bench.methods.idc.label_images import label_distances
 from bench.runner import evaluate
 
-TINY_UNET = dict(image_size=8, in_channels=3, model_channels=32, out_channels=3, num_res_blocks=1,
-                 attention_resolutions=(32, 16, 8), channel_mult=(1,), num_heads=1, use_scale_shift_norm=True,
-                 resblock_updown=True)
+from idc_fixture import TINY_UNET
 
 
 def tiny_idc(**options) -> IDC:

@@ -8,9 +8,7 @@ from bench.checkpoint import CheckpointError
 from bench.methods.diffusion.adm import ADMUNet
 from bench.methods.idc.model import BRIDGE_DEFAULTS, build_idc, load_idc_checkpoint, unet_config
 
-TINY_UNET = dict(image_size=8, in_channels=3, model_channels=32, out_channels=3, num_res_blocks=1,
-                 attention_resolutions=(32, 16, 8), channel_mult=(1, 2), num_heads=1, use_scale_shift_norm=True,
-                 resblock_updown=True)
+from idc_fixture import TINY_UNET
 
 
 @pytest.mark.parametrize("preset, expected", [("cifar10", 9_393_475), ("cifar100", 42_843_971)])
@@ -64,7 +62,7 @@ def test_checkpoint_errors_name_the_file_and_the_layout(tmp_path):
     with pytest.raises(CheckpointError, match="flat.pth: expected IDC's checkpoint layout"):
         load_idc_checkpoint(build_idc(TINY_UNET), flat)
     other = tmp_path / "other.pth"
-    torch.save(_official_layout(build_idc({**TINY_UNET, "channel_mult": (1, 2, 2)})), other)
+    torch.save(_official_layout(build_idc({**TINY_UNET, "channel_mult": (1, 2)})), other)
     with pytest.raises(CheckpointError, match="(?s)unexpected keys.*U-Net preset"):
         load_idc_checkpoint(build_idc(TINY_UNET), other)
     no_ema = tmp_path / "no_ema.pth"

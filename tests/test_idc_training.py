@@ -12,9 +12,7 @@ from bench.methods.idc.label_images import label_images
 from bench.methods.idc.model import build_idc
 from bench.methods.idc.training import ParameterEMA, flip_rotate, train_idc
 
-TINY_UNET = dict(image_size=8, in_channels=3, model_channels=32, out_channels=3, num_res_blocks=1,
-                 attention_resolutions=(32, 16, 8), channel_mult=(1,), num_heads=1, use_scale_shift_norm=True,
-                 resblock_updown=True)
+from idc_fixture import TINY_UNET
 
 
 class TinySet(torch.utils.data.Dataset):

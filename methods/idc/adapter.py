@@ -139,7 +139,8 @@ class IDC(Method):
         from bench.methods.idc.label_images import label_images_digest
 
         facts: dict[str, Any] = {**super().provenance(), "checkpoint": self.weights or None,
-                                 "label_images_sha256": label_images_digest(self._label_images())}
+                                 "label_images_sha256": label_images_digest(
+                                     self.labels if self.labels is not None else self._label_images())}
         if self.model is not None:
             facts["parameters"] = sum(p.numel() for p in self.model.parameters())
         return facts

@@ -87,8 +87,7 @@ def train_idc(model: BrownianBridge, label_images: torch.Tensor, train_set: Any,
         return final
     model.to(device).train()
     labels = label_images.to(device)
-    params = [p for p in model.denoise_fn.parameters()]
-    optimizer = torch.optim.Adam(params, lr=lr, betas=(beta1, 0.999), weight_decay=weight_decay)
+    optimizer = torch.optim.Adam(model.denoise_fn.parameters(), lr=lr, betas=(beta1, 0.999), weight_decay=weight_decay)
     scheduler = _scheduler(optimizer, lr_scheduler)
     averager = ParameterEMA(model, ema["decay"]) if ema else None
     start_epoch, step, history = 0, 0, []
