@@ -1,13 +1,18 @@
 """A small supervised training loop with atomic per-epoch checkpoints and exact resume.
 
-Used by method adapters whose ``fit`` is plain minibatch training. Shuffling draws from a generator seeded
-by (seed, epoch), so a run resumed from epoch k sees the same batches as an uninterrupted one.
+Used by method adapters whose ``fit`` is minibatch training. Shuffling draws from a generator seeded by
+(seed, epoch), so a run resumed from epoch k sees the same batches as an uninterrupted one. ``loss_fn`` returns
+the loss, or a dict with ``"loss"`` and extra numbers to log (averaged per epoch into the checkpoint's
+``history``); with ``backward=False`` it fills the gradients itself (gradient surgery, e.g. two-in-one KD's
+homogenization) and the loop only steps.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -20,13 +25,17 @@ LATEST = "latest.pth"
 FINAL = "final.pth"
 
 
-def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn.Module, dict], torch.Tensor],
+LossOutput = torch.Tensor | dict[str, Any]
+
+
+def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn.Module, dict], LossOutput],
                      work_dir: Path, device: torch.device, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
                      weight_decay: float = 0.0, seed: int = 0, resume: bool = True,
-                     collate_fn: Callable | None = None) -> Path:
-    """Train with AdamW and a cosine schedule; return ``work_dir/final.pth`` (weights only).
+                     collate_fn: Callable | None = None, backward: bool = True) -> Path:
+    """Train with AdamW and a one-cycle cosine schedule; return ``work_dir/final.pth`` (weights, and ``meta`` with
+    the per-epoch ``history`` of mean loss and logged numbers).
 
-    ``latest.pth`` (model, optimiser, scheduler, epoch) is rewritten atomically after every epoch; with
+    ``latest.pth`` (model, optimiser, scheduler, epoch, history) is rewritten atomically after every epoch; with
     ``resume`` a later call continues from it, and returns at once when ``final.pth`` exists.
     """
     work_dir = Path(work_dir)
@@ -38,31 +47,40 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
     steps_per_epoch = -(-len(train_set) // batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
                                                     pct_start=0.15)
-    start_epoch = 0
+    start_epoch, history = 0, []
     if resume and (work_dir / LATEST).is_file():
         state = load_checkpoint_file(work_dir / LATEST)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        start_epoch = int(state["epoch"])
+        start_epoch, history = int(state["epoch"]), list(state.get("history", []))
         log.info("resuming training from epoch %d (%s)", start_epoch, work_dir / LATEST)
     for epoch in range(start_epoch, epochs):
         model.train()
         shuffle = torch.Generator().manual_seed(seed * 100_003 + epoch)
         loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=shuffle, collate_fn=collate_fn)
-        total, count = 0.0, 0
+        sums: dict[str, float] = {}
+        count = 0
         for batch in loader:
-            loss = loss_fn(model, batch)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            output = loss_fn(model, batch)
+            logged = dict(output) if isinstance(output, dict) else {"loss": output}
+            if backward:
+                logged["loss"].backward()
             optimizer.step()
             scheduler.step()
-            total += float(loss.detach()) * len(batch["target"])
-            count += len(batch["target"])
-        log.info("epoch %d/%d  train loss %.4f", epoch + 1, epochs, total / max(count, 1))
+            n = len(batch["target"])
+            for key, value in logged.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach() if torch.is_tensor(value) else value) * n
+            count += n
+        history.append({"epoch": epoch + 1, **{key: total / max(count, 1) for key, total in sums.items()}})
+        log.info("epoch %d/%d  %s", epoch + 1, epochs,
+                 "  ".join(f"{key} {value:.4f}" for key, value in history[-1].items() if key != "epoch"))
         atomic_torch_save(work_dir / LATEST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                              "scheduler": scheduler.state_dict(), "epoch": epoch + 1})
+                                              "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
+                                              "history": history})
     model.eval()
-    atomic_torch_save(final, {"state_dict": model.state_dict(), "meta": {"epochs": epochs, "seed": seed}})
+    atomic_torch_save(final, {"state_dict": model.state_dict(),
+                              "meta": {"epochs": epochs, "seed": seed, "history": history}})
     return final
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.attacks import BPDAEOT, build_attack, resolve_attack
-from bench.metrics.robustness import ModelCost, RobustAccuracy
+from bench.metrics.robustness import RobustAccuracy
 from bench.robustness import RobustnessTask, attack_seed, predicted_class
 from bench.runner import evaluate
 
@@ -44,13 +44,6 @@ def test_robust_accuracy_counts_clean_and_adversarial_correct_over_all_samples()
     assert values["max linf (pgd)"] == pytest.approx(0.3)
     with pytest.raises(KeyError, match="adv_prediction"):
         RobustAccuracy().check({"target": outputs["target"], "clean_prediction": outputs["clean_prediction"]})
-
-
-def test_model_cost_reports_the_stored_constant_and_refuses_mixtures():
-    values = ModelCost().compute({"params": torch.tensor([9_393_475] * 3), "macs": torch.tensor([2 * 10**9] * 3)})
-    assert values == {"params (M)": pytest.approx(9.393475), "GMACs per image": pytest.approx(2.0)}
-    with pytest.raises(ValueError, match="disagree"):
-        ModelCost().compute({"params": torch.tensor([1, 2]), "macs": torch.tensor([3, 3])})
 
 
 def test_predicted_class_prefers_an_explicit_prediction_column():

@@ -3,11 +3,12 @@ from bench.metrics.action_segmentation import ActionSegmentationScores
 from bench.metrics.base import Metric
 from bench.metrics.binary_detection import FrameAccuracy, FrameAUC, VideoAUC
 from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
+from bench.metrics.cost import ModelCost
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.detection import COCOMeanAP
 from bench.metrics.generation import FID, KID, SFID, InceptionScore, PrecisionRecall
 from bench.metrics.long_tail import ShotBucketCalibration
-from bench.metrics.robustness import ModelCost, RobustAccuracy
+from bench.metrics.robustness import RobustAccuracy
 from bench.metrics.segmentation import MeanIoU
 from bench.metrics.triplet_recognition import TripletRecognitionAP
 

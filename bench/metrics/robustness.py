@@ -1,7 +1,6 @@
 """Robustness metrics from the robustness task's per-sample columns (see ``bench.robustness``)."""
 from __future__ import annotations
 
-import torch
 
 from bench.metrics.base import Metric
 from bench.registry import METRICS
@@ -40,17 +39,3 @@ class RobustAccuracy(Metric):
             if LINF_PREFIX + name in outputs:
                 values[f"max linf ({name})"] = float(outputs[LINF_PREFIX + name].max())
         return values
-
-
-@METRICS.register_module()
-class ModelCost(Metric):
-    """Parameters (millions) and multiply-accumulates per image (billions) of the attacked model, as stored."""
-
-    required = ("params", "macs")
-
-    def compute(self, outputs: Columns) -> dict[str, float]:
-        params, macs = torch.unique(outputs["params"]), torch.unique(outputs["macs"])
-        if len(params) != 1 or len(macs) != 1:
-            raise ValueError(f"ModelCost: samples disagree on the model's cost (params {params.tolist()}, "
-                             f"MACs {macs.tolist()}); were they produced by different models?")
-        return {"params (M)": float(params[0]) / 1e6, "GMACs per image": float(macs[0]) / 1e9}
