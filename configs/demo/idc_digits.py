@@ -5,9 +5,9 @@
 # batch 32, 16 epochs, no dropout, EMA or accumulation for this short run; the CIFAR configs use the official
 # settings). 16x16, not 32x32: at 32x32 this model stayed on the loss plateau of predicting the mean label image
 # (12 epochs with channel_mult (1, 2), 8 with (1, 2, 2); accuracy on 150 validation images <= 10.7%), while at
-# 16x16 it leaves it after about 6 epochs. Evaluated on the test split: clean accuracy, then FGSM and PGD-10 at eps 0.05 on the digits'
-# own pixels against the official wrapper (view "paper": softmax(-d/0.1), frozen noise), and PGD-10 against the
-# stochastic log-probability view (pgd_logits).
+# 16x16 it leaves it after about 6 epochs. Evaluated on the test split: clean accuracy, then FGSM and PGD-10 at
+# eps 0.05 on the digits' own pixels against the official wrapper (view "paper": softmax(-d/0.1), frozen noise),
+# and PGD-10 against the stochastic log-probability view (pgd_logits).
 _base_ = ["../_base_/default_run.py", "../_base_/datasets/digits.py"]
 
 method = dict(type="IDC", num_classes=10, preset=None, input_size=16, channels=3, use_ema=False,
