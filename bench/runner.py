@@ -97,6 +97,16 @@ def train(cfg: Config, *, work_dir: str | None = None) -> Path:
     return Path(_train_stage(cfg, method, device)["checkpoint"])
 
 
+def trained_method(config: str) -> tuple[Method, Path]:
+    """The method of ``config`` (a name or path) pointed at the checkpoint its train stage produces, training or
+    resuming it on first use: how one config's model (a teacher, a feature classifier) feeds another config."""
+    cfg = load_config(config)
+    checkpoint = train(cfg)
+    _, method, _ = build(cfg)
+    method.use_checkpoint(checkpoint)
+    return method, checkpoint
+
+
 def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None,
              progress: bool = True) -> Path:
     """``bench run``: evaluate every (unfinished) sample, aggregate on rank 0, write results; returns the run dir."""

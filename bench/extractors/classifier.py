@@ -55,14 +55,9 @@ class TrainedClassifierFeatures(ClassifierFeatures):
     """The classifier trained by ``config``'s train stage (run, or resumed, on first use)."""
 
     def __init__(self, config: str) -> None:
-        from bench.config import load_config
-        from bench.runner import build, train
+        from bench.runner import trained_method
 
-        cfg = load_config(config)
-        checkpoint = train(cfg)
-        _, method, _ = build(cfg)
-        if hasattr(method, "use_checkpoint"):
-            method.use_checkpoint(checkpoint)
+        method, checkpoint = trained_method(config)
         super().__init__(method, str(checkpoint), f"trained by {config}")
         method.setup(torch.device("cpu"))
         self.config_name = config

@@ -45,12 +45,11 @@ class Backbone:
 def resolve_source(source: str | dict[str, Any]) -> str:
     """A model path, or ``{"config": NAME}``: the model that config's train stage produces (trained on first use)."""
     if isinstance(source, dict):
-        from bench.config import load_config
-        from bench.runner import train
+        from bench.runner import trained_method
 
         if set(source) != {"config"}:
             raise ValueError(f"a model source dict takes only 'config', got {sorted(source)}")
-        return str(train(load_config(source["config"])))
+        return str(trained_method(source["config"])[1])
     return str(source)
 
 
