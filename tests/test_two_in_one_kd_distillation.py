@@ -12,6 +12,7 @@ from bench.methods.two_in_one_kd.distillation import (
     backward_with_homogenization,
     distillation_losses,
     feature_loss,
+    logit_distillation,
     projector_targets,
 )
 from bench.methods.two_in_one_kd.homogenization import homogenize
@@ -25,11 +26,19 @@ def test_each_mode_has_its_projectors():
         projector_targets("both")
 
 
-def test_feature_loss_is_mse_of_normalised_features():
-    a, b = torch.tensor([[3.0, 4.0]]), torch.tensor([[1.0, 0.0]])
-    # normalised: [0.6, 0.8] vs [1, 0] -> mean((0.4)^2, 0.8^2) = 0.4
-    assert feature_loss(a, b).item() == pytest.approx(0.4)
-    assert feature_loss(a, b, feature_norm=False).item() == pytest.approx(((2.0**2) + 4.0**2) / 2)
+def test_feature_loss_is_the_squared_distance_of_normalised_features():
+    a, b = torch.tensor([[3.0, 4.0], [0.0, 2.0]]), torch.tensor([[1.0, 0.0], [0.0, 5.0]])
+    # normalised: [0.6, 0.8] vs [1, 0] -> 0.4^2 + 0.8^2 = 0.8 = 2 - 2 cos; identical directions -> 0
+    assert feature_loss(a, b).item() == pytest.approx(0.8 / 2)
+    assert feature_loss(a, b, feature_norm=False).item() == pytest.approx((2.0**2 + 4.0**2 + 3.0**2) / 2)
+
+
+def test_logit_distillation_matches_hintons_formula():
+    student, teacher, t = torch.tensor([0.5, -2.0]), torch.tensor([3.0, -1.0]), 4.0
+    p = torch.sigmoid(teacher / t)
+    q = torch.sigmoid(student / t)
+    expected = -(p * q.log() + (1 - p) * (1 - q).log()).mean() * t**2
+    torch.testing.assert_close(logit_distillation(student, teacher, t), expected)
 
 
 def test_naive_both_targets_the_concatenated_teacher_features():

@@ -3,10 +3,12 @@
 Rows of the ablation the abstract implies (``mode``): ``none`` (the student's own loss only), ``spatial`` and
 ``frequency`` (one branch distilled through its projector), ``naive_both`` (one projector onto the concatenated
 teacher features: "distilling both naively"), ``dedicated`` (a projector per branch, two losses) and, with
-``homogenization`` other than ``none``, dedicated projectors with homogenized gradients. Feature losses are the mean
-squared error between L2-normalised projected student features and L2-normalised teacher features
-(``feature_norm``; an option, since the paper's loss is unknown; normalising keeps the two branches' scales
-comparable). Classification: binary cross-entropy on the student's logit.
+``homogenization`` other than ``none``, dedicated projectors with homogenized gradients. A feature loss is the squared
+L2 distance between the L2-normalised projected student features and the L2-normalised teacher features, averaged
+over the batch (``2 - 2 cos``; ``feature_norm``): the paper's loss is unknown, and normalising makes the two
+branches' losses comparable whatever their widths and scales. Classification: binary cross-entropy on the student's
+logit, optionally plus Hinton's logit distillation with a temperature (``logit_distillation``; off by default, since
+the abstract names only feature projectors).
 """
 from __future__ import annotations
 
@@ -31,9 +33,17 @@ def projector_targets(mode: str) -> dict[str, tuple[str, ...]]:
 
 
 def feature_loss(projected: torch.Tensor, target: torch.Tensor, feature_norm: bool = True) -> torch.Tensor:
+    """Batch mean of ``||p - t||^2`` (of the L2-normalised vectors with ``feature_norm``); the teacher is detached."""
     if feature_norm:
         projected, target = F.normalize(projected, dim=1), F.normalize(target, dim=1)
-    return F.mse_loss(projected, target.detach())
+    return (projected - target.detach()).pow(2).sum(dim=1).mean()
+
+
+def logit_distillation(student_logit: torch.Tensor, teacher_logit: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Hinton's KD for one real/fake logit: ``T^2`` times the binary cross-entropy between the softened student and
+    teacher probabilities (the ``T^2`` keeps gradient scale independent of ``T``)."""
+    soft_target = torch.sigmoid(teacher_logit.detach() / temperature)
+    return temperature ** 2 * F.binary_cross_entropy_with_logits(student_logit / temperature, soft_target)
 
 
 def distillation_losses(student_features: torch.Tensor, teacher: dict[str, torch.Tensor],
