@@ -98,21 +98,43 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = True, pre
     used_key = next((k for k in keys if isinstance(checkpoint, dict) and isinstance(checkpoint.get(k), dict)), None)
     if prefix_to_strip:
         state = {k[len(prefix_to_strip):] if k.startswith(prefix_to_strip) else k: v for k, v in state.items()}
-    result = model.load_state_dict(state, strict=False)
-    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
-    if strict and (missing or unexpected):
-        raise CheckpointError(mismatch_message(path, model, missing, unexpected))
+    missing, unexpected, reshaped = state_mismatch(model, state)
+    if reshaped or (strict and (missing or unexpected)):
+        raise CheckpointError(mismatch_message(path, model, missing, unexpected, reshaped=reshaped))
+    model.load_state_dict(state, strict=False)
     return {"path": str(path), "sha256": sha256_file(path), "state_dict_key": used_key, "missing_keys": missing,
             "unexpected_keys": unexpected}
 
 
+def state_mismatch(model: nn.Module, state: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
+    """Keys ``model`` has that ``state`` lacks, keys ``state`` has that ``model`` lacks, and shared keys whose
+    shapes differ (as ``"key (checkpoint shape) vs (model shape)"``)."""
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    reshaped = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
+                if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    return missing, unexpected, reshaped
+
+
+def load_state_strict(model: nn.Module, state: dict[str, Any], path: str | Path, hint: str | None = None) -> None:
+    """``model.load_state_dict(state)``, after checking every key and shape so that a mismatch names the file, both
+    key lists, the reshaped keys and ``hint`` (torch's own error names none of the file, the fix or all keys)."""
+    missing, unexpected, reshaped = state_mismatch(model, state)
+    if missing or unexpected or reshaped:
+        extra = {"hint": hint} if hint else {}
+        raise CheckpointError(mismatch_message(path, model, missing, unexpected, reshaped=reshaped, **extra))
+    model.load_state_dict(state)
+
+
 def mismatch_message(path: str | Path, model: nn.Module, missing: list[str], unexpected: list[str],
                      hint: str = "Check that the config's model matches the checkpoint (variant, number of classes).",
-                     ) -> str:
-    """The error text for a checkpoint whose keys do not fit ``model``: both key lists, previewed, and a hint."""
+                     reshaped: list[str] | None = None) -> str:
+    """The error text for a checkpoint whose keys do not fit ``model``: both key lists and any shape mismatches,
+    previewed, and a hint."""
+    shapes = f"  shape mismatches ({len(reshaped)}): {_preview(reshaped)}\n" if reshaped else ""
     return (f"{path} does not match {type(model).__name__}:\n"
             f"  missing keys ({len(missing)}): {_preview(missing)}\n"
-            f"  unexpected keys ({len(unexpected)}): {_preview(unexpected)}\n{hint}")
+            f"  unexpected keys ({len(unexpected)}): {_preview(unexpected)}\n{shapes}{hint}")
 
 
 def _preview(keys: list[str], n: int = 10) -> str:

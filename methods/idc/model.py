@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from bench.checkpoint import CheckpointError, load_checkpoint_file, mismatch_message
+from bench.checkpoint import CheckpointError, load_checkpoint_file, load_state_strict
 from bench.io import sha256_file
 from bench.methods.diffusion.adm import ADMUNet
 from bench.methods.idc.bridge import BrownianBridge
@@ -64,16 +64,8 @@ def load_idc_checkpoint(model: BrownianBridge, path: str | Path, use_ema: bool =
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
         raise CheckpointError(f"{path}: expected IDC's checkpoint layout, {layout}; got "
                               f"{sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__}")
-    own, state = model.state_dict(), checkpoint["model"]
-    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
-    reshaped = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
-                if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or reshaped:
-        hint = "Check the U-Net preset (cifar10: channel_mult (1, 4); cifar100: (1, 4, 8)) and the bridge settings."
-        if reshaped:
-            hint = f"shape mismatches ({len(reshaped)}): {', '.join(reshaped[:5])}\n{hint}"
-        raise CheckpointError(mismatch_message(path, model, missing, unexpected, hint=hint))
-    model.load_state_dict(state)
+    load_state_strict(model, checkpoint["model"], path, hint="Check the U-Net preset (cifar10: channel_mult (1, 4); "
+                      "cifar100: (1, 4, 8)) and the bridge settings.")
     ema = checkpoint.get("ema")
     if use_ema:
         if not isinstance(ema, dict):
