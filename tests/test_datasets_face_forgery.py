@@ -394,3 +394,52 @@ def test_describe_records_the_protocol(ffpp_root, tmp_path):
     celeb = CelebDFv2(write_celebdf(tmp_path / "celeb"), frames_per_video=2, size=16)
     assert "1 = real, 0 = fake" in celeb.describe()["test_list_labels"]
     assert celeb.describe()["crop_scale"] is None  # centre crop: no scale applies
+
+
+# --- GeneratedForgeryVideos: the demo's forgery proxy -------------------------------------------------------------
+
+def test_upsampling_artifact_leaves_the_polyphase_checkerboard():
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    out = face_forgery.upsampling_artifact(flat)[0, :, 2:6, 2:6]  # interior: no padding at play
+    torch.testing.assert_close(out[:, 0::2, 0::2], torch.full((3, 2, 2), 0.4))  # kernel centre 4/5
+    torch.testing.assert_close(out[:, 0::2, 1::2], torch.full((3, 2, 2), 0.6))  # 3/5 + 3/5 across a row
+    torch.testing.assert_close(out[:, 1::2, 0::2], torch.full((3, 2, 2), 0.6))
+    torch.testing.assert_close(out[:, 1::2, 1::2], torch.full((3, 2, 2), 0.4))  # four corners of 1/5
+    assert out.mean().item() == pytest.approx(0.5)  # brightness kept
+
+
+def nyquist_energy(images: torch.Tensor) -> float:
+    """Mean magnitude of the (pi, pi) Fourier coefficient: where a period-2 checkerboard lives."""
+    return torch.fft.fft2(images - images.mean(dim=(-2, -1), keepdim=True))[..., 8, 8].abs().mean().item()
+
+
+def test_generated_forgery_videos_are_balanced_deterministic_and_fakes_carry_the_artifact():
+    options = dict(videos=12, frames_per_video=3, size=16, noise=0.0, artifact_strength=1.0)
+    data = face_forgery.GeneratedForgeryVideos("train", **options)
+    assert len(data) == 36
+    item = data[4]
+    assert item["image"].shape == (3, 16, 16) and item["video_id"] == "train/0001" and item["frame_index"] == 1
+    targets = data.video_targets()
+    assert sum(targets.values()) == 6 and len(targets) == 12
+    assert all(int(data[i]["target"]) == targets[data[i]["video_id"]] for i in range(len(data)))
+    assert data.sample_id(4) == "proxy-train-0001-f0001"
+    assert face_forgery.GeneratedForgeryVideos("train", **options).fingerprint() == data.fingerprint()
+    assert face_forgery.GeneratedForgeryVideos("train", **{**options, "seed": 1}).fingerprint() != data.fingerprint()
+    fake = torch.stack([data[i]["image"] for i in range(len(data)) if data[i]["target"] == 1])
+    real = torch.stack([data[i]["image"] for i in range(len(data)) if data[i]["target"] == 0])
+    assert nyquist_energy(fake) > 5 * nyquist_energy(real)
+    described = data.describe()
+    assert (described["real_videos"], described["fake_videos"], described["size"]) == (6, 6, 16)
+
+
+def test_generated_forgery_splits_differ_and_bad_settings_say_why():
+    train = face_forgery.GeneratedForgeryVideos("train", videos=4, size=16)
+    test = face_forgery.GeneratedForgeryVideos("test", videos=4, size=16)
+    assert train.fingerprint() != test.fingerprint() and test.video_targets().keys() == {f"test/{v:04d}" for v in
+                                                                                          range(4)}
+    with pytest.raises(ValueError, match="even"):
+        face_forgery.GeneratedForgeryVideos("train", size=15)
+    with pytest.raises(ValueError, match="too narrow"):
+        face_forgery.GeneratedForgeryVideos("val", size=64, source_scale=0.25)
+    with pytest.raises(ValueError, match="split"):
+        face_forgery.GeneratedForgeryVideos("dev")
