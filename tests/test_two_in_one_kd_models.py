@@ -42,3 +42,20 @@ def test_student_is_much_smaller_than_the_teacher():
     student = Student("test_efficientnet")
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(student) < count(teacher) / 3
+
+
+def test_backbones_start_from_a_local_weight_file(tmp_path):
+    import timm
+
+    from bench.methods.two_in_one_kd.models import timm_backbone
+
+    torch.manual_seed(0)
+    source = timm.create_model("test_resnet")
+    weights = tmp_path / "test_resnet.pth"
+    torch.save(source.state_dict(), weights)
+    local = {"pretrained": True, "pretrained_cfg_overlay": {"file": str(weights)}}
+    rgb = timm_backbone("test_resnet", 3, **local)
+    torch.testing.assert_close(rgb.conv1[0].weight, source.conv1[0].weight)
+    bands = timm_backbone("test_resnet", 9, **local)  # the frequency branch: first conv adapted to 9 channels
+    assert bands.conv1[0].weight.shape[1] == 9
+    torch.testing.assert_close(bands.layer1[0].conv1.weight, source.layer1[0].conv1.weight)

@@ -15,6 +15,8 @@ SMOKE_ONLY = False
 IN_PROGRESS = ("the DCT band input, the dual-branch teacher, student and projectors, the distillation modes and "
                "the homogenized gradient step (equal-norm, conflict projection) exist and are tested; the training "
                "loop, the adapter, configs and demo do not yet")
+from bench.methods.two_in_one_kd.adapter import DualBranchForgeryTeacher, TwoInOneKD  # noqa: E402
+
 NOT_REPRODUCIBLE = "only the abstract is public (no code, no numbers): the paper table stays 'reported: unknown'"
 
-__all__ = ["IMPLEMENTATION", "IN_PROGRESS", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]
+__all__ = ["DualBranchForgeryTeacher", "IMPLEMENTATION", "IN_PROGRESS", "NOT_REPRODUCIBLE", "SMOKE_ONLY", "TwoInOneKD"]

@@ -18,10 +18,16 @@ from bench.methods.two_in_one_kd.frequency import DEFAULT_BANDS, band_decompose
 
 
 def timm_backbone(model_name: str, in_chans: int, **kwargs: Any) -> nn.Module:
-    """A timm model returning pooled features (``num_classes=0``); its width is ``.num_features``."""
+    """A timm model returning pooled features (``num_classes=0``); its width is ``.num_features``.
+
+    Random init by default; ``pretrained=True, pretrained_cfg_overlay={"file": "<local .pth/.safetensors>"}`` in
+    ``kwargs`` starts from local ImageNet weights (timm adapts the first convolution to ``in_chans``, e.g. the
+    frequency branch's 9 band channels), never from a hub download.
+    """
     import timm
 
-    return timm.create_model(model_name, pretrained=False, num_classes=0, in_chans=in_chans, **kwargs)
+    kwargs.setdefault("pretrained", False)
+    return timm.create_model(model_name, num_classes=0, in_chans=in_chans, **kwargs)
 
 
 class DualBranchTeacher(nn.Module):
