@@ -1,0 +1,6 @@
+# Two-in-one KD ablation on FaceForensics++ (c23), row: frequency branch only (one projector).
+_base_ = ["./ffpp_c23.py"]
+
+method = dict(mode="frequency", homogenization="none")
+paper = dict(table="ablation", setting={"dataset": "FF++ (c23)", "distillation": "frequency"},
+             metrics={"ACC": dict(key="frame ACC", scale=100), "AUC": dict(key="frame AUC", scale=100)})

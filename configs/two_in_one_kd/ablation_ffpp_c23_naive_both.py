@@ -1,0 +1,7 @@
+# Two-in-one KD ablation on FaceForensics++ (c23), row: both branches naively (one projector onto the
+# concatenated features).
+_base_ = ["./ffpp_c23.py"]
+
+method = dict(mode="naive_both", homogenization="none")
+paper = dict(table="ablation", setting={"dataset": "FF++ (c23)", "distillation": "naive_both"},
+             metrics={"ACC": dict(key="frame ACC", scale=100), "AUC": dict(key="frame AUC", scale=100)})

@@ -1,0 +1,6 @@
+# Two-in-one KD ablation on FaceForensics++ (c23), row: no distillation (the student's BCE only).
+_base_ = ["./ffpp_c23.py"]
+
+method = dict(mode="none", homogenization="none")
+paper = dict(table="ablation", setting={"dataset": "FF++ (c23)", "distillation": "none"},
+             metrics={"ACC": dict(key="frame ACC", scale=100), "AUC": dict(key="frame AUC", scale=100)})

@@ -1,0 +1,9 @@
+# Two-in-one KD teacher on FaceForensics++ (c40): trained on the train split, scored on the test split (the teacher
+# row of the main table: the parameters the student saves).
+_base_ = ["./_base_/ffpp.py", "./_base_/teacher.py"]
+
+dataset = dict(compression="c40")
+train = dict(dataset=dict(compression="c40"))
+paper = dict(slug="two_in_one_kd", table="main", setting={"dataset": "FF++ (c40)", "model": "dual-branch teacher"},
+             metrics={"ACC": dict(key="frame ACC", scale=100), "AUC": dict(key="frame AUC", scale=100),
+                      "video AUC": dict(key="video AUC", scale=100), "Params": "params (M)"})
