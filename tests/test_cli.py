@@ -17,7 +17,8 @@ def test_papers_json_lists_all_seventeen(capsys):
     amg = next(e for e in entries if e["slug"] == "amg")
     assert amg["status"] == "not started: reported numbers only" and not amg["adapter"]
     kd = next(e for e in entries if e["slug"] == "two_in_one_kd")
-    assert kd["status"].startswith("in progress: the DCT band input, the dual-branch teacher")
+    assert kd["status"] == "re-implementation" and "two_in_one_kd/ffpp_c23.py" in kd["configs"]
+    assert "demo/two_in_one_kd_6_two_in_one.py" in kd["demo_configs"]
 
 
 def test_table_csv(capsys):

@@ -1,0 +1,6 @@
+# Two-in-one KD demo, ablation row 2, spatial only: one MLP projector onto the teacher's spatial features.
+# Feature losses: squared distances of L2-normalised features, weight 1 each, next to the student's BCE.
+_base_ = ["../two_in_one_kd/_base_/demo_proxy.py"]
+
+method = dict(type="TwoInOneKD", student="test_efficientnet", teacher="demo/two_in_one_kd_0_teacher",
+              mode="spatial", homogenization="none")

@@ -1,0 +1,7 @@
+# Two-in-one KD demo, ablation row 5, both branches with dedicated projectors (one MLP per branch), plain summed
+# gradients.
+# Feature losses: squared distances of L2-normalised features, weight 1 each, next to the student's BCE.
+_base_ = ["../two_in_one_kd/_base_/demo_proxy.py"]
+
+method = dict(type="TwoInOneKD", student="test_efficientnet", teacher="demo/two_in_one_kd_0_teacher",
+              mode="dedicated", homogenization="none")
