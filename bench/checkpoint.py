@@ -98,10 +98,7 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = True, pre
     used_key = next((k for k in keys if isinstance(checkpoint, dict) and isinstance(checkpoint.get(k), dict)), None)
     if prefix_to_strip:
         state = {k[len(prefix_to_strip):] if k.startswith(prefix_to_strip) else k: v for k, v in state.items()}
-    missing, unexpected, reshaped = state_mismatch(model, state)
-    if reshaped or (strict and (missing or unexpected)):
-        raise CheckpointError(mismatch_message(path, model, missing, unexpected, reshaped=reshaped))
-    model.load_state_dict(state, strict=False)
+    missing, unexpected = _load_checked(model, state, path, strict)
     return {"path": str(path), "sha256": sha256_file(path), "state_dict_key": used_key, "missing_keys": missing,
             "unexpected_keys": unexpected}
 
@@ -117,13 +114,24 @@ def state_mismatch(model: nn.Module, state: dict[str, Any]) -> tuple[list[str], 
 
 
 def load_state_strict(model: nn.Module, state: dict[str, Any], path: str | Path, hint: str | None = None) -> None:
-    """``model.load_state_dict(state)``, after checking every key and shape so that a mismatch names the file, both
-    key lists, the reshaped keys and ``hint`` (torch's own error names none of the file, the fix or all keys)."""
+    """``model.load_state_dict(state)``, with an error that names the file, both key lists, the reshaped keys and
+    ``hint`` (torch's own error names neither the file nor the fix)."""
+    _load_checked(model, state, path, strict=True, hint=hint)
+
+
+def _load_checked(model: nn.Module, state: dict[str, Any], path: str | Path, strict: bool,
+                  hint: str | None = None) -> tuple[list[str], list[str]]:
+    """Load non-strictly, so modules' load hooks still rename legacy keys (torchvision's DenseNet), after checking
+    shapes; with ``strict``, keys left missing or unexpected after the hooks are an error."""
+    extra = {"hint": hint} if hint else {}
     missing, unexpected, reshaped = state_mismatch(model, state)
-    if missing or unexpected or reshaped:
-        extra = {"hint": hint} if hint else {}
+    if reshaped:
         raise CheckpointError(mismatch_message(path, model, missing, unexpected, reshaped=reshaped, **extra))
-    model.load_state_dict(state)
+    result = model.load_state_dict(state, strict=False)
+    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
+    if strict and (missing or unexpected):
+        raise CheckpointError(mismatch_message(path, model, missing, unexpected, **extra))
+    return missing, unexpected
 
 
 def mismatch_message(path: str | Path, model: nn.Module, missing: list[str], unexpected: list[str],

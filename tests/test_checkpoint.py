@@ -111,3 +111,11 @@ def test_swin_style_checkpoint_with_a_yacs_config_loads_without_yacs(tmp_path: P
     checkpoint = load_checkpoint_file(tmp_path / "v.pth")
     assert checkpoint["config"]["MODEL"]["DEPTHS"] == [2, 4, 8, 4] and checkpoint["epoch"] == 299
     assert load_weights(nn.Linear(3, 2), tmp_path / "v.pth")["state_dict_key"] == "model"
+
+
+def test_a_reshaped_weight_is_named_with_both_shapes(tmp_path):
+    path = tmp_path / "wide.pth"
+    torch.save({"state_dict": torch.nn.Linear(4, 3).state_dict()}, path)
+    with pytest.raises(CheckpointError, match=r"(?s)wide\.pth does not match Linear.*shape mismatches \(2\): "
+                                              r"weight \(3, 4\) vs \(2, 4\), bias \(3,\) vs \(2,\)"):
+        load_weights(torch.nn.Linear(4, 2), path)
