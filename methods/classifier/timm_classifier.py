@@ -1,6 +1,7 @@
 """A timm model as a method adapter: logits for single-label classification, trainable at small scale."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,18 @@ from bench.method import Method
 from bench.registry import METHODS
 from bench.store import Columns
 from bench.train import train_supervised
+
+
+def resize_and_normalize(images: torch.Tensor, device: torch.device, input_size: int | None,
+                         mean: float | Sequence[float], std: float | Sequence[float]) -> torch.Tensor:
+    """Float images on ``device``, resized (bilinear) to ``input_size`` when given and normalised per channel: the
+    on-device preprocessing of the harness's image classifiers and detectors."""
+    images = images.to(device, non_blocking=True).float()
+    if input_size and images.shape[-1] != input_size:
+        images = F.interpolate(images, size=input_size, mode="bilinear", align_corners=False)
+    mean_t = torch.as_tensor(mean, device=device, dtype=images.dtype).reshape(-1, 1, 1)
+    std_t = torch.as_tensor(std, device=device, dtype=images.dtype).reshape(-1, 1, 1)
+    return (images - mean_t) / std_t
 
 
 class PreprocessedClassifier(torch.nn.Module):
@@ -63,12 +76,7 @@ class TimmClassifier(Method):
         self.model.eval().to(device)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        images = images.to(self.device, non_blocking=True).float()
-        if self.input_size and images.shape[-1] != self.input_size:
-            images = F.interpolate(images, size=self.input_size, mode="bilinear", align_corners=False)
-        mean = torch.as_tensor(self.mean, device=self.device, dtype=images.dtype).reshape(-1, 1, 1)
-        std = torch.as_tensor(self.std, device=self.device, dtype=images.dtype).reshape(-1, 1, 1)
-        return (images - mean) / std
+        return resize_and_normalize(images, self.device, self.input_size, self.mean, self.std)
 
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
         assert self.model is not None, "setup() was not called"

@@ -18,6 +18,7 @@ from torch import nn
 from bench.checkpoint import extract_state_dict, load_checkpoint_file, load_state_strict, load_weights
 from bench.io import sha256_file
 from bench.method import Method
+from bench.methods.classifier.timm_classifier import resize_and_normalize
 from bench.methods.two_in_one_kd.distillation import (
     backward_with_homogenization,
     distillation_losses,
@@ -51,12 +52,7 @@ class ForgeryDetector(Method):
         raise NotImplementedError
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
-        images = images.to(self.device, non_blocking=True).float()
-        if self.input_size and images.shape[-1] != self.input_size:
-            images = F.interpolate(images, size=self.input_size, mode="bilinear", align_corners=False)
-        mean = torch.as_tensor(self.mean, device=self.device, dtype=images.dtype).reshape(-1, 1, 1)
-        std = torch.as_tensor(self.std, device=self.device, dtype=images.dtype).reshape(-1, 1, 1)
-        return (images - mean) / std
+        return resize_and_normalize(images, self.device, self.input_size, self.mean, self.std)
 
     def setup(self, device: torch.device, seed: int = 0) -> None:
         self.device = device
