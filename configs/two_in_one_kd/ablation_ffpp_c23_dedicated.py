@@ -2,5 +2,4 @@
 _base_ = ["./ffpp_c23.py"]
 
 method = dict(mode="dedicated", homogenization="none")
-paper = dict(table="ablation", setting={"dataset": "FF++ (c23)", "distillation": "dedicated"},
-             metrics={"ACC": dict(key="frame ACC", scale=100), "AUC": dict(key="frame AUC", scale=100)})
+paper = dict(table="ablation", setting=dict(_delete_=True, dataset="FF++ (c23)", distillation="dedicated"))

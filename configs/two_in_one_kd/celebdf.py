@@ -2,6 +2,4 @@
 _base_ = ["./_base_/celebdf.py", "./_base_/student.py"]
 
 method = dict(teacher="two_in_one_kd/teacher_celebdf")
-paper = dict(slug="two_in_one_kd", table="main", setting={"dataset": "Celeb-DF", "model": "two-in-one student"},
-             metrics={"ACC": dict(key="frame ACC", scale=100), "AUC": dict(key="frame AUC", scale=100),
-                      "video AUC": dict(key="video AUC", scale=100), "Params": "params (M)"})
+paper = dict(setting={"dataset": "Celeb-DF", "model": "two-in-one student"})

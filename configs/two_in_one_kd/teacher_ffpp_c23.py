@@ -4,6 +4,4 @@ _base_ = ["./_base_/ffpp.py", "./_base_/teacher.py"]
 
 dataset = dict(compression="c23")
 train = dict(dataset=dict(compression="c23"))
-paper = dict(slug="two_in_one_kd", table="main", setting={"dataset": "FF++ (c23)", "model": "dual-branch teacher"},
-             metrics={"ACC": dict(key="frame ACC", scale=100), "AUC": dict(key="frame AUC", scale=100),
-                      "video AUC": dict(key="video AUC", scale=100), "Params": "params (M)"})
+paper = dict(setting={"dataset": "FF++ (c23)", "model": "dual-branch teacher"})

@@ -2,7 +2,7 @@
 # unknown, so both exist: this base and celebdf_cross_from_ffpp_c23.py). Test: the 518 videos of
 # List_of_testing_videos.txt; train: every other video, real frames oversampled to 1:1. Face crops from
 # data/celebdf/boxes.json (keys "Celeb-synthesis/id0_id16_0000"), scale 1.3, 299 x 299, 32 frames per video.
-_base_ = ["../../_base_/default_run.py"]
+_base_ = ["../../_base_/default_run.py", "./paper.py"]
 
 __celebdf = dict(type="CelebDFv2", root="data/celebdf", frames_per_video=32, size=299, crop="boxes",  # dunder: a
                  boxes="data/celebdf/boxes.json", crop_scale=1.3, workers=4)  # local of this file, not a section

@@ -4,7 +4,7 @@
 # keeps its natural 1 real : 4 fake. Compression (c23 / c40) is set by each leaf, in the test and train datasets.
 # data/ffpp holds the official layout; data/ffpp/boxes.json maps video ids ("original/000", "Deepfakes/000_003")
 # to per-frame boxes (one file serves every compression: the videos share geometry). Frames are cached as PNGs.
-_base_ = ["../../_base_/default_run.py"]
+_base_ = ["../../_base_/default_run.py", "./paper.py"]
 
 __ffpp = dict(type="FaceForensicsPP", root="data/ffpp", frames_per_video=32, size=299, crop="boxes",  # dunder: a
               boxes="data/ffpp/boxes.json", crop_scale=1.3, workers=4)  # local of this file, not a config section
