@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from bench.data import BenchDataset, DatasetLayoutError
+from bench.datasets import segmentation_classes as names
 from bench.registry import DATASETS
 
 IGNORE_INDEX = 255
@@ -56,6 +57,8 @@ class SegmentationFolder(BenchDataset):
 """
     obtain = "see the dataset's preparation notes (mmsegmentation docs: user_guides/2_dataset_prepare.md)"
     num_classes: int = 0
+    #: class names in label order (the presets' mmseg ``METAINFO``); empty for a bare folder
+    classes: tuple[str, ...] = ()
     #: stems ``write_example`` uses: the official naming pattern of each benchmark
     example_stems: tuple[str, ...] = ("img_0001", "img_0002", "img_0003")
 
@@ -193,7 +196,8 @@ class ADE20K(_Preset):
 <data_root>/annotations/validation/ADE_val_00000001.png   (0 = other/ignored, 1..150 = classes)
 """
     obtain = "ADEChallengeData2016.zip from http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip"
-    num_classes = 150
+    classes = names.ADE20K_CLASSES
+    num_classes = len(classes)
     img_dir_pattern, ann_dir_pattern = "images/{split}", "annotations/{split}"
     reduce_zero_label_default = True
     splits = ("training", "validation")
@@ -210,7 +214,8 @@ class PascalVOC(_Preset):
 <data_root>/ImageSets/Segmentation/val.txt            (1,449 stems)
 """
     obtain = "VOCtrainval_11-May-2012.tar from http://host.robots.ox.ac.uk/pascal/VOC/voc2012/"
-    num_classes = 21
+    classes = names.PASCAL_VOC_CLASSES
+    num_classes = len(classes)
     img_dir_pattern, ann_dir_pattern = "JPEGImages", "SegmentationClass"
     split_file_pattern = "ImageSets/Segmentation/{split}.txt"
     splits = ("train", "trainval", "val")
@@ -221,7 +226,8 @@ class PascalVOC(_Preset):
 class PascalVOC20(PascalVOC):
     """VOC without background (20 classes; "VOC20"): the VOC21 files with ``reduce_zero_label``."""
 
-    num_classes = 20
+    classes = names.PASCAL_VOC20_CLASSES
+    num_classes = len(classes)
     reduce_zero_label_default = True
 
 
@@ -236,7 +242,8 @@ class PascalContext60(_Preset):
 """
     obtain = ("VOCtrainval_03-May-2010.tar and trainval_merged.json (detail-api), converted with mmseg's "
               "tools/dataset_converters/pascal_context.py")
-    num_classes = 60
+    classes = names.PASCAL_CONTEXT60_CLASSES
+    num_classes = len(classes)
     img_dir_pattern, ann_dir_pattern = "JPEGImages", "SegmentationClassContext"
     split_file_pattern = "ImageSets/SegmentationContext/{split}.txt"
     splits = ("train", "val")
@@ -247,7 +254,8 @@ class PascalContext60(_Preset):
 class PascalContext59(PascalContext60):
     """PASCAL-Context without background (59 classes), mmseg ``PascalContextDataset59`` (``reduce_zero_label``)."""
 
-    num_classes = 59
+    classes = names.PASCAL_CONTEXT59_CLASSES
+    num_classes = len(classes)
     reduce_zero_label_default = True
 
 
@@ -261,7 +269,8 @@ class COCOObject(_Preset):
 """
     obtain = ("COCO 2017 val images + stuffthingmaps, converted by GroupViT's convert_dataset/cvt_coco_object.py "
               "(Trident's datasets/cvt_coco_object.py)")
-    num_classes = 81
+    classes = names.COCO_OBJECT_CLASSES
+    num_classes = len(classes)
     img_dir_pattern, ann_dir_pattern = "images/{split}", "annotations/{split}"
     seg_map_suffix_default = "_instanceTrainIds.png"
     splits = ("train2017", "val2017")
@@ -278,7 +287,8 @@ class COCOStuff164k(_Preset):
 """
     obtain = ("val2017.zip and stuffthingmaps_trainval2017.zip (cocodataset.org), converted with mmseg's "
               "tools/dataset_converters/coco_stuff164k.py")
-    num_classes = 171
+    classes = names.COCO_STUFF_CLASSES
+    num_classes = len(classes)
     img_dir_pattern, ann_dir_pattern = "images/{split}", "annotations/{split}"
     seg_map_suffix_default = "_labelTrainIds.png"
     splits = ("train2017", "val2017")
@@ -295,7 +305,8 @@ class Cityscapes(_Preset):
 """
     obtain = ("leftImg8bit_trainvaltest.zip and gtFine_trainvaltest.zip (cityscapes-dataset.com, login); "
               "*_labelTrainIds.png from mmseg's tools/dataset_converters/cityscapes.py")
-    num_classes = 19
+    classes = names.CITYSCAPES_CLASSES
+    num_classes = len(classes)
     img_dir_pattern, ann_dir_pattern = "leftImg8bit/{split}", "gtFine/{split}"
     img_suffix_default, seg_map_suffix_default = "_leftImg8bit.png", "_gtFine_labelTrainIds.png"
     splits = ("train", "val")

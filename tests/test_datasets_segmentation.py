@@ -33,6 +33,19 @@ def test_each_preset_reads_its_own_example(tmp_path, preset):
     assert (item["gt_seg_map"][:, :4] == 255).all() and (raw[:, :4] == 255).all()
 
 
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda c: c.__name__)
+def test_class_names_match_the_label_range(preset):
+    assert len(preset.classes) == preset.num_classes == len(set(preset.classes))
+    assert all(name == name.strip() and name for name in preset.classes)
+
+
+def test_class_names_without_background_are_the_background_sets_shifted_by_one():
+    assert PascalVOC.classes[0] == PascalContext60.classes[0] == COCOObject.classes[0] == "background"
+    assert PascalVOC20.classes == PascalVOC.classes[1:] and PascalContext59.classes == PascalContext60.classes[1:]
+    assert COCOObject.classes[1:] == COCOStuff164k.classes[:80]
+    assert (COCOObject.classes[80], COCOStuff164k.classes[80]) == ("toothbrush", "banner")  # things end, stuff begins
+
+
 def test_reduce_zero_label_golden_values(tmp_path):
     path = tmp_path / "label.png"
     Image.fromarray(np.array([[0, 1, 2], [150, 255, 0]], dtype=np.uint8)).save(path)
@@ -127,6 +140,7 @@ def test_same_samples_and_labels_as_mmseg_dataset(tmp_path: Path, preset):
         assert Path(info["seg_map_path"]) == Path(item["seg_map_path"])
         label = theirs[index]["gt_seg_map"]
         assert np.array_equal(label, item["gt_seg_map"].numpy())
+    assert preset.classes == tuple(name.strip() for name in theirs.metainfo["classes"])
 
 
 def test_generated_scenes_are_deterministic_and_labelled_by_class_colour():

@@ -1,11 +1,13 @@
 """The Trident adapter end to end through the runner: the smoke demo on generated scenes with tiny models."""
+import json
+
 import pytest
 import torch
 
 from bench.config import load_config, to_plain
-from bench.datasets.segmentation import GeneratedScenes
-from bench.methods.trident.adapter import TridentSegmentor, build_dino, build_sam, resolve_class_file
-from bench.results import read_results
+from bench.datasets.segmentation import GeneratedScenes, PascalContext59, PascalContext60
+from bench.methods.trident.adapter import TridentSegmentor, build_dino, build_sam, class_lines, resolve_class_file
+from bench.results import PROVENANCE_FILE, read_results
 from bench.runner import evaluate
 
 pytest.importorskip("open_clip")
@@ -46,6 +48,42 @@ def test_missing_weights_and_class_files_name_what_is_expected():
     with pytest.raises(FileNotFoundError, match="one class per line"):
         resolve_class_file("trident/classes/cls_nowhere.txt")
     assert resolve_class_file("demo/trident_classes.txt").read_text().startswith("background; ")
+    with pytest.raises(ValueError, match="exactly one of 'dataset' or 'classes'"):
+        class_lines({"dataset": "PascalVOC", "classes": ["a"]})
+    with pytest.raises(ValueError, match="declares no class names"):
+        class_lines({"dataset": "GeneratedScenes"})
+
+
+def test_benchmark_vocabularies_word_the_classes_as_the_official_class_files():
+    """Golden lines of each benchmark's prompt vocabulary (its official cls_<dataset>.txt, built from the dataset's
+    class names: background words, renames, joined multi-word names)."""
+    lines = {name: class_lines(to_plain(load_config(f"trident/{name}").method)["class_names"])
+             for name in ("voc21", "voc20", "context60", "context59", "coco_object", "coco_stuff", "cityscapes",
+                          "ade20k")}
+    assert {name: len(value) for name, value in lines.items()} == {
+        "voc21": 21, "voc20": 20, "context60": 60, "context59": 59, "coco_object": 81, "coco_stuff": 171,
+        "cityscapes": 19, "ade20k": 150}
+    background = lines["voc21"][0].split("; ")
+    assert (len(background), background[:3], background[-1]) == (26, ["sky", "wall", "tree"], "fence")
+    assert (lines["voc21"][4], lines["voc21"][11], lines["voc21"][16]) == ("ship", "table", "pottedplant")
+    assert lines["voc20"] == lines["voc21"][1:]
+    assert lines["context60"] == list(PascalContext60.classes) and lines["context59"] == list(PascalContext59.classes)
+    background = lines["coco_object"][0].split("; ")
+    assert (len(background), background[-3:]) == (17, ["floor", "hill", "rail"])
+    assert (lines["coco_object"][10], lines["coco_stuff"][9]) == ("traffic light", "trafficlight")
+    assert lines["coco_stuff"][84] == "building-other" and lines["cityscapes"][6:8] == ["trafficlight", "trafficsign"]
+    assert lines["ade20k"][44] == "chestofdrawers"
+    assert not any(" " in line for name in ("coco_stuff", "cityscapes", "ade20k") for line in lines[name])
+
+
+def test_trailing_spaces_in_class_names_do_not_change_the_prompt_tokens():
+    """Names are stored stripped; mmseg's ADE20K "bed " and the official Context60 "wood " tokenize the same."""
+    import open_clip
+    from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+    for name in ("wood", "bed"):
+        for template in OPENAI_IMAGENET_TEMPLATES:
+            assert torch.equal(open_clip.tokenize([template(name + " ")]), open_clip.tokenize([template(name)]))
 
 
 def test_benchmark_configs_fill_the_reported_cells():
@@ -63,6 +101,8 @@ def test_benchmark_configs_fill_the_reported_cells():
         key = cell_key(cell["table"], cell["setting"], cell["metric"])
         assert key in reported, key
         cells.add(key)
+        assert class_lines(to_plain(cfg.method)["class_names"]) == class_lines(
+            to_plain(load_config(f"trident/{path.stem.removesuffix('_proxyclip')}").method)["class_names"])
         proxy = path.stem.endswith("_proxyclip")
         assert (cfg.method.refinement is None) == proxy and cfg.method.settings.get("sam_aggregation", True) != proxy
     assert len(cells) == 32  # 8 benchmarks x (Trident, ProxyCLIP) x (ViT-B/16, ViT-H/14)
@@ -76,16 +116,17 @@ def test_voc21_config_runs_on_a_voc_example_with_tiny_models(tmp_path):
     from bench.datasets.segmentation import PascalVOC
 
     root = PascalVOC.write_example(tmp_path / "VOC2012", size=(48, 40))
-    classes = tmp_path / "cls_voc21.txt"
-    classes.write_text("background; sky; wall\n" + "\n".join(f"class {i}" for i in range(1, 21)) + "\n")
     demo = to_plain(load_config("demo/trident_generated_scenes").method)
     cfg = load_config("trident/voc21", {
-        "dataset.data_root": str(root), "method.class_names": str(classes), "method.clip": demo["clip"],
+        "dataset.data_root": str(root), "method.clip": demo["clip"],
         "method.dino": demo["dino"], "method.sam": demo["sam"], "method.dtype": "float32",
         "method.settings": {**demo["settings"], "prob_thd": 0.2}, "method.refinement.minimal_area": 4,
         "run.work_dir": str(tmp_path / "run"), "run.num_workers": 0})
-    results = read_results(evaluate(cfg, progress=False, wandb_mode="disabled"))
+    run_dir = evaluate(cfg, progress=False, wandb_mode="disabled")
+    results = read_results(run_dir)
     assert results["smoke"] is True and results["cells"][0]["setting"]["dataset"] == "VOC21"
+    prompts = json.loads((run_dir / PROVENANCE_FILE).read_text())["method"]["class_lines"]
+    assert len(prompts) == 21 and prompts[4] == "ship" and prompts[0].startswith("sky; wall; ")
     assert 0.0 <= results["metrics"]["mIoU"] <= 1.0
 
 

@@ -5,15 +5,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from bench.methods.trident.stages import (aggregate, classify, pad_amounts, proxy_attention, proxy_block_output,
-                                          read_class_names, resize_to_stride, sam_guided_weights, sliding_windows,
-                                          splice, text_embeddings)
+from bench.methods.trident.stages import (aggregate, class_vocabulary, classify, pad_amounts, proxy_attention,
+                                          proxy_block_output, query_names, resize_to_stride, sam_guided_weights,
+                                          sliding_windows, splice, text_embeddings)
 
 
-def test_class_names_split_synonyms_onto_one_index(tmp_path):
-    path = tmp_path / "cls_voc21.txt"
-    path.write_text("sky; wall; tree\naeroplane\nbicycle\n")
-    assert read_class_names(path) == (["sky", "wall", "tree", "aeroplane", "bicycle"], [0, 0, 0, 1, 2])
+def test_class_names_split_synonyms_onto_one_index():
+    assert query_names(["sky; wall; tree", "aeroplane", "bicycle"]) == (
+        ["sky", "wall", "tree", "aeroplane", "bicycle"], [0, 0, 0, 1, 2])
+
+
+def test_class_vocabulary_words_background_renames_and_joined_names():
+    classes = ("background", "boat", "traffic light", "dining table")
+    assert class_vocabulary(classes) == list(classes)
+    assert class_vocabulary(classes, background=["sky", "wall"], rename={"boat": "ship", "dining table": "table"},
+                            join_words=True) == ["sky; wall", "ship", "trafficlight", "table"]
+    assert class_vocabulary(classes, join_words=True) == ["background", "boat", "trafficlight", "diningtable"]
+    with pytest.raises(ValueError, match="'background' at index 0"):
+        class_vocabulary(("wall", "sky"), background=["sky"])
 
 
 def test_text_embedding_is_the_normalised_mean_of_normalised_templates():

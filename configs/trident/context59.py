@@ -2,7 +2,8 @@
 _base_ = ["./_base_/trident_vitb16.py"]
 
 dataset = dict(type="PascalContext59", data_root="data/VOCdevkit/VOC2010", with_image=True)
-method = dict(class_names="checkpoints/trident/classes/cls_context59.txt",
+# The official cls_context59.txt prompts the dataset's own names.
+method = dict(class_names=dict(dataset="PascalContext59"),
               settings=dict(short_side=576, slide_stride=224),
               refinement=dict(coarse_thresh=0.15))
 paper = dict(setting=dict(backbone="CLIP ViT-B/16", method="Trident", dataset="Context59"))

@@ -2,8 +2,8 @@
 aggregation, on stock open_clip / timm DINO / segment_anything modules (``openvocab`` extra).
 
 The adapter runs end to end (``Trident``; smoke demo on generated scenes with tiny models) and the eight benchmark
-configs exist for ViT-B/16 and ViT-H/14 (Trident and ProxyCLIP rows). The official class-name files must be
-copied in (they are not redistributed here) and no foundation weights are on this machine, so every run is smoke."""
+configs exist for ViT-B/16 and ViT-H/14 (Trident and ProxyCLIP rows), each with the official prompt vocabulary.
+No foundation weights are on this machine, so every run here is smoke."""
 from bench.methods.trident import adapter, stages  # noqa: F401  (registers the method)
 from bench.methods.trident.adapter import TridentSegmentor
 

@@ -18,7 +18,7 @@ from bench.methods.trident import stages
 from bench.methods.trident.pipeline import (RefinementSettings, TridentModels, TridentSettings, coarse_predict,
                                             refine_prediction)
 from bench.metrics.segmentation import segmentation_columns
-from bench.registry import METHODS
+from bench.registry import DATASETS, METHODS
 from bench.store import Columns
 
 OPENVOCAB_HINT = "needs the `openvocab` extra (open_clip_torch, segment-anything): pip install 'bench[openvocab]'"
@@ -79,24 +79,40 @@ def build_sam(cfg: dict[str, Any]) -> torch.nn.Module:
 
 
 def resolve_class_file(path: str) -> Path:
-    """A class-name file as given, or relative to the installed configs (``trident/classes/cls_voc21.txt``)."""
+    """A class-name file as given, or relative to the installed configs (``demo/trident_classes.txt``)."""
     from bench.config import configs_root
 
     for candidate in (Path(path), configs_root() / path):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"class-name file {path!r} not found (as given, or under {configs_root()}). The benchmark "
-                            "configs expect the official files configs/cls_<dataset>.txt of YuHengsss/Trident copied "
-                            "to checkpoints/trident/classes/; format: one class per line, synonyms separated by '; ', "
-                            "background first")
+    raise FileNotFoundError(f"class-name file {path!r} not found (as given, or under {configs_root()}). Format: one "
+                            "class per line in label order, synonyms separated by '; ' (an official "
+                            "configs/cls_<dataset>.txt of YuHengsss/Trident works as is); or give a vocabulary dict "
+                            "instead, as configs/trident/<dataset>.py do")
+
+
+def class_lines(class_names: str | dict[str, Any]) -> list[str]:
+    """One prompt line per class: from a ``cls_*.txt`` file, or from a vocabulary dict naming ``dataset`` (a
+    registered segmentation dataset) or ``classes``, plus the keywords of ``stages.class_vocabulary``."""
+    if isinstance(class_names, str):
+        return resolve_class_file(class_names).read_text().splitlines()
+    spec = dict(class_names)
+    dataset, classes = spec.pop("dataset", None), spec.pop("classes", None)
+    if (dataset is None) == (classes is None):
+        raise ValueError(f"a class vocabulary names exactly one of 'dataset' or 'classes', got {class_names!r}")
+    if dataset is not None:
+        classes = getattr(DATASETS.get(dataset), "classes", ())
+        if not classes:
+            raise ValueError(f"dataset {dataset!r} declares no class names; give 'classes' or a class-name file")
+    return stages.class_vocabulary(classes, **spec)
 
 
 @METHODS.register_module(name="Trident")
 class TridentSegmentor(Method):
     """Splice-then-segment with SAM-guided aggregation and optional SAM refinement (``refinement`` None: off)."""
 
-    def __init__(self, class_names: str, clip: dict[str, Any], dino: dict[str, Any], sam: dict[str, Any],
-                 settings: dict[str, Any] | None = None, refinement: dict[str, Any] | None = None,
+    def __init__(self, class_names: str | dict[str, Any], clip: dict[str, Any], dino: dict[str, Any],
+                 sam: dict[str, Any], settings: dict[str, Any] | None = None, refinement: dict[str, Any] | None = None,
                  dtype: str = "float16", ignore_index: int = 255) -> None:
         self.class_names, self.clip_cfg, self.dino_cfg, self.sam_cfg = class_names, clip, dino, sam
         self.settings = TridentSettings(**(settings or {}))
@@ -107,13 +123,15 @@ class TridentSegmentor(Method):
         self.smoke_reason = f"tiny randomly initialised {', '.join(tiny)} (foundation weights not here)" if tiny \
             else None
         self.models: TridentModels | None = None
+        self.class_lines: list[str] | None = None
 
     def setup(self, device: torch.device, seed: int = 0) -> None:
         try:
             import open_clip
         except ImportError as error:
             raise ImportError(OPENVOCAB_HINT) from error
-        names, query_index = stages.read_class_names(resolve_class_file(self.class_names))
+        self.class_lines = class_lines(self.class_names)
+        names, query_index = stages.query_names(self.class_lines)
         with torch.random.fork_rng(devices=[]):  # tiny models' random weights depend on the run seed only
             torch.manual_seed(seed)
             clip, context_length = build_clip(self.clip_cfg)
@@ -150,5 +168,6 @@ class TridentSegmentor(Method):
         return segmentation_columns(preds, batch["gt_seg_map"], num_classes, self.ignore_index)
 
     def provenance(self) -> dict[str, Any]:
-        return {**super().provenance(), "class_names": str(self.class_names), "dtype": str(self.dtype),
+        return {**super().provenance(), "class_names": self.class_names,
+                "class_lines": self.class_lines, "dtype": str(self.dtype),
                 "settings": self.settings.__dict__, "refinement": self.refinement.__dict__ if self.refinement else None}

@@ -6,8 +6,7 @@ against a direct computation. Where the official code has a quirk that changes n
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -19,10 +18,30 @@ Window = tuple[int, int, int, int]
 
 # --- text side ------------------------------------------------------------------------------------------------
 
-def read_class_names(path: str | Path) -> tuple[list[str], list[int]]:
-    """Names and their class index from a ``cls_*.txt`` file: one class per line, synonyms split on ``"; "``."""
+def class_vocabulary(classes: Sequence[str], background: Sequence[str] | None = None,
+                     rename: Mapping[str, str] | None = None, join_words: bool = False) -> list[str]:
+    """Prompt lines of a benchmark's classes, one per class with synonyms joined by ``"; "`` (the cls_*.txt form).
+
+    ``background`` replaces class 0's name by these words; ``rename`` maps a dataset name to its prompt name;
+    ``join_words`` drops the spaces of multi-word names ("traffic light" -> "trafficlight"). Together they express
+    how the official class files word each benchmark (configs/trident/<dataset>.py say which apply).
+    """
+    if background and (not classes or classes[0] != "background"):
+        raise ValueError(f"background words replace a class named 'background' at index 0; these classes start with "
+                         f"{classes[0] if classes else None!r}")
+    rename = rename or {}
+    lines = []
+    for index, name in enumerate(classes):
+        name = rename.get(name, name)
+        lines.append("; ".join(background) if index == 0 and background else
+                     name.replace(" ", "") if join_words else name)
+    return lines
+
+
+def query_names(lines: Sequence[str]) -> tuple[list[str], list[int]]:
+    """The text queries of class lines (synonyms split on ``"; "``) and the class index of each query."""
     names, indices = [], []
-    for index, line in enumerate(Path(path).read_text().splitlines()):
+    for index, line in enumerate(lines):
         for name in line.split("; "):
             names.append(name)
             indices.append(index)

@@ -4,13 +4,12 @@
 #   checkpoints/trident/ViT-B-16-openai/open_clip_pytorch_model.bin   (open_clip state dict of ViT-B-16 'openai')
 #   checkpoints/trident/dino_vitbase16_pretrain.pth
 #   checkpoints/trident/sam_vit_b_01ec64.pth
-#   checkpoints/trident/classes/cls_<dataset>.txt   (the official configs/cls_*.txt, copied from the repository)
-# Leaves set the dataset, the test short side S, the window stride, the per-dataset overrides and the cell.
+# Leaves set the dataset, its prompt vocabulary (`class_names`: how the official cls_<dataset>.txt words the
+# dataset's classes), the test short side S, the window stride, the per-dataset overrides and the cell.
 _base_ = ["../../_base_/default_run.py", "../../_base_/tasks/segmentation.py"]
 
 method = dict(
     type="Trident",
-    class_names=None,
     clip=dict(model_name="ViT-B-16", checkpoint="checkpoints/trident/ViT-B-16-openai/open_clip_pytorch_model.bin"),
     dino=dict(checkpoint="checkpoints/trident/dino_vitbase16_pretrain.pth"),
     sam=dict(model_type="vit_b", checkpoint="checkpoints/trident/sam_vit_b_01ec64.pth"),
