@@ -6,7 +6,8 @@ import torch
 
 from bench.config import load_config, to_plain
 from bench.datasets.segmentation import GeneratedScenes, PascalContext59, PascalContext60
-from bench.methods.trident.adapter import TridentSegmentor, build_dino, build_sam, class_lines, resolve_class_file
+from bench.methods.trident.adapter import (TridentSegmentor, build_clip, build_dino, build_sam, class_lines,
+                                           resolve_class_file)
 from bench.results import PROVENANCE_FILE, read_results
 from bench.runner import evaluate
 
@@ -52,6 +53,25 @@ def test_missing_weights_and_class_files_name_what_is_expected():
         class_lines({"dataset": "PascalVOC", "classes": ["a"]})
     with pytest.raises(ValueError, match="declares no class names"):
         class_lines({"dataset": "GeneratedScenes"})
+
+
+def test_clip_tag_sets_the_activation_open_clip_registers_for_those_weights():
+    """OpenAI's ViT-B/16 needs QuickGELU; loading a file would silently build plain GELU without the tag."""
+    import open_clip
+
+    model, context_length = build_clip({"model_name": "ViT-B-16", "tag": "openai", "random_weights": True})
+    assert context_length == 77
+    assert isinstance(model.visual.transformer.resblocks[0].mlp.gelu, open_clip.transformer.QuickGELU)
+    assert isinstance(model.transformer.resblocks[-1].mlp.gelu, open_clip.transformer.QuickGELU)
+    with pytest.raises(ValueError, match="needs `tag`.*known: openai"):
+        build_clip({"model_name": "ViT-B-16", "checkpoint": "open_clip_pytorch_model.bin"})
+    for config, quick_gelu in (("trident/voc21", True), ("trident/vith14/voc21_proxyclip", False)):
+        clip = load_config(config).method.clip
+        assert bool(open_clip.get_pretrained_cfg(clip.model_name, clip.tag).get("quick_gelu")) is quick_gelu
+    method = TridentSegmentor(class_names="demo/trident_classes.txt", clip={"model_name": "ViT-B-16", "tag": "openai",
+                              "random_weights": True}, dino={"random_weights": True}, sam={"model_type": "vit_b",
+                              "random_weights": True})
+    assert method.smoke and method.smoke_reason.startswith("full-size CLIP, DINO, SAM with random weights")
 
 
 def test_benchmark_vocabularies_word_the_classes_as_the_official_class_files():

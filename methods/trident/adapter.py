@@ -1,8 +1,9 @@
 """The Trident method adapter: builds stock CLIP, DINO and SAM from the config and segments each image.
 
 Official weights load from local files named in the config (open_clip state dict for ``clip.checkpoint``,
-``dino_vitbase16_pretrain.pth``, ``sam_vit_{b,l,h}_*.pth``); a ``tiny`` entry instead builds a small randomly
-initialised model of the same kind, for smoke runs (the run is then labelled smoke). Predictions are reduced to
+``dino_vitbase16_pretrain.pth``, ``sam_vit_{b,l,h}_*.pth``). For smoke runs (labelled so), ``random_weights``
+builds the full-size model with random weights (real shapes, for timing) and a ``tiny`` entry a small randomly
+initialised model of the same kind. Predictions are reduced to
 per-image class histograms against the reader's ``gt_seg_map``.
 """
 from __future__ import annotations
@@ -27,36 +28,54 @@ OPENVOCAB_HINT = "needs the `openvocab` extra (open_clip_torch, segment-anything
 def _require(path: str | None, what: str, names: str) -> Path:
     if not path or not Path(path).is_file():
         raise FileNotFoundError(f"{what} checkpoint not found: {path!r}. Expected one of the official files "
-                                f"({names}) at that path; set it in the config, or use a `tiny` model for a smoke run.")
+                                f"({names}) at that path; set it in the config, or, for a smoke run, use "
+                                "`random_weights` or a `tiny` model.")
     return Path(path)
 
 
 def build_clip(cfg: dict[str, Any]) -> tuple[torch.nn.Module, int]:
-    """An open_clip CLIP and its text context length, from ``model_name`` + ``checkpoint`` or ``tiny`` kwargs."""
+    """An open_clip CLIP and its text context length: ``model_name`` + ``tag`` (the open_clip pretrained tag of the
+    weights, e.g. "openai") + ``checkpoint``; ``random_weights`` instead of a checkpoint; or ``tiny`` kwargs.
+
+    The tag sets QuickGELU as open_clip's pretrained registry says: loading a file does not, and OpenAI's weights
+    under plain GELU would run without error and give wrong features.
+    """
     import open_clip
 
     if cfg.get("tiny"):
         tiny = dict(cfg["tiny"])
         return open_clip.CLIP(**tiny), int(tiny["text_cfg"]["context_length"])
+    name, tag = cfg["model_name"], cfg.get("tag")
+    weights = open_clip.get_pretrained_cfg(name, tag) if tag else {}
+    if not weights:
+        known = ", ".join(open_clip.list_pretrained_tags_by_model(name)) or "none"
+        raise ValueError(f"CLIP needs `tag`, the open_clip pretrained tag of its weights (it fixes the activation); "
+                         f"got {tag!r} for {name} (known: {known})")
+    quick_gelu = bool(weights.get("quick_gelu", False))
+    if cfg.get("random_weights"):
+        return open_clip.create_model(name, force_quick_gelu=quick_gelu), 77
     path = _require(cfg.get("checkpoint"), "CLIP", "open_clip_pytorch_model.bin of ViT-B-16 openai or ViT-H-14 "
                     "laion2b_s32b_b79k")
-    return open_clip.create_model(cfg["model_name"], pretrained=str(path)), 77
+    return open_clip.create_model(name, pretrained=str(path), force_quick_gelu=quick_gelu), 77
 
 
 def build_dino(cfg: dict[str, Any]) -> torch.nn.Module:
-    """DINO ViT-B/16 (timm layout = official key names) from ``checkpoint``, or a ``tiny`` ViT."""
+    """DINO ViT-B/16 (timm layout = official key names) from ``checkpoint`` or with ``random_weights``, or a
+    ``tiny`` ViT."""
     import timm
 
     if cfg.get("tiny"):
         return timm.models.VisionTransformer(num_classes=0, **cfg["tiny"])
     model = timm.models.VisionTransformer(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12,
                                           num_classes=0)
-    load_weights(model, _require(cfg.get("checkpoint"), "DINO", "dino_vitbase16_pretrain.pth"))
+    if not cfg.get("random_weights"):
+        load_weights(model, _require(cfg.get("checkpoint"), "DINO", "dino_vitbase16_pretrain.pth"))
     return model
 
 
 def build_sam(cfg: dict[str, Any]) -> torch.nn.Module:
-    """segment_anything ``Sam`` of ``model_type`` (vit_b/l/h) from ``checkpoint``, or a ``tiny`` one."""
+    """segment_anything ``Sam`` of ``model_type`` (vit_b/l/h) from ``checkpoint`` or with ``random_weights``, or
+    a ``tiny`` one."""
     from segment_anything import sam_model_registry
     from segment_anything.modeling import ImageEncoderViT, MaskDecoder, PromptEncoder, Sam, TwoWayTransformer
 
@@ -73,8 +92,9 @@ def build_sam(cfg: dict[str, Any]) -> torch.nn.Module:
                                                              mlp_dim=2 * t["out_chans"]),
                                iou_head_hidden_dim=t["out_chans"]))
     model = sam_model_registry[cfg["model_type"]](checkpoint=None)
-    load_weights(model, _require(cfg.get("checkpoint"), "SAM", "sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, "
-                                 "sam_vit_h_4b8939.pth"))
+    if not cfg.get("random_weights"):
+        load_weights(model, _require(cfg.get("checkpoint"), "SAM", "sam_vit_b_01ec64.pth, sam_vit_l_0b3195.pth, "
+                                     "sam_vit_h_4b8939.pth"))
     return model
 
 
@@ -119,9 +139,12 @@ class TridentSegmentor(Method):
         self.refinement = RefinementSettings(**refinement) if refinement is not None else None
         self.dtype, self.ignore_index = getattr(torch, dtype), ignore_index
         tiny = [name for name, cfg in (("CLIP", clip), ("DINO", dino), ("SAM", sam)) if cfg.get("tiny")]
-        self.smoke = bool(tiny)
-        self.smoke_reason = f"tiny randomly initialised {', '.join(tiny)} (foundation weights not here)" if tiny \
-            else None
+        random = [name for name, cfg in (("CLIP", clip), ("DINO", dino), ("SAM", sam))
+                  if cfg.get("random_weights") and not cfg.get("tiny")]
+        reasons = ([f"tiny randomly initialised {', '.join(tiny)}"] if tiny else []) + \
+            ([f"full-size {', '.join(random)} with random weights"] if random else [])
+        self.smoke = bool(reasons)
+        self.smoke_reason = f"{'; '.join(reasons)} (foundation weights not here)" if reasons else None
         self.models: TridentModels | None = None
         self.class_lines: list[str] | None = None
 

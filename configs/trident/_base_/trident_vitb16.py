@@ -10,7 +10,9 @@ _base_ = ["../../_base_/default_run.py", "../../_base_/tasks/segmentation.py"]
 
 method = dict(
     type="Trident",
-    clip=dict(model_name="ViT-B-16", checkpoint="checkpoints/trident/ViT-B-16-openai/open_clip_pytorch_model.bin"),
+    # `tag` names the open_clip weights the file holds; it fixes the activation (OpenAI's CLIPs use QuickGELU)
+    clip=dict(model_name="ViT-B-16", tag="openai",
+              checkpoint="checkpoints/trident/ViT-B-16-openai/open_clip_pytorch_model.bin"),
     dino=dict(checkpoint="checkpoints/trident/dino_vitbase16_pretrain.pth"),
     sam=dict(model_type="vit_b", checkpoint="checkpoints/trident/sam_vit_b_01ec64.pth"),
     settings=dict(short_side=448, slide_crop=336, slide_stride=224, beta=1.2, gamma=3.0, cos_fac=1.2,
