@@ -15,14 +15,39 @@ import importlib
 import importlib.util
 from typing import Any
 
-from bench.config import configs_root
-from bench.reported import PaperReport, load_all
+from functools import lru_cache
+
+from bench.config import configs_root, load_config, to_plain
+from bench.reported import Entry, PaperReport, cell_key, load_all
 
 
 def adapter_module(slug: str) -> Any | None:
     if importlib.util.find_spec(f"bench.methods.{slug}") is None:
         return None
     return importlib.import_module(f"bench.methods.{slug}")
+
+
+@lru_cache(maxsize=None)
+def config_cells(slug: str) -> dict[tuple, tuple[str, ...]]:
+    """The table cells the configs under ``configs/<slug>/`` fill (their ``paper`` sections), with the configs
+    filling each: a reported cell no config names is one this harness cannot reproduce as it stands."""
+    root = configs_root() / slug
+    cells: dict[tuple, list[str]] = {}
+    for path in sorted(root.rglob("*.py")) if root.is_dir() else []:
+        if "_base_" in path.relative_to(root).parts:
+            continue
+        paper = to_plain(load_config(path).get("paper")) or {}
+        for metric, spec in (paper.get("metrics") or {}).items():
+            table = spec.get("table", paper.get("table")) if isinstance(spec, dict) else paper.get("table")
+            key = cell_key(table, paper.get("setting") or {}, metric)
+            cells.setdefault(key, []).append(str(path.relative_to(configs_root())))
+    return {key: tuple(names) for key, names in cells.items()}
+
+
+def is_configured(entry: Entry, slug: str) -> bool:
+    """Whether a config fills the reported cell, or every cell a ``mean_of`` entry averages."""
+    cells = config_cells(slug)
+    return entry.key in cells or bool(entry.member_keys) and all(key in cells for key in entry.member_keys)
 
 
 def paper_status(report: PaperReport) -> dict[str, Any]:
@@ -48,8 +73,10 @@ def paper_status(report: PaperReport) -> dict[str, Any]:
         "not_reproducible": getattr(module, "NOT_REPRODUCIBLE", None) if module else None,
         "configs": configs, "demo_configs": demos, "reported_tables": len(report.tables),
         "reported_numbers": len(report.entries), "unknown": report.unknown,
+        "configured_numbers": sum(is_configured(entry, slug) for entry in report.entries),
     }
 
 
 def catalogue() -> list[dict[str, Any]]:
     return [paper_status(report) for report in load_all()]
+

@@ -163,7 +163,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             import pandas as pd
 
-            frame = pd.DataFrame([{k: e[k] for k in ("slug", "task_family", "status", "reported_numbers")}
+            frame = pd.DataFrame([{k: e[k] for k in ("slug", "task_family", "status", "reported_numbers",
+                                                     "configured_numbers")}
                                   | {"configs": len(e["configs"]), "demo": len(e["demo_configs"])} for e in entries])
             print(tables.render(frame, "md"))
     elif args.command == "table":

@@ -31,6 +31,14 @@ class Entry:
     def key(self) -> tuple[str, tuple[tuple[str, str], ...], str]:
         return cell_key(self.table, self.setting, self.metric)
 
+    @property
+    def member_keys(self) -> list[tuple[str, tuple[tuple[str, str], ...], str]]:
+        """The cells a ``mean_of`` entry averages (its setting with the key set to each value); empty otherwise."""
+        if not self.mean_of:
+            return []
+        key, values = self.mean_of
+        return [cell_key(self.table, {**self.setting, key: value}, self.metric) for value in values]
+
 
 @dataclass
 class PaperReport:

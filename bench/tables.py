@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.catalogue import is_configured
 from bench.reported import cell_key, load_all, load_report
 from bench.io import read_json
 from bench.results import PROVENANCE_FILE, find_runs, read_results, results_root
@@ -78,6 +79,8 @@ def paper_table(slug: str, run_roots: Iterable[Path] | None = None) -> pd.DataFr
             smoke = bucket["smoke"][0]
             status = "smoke"
             note = f"smoke/partial run {smoke['run_id']}: {smoke['value']:.4g}"
+        elif best is None and not is_configured(entry, slug):
+            note = f"no config in configs/{slug}/ fills this cell"
         rows.append(_row(entry.table, entry.setting, entry.metric, entry.value, reproduced,
                          report.tolerance_for(entry.table, entry.metric), status, best, entry.source, note))
     for (table, setting, metric), bucket in sorted(cells.items()):
@@ -94,9 +97,7 @@ def _mean_cell(entry: Any, cells: dict[tuple, dict[str, list[dict[str, Any]]]]
                ) -> tuple[float | None, dict[str, Any] | None]:
     """The plain mean of the full runs filling the cells ``entry.mean_of`` names (the entry's setting with one key
     set to each listed value: Trident's eight datasets, DiffAct's splits); None unless every one is filled."""
-    key, values = entry.mean_of
-    members = [cell_key(entry.table, {**entry.setting, key: value}, entry.metric) for value in values]
-    runs = [cells.get(member, {"full": []})["full"] for member in members]
+    runs = [cells.get(member, {"full": []})["full"] for member in entry.member_keys]
     if not all(runs):
         return None, None
     mean = sum(r[0]["value"] for r in runs) / len(runs)
@@ -134,7 +135,9 @@ def render_paper(slug: str, fmt: str = "md", run_roots: Iterable[Path] | None = 
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     lines = [f"# {paper['title']}", "",
              f"`{slug}` · arXiv {paper['arxiv']} · {paper['venue']} · code: {paper['official_code']}", "",
-             "Status counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no cells"), ""]
+             "Status counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no cells"), "",
+             f"Reported cells a config in `configs/{slug}/` fills: "
+             f"{sum(is_configured(entry, slug) for entry in report.entries)} of {len(report.entries)}", ""]
     if report.unknown:
         lines += ["Not reported or not available:", ""] + [f"- {item}" for item in report.unknown] + [""]
     lines.append(render(frame, "md"))
