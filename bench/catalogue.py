@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any
-
 from functools import lru_cache
+from typing import Any
 
 from bench.config import configs_root, load_config, to_plain
 from bench.reported import Entry, PaperReport, cell_key, load_all
+from bench.results import paper_metric_specs
 
 
 def adapter_module(slug: str) -> Any | None:
@@ -36,10 +36,8 @@ def config_cells(slug: str) -> dict[tuple, tuple[str, ...]]:
     for path in sorted(root.rglob("*.py")) if root.is_dir() else []:
         if "_base_" in path.relative_to(root).parts:
             continue
-        paper = to_plain(load_config(path).get("paper")) or {}
-        for metric, spec in (paper.get("metrics") or {}).items():
-            table = spec.get("table", paper.get("table")) if isinstance(spec, dict) else paper.get("table")
-            key = cell_key(table, paper.get("setting") or {}, metric)
+        for spec in paper_metric_specs(to_plain(load_config(path).get("paper"))):
+            key = cell_key(spec["table"], spec["setting"], spec["metric"])
             cells.setdefault(key, []).append(str(path.relative_to(configs_root())))
     return {key: tuple(names) for key, names in cells.items()}
 
@@ -79,4 +77,3 @@ def paper_status(report: PaperReport) -> dict[str, Any]:
 
 def catalogue() -> list[dict[str, Any]]:
     return [paper_status(report) for report in load_all()]
-

@@ -52,19 +52,28 @@ def results_root() -> Path:
     return Path(os.environ.get("BENCH_RESULTS_DIR", "results"))
 
 
-def paper_cells(paper: dict[str, Any] | None, metrics: dict[str, float]) -> list[dict[str, Any]]:
-    """Map computed metrics to the paper's table cells, in the paper's unit."""
+def paper_metric_specs(paper: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each cell a ``paper`` section names: ``{"table", "setting", "metric", "key", "scale"}`` (``key`` is the
+    computed metric that fills it, ``scale`` converts to the paper's unit)."""
     if not paper:
         return []
-    cells = []
+    specs = []
     for paper_metric, spec in paper["metrics"].items():
         spec = {"key": spec} if isinstance(spec, str) else dict(spec)
+        specs.append({"table": spec.get("table", paper["table"]), "setting": dict(paper["setting"]),
+                      "metric": paper_metric, "key": spec["key"], "scale": float(spec.get("scale", 1.0))})
+    return specs
+
+
+def paper_cells(paper: dict[str, Any] | None, metrics: dict[str, float]) -> list[dict[str, Any]]:
+    """Map computed metrics to the paper's table cells, in the paper's unit."""
+    cells = []
+    for spec in paper_metric_specs(paper):
         if spec["key"] not in metrics:
-            raise ValueError(f"paper metric {paper_metric!r} maps to {spec['key']!r}, which the run did not compute "
-                           f"(computed: {sorted(metrics)})")
-        cells.append({"table": spec.get("table", paper["table"]), "setting": dict(paper["setting"]),
-                      "metric": paper_metric,
-                      "value": metrics[spec["key"]] * float(spec.get("scale", 1.0))})
+            raise ValueError(f"paper metric {spec['metric']!r} maps to {spec['key']!r}, which the run did not "
+                             f"compute (computed: {sorted(metrics)})")
+        cells.append({"table": spec["table"], "setting": spec["setting"], "metric": spec["metric"],
+                      "value": metrics[spec["key"]] * spec["scale"]})
     return cells
 
 

@@ -3,8 +3,8 @@
 Official weights load from local files named in the config (open_clip state dict for ``clip.checkpoint``,
 ``dino_vitbase16_pretrain.pth``, ``sam_vit_{b,l,h}_*.pth``). For smoke runs (labelled so), ``random_weights``
 builds the full-size model with random weights (real shapes, for timing) and a ``tiny`` entry a small randomly
-initialised model of the same kind. Predictions are reduced to
-per-image class histograms against the reader's ``gt_seg_map``.
+initialised model of the same kind. Predictions are reduced to per-image class histograms against the reader's
+``gt_seg_map``.
 """
 from __future__ import annotations
 
