@@ -224,7 +224,7 @@ def _model_cost(cfg, args: argparse.Namespace) -> dict:  # noqa: ANN001 - an mme
 def _build_reference(args: argparse.Namespace) -> dict:
     """``bench reference``: featurise every image under a folder and write our reference statistics file."""
     from bench.registry import EXTRACTORS
-    from bench.reference_stats import build_reference, image_folder_batches, list_images
+    from bench.tasks.generation.reference import build_reference, image_folder_batches, list_images
     from bench.runner import pick_device
 
     if (args.weights is None) == (args.extractor is None):

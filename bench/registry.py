@@ -78,5 +78,5 @@ def check_kwargs(target: Any, params: dict, where: str) -> None:
 METHODS = BenchRegistry("method", scope="bench", locations=["bench.methods"])
 DATASETS = BenchRegistry("dataset", scope="bench", locations=["bench.datasets"])
 METRICS = BenchRegistry("metric", scope="bench", locations=["bench.metrics"])
-TASKS = BenchRegistry("task", scope="bench", locations=["bench.task", "bench.robustness"])
-EXTRACTORS = BenchRegistry("feature extractor", scope="bench", locations=["bench.extractors"])
+TASKS = BenchRegistry("task", scope="bench", locations=["bench.tasks"])
+EXTRACTORS = BenchRegistry("feature extractor", scope="bench", locations=["bench.tasks.generation.extractors"])

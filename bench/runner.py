@@ -28,7 +28,7 @@ from bench.results import (CONFIG_FILE, PROVENANCE_FILE, paper_cells, read_resul
                            train_dir_for, write_results)
 from bench.seeding import sample_seed, seed_everything
 from bench.store import SampleStore, StoreError
-from bench.task import EvalTask
+from bench.tasks.base import EvalTask
 
 class RunExistsError(RuntimeError):
     """The run directory already holds outputs and neither ``--resume`` was given."""

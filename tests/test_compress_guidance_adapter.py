@@ -12,7 +12,7 @@ import torch
 pytest.importorskip("diffusers")
 
 from bench.config import load_config  # noqa: E402
-from bench.extractors.base import ImageFeatureExtractor  # noqa: E402
+from bench.tasks.generation.extractors.base import ImageFeatureExtractor  # noqa: E402
 from bench.metrics.generation import SamplingCost  # noqa: E402
 from bench.methods.compress_guidance import CompressGuidanceSampler  # noqa: E402
 from bench.methods.diffusion.adm import build_adm  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 import torch
 from inception_fixture import write_random_inception_weights
 
-from bench.extractors.inception import WEIGHTS_FILE, WEIGHTS_URL, InceptionV3Features
+from bench.tasks.generation.extractors.inception import WEIGHTS_FILE, WEIGHTS_URL, InceptionV3Features
 from bench.io import sha256_file
 from bench.registry import EXTRACTORS
 

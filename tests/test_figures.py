@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from bench.figures import reliability_bins, reliability_diagram
-from bench.task import CalibrationTask
+from bench.tasks.classification import CalibrationTask
 
 
 def test_reliability_bins_use_the_ece_bins():

@@ -12,7 +12,7 @@ from PIL import Image
 pytest.importorskip("diffusers")
 
 from bench.config import load_config  # noqa: E402
-from bench.extractors.base import ImageFeatureExtractor  # noqa: E402
+from bench.tasks.generation.extractors.base import ImageFeatureExtractor  # noqa: E402
 from bench.registry import EXTRACTORS  # noqa: E402
 from bench.runner import evaluate, score  # noqa: E402
 from bench.store import SampleStore  # noqa: E402
@@ -97,7 +97,7 @@ def test_npz_export_is_the_guided_diffusion_format(tmp_path, tiny_ddpm_folder):
 
 
 def test_reference_is_needed_only_by_metrics_that_use_one():
-    from bench.task import GenerationTask
+    from bench.tasks.generation import GenerationTask
 
     with pytest.raises(ValueError, match="FID need reference statistics"):
         GenerationTask(extractor={"type": "ProjectionFeatures"}, metrics=[{"type": "FID"}])
@@ -107,7 +107,7 @@ def test_reference_is_needed_only_by_metrics_that_use_one():
 
 
 def test_uint8_conversion_of_each_sampling_script():
-    from bench.generation import to_uint8_images
+    from bench.tasks.generation.exports import to_uint8_images
 
     x = torch.tensor([-1.0, 0.0, 1.0, 0.5, -0.999]).view(1, 1, 1, 5)
     as_list = {mode: to_uint8_images(x, mode).flatten().tolist() for mode in ("nearest", "guided_diffusion", "dit")}

@@ -15,7 +15,7 @@ from bench.metrics.action_segmentation import (
     segment_counts,
 )
 from bench.registry import METRICS, TASKS
-from bench.task import ActionSegmentationTask
+from bench.tasks.action_segmentation import ActionSegmentationTask
 
 NAMES = ["background", "a", "b", "c"]
 BG = ("background",)

@@ -22,7 +22,7 @@ from bench.metrics.generation import (
     manifold_precision_recall,
     trace_sqrt_product,
 )
-from bench.reference_stats import ReferenceStatistics, ReferenceStatsError
+from bench.tasks.generation.reference import ReferenceStatistics, ReferenceStatsError
 from bench.registry import METRICS
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 from bench.data import DatasetLayoutError
 from bench.io import sha256_file
 from bench.metrics.generation import feature_statistics
-from bench.reference_stats import (
+from bench.tasks.generation.reference import (
     ImageSizeError,
     ReferenceNotFoundError,
     ReferenceStatistics,

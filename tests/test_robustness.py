@@ -1,4 +1,4 @@
-"""The robustness task, its metrics and attack construction (bench.robustness, bench.attacks,
+"""The robustness task, its metrics and attack construction (bench.tasks.robustness.task, bench.tasks.robustness.attacks,
 bench.metrics.robustness)."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.attacks import BPDAEOT, build_attack, resolve_attack
+from bench.tasks.robustness.attacks import BPDAEOT, build_attack, resolve_attack
 from bench.metrics.robustness import RobustAccuracy
-from bench.robustness import RobustnessTask, attack_seed, predicted_class
+from bench.tasks.robustness.task import RobustnessTask, attack_seed, predicted_class
 from bench.runner import evaluate
 
 from conftest import eval_config

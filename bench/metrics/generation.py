@@ -1,7 +1,7 @@
 """Generative metrics from stored per-sample features: FID, sFID, Inception Score, precision/recall and KID.
 
 A generation run stores the extractor's features per sample (``feat_pool`` [N, D], ``feat_logits`` [N, K],
-``feat_spatial`` [N, S]); these metrics compare them with :class:`bench.reference_stats.ReferenceStatistics`
+``feat_spatial`` [N, S]); these metrics compare them with :class:`bench.tasks.generation.reference.ReferenceStatistics`
 following guided-diffusion's evaluator (``evaluations/evaluator.py``) where it defines a convention (IS splits,
 sFID, precision/recall), and torch-fidelity's implementation for KID (called, not re-implemented).
 """
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from bench.metrics.base import Metric
-from bench.reference_stats import ReferenceStatistics, ReferenceStatsError
+from bench.tasks.generation.reference import ReferenceStatistics, ReferenceStatsError
 from bench.registry import METRICS
 from bench.store import Columns
 

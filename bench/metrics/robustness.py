@@ -1,4 +1,4 @@
-"""Robustness metrics from the robustness task's per-sample columns (see ``bench.robustness``)."""
+"""Robustness metrics from the robustness task's per-sample columns (see ``bench.tasks.robustness.task``)."""
 from __future__ import annotations
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bench.generation import to_uint8_images
+from bench.tasks.generation.exports import to_uint8_images
 from bench.method import Method
 from bench.methods.diffusion.adapter import DTYPES
 from bench.registry import METHODS

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from bench.generation import to_uint8_images
+from bench.tasks.generation.exports import to_uint8_images
 from bench.method import Method
 from bench.registry import METHODS
 from bench.seeding import sample_generator

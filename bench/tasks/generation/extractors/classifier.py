@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from bench.extractors.base import ImageFeatureExtractor
+from bench.tasks.generation.extractors.base import ImageFeatureExtractor
 from bench.io import sha256_file
 from bench.registry import EXTRACTORS
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from bench.extractors.base import ImageFeatureExtractor
+from bench.tasks.generation.extractors.base import ImageFeatureExtractor
 from bench.io import sha256_file
 from bench.registry import EXTRACTORS
 

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from bench.data import DatasetLayoutError
-from bench.io import atomic_write_bytes, sha256_file
+from bench.io import atomic_write_bytes, sha256_file, sha256_json
+from bench.tasks.generation.exports import dataset_images_uint8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 VIRTUAL_KEYS = ("arr_0", "mu", "sigma", "mu_s", "sigma_s")
@@ -312,3 +313,71 @@ def image_folder_batches(folder: str | os.PathLike, batch_size: int = 64,
             yield torch.from_numpy(np.stack(arrays))
 
     return batches()
+
+
+def _dataset_batches(dataset: Any, image_key: str, batch_size: int, limit: int | None) -> Iterator[torch.Tensor]:
+    count = min(len(dataset), limit) if limit else len(dataset)
+    for start in range(0, count, batch_size):
+        batch = torch.stack([dataset[i][image_key] for i in range(start, min(start + batch_size, count))])
+        yield dataset_images_uint8(batch)
+
+
+def resolve_reference(spec: str | dict[str, Any], extractor: Any, cache_dir: Path, *, need_features: bool,
+                      batch_size: int = 256) -> tuple[ReferenceStatistics, dict[str, Any]]:
+    """The reference statistics a run is scored against, and how they were obtained (for ``results.json``).
+
+    ``spec`` is a statistics file (a guided-diffusion ``VIRTUAL_*.npz`` or one ``bench reference build``
+    wrote), or ``{"dataset": {...}, "image_key": "image", "limit": None}``: a dataset reader whose images are
+    featurised with the run's extractor once and cached under ``cache_dir``. A VIRTUAL file keeps its own
+    ``mu``/``sigma``/``mu_s``/``sigma_s``; when precision/recall or KID need per-image features, the file's
+    ``arr_0`` images are featurised once and cached next to the other references.
+    """
+    extractor_facts = extractor.describe()
+    # caches are keyed by what the extractor computes (name, weights hash, resize), not where its file lies
+    identity = {k: v for k, v in extractor_facts.items() if k != "weights"}
+    if isinstance(spec, (str, Path)):
+        reference = ReferenceStatistics.load(spec, load_images=False)  # a 256x256 VIRTUAL arr_0 is 2 GB
+        facts = {"path": str(spec), "sha256": reference.sha256, "format": reference.format,
+                 "num_samples": reference.num_samples}
+        if need_features and reference.pool is None:
+            key = sha256_json({"reference": reference.sha256, "extractor": identity})[:20]
+            cached = cache_dir / f"features-{key}.npz"
+            if cached.is_file():
+                features = ReferenceStatistics.load(cached)
+            else:
+                images = torch.from_numpy(ReferenceStatistics.load(spec).images)
+                batches = (images[i:i + batch_size] for i in range(0, len(images), batch_size))
+                features = build_reference(batches, extractor, {"extractor": extractor_facts,
+                                                                "source": str(spec), "source_sha256": reference.sha256})
+                features.save(cached)
+            reference.pool, reference.logits = features.pool, features.logits
+            facts["features_cache"] = str(cached)
+        _check_extractor(reference, extractor_facts, str(spec))
+        return reference, facts
+    from bench.config import to_plain
+    from bench.registry import DATASETS
+
+    spec = to_plain(dict(spec))
+    dataset = DATASETS.build(dict(spec["dataset"]))
+    limit = spec.get("limit")
+    fingerprint = dataset.fingerprint()  # hashes every image of some readers: once
+    key = sha256_json({"dataset": fingerprint, "limit": limit, "extractor": identity})[:20]
+    path = cache_dir / f"{type(dataset).__name__}-{key}.npz"
+    if not path.is_file():
+        batches = _dataset_batches(dataset, spec.get("image_key", "image"), batch_size, limit)
+        meta = {"extractor": extractor_facts, "source": {"dataset": spec["dataset"], "limit": limit,
+                                                         "fingerprint": fingerprint}}
+        build_reference(batches, extractor, meta).save(path)
+    reference = ReferenceStatistics.load(path)
+    return reference, {"path": str(path), "sha256": reference.sha256, "format": reference.format,
+                       "num_samples": reference.num_samples, "built_from": spec["dataset"]}
+
+
+def _check_extractor(reference: ReferenceStatistics, extractor_facts: dict[str, Any], where: str) -> None:
+    """A reference we built records its extractor's weights; scoring against it with other weights is refused."""
+    recorded = (reference.meta or {}).get("extractor", {}).get("weights_sha256")
+    current = extractor_facts.get("weights_sha256")
+    if recorded and current and recorded != current:
+        raise ValueError(f"{where}: the reference statistics were built with extractor weights {recorded[:12]}..., "
+                         f"but this run's extractor has {current[:12]}...; rebuild the reference with "
+                         "`bench reference build` and this extractor, or point the task at the matching weights")

@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
-from bench.attacks import build_attack, library_version, resolve_attack
+from bench.tasks.robustness.attacks import build_attack, library_version, resolve_attack
 from bench.method import Method
 from bench.metrics.robustness import ADV_PREFIX, LINF_PREFIX
 from bench.registry import TASKS
 from bench.store import Columns
-from bench.task import EvalTask
+from bench.tasks.base import EvalTask
 from bench.throughput import count_macs, count_parameters
 
 
@@ -40,7 +40,7 @@ def attack_seed(seeds: torch.Tensor, name: str) -> int:
 @TASKS.register_module(name="robustness")
 class RobustnessTask(EvalTask):
     """Clean accuracy and robust accuracy under each attack in ``attacks`` (name -> spec, see
-    :func:`bench.attacks.build_attack`; a spec may name its own ``view``). ``view`` is what the attacked module
+    :func:`bench.tasks.robustness.attacks.build_attack`; a spec may name its own ``view``). ``view`` is what the attacked module
     outputs (``Method.attack_model``): e.g. IDC's ``"paper"`` wrapper or ``"logits"``. Stored per sample:
     ``target``, ``clean_prediction``, ``adv_prediction.<name>``, ``linf.<name>`` (the perturbation's L∞ norm,
     so the budget is checked on the data), and the attacked model's ``params`` and ``macs`` per image."""

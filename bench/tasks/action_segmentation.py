@@ -1,0 +1,59 @@
+"""Temporal action segmentation: Acc, Edit, F1@k, MS-TCN prediction files and a barcode figure."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.metrics.action_segmentation import ActionSegmentationScores, resolve_class_names
+from bench.registry import TASKS
+from bench.store import Columns
+from bench.tasks.base import EvalTask
+
+@TASKS.register_module(name="action_segmentation")
+class ActionSegmentationTask(EvalTask):
+    """Temporal action segmentation: per-video frame labels ``prediction`` and ``target`` scored with Acc, Edit and
+    F1@{10,25,50} (``ActionSegmentationScores``), with a barcode figure of the first video.
+
+    ``class_names`` (a list or a ``mapping.txt`` path) and ``background`` configure every
+    ``ActionSegmentationScores`` that does not set its own (e.g. a second one scoring ``encoder_prediction``);
+    the names also fix the figure's colours.
+    """
+
+    required_outputs = ("prediction", "target")
+    default_metrics = ({"type": "ActionSegmentationScores"},)
+
+    def __init__(self, metrics: list[dict[str, Any]] | None = None, class_names: list[str] | str | None = None,
+                 background: Sequence[str] = ("background",)) -> None:
+        self.class_names = resolve_class_names(class_names)
+        specs = [dict(spec) for spec in (self.default_metrics if metrics is None else metrics)]
+        for spec in specs:
+            if spec.get("type") == "ActionSegmentationScores":
+                spec.setdefault("class_names", self.class_names)
+                spec.setdefault("background", list(background))
+        super().__init__(specs)
+
+    def num_classes(self, outputs: Columns) -> int:
+        """The number of class names when known (from the task or a metric), else the largest label + 1."""
+        names = self.class_names or next((m.class_names for m in self.metrics
+                                          if isinstance(m, ActionSegmentationScores) and m.class_names), None)
+        if names:
+            return len(names)
+        return 1 + max([0] + [int(labels.max()) for column in ("prediction", "target") for labels in outputs[column]
+                              if len(labels)])
+
+    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
+        """``prediction/<video>.txt`` in the official DiffAct/MS-TCN format (label names when known, else ids)."""
+        from bench.datasets.action_segmentation import write_prediction_file
+
+        directory = run_dir / "prediction"
+        for video, labels in zip(outputs["sample_id"], outputs["prediction"], strict=True):
+            write_prediction_file(directory / f"{video}.txt", labels, self.class_names)
+        return {"prediction": directory}
+
+    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+        from bench.figures import segmentation_barcode
+
+        path = segmentation_barcode(outputs["target"][0], outputs["prediction"][0], self.num_classes(outputs),
+                                    directory / "barcode.png", title=title)
+        return {"barcode": path}

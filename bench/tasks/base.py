@@ -1,0 +1,73 @@
+"""The evaluation task interface: which output columns a task family needs and which metrics reduce them.
+
+A task family (classification, segmentation, generation, ...) is a small subclass naming its required
+columns and default metrics; everything else (sharding, storage, aggregation) is shared by the runner.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.metrics.base import Metric
+from bench.registry import METRICS
+from bench.store import Columns
+
+
+class EvalTask:
+    """Check a method's outputs and compute the configured metrics from them."""
+
+    required_outputs: tuple[str, ...] = ()
+    default_metrics: tuple[dict[str, Any], ...] = ()
+
+    def __init__(self, metrics: list[dict[str, Any]] | None = None) -> None:
+        specs = list(metrics) if metrics is not None else [dict(m) for m in self.default_metrics]
+        self.metrics: list[Metric] = [METRICS.build(dict(spec)) for spec in specs]
+
+    def check_outputs(self, outputs: Columns) -> None:
+        missing = [name for name in self.required_outputs if name not in outputs]
+        if missing:
+            raise KeyError(f"task {type(self).__name__} needs output column(s) {missing}; got {sorted(outputs)}")
+        for metric in self.metrics:
+            metric.check(outputs)
+
+    def evaluate(self, outputs: Columns) -> dict[str, float]:
+        """All metric values; two metrics writing the same name is an error."""
+        self.check_outputs(outputs)
+        values: dict[str, float] = {}
+        for metric in self.metrics:
+            for name, value in metric.compute(outputs).items():
+                name = self.metric_name(metric, name)
+                if name in values:
+                    raise ValueError(f"metric name {name!r} produced twice (by {type(metric).__name__})")
+                values[name] = value
+        return values
+
+    def metric_name(self, metric: Metric, name: str) -> str:
+        """The name under which ``metric``'s value ``name`` is reported (unchanged by default)."""
+        return name
+
+    def predict(self, method: Any, batch: dict[str, Any], seeds: Any) -> Columns:
+        """One batch's outputs: the method's ``predict`` by default; a task that must drive the method itself
+        (the robustness task attacks it) overrides this."""
+        return method.predict(batch, seeds)
+
+    def prepare(self, device: Any) -> None:
+        """Load what :meth:`featurize` needs (e.g. a feature extractor) on ``device``; nothing by default."""
+
+    def featurize(self, outputs: Columns) -> Columns:
+        """Per-sample statistics computed from a batch's outputs on the rank that produced them (e.g. Inception
+        features of generated images), stored with the outputs so metrics can be recomputed; none by default."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """How the outputs were scored (extractor, reference file and its hash), for ``results.json``."""
+        return {}
+
+    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+        """Figures of this task's outputs, written under ``directory``; none by default."""
+        return {}
+
+    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
+        """The outputs in a paper's own file format (e.g. MS-TCN prediction files) under ``run_dir``; none by
+        default. Rewritten by every ``bench score``."""
+        return {}

@@ -1,0 +1,117 @@
+"""The image generation task: featurise generated images on the generating rank, score FID & co. against reference statistics, export images."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bench.metrics.base import Metric
+from bench.registry import TASKS
+from bench.store import Columns
+from bench.tasks.base import EvalTask
+
+@TASKS.register_module(name="generation")
+class GenerationTask(EvalTask):
+    """Image generation scored with FID, sFID, IS, precision/recall and KID against reference statistics.
+
+    The method returns uint8 ``image`` [B, H, W, C] (and ``class_label``); :meth:`featurize` runs the
+    ``extractor`` (a ``bench.registry.EXTRACTORS`` spec, e.g. the TF-compatible Inception-v3 from a local
+    weight file) on the generating rank and stores ``feat_pool``/``feat_logits``/``feat_spatial`` with each
+    sample, so ``bench score`` recomputes every metric without the model or the extractor. ``reference`` is a
+    statistics file or a dataset spec (see :func:`bench.tasks.generation.exports.resolve_reference`). ``image_format``
+    exports the images as PNG shards (``images/``), guided-diffusion's ``samples_NxHxWxC.npz``, or not at all;
+    ``metric_prefix`` labels scores from a non-Inception extractor (the digits demo's ``digits_FID``). Without
+    ``reference`` only metrics that need none run (class accuracies, sampling cost).
+    """
+
+    required_outputs = ("image",)
+    default_metrics = ({"type": "FID"}, {"type": "SFID"}, {"type": "InceptionScore"}, {"type": "PrecisionRecall"},
+                       {"type": "KID"})
+    FEATURE_COLUMNS = {"pool": "feat_pool", "logits": "feat_logits", "spatial": "feat_spatial"}
+    REFERENCE_FEATURE_METRICS = ("PrecisionRecall", "KID")
+
+    def __init__(self, extractor: dict[str, Any], reference: str | dict[str, Any] | None = None,
+                 metrics: list[dict[str, Any]] | None = None, image_format: str | None = "png",
+                 metric_prefix: str = "", grid_size: int = 64, reference_cache: str | None = None) -> None:
+        if image_format not in ("png", "npz", None):
+            raise ValueError(f"generation task: image_format must be 'png', 'npz' or None, got {image_format!r}")
+        super().__init__(metrics)
+        needing = [type(m).__name__ for m in self.metrics
+                   if getattr(m, "needs_reference", False) and getattr(m, "reference", None) is None]
+        if reference is None and needing:
+            raise ValueError(f"generation task: {', '.join(needing)} need reference statistics: set task.reference "
+                             "(a statistics file or a dataset spec)")
+        self.extractor_spec, self.reference_spec = dict(extractor), reference
+        self.image_format, self.metric_prefix, self.grid_size = image_format, metric_prefix, grid_size
+        self.reference_cache = reference_cache
+        self.device: Any = "cpu"
+        self._extractor: Any = None
+        self._reference: Any = None
+        self._reference_facts: dict[str, Any] = {}
+
+    @property
+    def extractor(self) -> Any:
+        if self._extractor is None:
+            from bench.registry import EXTRACTORS
+
+            self._extractor = EXTRACTORS.build(dict(self.extractor_spec)).to(self.device)
+        return self._extractor
+
+    def predict(self, method: Any, batch: dict[str, Any], seeds: Any) -> Columns:
+        """One batch's outputs: the method's ``predict`` by default; a task that must drive the method itself
+        (the robustness task attacks it) overrides this."""
+        return method.predict(batch, seeds)
+
+    def prepare(self, device: Any) -> None:
+        """Build the extractor here, outside inference mode: building may train it (``TrainedClassifierFeatures``)."""
+        self.device = device
+        self.extractor.to(device)
+
+    def featurize(self, outputs: Columns) -> Columns:
+        features = self.extractor(outputs["image"])
+        return {self.FEATURE_COLUMNS[name]: value.float().cpu() for name, value in features.items()}
+
+    def reference(self) -> Any:
+        """The reference statistics, resolved (and built or featurised once, then cached) on first use."""
+        if self._reference is None and self.reference_spec is not None:
+            from bench.tasks.generation.reference import resolve_reference
+            from bench.results import results_root
+
+            cache = Path(self.reference_cache) if self.reference_cache else results_root() / "references"
+            need = any(type(m).__name__ in self.REFERENCE_FEATURE_METRICS for m in self.metrics)
+            self._reference, self._reference_facts = resolve_reference(self.reference_spec, self.extractor, cache,
+                                                                       need_features=need)
+        return self._reference
+
+    def evaluate(self, outputs: Columns) -> dict[str, float]:
+        reference = self.reference()
+        for metric in self.metrics:
+            if getattr(metric, "reference", False) is None:
+                metric.reference = reference
+        return super().evaluate(outputs)
+
+    def metric_name(self, metric: Metric, name: str) -> str:
+        """Scores of the extractor's features carry ``metric_prefix`` (``digits_FID``); cost counts do not."""
+        return f"{self.metric_prefix}{name}" if getattr(metric, "extractor_based", False) else name
+
+    def describe(self) -> dict[str, Any]:
+        self.reference()
+        return {"extractor": self.extractor.describe(), "reference": self._reference_facts,
+                "metric_prefix": self.metric_prefix}
+
+    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
+        from bench.tasks.generation.exports import write_png_shards, write_samples_npz
+
+        if self.image_format == "png":
+            return {"images": write_png_shards(run_dir / "images", outputs["sample_id"], outputs["index"],
+                                               outputs["image"])}
+        if self.image_format == "npz":
+            labels = outputs.get("class_label")
+            conditional = labels is not None and bool((labels >= 0).all())
+            return {"samples": write_samples_npz(run_dir, outputs["image"], labels if conditional else None)}
+        return {}
+
+    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+        from bench.tasks.generation.exports import sample_grid
+
+        images = outputs["image"][: self.grid_size]
+        return {"sample_grid": sample_grid(images, directory / "sample_grid.png")}
