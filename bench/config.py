@@ -6,10 +6,13 @@ A config has these top-level sections; anything else is an error with a suggesti
   setting value ``"{method.num_inference_steps}"`` is filled from the config, so a swept config fills each cell);
 - ``dataset`` / ``method`` / ``task``: registry dicts (``type`` + arguments);
 - ``train``: optional training stage for methods that learn; ``run``: execution settings;
-- ``wandb``: mirroring settings; ``sweep``: an optional grid for ``bench sweep``.
+- ``wandb``: mirroring settings; ``sweep``: an optional grid for ``bench sweep``;
+- ``upstream``: other configs whose products (a checkpoint, a run, its logits) this one uses, referenced as
+  ``"upstream:<name>"`` and resolved by the runner before building (see :mod:`bench.upstream`).
 
 The config hash covers everything that can change a per-sample output: the dataset, method, task and train
-sections, and the run's seed and precision. The other execution settings (batch size, device, limit, ...),
+sections, the resolved upstream facts (each upstream's config hash, product path and sha256), and the run's seed
+and precision. The other execution settings (batch size, device, limit, ...),
 ``wandb``, ``sweep``, ``name`` and ``paper`` are left out of it, so a resumed run may use another batch size
 or world size and still reuse finished samples.
 """
@@ -25,7 +28,7 @@ from mmengine.config import Config, ConfigDict
 from bench.io import sha256_json
 from bench.registry import suggest
 
-SECTIONS = ("name", "paper", "dataset", "method", "task", "train", "run", "wandb", "sweep")
+SECTIONS = ("name", "paper", "dataset", "method", "task", "train", "run", "wandb", "sweep", "upstream")
 REQUIRED = ("dataset", "method", "task")
 NOT_HASHED = ("name", "paper", "run", "wandb", "sweep")
 HASHED_RUN_KEYS = ("seed", "precision")  # the run settings that change per-sample outputs
@@ -123,6 +126,9 @@ def validate_config(cfg: Config, source: str = "<config>") -> None:
         missing = [k for k in PAPER_KEYS if k not in paper]
         if missing:
             raise ConfigError(f"{source}: paper section lacks {', '.join(missing)}")
+    from bench.upstream import validate_section
+
+    validate_section(cfg, source)  # entries, products, and that every "upstream:<name>" reference is declared
 
 
 def to_plain(obj: Any) -> Any:
@@ -148,7 +154,8 @@ def config_text(cfg: Config) -> str:
 
 
 def config_hash(cfg: Config) -> str:
-    """sha256 of the sections that determine per-sample outputs, plus the run's seed and precision."""
+    """sha256 of the sections that determine per-sample outputs (the upstream section with its resolved facts
+    among them), plus the run's seed and precision."""
     hashed = {k: to_plain(v) for k, v in cfg.to_dict().items() if k not in NOT_HASHED}
     run = cfg.get("run") or {}
     hashed["run"] = {key: run.get(key, RUN_DEFAULTS[key]) for key in HASHED_RUN_KEYS}

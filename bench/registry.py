@@ -79,4 +79,5 @@ METHODS = BenchRegistry("method", scope="bench", locations=["bench.methods"])
 DATASETS = BenchRegistry("dataset", scope="bench", locations=["bench.datasets"])
 METRICS = BenchRegistry("metric", scope="bench", locations=["bench.metrics"])
 TASKS = BenchRegistry("task", scope="bench", locations=["bench.tasks"])
-EXTRACTORS = BenchRegistry("feature extractor", scope="bench", locations=["bench.tasks.generation.extractors"])
+EXTRACTORS = BenchRegistry("feature extractor", scope="bench",
+                           locations=["bench.tasks.generation.extractors", "bench.methods.classifier.features"])

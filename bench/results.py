@@ -9,7 +9,8 @@ A run directory holds:
   diagrams); ``wandb/``: the offline W&B mirror.
 
 A train stage writes its checkpoints under ``<results root>/runs/<group>/train/<method>-<hash>/`` (keyed by
-the method and train sections), so configs that evaluate one trained model on several splits share it.
+the method and train sections, and the resolved upstreams training uses), so configs that evaluate one trained
+model on several splits share it.
 
 ``results.json`` (``schema_version`` 1) keys:
 
@@ -118,9 +119,15 @@ def train_dir_for(cfg: Any) -> Path:
     settings (the method's ``eval_only_params``, e.g. DiffAct's sampling steps) train it once."""
     from bench.config import to_plain
 
+    from bench.upstream import training_facts
+
     if cfg.run.work_dir:
         return Path(cfg.run.work_dir) / "train"
-    thash = sha256_json({"method": training_view(to_plain(cfg.method)), "train": to_plain(cfg.train)})
+    key = {"method": training_view(to_plain(cfg.method)), "train": to_plain(cfg.train)}
+    facts = training_facts(cfg)  # the upstreams training uses (a teacher): a retrained one keys a new folder
+    if facts:
+        key["upstream"] = facts
+    thash = sha256_json(key)
     return results_root() / "runs" / _group(cfg) / "train" / f"{cfg.method.type}-{thash[:12]}"
 
 

@@ -18,7 +18,7 @@ from mmengine.config import Config
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from bench import dist, provenance
+from bench import dist, provenance, upstream
 from bench.config import config_hash, config_text, load_config, to_plain
 from bench.data import BenchDataset
 from bench.io import atomic_write_json, atomic_write_text, read_json
@@ -67,15 +67,18 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def build(cfg: Config) -> tuple[BenchDataset, Method, EvalTask]:
-    dataset = DATASETS.build(to_plain(cfg.dataset))
-    method = METHODS.build(to_plain(cfg.method))
-    task = TASKS.build(to_plain(cfg.task))
+    """Dataset, method and task of ``cfg``, its upstream references replaced by the resolved products (an
+    unresolved reference is an error: resolve with :func:`bench.upstream.resolve` first)."""
+    dataset = DATASETS.build(upstream.section(cfg, "dataset"))
+    method = METHODS.build(upstream.section(cfg, "method"))
+    task = TASKS.build(upstream.section(cfg, "task"))
     return dataset, method, task
 
 
 def _train_stage(cfg: Config, method: Method, device: torch.device) -> dict[str, Any]:
-    """Run the config's ``train`` section (resuming from its last checkpoint) and point the method at it."""
-    train_cfg = to_plain(cfg.train)
+    """Run the config's ``train`` section (resuming from its last checkpoint) and point the method at it; the
+    final checkpoint and its sha256 are recorded beside it (what an ``upstream`` checkpoint product reads)."""
+    train_cfg = upstream.section(cfg, "train")
     train_set = DATASETS.build(train_cfg.pop("dataset"))
     val_spec = train_cfg.pop("val_dataset", None)
     val_set = DATASETS.build(val_spec) if val_spec else None
@@ -83,6 +86,9 @@ def _train_stage(cfg: Config, method: Method, device: torch.device) -> dict[str,
     seed_everything(train_cfg["seed"])
     checkpoint = method.fit(train_set, val_set, train_dir_for(cfg), device, **train_cfg)
     method.use_checkpoint(checkpoint)
+    if dist.detect().rank == 0:
+        atomic_write_json(train_dir_for(cfg) / upstream.TRAINED_FILE,
+                          {"checkpoint": str(checkpoint), "sha256": upstream.sha256_path(checkpoint)})
     return {"checkpoint": str(checkpoint)}
 
 
@@ -92,25 +98,17 @@ def train(cfg: Config, *, work_dir: str | None = None) -> Path:
         raise ValueError(f"config {cfg.name!r} has no 'train' section")
     if work_dir:
         cfg.run.work_dir = work_dir
-    _, method, _ = build(cfg)
+    upstream.resolve(cfg)
+    method = METHODS.build(upstream.section(cfg, "method"))
     device = pick_device(cfg.run.device)
     return Path(_train_stage(cfg, method, device)["checkpoint"])
-
-
-def trained_method(config: str) -> tuple[Method, Path]:
-    """The method of ``config`` (a name or path) pointed at the checkpoint its train stage produces, training or
-    resuming it on first use: how one config's model (a teacher, a feature classifier) feeds another config."""
-    cfg = load_config(config)
-    checkpoint = train(cfg)
-    _, method, _ = build(cfg)
-    method.use_checkpoint(checkpoint)
-    return method, checkpoint
 
 
 def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None,
              progress: bool = True) -> Path:
     """``bench run``: evaluate every (unfinished) sample, aggregate on rank 0, write results; returns the run dir."""
     started = time.time()
+    upstream_facts = upstream.resolve(cfg)  # before anything is built: may train or run other configs
     env = dist.init(cfg.run.device)
     device = pick_device(cfg.run.device, env.local_rank)
     chash = config_hash(cfg)
@@ -167,6 +165,8 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
                                      "samples_per_s": round(len(mine) / predict_s, 2) if mine else None},
                 "started": _iso(started),
             }
+            if upstream_facts:
+                facts["upstream"] = upstream_facts
             score(run_dir, cfg=cfg, dataset=dataset, task=task, method=method, extra_provenance=facts,
                   wandb_mode=wandb_mode, started=started, dataset_facts=dataset_facts)
         mmdist.barrier()
@@ -221,9 +221,9 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         cfg = load_config(run_dir / CONFIG_FILE)
     chash = config_hash(cfg)
     if dataset is None:
-        dataset = DATASETS.build(to_plain(cfg.dataset))
+        dataset = DATASETS.build(upstream.section(cfg, "dataset"))  # the recorded upstream facts: nothing reruns
     if task is None:
-        task = TASKS.build(to_plain(cfg.task))
+        task = TASKS.build(upstream.section(cfg, "task"))
     indices = _selected_indices(len(dataset), cfg.run.limit)
     outputs = SampleStore(run_dir, chash).load()
     stored = outputs.get("sample_id", [])
@@ -303,13 +303,15 @@ def _iso(timestamp: float) -> str:
 
 
 def validate(cfg: Config) -> dict[str, Any]:
-    """``bench validate``: build dataset, method and task, push one batch through, report what was seen."""
+    """``bench validate``: build dataset, method and task, push one batch through, report what was seen (every
+    upstream product must exist already; the error names the command that produces a missing one)."""
+    upstream.resolve(cfg, mode="require")
     dataset, method, task = build(cfg)
     if len(dataset) == 0:
         raise ValueError(f"{cfg.dataset.type}: the dataset is empty")
     device = pick_device(cfg.run.device)
     if cfg.get("train"):
-        train_set = DATASETS.build(to_plain(cfg.train)["dataset"])
+        train_set = DATASETS.build(upstream.section(cfg, "train")["dataset"])
         report_train = {"train_samples": len(train_set)}  # the untrained model checks the architecture
     else:
         report_train = {}

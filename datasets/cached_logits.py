@@ -1,12 +1,14 @@
 """Logits a classifier run already stored, read back as a dataset: the logit cache of post-hoc calibration.
 
 ``bench run <classifier config>`` stores every sample's logits once (per split); calibrators then fit and
-evaluate from the cache in seconds. The cache is the classifier run's own sample store, found by the
-classifier config's hash, so a changed checkpoint, preprocessing or split can never be read by mistake.
+evaluate from the cache in seconds. A calibration config declares the classifier run as an upstream
+(``product="logits"``) and passes ``run_dir="upstream:<name>"``: the runner runs or finds the classifier run whose
+config hash matches, so a changed checkpoint, preprocessing or split can never be read by mistake.
 """
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,46 +22,40 @@ class CachedLogits(BenchDataset):
     """Items ``{"logits": [C], "target": int64}`` of a finished classifier run; sample ids are the classifier's.
 
     Args:
-        source: the classifier config (a path, or a name under ``configs/``).
-        split: overrides the classifier config's ``dataset.split`` (e.g. "val" to fit, "test" to evaluate).
-        cfg_options: further overrides of the classifier config, as ``--cfg-options`` would give.
+        run_dir: the classifier's run directory (in a config: ``"upstream:<name>"`` of a ``logits`` upstream).
     """
 
-    obtain = "run the classifier first: the error message gives the exact `bench run` command"
+    obtain = ("declare the classifier config as an upstream with product 'logits' and pass run_dir='upstream:<name>' "
+              "(the runner runs it first), or run it with `bench run <classifier config>`")
 
-    def __init__(self, source: str, split: str | None = None, cfg_options: dict[str, Any] | None = None) -> None:
-        from bench.config import config_hash, load_config
-        from bench.results import RESULTS_FILE, read_results, run_dir_for
+    def __init__(self, run_dir: str) -> None:
+        from bench.io import read_json
+        from bench.results import PROVENANCE_FILE, RESULTS_FILE, read_results
         from bench.store import SampleStore
+        from bench.upstream import require_path
 
-        options = dict(cfg_options or {})
-        if split is not None:
-            options["dataset.split"] = split
-        cfg = load_config(source, options)
-        self.source, self.split = source, split
-        self.chash = config_hash(cfg)
-        self.run_dir = run_dir_for(cfg, self.chash)
-        command = f"bench run {source}" + "".join(f" --cfg-options {k}={v}" for k, v in options.items())
+        self.run_dir = Path(require_path(run_dir, "CachedLogits.run_dir"))
         self.layout = (f"{self.run_dir}/\n  {RESULTS_FILE}   (status: complete)\n  samples/*.pt   "
                        "(columns logits [N, C], target [N])")
         if not (self.run_dir / RESULTS_FILE).is_file():
-            raise DatasetLayoutError("CachedLogits", self.run_dir, f"no finished classifier run of {source!r}"
-                                     f"{f' (split {split!r})' if split else ''}", self.layout,
-                                     f"create the cache with `{command}`")
+            raise DatasetLayoutError("CachedLogits", self.run_dir, "no finished classifier run", self.layout,
+                                     self.obtain)
         results = read_results(self.run_dir)
         if results["status"] != "complete":
             raise DatasetLayoutError("CachedLogits", self.run_dir, f"the classifier run is {results['status']!r} "
                                      "(run with --limit); calibration needs every sample", self.layout,
-                                     f"finish it with `{command} --resume` and no run.limit")
-        outputs = SampleStore(self.run_dir, self.chash).load()
+                                     "finish it with `bench run <its config.py> --resume` and no run.limit")
+        outputs = SampleStore(self.run_dir, results["config_sha256"]).load()
         if "logits" not in outputs:
             raise DatasetLayoutError("CachedLogits", self.run_dir, f"the run stored {sorted(outputs)}, not logits",
-                                     self.layout, "point `source` at a classifier config")
+                                     self.layout, "point the upstream at a classifier config")
         self.logits: torch.Tensor = outputs["logits"]
         self.targets: torch.Tensor = outputs["target"].long()
         self.ids: list[str] = list(outputs["sample_id"])
         self.smoke, self.smoke_reason = bool(results["smoke"]), results["smoke_reason"]
         self.run_id, self.source_dataset = results["run_id"], results["dataset"]
+        prov = self.run_dir / PROVENANCE_FILE
+        self.split = (read_json(prov).get("dataset") or {}).get("split") if prov.is_file() else None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -77,6 +73,6 @@ class CachedLogits(BenchDataset):
         return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "source": str(self.source), "split": self.split, "run_id": self.run_id,
-                "run_dir": str(self.run_dir), "classifier_dataset": self.source_dataset,
-                "num_classes": int(self.logits.shape[1]), "smoke": self.smoke}
+        return {**super().describe(), "split": self.split, "run_id": self.run_id, "run_dir": str(self.run_dir),
+                "classifier_dataset": self.source_dataset, "num_classes": int(self.logits.shape[1]),
+                "smoke": self.smoke}

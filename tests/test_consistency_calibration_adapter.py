@@ -8,7 +8,8 @@ from bench.config import load_config
 from bench.data import DatasetLayoutError
 from bench.datasets.cached_logits import CachedLogits
 from bench.results import read_results
-from bench.runner import RunExistsError, evaluate, score
+from bench.runner import RunExistsError, evaluate, score, validate
+from bench.upstream import UpstreamError
 from conftest import REPO
 
 BASES = [f"{REPO}/configs/_base_/{name}.py" for name in ("default_run", "datasets/digits", "tasks/classification")]
@@ -25,10 +26,10 @@ def classifier_config(tmp_path_factory, digits_checkpoint):
 
 @pytest.fixture()
 def cached(classifier_config):
-    """Val and test logits of the digits classifier, in this test's results root."""
-    for split in ("val", "test"):
-        evaluate(load_config(classifier_config, {"dataset.split": split}), progress=False, wandb_mode="disabled")
-    return classifier_config
+    """Val and test logits of the digits classifier, in this test's results root: the classifier config and
+    ``{split: run dir}``."""
+    return classifier_config, {split: evaluate(load_config(classifier_config, {"dataset.split": split}),
+                                               progress=False, wandb_mode="disabled") for split in ("val", "test")}
 
 
 def calibration_config(tmp_path, source, calibrator, **run):
@@ -36,39 +37,42 @@ def calibration_config(tmp_path, source, calibrator, **run):
     path = tmp_path / f"cal_{calibrator['type']}.py"
     path.write_text(
         f"_base_ = ['{REPO}/configs/_base_/default_run.py', '{REPO}/configs/_base_/tasks/calibration.py']\n"
-        f"dataset = dict(type='CachedLogits', source={str(source)!r}, split='test')\n"
+        f"upstream = dict(test=dict(config={str(source)!r}, product='logits', options={{'dataset.split': 'test'}}), "
+        f"val=dict(config={str(source)!r}, product='logits', options={{'dataset.split': 'val'}}))\n"
+        "dataset = dict(type='CachedLogits', run_dir='upstream:test')\n"
         f"method = dict(type='PostHocCalibration', calibrator={calibrator!r}, "
-        f"fit_on=dict(type='CachedLogits', source={str(source)!r}, split='val'))\n"
+        "fit_on=dict(type='CachedLogits', run_dir='upstream:val'))\n"
         f"run = dict(batch_size={run.get('batch_size', 128)}, seed={run.get('seed', 0)})\n")
     return load_config(path)
 
 
-def test_missing_cache_names_the_command(classifier_config):
-    with pytest.raises(DatasetLayoutError) as error:
-        CachedLogits(str(classifier_config), split="val")
-    message = str(error.value)
-    assert f"bench run {classifier_config} --cfg-options dataset.split=val" in message
-    assert "results.json" in message
+def test_missing_cache_names_the_command(classifier_config, tmp_path):
+    with pytest.raises(DatasetLayoutError, match="results.json"):
+        CachedLogits(str(tmp_path / "no_run"))
+    with pytest.raises(UpstreamError) as error:  # validate requires the products, and names the command
+        validate(calibration_config(tmp_path, classifier_config, dict(type="Uncalibrated")))
+    assert f"bench run {classifier_config} --cfg-options dataset.split=test" in str(error.value)
 
 
 def test_cache_reads_the_classifier_outputs(cached):
-    test = CachedLogits(str(cached), split="test")
-    val = CachedLogits(str(cached), split="val")
+    _, run_dirs = cached
+    test, val = CachedLogits(str(run_dirs["test"])), CachedLogits(str(run_dirs["val"]))
     assert (len(val), len(test)) == (297, 500) and test.logits.shape == (500, 10)
     assert test.sample_id(0).startswith("digits-") and not set(test.ids) & set(val.ids)
     item = test[3]
     assert item["logits"].shape == (10,) and int(item["target"]) == int(test.targets[3])
     assert test.describe()["classifier_dataset"] == "Digits" and test.fingerprint() != val.fingerprint()
+    assert (test.describe()["split"], val.describe()["split"]) == ("test", "val")
 
 
 def test_consistency_calibration_run_scores_and_rescores(cached, tmp_path):
     cc = dict(type="ConsistencyCalibrator", num_samples=400, search_num_samples=100)
-    run_dir = evaluate(calibration_config(tmp_path, cached, cc), progress=False, wandb_mode="disabled")
+    run_dir = evaluate(calibration_config(tmp_path, cached[0], cc), progress=False, wandb_mode="disabled")
     results = read_results(run_dir)
     metrics = results["metrics"]
     assert {"accuracy", "ece_15", "adaece_15", "cece_15", "nll", "brier", "epsilon"} <= set(metrics)
     assert results["fitted"] == ["epsilon"] and not results["smoke"]
-    uncal = read_results(evaluate(calibration_config(tmp_path, cached, dict(type="Uncalibrated")), progress=False,
+    uncal = read_results(evaluate(calibration_config(tmp_path, cached[0], dict(type="Uncalibrated")), progress=False,
                                   wandb_mode="disabled"))["metrics"]
     assert metrics["ece_15"] < uncal["ece_15"]  # the demo's claim, on the same classifier
     png = run_dir / results["figures"]["reliability_diagram"]
@@ -86,7 +90,7 @@ def test_run_seed_drives_the_monte_carlo_noise(cached, tmp_path):
 
     probs = []
     for seed in (0, 0, 1):
-        cfg = calibration_config(tmp_path / str(len(probs)), cached, cc, seed=seed, batch_size=37 + len(probs))
+        cfg = calibration_config(tmp_path / str(len(probs)), cached[0], cc, seed=seed, batch_size=37 + len(probs))
         cfg.run.work_dir = str(tmp_path / f"run{len(probs)}")
         run_dir = evaluate(cfg, progress=False, wandb_mode="disabled")
         probs.append(SampleStore(run_dir, config_hash(cfg)).load()["probs"])
@@ -95,7 +99,7 @@ def test_run_seed_drives_the_monte_carlo_noise(cached, tmp_path):
 
 
 def test_resume_over_a_changed_cache_is_refused(cached, tmp_path, classifier_config):
-    cfg = calibration_config(tmp_path, cached, dict(type="TemperatureScaling"))
+    cfg = calibration_config(tmp_path, cached[0], dict(type="TemperatureScaling"))
     run_dir = evaluate(cfg, progress=False, wandb_mode="disabled")
     prov = json.loads((run_dir / "provenance.json").read_text())
     prov["dataset"]["fingerprint"] = "0" * 64  # as if the test logits had been recomputed differently

@@ -5,7 +5,7 @@ import pytest
 import timm
 import torch
 
-from bench.tasks.generation.extractors.classifier import TimmClassifierFeatures
+from bench.methods.classifier.features import TimmClassifierFeatures
 
 
 def test_timm_classifier_features_from_a_local_file(tmp_path) -> None:

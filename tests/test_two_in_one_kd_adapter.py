@@ -13,6 +13,7 @@ from bench.datasets.face_forgery import GeneratedForgeryVideos
 from bench.methods.two_in_one_kd import DualBranchForgeryTeacher, TwoInOneKD
 from bench.runner import evaluate
 from bench.throughput import count_parameters
+from bench.upstream import UpstreamError
 
 PROXY = dict(type="GeneratedForgeryVideos", videos=8, frames_per_video=2, size=16, artifact_strength=0.5)
 TRAIN = dict(epochs=2, batch_size=8, lr=2e-3, seed=0)
@@ -35,8 +36,12 @@ def teacher_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return teacher.fit(proxy(), None, tmp_path_factory.mktemp("teacher"), torch.device("cpu"), **TRAIN)
 
 
-def teacher_spec(checkpoint: Path) -> dict:
-    return {"spatial": "test_resnet", "frequency": "test_resnet", "checkpoint": str(checkpoint)}
+def teacher_spec(checkpoint: Path | str) -> dict:
+    return {"method": {"type": "DualBranchForgeryTeacher", "spatial": "test_resnet", "frequency": "test_resnet"},
+            "checkpoint": str(checkpoint)}
+
+
+UNUSED = teacher_spec("unused.pth")  # a teacher that the test never loads
 
 
 def test_teacher_scores_are_sigmoid_logits_with_the_models_cost(teacher_checkpoint: Path):
@@ -55,13 +60,15 @@ def test_teacher_scores_are_sigmoid_logits_with_the_models_cost(teacher_checkpoi
 
 def test_student_options_are_checked():
     with pytest.raises(ValueError, match="dedicated"):
-        TwoInOneKD(student="test_efficientnet", teacher="x", mode="spatial", homogenization="project")
+        TwoInOneKD(student="test_efficientnet", teacher=UNUSED, mode="spatial", homogenization="project")
     with pytest.raises(ValueError, match="naive_both"):
-        TwoInOneKD(student="test_efficientnet", teacher="x", mode="both")
+        TwoInOneKD(student="test_efficientnet", teacher=UNUSED, mode="both")
     with pytest.raises(ValueError, match="weights"):
-        TwoInOneKD(student="test_efficientnet", teacher="x", weights={"spacial": 1.0})
+        TwoInOneKD(student="test_efficientnet", teacher=UNUSED, weights={"spacial": 1.0})
     with pytest.raises(ValueError, match="checkpoint"):
-        TwoInOneKD(student="test_efficientnet", teacher={"spatial": "test_resnet"}).build_teacher(torch.device("cpu"))
+        TwoInOneKD(student="test_efficientnet", teacher={"spatial": "test_resnet"})
+    with pytest.raises(UpstreamError, match="unresolved upstream reference"):  # the constructor never trains
+        TwoInOneKD(student="test_efficientnet", teacher=teacher_spec("upstream:teacher"))
 
 
 def fit_student(teacher: str | dict, work_dir: Path, **options) -> tuple[TwoInOneKD, Path]:
@@ -99,11 +106,11 @@ def test_evaluation_loads_only_the_student_and_reports_the_last_cosine(teacher_c
     assert set(out["params"].tolist()) == {count_parameters(method.model)}
     last = torch.load(final, weights_only=True)["meta"]["history"][-1]["distill_cosine"]
     assert method.fitted_values() == {"distill grad cosine (last epoch)": pytest.approx(last)}
-    assert TwoInOneKD(student="test_efficientnet", teacher="x", mode="spatial").fitted_values() == {}
+    assert TwoInOneKD(student="test_efficientnet", teacher=UNUSED, mode="spatial").fitted_values() == {}
 
 
 def test_a_mismatched_checkpoint_names_the_file_and_the_keys(teacher_checkpoint: Path):
-    student = TwoInOneKD(student="test_resnet", teacher="x", checkpoint=str(teacher_checkpoint))
+    student = TwoInOneKD(student="test_resnet", teacher=UNUSED, checkpoint=str(teacher_checkpoint))
     with pytest.raises(RuntimeError, match=r"(?s)final\.pth does not match Student.*missing keys.*"
                        r"shape mismatches \(1\): head.weight"):
         student.setup(torch.device("cpu"))
@@ -123,15 +130,18 @@ def test_teacher_config_then_student_config_end_to_end(tmp_path: Path):
     teacher = write_config(tmp_path / "teacher.py", common + "method = dict(type='DualBranchForgeryTeacher', "
                                                              "spatial='test_resnet', frequency='test_resnet')\n")
     student = write_config(tmp_path / "student.py", common + "method = dict(type='TwoInOneKD', "
-                           f"student='test_efficientnet', teacher={str(teacher)!r}, mode='dedicated', "
-                           "homogenization='both')\n")
+                           "student='test_efficientnet', teacher=dict(method='upstream:teacher.method', "
+                           "checkpoint='upstream:teacher'), mode='dedicated', homogenization='both')\n"
+                           f"upstream = dict(teacher=dict(config={str(teacher)!r}, product='checkpoint'))\n")
     run_dir = evaluate(load_config(student, {"run.work_dir": str(tmp_path / "run")}), progress=False)
     results = json.loads((run_dir / "results.json").read_text())
     metrics = results["metrics"]
     assert metrics["videos"] == 8 and 0.0 <= metrics["video AUC"] <= 1.0
     assert metrics["params (M)"] == pytest.approx(count_parameters(TwoInOneKD(
-        student="test_efficientnet", teacher="x").create_model()) / 1e6)
+        student="test_efficientnet", teacher=UNUSED).create_model()) / 1e6)
     assert "distill grad cosine (last epoch)" in metrics
-    provenance = json.loads((run_dir / "provenance.json").read_text())["method"]
-    assert provenance["teacher"]["source"] == str(teacher) and provenance["mode"] == "dedicated"
+    recorded = json.loads((run_dir / "provenance.json").read_text())
+    provenance, trained = recorded["method"], recorded["upstream"]["teacher"]
+    assert provenance["teacher"]["source"]["checkpoint"] == trained["path"] and provenance["mode"] == "dedicated"
+    assert provenance["teacher"]["sha256"] == trained["sha256"] and trained["method"]["spatial"] == "test_resnet"
     assert [h["epoch"] for h in provenance["training_history"]] == [1, 2]

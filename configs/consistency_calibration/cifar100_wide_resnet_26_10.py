@@ -1,7 +1,6 @@
-# CIFAR-100: calibrate the cached logits of classifiers/cifar100_wide_resnet_26_10. First cache them:
-#   bench run consistency_calibration/classifiers/cifar100_wide_resnet_26_10 --cfg-options dataset.split=val
-#   bench run consistency_calibration/classifiers/cifar100_wide_resnet_26_10
+# CIFAR-100: calibrate the cached logits of classifiers/cifar100_wide_resnet_26_10.
+# The runner runs the classifier on both splits first (or finds its finished runs): the logits are upstreams.
 _base_ = ["./_base_/calibrate_cifar.py"]
 
-dataset = dict(source="consistency_calibration/classifiers/cifar100_wide_resnet_26_10")
-method = dict(fit_on=dict(source="consistency_calibration/classifiers/cifar100_wide_resnet_26_10"))
+upstream = dict(test_logits=dict(config="consistency_calibration/classifiers/cifar100_wide_resnet_26_10"),
+                fit_logits=dict(config="consistency_calibration/classifiers/cifar100_wide_resnet_26_10"))

@@ -3,5 +3,7 @@
 # Feature losses: squared distances of L2-normalised features, weight 1 each, next to the student's BCE.
 _base_ = ["../two_in_one_kd/_base_/demo_proxy.py"]
 
-method = dict(type="TwoInOneKD", student="test_efficientnet", teacher="demo/two_in_one_kd_0_teacher",
-              mode="dedicated", homogenization="none")
+upstream = dict(teacher=dict(config="demo/two_in_one_kd_0_teacher", product="checkpoint"))
+method = dict(type="TwoInOneKD", student="test_efficientnet",
+              mode="dedicated", homogenization="none",
+              teacher=dict(method="upstream:teacher.method", checkpoint="upstream:teacher"))

@@ -3,5 +3,5 @@ _base_ = ["./_base_/ffpp.py", "./_base_/student.py"]
 
 dataset = dict(compression="c40")
 train = dict(dataset=dict(compression="c40"))
-method = dict(teacher="two_in_one_kd/teacher_ffpp_c40")
+upstream = dict(teacher=dict(config="two_in_one_kd/teacher_ffpp_c40"))
 paper = dict(setting={"dataset": "FF++ (c40)", "model": "two-in-one student"})

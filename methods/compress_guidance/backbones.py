@@ -6,8 +6,9 @@ provenance. Sources, all local files only:
 
 - ``adm``: an openai/guided-diffusion checkpoint (``64x64_diffusion.pt``, ...) in our faithful ADM U-Net,
   with the noise schedule and learned variance of its preset;
-- ``diffusers_unet``: a diffusers ``UNet2DModel`` folder (or the pipeline another config's train stage wrote,
-  ``model=dict(config=...)``: the digits demo's DDPM), its betas from the folder's scheduler config;
+- ``diffusers_unet``: a diffusers ``UNet2DModel`` folder (or the pipeline another config's train stage wrote, an
+  upstream checkpoint ``model="upstream:<name>"``: the digits demo's DDPM), its betas from the folder's scheduler
+  config;
 - ``dit``: a diffusers ``DiTPipeline`` folder (``facebook/DiT-XL-2-256``): the transformer and VAE, sampled as
   DiT's own ``sample.py`` does (linear betas, learned sigma, 250 respaced ancestral steps, latents / 0.18215).
 """
@@ -42,15 +43,16 @@ class Backbone:
     modules: list[torch.nn.Module] = field(default_factory=list)
 
 
-def resolve_source(source: str | dict[str, Any]) -> str:
-    """A model path, or ``{"config": NAME}``: the model that config's train stage produces (trained on first use)."""
-    if isinstance(source, dict):
-        from bench.runner import trained_method
+def model_source(spec: dict[str, Any]) -> str:
+    """The backbone's ``model``: a local path (in a config, ``"upstream:<name>"`` of a ``checkpoint`` upstream for
+    the pipeline another config trains; the runner resolves it, nothing trains here)."""
+    from bench.upstream import require_path
 
-        if set(source) != {"config"}:
-            raise ValueError(f"a model source dict takes only 'config', got {sorted(source)}")
-        return str(trained_method(source["config"])[1])
-    return str(source)
+    if isinstance(spec.get("model"), dict):
+        raise ValueError(f"backbone model {spec['model']!r}: name another config's trained model through the config's "
+                         "upstream section (upstream = dict(ddpm=dict(config=..., product='checkpoint')), "
+                         "model='upstream:ddpm')")
+    return require_path(spec.get("model"), "method.backbone.model")
 
 
 def diffusers_betas(config: dict[str, Any]) -> np.ndarray:
@@ -97,7 +99,7 @@ def _adm(spec: dict[str, Any], respacing: str, device: torch.device) -> Backbone
 def _diffusers_unet(spec: dict[str, Any], respacing: str, device: torch.device) -> Backbone:
     from bench.methods.diffusion.unet import load_scheduler_config, load_unet
 
-    source = resolve_source(spec["model"])
+    source = model_source(spec)
     unet, facts = load_unet(source, subfolder=spec.get("subfolder"))
     unet.to(device).eval()
     config = load_scheduler_config(source)
@@ -122,7 +124,7 @@ def _dit(spec: dict[str, Any], respacing: str, device: torch.device) -> Backbone
     from bench.io import sha256_file
     from bench.methods.diffusion.unet import ModelLayoutError, locate_model_source
 
-    root, cache_facts = locate_model_source(resolve_source(spec["model"]))
+    root, cache_facts = locate_model_source(model_source(spec))
     for sub in ("transformer", "vae"):
         if not (root / sub / "config.json").is_file():
             raise ModelLayoutError(root / sub / "config.json", "not a DiTPipeline folder (transformer/, vae/)",

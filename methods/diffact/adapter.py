@@ -39,7 +39,8 @@ class DiffAct(Method):
     ``set_sampling_seed``: seed = the video's index in the test list (official); False uses the harness's
     per-sample seed instead (the official code then samples unseeded).
     ``epoch_selection``: ``{"mode": "last"}`` (the trained model's last epoch) or ``{"mode":
-    "best_avg_on_test", "train_configs": [one config per split]}`` (the published protocol, see selection.py).
+    "best_avg_on_test", "train_checkpoints": [each split's final checkpoint]}`` (the published protocol, see
+    selection.py; in a config ``"upstream:<split>"`` of one ``checkpoint`` upstream per split).
     """
 
     eval_only_params = ("inference", "postprocess", "set_sampling_seed", "checkpoint", "epoch_selection",
@@ -180,15 +181,16 @@ class DiffAct(Method):
         if self.epoch_selection["mode"] == "last":
             self.checkpoint = str(path)
             return
-        from bench.config import load_config
-        from bench.results import train_dir_for
+        from bench.upstream import require_path
 
-        configs = list(self.epoch_selection.get("train_configs") or [])
-        if not configs:
-            raise ValueError("epoch_selection 'best_avg_on_test' needs 'train_configs': the config of every split")
-        train_dirs = [train_dir_for(load_config(c)) for c in configs]
+        checkpoints = list(self.epoch_selection.get("train_checkpoints") or [])
+        if not checkpoints:
+            raise ValueError("epoch_selection 'best_avg_on_test' needs 'train_checkpoints': every split's final "
+                             "checkpoint (in a config, 'upstream:<split>' of one checkpoint upstream per split)")
+        train_dirs = [Path(require_path(c, "epoch_selection.train_checkpoints")).parent for c in checkpoints]
         if Path(path).parent not in train_dirs:
-            raise ValueError(f"this run's training ({Path(path).parent}) is not among epoch_selection.train_configs")
+            raise ValueError(f"this run's training ({Path(path).parent}) is not among the folders of "
+                             f"epoch_selection.train_checkpoints ({[str(d) for d in train_dirs]})")
         epoch, averages = select_epoch(train_dirs)
         self.checkpoint = str(epoch_model_path(Path(path).parent, epoch))
         self.selected = {"mode": "best_avg_on_test", "epoch": epoch, "avg": averages[epoch],

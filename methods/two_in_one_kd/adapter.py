@@ -1,9 +1,9 @@
 """Method adapters of two-in-one KD: the dual-branch teacher and the distilled single-branch student.
 
 Both score frames for the ``binary_detection`` task (``score`` = sigmoid of the real/fake logit, 1 = fake) and store
-the deployed model's cost (``params``, ``macs`` per image) for ``ModelCost``. The student's ``teacher`` is another
-config (its train stage runs first, see :func:`bench.runner.trained_method`) or a teacher checkpoint; the student
-trains under ``<train dir>/teacher-<sha256[:12]>/``, so a retrained teacher never reuses a stale student.
+the deployed model's cost (``params``, ``macs`` per image) for ``ModelCost``. The student's ``teacher`` is a teacher
+method section and checkpoint (in a config, another config's trained teacher through an upstream checkpoint); the
+student trains under ``<train dir>/teacher-<sha256[:12]>/``, so a retrained teacher never reuses a stale student.
 """
 from __future__ import annotations
 
@@ -131,8 +131,8 @@ class DistilledStudent(nn.Module):
 class TwoInOneKD(ForgeryDetector):
     """A single-branch ``student`` (timm name) distilled from a dual-branch ``teacher``.
 
-    ``teacher``: a config name (the teacher that config trains) or a dict of :class:`DualBranchForgeryTeacher`
-    arguments with its ``checkpoint``. ``mode`` is the ablation row
+    ``teacher``: ``dict(method=<DualBranchForgeryTeacher method section>, checkpoint=<its weights>)``; in a config
+    ``dict(method="upstream:teacher.method", checkpoint="upstream:teacher")`` with a ``checkpoint`` upstream. ``mode`` is the ablation row
     (:data:`~bench.methods.two_in_one_kd.distillation.MODES`); ``homogenization`` the gradient treatment of the two
     dedicated losses (``none``, ``equal_norm``, ``project``, ``both``), by default ``both`` for ``dedicated`` (the
     paper's method) and ``none`` for the other modes, which have no pair to homogenize; ``weights`` the
@@ -142,7 +142,7 @@ class TwoInOneKD(ForgeryDetector):
     homogenization.
     """
 
-    def __init__(self, student: str, teacher: str | dict[str, Any], mode: str = "dedicated",
+    def __init__(self, student: str, teacher: dict[str, Any], mode: str = "dedicated",
                  homogenization: str | None = None, weights: dict[str, float] | None = None, projector: str = "mlp",
                  feature_norm: bool = True, logit_kd: dict[str, float] | None = None,
                  student_kwargs: dict[str, Any] | None = None, **common: Any) -> None:
@@ -155,6 +155,16 @@ class TwoInOneKD(ForgeryDetector):
         if homogenization != "none" and mode != "dedicated":
             raise ValueError(f"homogenization {homogenization!r} acts on the two dedicated distillation losses; "
                              f"use mode 'dedicated' (got {mode!r}) or homogenization 'none'")
+        if not isinstance(teacher, dict) or set(teacher) != {"method", "checkpoint"}:
+            raise ValueError(f"teacher must be dict(method=..., checkpoint=...) (in a config: dict(method="
+                             f"'upstream:teacher.method', checkpoint='upstream:teacher')), got {teacher!r}")
+        from bench.upstream import require_path
+
+        require_path(teacher["checkpoint"], "TwoInOneKD.teacher.checkpoint")
+        if not isinstance(teacher["method"], dict) or teacher["method"].get("type", "DualBranchForgeryTeacher") != \
+                "DualBranchForgeryTeacher":
+            raise TypeError(f"TwoInOneKD.teacher.method must be a DualBranchForgeryTeacher method section, got "
+                            f"{teacher['method']!r}")
         self.student_name, self.teacher_source = student, teacher
         self.mode, self.homogenization, self.projector = mode, homogenization, projector
         self.weights = {name: float(w) for name, w in (weights or {}).items()}
@@ -171,18 +181,9 @@ class TwoInOneKD(ForgeryDetector):
         return Student(self.student_name, backbone_kwargs=self.student_kwargs)
 
     def build_teacher(self, device: torch.device) -> DualBranchForgeryTeacher:
-        """The teacher, set up on ``device`` (trained first when ``teacher`` names a config whose run is not done)."""
-        if isinstance(self.teacher_source, str):
-            from bench.runner import trained_method
-
-            teacher, _ = trained_method(self.teacher_source)
-            if not isinstance(teacher, DualBranchForgeryTeacher):
-                raise TypeError(f"teacher config {self.teacher_source!r} builds a {type(teacher).__name__}, not a "
-                                "DualBranchForgeryTeacher")
-        else:
-            if not self.teacher_source.get("checkpoint"):
-                raise ValueError("a teacher dict needs its 'checkpoint' (or name the teacher's config instead)")
-            teacher = DualBranchForgeryTeacher(**self.teacher_source)
+        """The teacher, set up on ``device`` from its method section and checkpoint (nothing trains here)."""
+        kwargs = {k: v for k, v in self.teacher_source["method"].items() if k not in ("type", "checkpoint")}
+        teacher = DualBranchForgeryTeacher(**kwargs, checkpoint=str(self.teacher_source["checkpoint"]))
         teacher.setup(device)
         self.teacher_facts = {"source": self.teacher_source, **teacher.weights}
         return teacher

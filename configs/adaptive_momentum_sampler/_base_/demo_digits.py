@@ -16,8 +16,10 @@ method = dict(
     scheduler=dict(type="DDIMScheduler"), num_inference_steps=10)
 train = dict(dataset=dict(type="Digits", split="train", split_seed=0), epochs=100, batch_size=64, lr=2e-3,
              weight_decay=0.0, seed=0)
+upstream = dict(classifier=dict(config="demo/harness_digits", product="checkpoint"))
 task = dict(
-    type="generation", extractor=dict(type="TrainedClassifierFeatures", config="demo/harness_digits"),
+    type="generation", extractor=dict(type="TrainedClassifierFeatures", method="upstream:classifier.method",
+                                     checkpoint="upstream:classifier"),
     reference=dict(dataset=dict(type="Digits", split="train", split_seed=0)), metric_prefix="digits_",
     metrics=[dict(type="FID"), dict(type="InceptionScore", split_size=1000), dict(type="PrecisionRecall", k=3),
              dict(type="KID", subsets=100, subset_size=500)], image_format="png")

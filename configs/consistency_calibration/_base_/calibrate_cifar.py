@@ -1,11 +1,14 @@
 # Post-hoc calibration of a CIFAR classifier's cached logits: fit on the 5k val logits, evaluate on the 10k test
-# logits. A leaf config names the classifier config in dataset.source and method.fit_on.source.
+# logits. A leaf config names the classifier config in upstream.test_logits.config and upstream.fit_logits.config;
+# the runner runs the classifier on each split first (or finds its finished runs).
 # `bench run` evaluates CC (eps searched with T = 200, applied with T = 1000); `bench sweep` runs the suite.
 _base_ = ["../../_base_/default_run.py", "../../_base_/tasks/calibration.py"]
 
-dataset = dict(type="CachedLogits", source=None, split="test")
+upstream = dict(test_logits=dict(config="", product="logits", options={"dataset.split": "test"}),
+                fit_logits=dict(config="", product="logits", options={"dataset.split": "val"}))
+dataset = dict(type="CachedLogits", run_dir="upstream:test_logits")
 method = dict(type="PostHocCalibration", calibrator=dict(type="ConsistencyCalibrator", search_num_samples=200),
-              fit_on=dict(type="CachedLogits", source=None, split="val"))
+              fit_on=dict(type="CachedLogits", run_dir="upstream:fit_logits"))
 run = dict(batch_size=1000)
 # every calibrator of the suite; _delete_ replaces the calibrator dict instead of merging into it
 sweep = dict(grid={"method.calibrator": [

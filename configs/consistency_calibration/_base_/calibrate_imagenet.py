@@ -2,7 +2,8 @@
 # lists): as calibrate_cifar.py, with T = 100 during CC's eps search (1,000 classes; a GPU is advised).
 _base_ = ["./calibrate_cifar.py"]
 
-method = dict(calibrator=dict(search_num_samples=100), fit_on=dict(split="calib"))
+upstream = dict(fit_logits=dict(options={"dataset.split": "calib"}))
+method = dict(calibrator=dict(search_num_samples=100))
 run = dict(batch_size=500)
 sweep = dict(grid={"method.calibrator": [
     dict(_delete_=True, type="Uncalibrated"), dict(_delete_=True, type="TemperatureScaling"),

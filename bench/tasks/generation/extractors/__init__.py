@@ -2,9 +2,10 @@
 
 An extractor maps a batch of uint8 images [B, H, W, C] to named per-sample features; the generation task stores
 them with each sample, so metrics can be recomputed from the run directory without the extractor. Importing
-this package registers every extractor in ``bench.registry.EXTRACTORS``.
+this package registers the task's extractors in ``bench.registry.EXTRACTORS`` (the timm classifier ones are in
+``bench.methods.classifier.features``).
 """
 from bench.tasks.generation.extractors.base import FEATURE_KEYS, ImageFeatureExtractor
-from bench.tasks.generation.extractors import classifier, inception  # noqa: F401,E402  (registration)
+from bench.tasks.generation.extractors import inception  # noqa: F401,E402  (registration)
 
 __all__ = ["FEATURE_KEYS", "ImageFeatureExtractor"]

@@ -2,8 +2,9 @@
 accuracy of generated samples.
 
 The digits demo scores its generated 8x8 digits with the pre-logit features and logits of the timm classifier
-that another config's ``train`` stage produces (labelled by ``metric_prefix``, never as Inception FID); a released
-classifier from a local file (``TimmClassifierFeatures``) measures the accuracy of generated ImageNet samples.
+that another config's ``train`` stage produces, an upstream checkpoint (labelled by ``metric_prefix``, never as
+Inception FID); a released classifier from a local file (``TimmClassifierFeatures``) measures the accuracy of
+generated ImageNet samples. Registered in ``bench.registry.EXTRACTORS`` beside the task's own extractors.
 """
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Any
 
 import torch
 
-from bench.tasks.generation.extractors.base import ImageFeatureExtractor
 from bench.io import sha256_file
 from bench.registry import EXTRACTORS
+from bench.tasks.generation.extractors.base import ImageFeatureExtractor
 
 
 class ClassifierFeatures(ImageFeatureExtractor):
@@ -52,15 +53,22 @@ class ClassifierFeatures(ImageFeatureExtractor):
 
 @EXTRACTORS.register_module()
 class TrainedClassifierFeatures(ClassifierFeatures):
-    """The classifier trained by ``config``'s train stage (run, or resumed, on first use)."""
+    """A classifier another config trained: its ``method`` section and final ``checkpoint``, in a config
+    ``"upstream:<name>.method"`` and ``"upstream:<name>"`` of a ``checkpoint`` upstream (resolved by the runner; this
+    constructor never trains)."""
 
-    def __init__(self, config: str) -> None:
-        from bench.runner import trained_method
+    def __init__(self, method: dict[str, Any], checkpoint: str) -> None:
+        from bench.registry import METHODS
+        from bench.upstream import require_path
 
-        method, checkpoint = trained_method(config)
-        super().__init__(method, str(checkpoint), f"trained by {config}")
-        method.setup(torch.device("cpu"))
-        self.config_name = config
+        checkpoint = require_path(checkpoint, "TrainedClassifierFeatures.checkpoint")
+        if not isinstance(method, dict) or "type" not in method:
+            raise TypeError(f"TrainedClassifierFeatures.method must be the classifier config's method section (a dict "
+                            f"with 'type'; in a config 'upstream:<name>.method'), got {method!r}")
+        built = METHODS.build(dict(method))
+        built.use_checkpoint(checkpoint)
+        super().__init__(built, checkpoint, "(trained upstream)")
+        built.setup(torch.device("cpu"))
 
 
 @EXTRACTORS.register_module()
