@@ -132,14 +132,14 @@ class TwoInOneKD(ForgeryDetector):
     """A single-branch ``student`` (timm name) distilled from a dual-branch ``teacher``.
 
     ``teacher``: ``dict(method=<DualBranchForgeryTeacher method section>, checkpoint=<its weights>)``; in a config
-    ``dict(method="upstream:teacher.method", checkpoint="upstream:teacher")`` with a ``checkpoint`` upstream. ``mode`` is the ablation row
-    (:data:`~bench.methods.two_in_one_kd.distillation.MODES`); ``homogenization`` the gradient treatment of the two
-    dedicated losses (``none``, ``equal_norm``, ``project``, ``both``), by default ``both`` for ``dedicated`` (the
-    paper's method) and ``none`` for the other modes, which have no pair to homogenize; ``weights`` the
-    per-projector loss weights (``spatial``, ``frequency``, ``both``; default 1); ``projector`` the projector kind;
-    ``logit_kd`` optional Hinton distillation (``{"weight": 0.0, "temperature": 4.0}``). The training log
-    (``history`` in the checkpoint) records each loss and the cosine of the two distillation gradients before
-    homogenization.
+    ``dict(method="upstream:teacher.method", checkpoint="upstream:teacher")`` with a ``checkpoint`` upstream.
+    ``mode`` is the ablation row (:data:`~bench.methods.two_in_one_kd.distillation.MODES`); ``homogenization`` the
+    gradient treatment of the two dedicated losses (``none``, ``equal_norm``, ``project``, ``both``), by default
+    ``both`` for ``dedicated`` (the paper's method) and ``none`` for the other modes, which have no pair to
+    homogenize; ``weights`` the per-projector loss weights (``spatial``, ``frequency``, ``both``; default 1);
+    ``projector`` the projector kind; ``logit_kd`` optional Hinton distillation (``{"weight": 0.0, "temperature":
+    4.0}``). The training log (``history`` in the checkpoint) records each loss and the cosine of the two
+    distillation gradients before homogenization.
     """
 
     def __init__(self, student: str, teacher: dict[str, Any], mode: str = "dedicated",
