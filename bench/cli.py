@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="statistics file to write (.npz)")
     p.add_argument("--weights", help="Inception weights file (weights-inception-2015-12-05-6726825d.pth)")
     p.add_argument("--extractor", type=json.loads,
-                   help='another extractor as JSON, e.g. \'{"type": "TrainedClassifierFeatures", "config": "..."}\'')
+                   help='another extractor as JSON, e.g. \'{"type": "TimmClassifierFeatures", "model_name": '
+                   '"resnet152", "checkpoint": "..."}\'')
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--center-crop", type=int, metavar="SIZE",
                    help="center-crop every image to SIZE x SIZE as ADM does (box halving, bicubic short side, centre "
@@ -206,7 +207,10 @@ def _model_cost(cfg, args: argparse.Namespace) -> dict:  # noqa: ANN001 - an mme
     from bench.runner import pick_device
     from bench.throughput import model_cost
 
-    method = METHODS.build(to_plain(cfg.method))
+    from bench.upstream import resolve, section
+
+    resolve(cfg, mode="require")  # a teacher or backbone from another config must exist already
+    method = METHODS.build(section(cfg, "method"))
     device = pick_device(cfg.run.device)
     method.setup(device, seed=int(cfg.run.seed))
     model = getattr(method, "model", None)

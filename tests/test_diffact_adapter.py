@@ -96,6 +96,28 @@ def test_select_epoch_takes_the_best_avg_common_to_every_split(tmp_path):
         select_epoch([tmp_path / "s1", tmp_path / "s3"])
 
 
+def test_selected_epoch_reads_the_splits_upstream_checkpoints(tmp_path):
+    """``best_avg_on_test`` takes every split's training folder from its upstream checkpoint, never from configs."""
+    from bench.config import to_plain
+    from bench.upstream import UpstreamError
+
+    selected = load_config("diffact/gtea_split2_train_selected")
+    assert sorted(selected.upstream) == ["split1", "split2", "split3", "split4"]
+    spec = {k: v for k, v in to_plain(selected.method).items() if k != "type"}
+    with pytest.raises(UpstreamError, match="unresolved upstream reference"):
+        DiffAct(**spec).use_checkpoint(tmp_path / "s2" / "epoch-200.model")
+    for split in (1, 2, 3, 4):
+        for epoch, value in {100: 0.6 - split / 100, 200: 0.5 + split / 100}.items():
+            atomic_write_json(tmp_path / f"s{split}" / f"test_results_epoch{epoch}.json",
+                              {"epoch": epoch, **{m: value for m in ("Acc", "Edit", "F1@10", "F1@25", "F1@50")}})
+    spec["epoch_selection"]["train_checkpoints"] = [str(tmp_path / f"s{k}" / "epoch-200.model") for k in (1, 2, 3, 4)]
+    method = DiffAct(**spec)
+    method.use_checkpoint(tmp_path / "s2" / "epoch-200.model")
+    assert method.selected["epoch"] == 100 and method.checkpoint == str(tmp_path / "s2" / "epoch-100.model")
+    with pytest.raises(ValueError, match="not among the folders"):
+        method.use_checkpoint(tmp_path / "s5" / "epoch-200.model")
+
+
 def test_selected_and_last_epoch_configs_share_one_training():
     last, selected = load_config("diffact/gtea_split2_train"), load_config("diffact/gtea_split2_train_selected")
     assert train_dir_for(last) == train_dir_for(selected)

@@ -80,7 +80,7 @@ def test_run_and_logits_products(tmp_path: Path, digits_checkpoint: Path):
             "dataset = dict(_delete_=True, type='CachedLogits', run_dir='upstream:logits')\n"
             "method = dict(type='PostHocCalibration', calibrator=dict(type='Uncalibrated'), "
             "fit_on=dict(type='CachedLogits', run_dir='upstream:logits'))\n"
-            f"task = dict(_delete_=True, type='calibration', metrics=[dict(type='Accuracy')])\n")
+            "task = dict(_delete_=True, type='calibration', metrics=[dict(type='Accuracy')])\n")
     partial = write(tmp_path / "cal.py", body.format(c=str(clf), p="logits"))
     with pytest.raises(UpstreamError, match="'partial'.*every sample"):  # run.limit: not every logit
         resolve(load_config(partial))
