@@ -11,7 +11,7 @@ A config has these top-level sections; anything else is an error with a suggesti
   ``"upstream:<name>"`` and resolved by the runner before building (see :mod:`bench.upstream`).
 
 The config hash covers everything that can change a per-sample output: the dataset, method, task and train
-sections, the resolved upstream facts (each upstream's config hash, product path and sha256), and the run's seed
+sections, the resolved upstream facts (each upstream's config hash and product sha256, not its path), and the run's seed
 and precision. The other execution settings (batch size, device, limit, ...),
 ``wandb``, ``sweep``, ``name`` and ``paper`` are left out of it, so a resumed run may use another batch size
 or world size and still reuse finished samples.
@@ -153,10 +153,19 @@ def config_text(cfg: Config) -> str:
                    for key, value in sorted(cfg.to_dict().items()))
 
 
+def content_facts(resolved: dict[str, Any]) -> dict[str, Any]:
+    """An upstream's resolved facts without where its product lies: the hash follows what the product is (its
+    config hash and content sha256), so moving the results root or another machine gives the same hash."""
+    return {key: value for key, value in resolved.items() if key != "path"}
+
+
 def config_hash(cfg: Config) -> str:
     """sha256 of the sections that determine per-sample outputs (the upstream section with its resolved facts
     among them), plus the run's seed and precision."""
     hashed = {k: to_plain(v) for k, v in cfg.to_dict().items() if k not in NOT_HASHED}
+    for entry in (hashed.get("upstream") or {}).values():
+        if isinstance(entry, dict) and isinstance(entry.get("resolved"), dict):
+            entry["resolved"] = content_facts(entry["resolved"])
     run = cfg.get("run") or {}
     hashed["run"] = {key: run.get(key, RUN_DEFAULTS[key]) for key in HASHED_RUN_KEYS}
     return sha256_json(hashed)

@@ -251,6 +251,7 @@ def sha256_path(path: str | Path) -> str:
 def training_facts(cfg: Any) -> dict[str, Any]:
     """The resolved facts of the upstreams that the method's training view or the train section refer to (part of
     the train folder's key, so a retrained upstream retrains its downstream)."""
+    from bench.config import content_facts
     from bench.results import training_view
 
     names = {n for n, _ in references(training_view(to_plain(cfg.method))) | references(to_plain(cfg.get("train")))}
@@ -260,5 +261,5 @@ def training_facts(cfg: Any) -> dict[str, Any]:
         if not resolved:
             raise UpstreamError(f"the train stage uses 'upstream:{name}', which is not resolved yet: resolve the "
                                 "config's upstreams first (bench.upstream.resolve)")
-        facts[name] = {k: v for k, v in resolved.items() if k != "method"}
+        facts[name] = {k: v for k, v in content_facts(resolved).items() if k != "method"}
     return facts

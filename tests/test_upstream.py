@@ -71,6 +71,10 @@ def test_a_changed_upstream_changes_the_downstream_hash(chain: dict[str, Path]):
     again = load_config(chain["down"])
     resolve(again)  # the finished train stage is found, not retrained: same facts, same hash
     assert config_hash(again) == config_hash(first)
+    # the hash follows the product's content, not where it lies: another results root gives the same hash
+    moved = load_config(chain["down"])
+    moved.upstream.clf.resolved = {**first.upstream.clf.resolved, "path": "/elsewhere/final.pth"}
+    assert config_hash(moved) == config_hash(first)
 
 
 def test_run_and_logits_products(tmp_path: Path, digits_checkpoint: Path):
