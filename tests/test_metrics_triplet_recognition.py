@@ -16,7 +16,7 @@ from bench.metrics.triplet_recognition import (  # noqa: E402
     extract_component,
     provenance,
 )
-from bench.datasets.cholec_triplet import official_mapping  # noqa: E402
+from bench.formats.cholec import official_mapping  # noqa: E402
 from bench.registry import METRICS  # noqa: E402
 
 CLASS_COUNTS = {"ivt": 100, "i": 6, "v": 10, "t": 15, "iv": 26, "it": 59}

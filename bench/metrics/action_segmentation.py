@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bench.formats.mstcn import read_mapping
 from bench.metrics.base import Metric
 from bench.registry import METRICS
 from bench.store import Columns
@@ -222,8 +223,6 @@ def resolve_class_names(class_names: Sequence[str] | str | Path | None) -> list[
     if class_names is None:
         return None
     if isinstance(class_names, (str, Path)):
-        from bench.datasets.action_segmentation import read_mapping
-
         return read_mapping(class_names)
     return list(class_names)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.datasets.cholec_triplet import MAPPING_COLUMNS, NUM_TRIPLETS, official_mapping, read_mapping
+from bench.formats.cholec import MAPPING_COLUMNS, NUM_TRIPLETS, official_mapping, read_mapping
 from bench.metrics.base import Metric
 from bench.registry import METRICS
 from bench.store import Columns
