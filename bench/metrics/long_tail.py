@@ -17,7 +17,9 @@ class ShotBucketCalibration(ProbabilisticMetric):
     sample count.
     """
 
-    def __init__(self, train_file: str, n_bins: int = 15, many_above: int = 100, few_below: int = 20) -> None:
+    def __init__(self, train_file: str, n_bins: int = 15, many_above: int = 100, few_below: int = 20,
+                 prefix: str = "") -> None:
+        super().__init__(prefix)
         self.train_file, self.n_bins = train_file, n_bins
         self.many_above, self.few_below = many_above, few_below
 

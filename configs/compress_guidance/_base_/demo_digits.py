@@ -20,7 +20,8 @@ train = dict(dataset=dict(type="Digits", split="train", split_seed=0), epochs=60
              weight_decay=0.0, seed=0)
 task = dict(
     type="generation", extractor=dict(type="TrainedClassifierFeatures", config="demo/harness_digits"),
-    reference=dict(dataset=dict(type="Digits", split="train", split_seed=0)), metric_prefix="digits_",
-    metrics=[dict(type="FID"), dict(type="KID", subsets=100, subset_size=500), dict(type="ClassAccuracy"),
-             dict(type="GuideAccuracy"), dict(type="SamplingCost", per_samples=500)], image_format="png")
+    reference=dict(dataset=dict(type="Digits", split="train", split_seed=0)),
+    metrics=[dict(type="FID", prefix="digits_"), dict(type="KID", subsets=100, subset_size=500, prefix="digits_"),
+             dict(type="ClassAccuracy", prefix="digits_"), dict(type="GuideAccuracy"),
+             dict(type="SamplingCost", per_samples=500)], image_format="png")
 run = dict(batch_size=250)
