@@ -49,7 +49,8 @@ task = dict(type="generation", extractor=dict(type="ProjectionFeatures"),
             reference_cache={str(tmp_path / "references")!r},
             metrics=[dict(type="FID", prefix="proj_"), dict(type="InceptionScore", split_size=6, prefix="proj_"),
                      dict(type="PrecisionRecall", k=3, prefix="proj_"),
-                     dict(type="KID", subsets=5, subset_size=6, prefix="proj_")], image_format={run.pop("image_format", "png")!r})
+                     dict(type="KID", subsets=5, subset_size=6, prefix="proj_")],
+            image_format={run.pop("image_format", "png")!r})
 run = dict(device="cpu", batch_size={run.get("batch_size", 12)})
 """)
     return load_config(path, {"run.work_dir": str(tmp_path / f"run_b{run.get('batch_size', 12)}")})
