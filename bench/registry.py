@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import pkgutil
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,6 +127,15 @@ def check_kwargs(target: Any, params: dict, where: str) -> None:
     if unknown:
         hints = "".join(f"\n  {k!r}:{suggest(k, accepted) or ' no close match.'}" for k in unknown)
         raise RegistryConfigError(f"unknown config key(s) for {where}:{hints}\nAccepted keys: {', '.join(accepted)}.")
+
+
+def import_submodules(package: str, path: Sequence[str], packages_only: bool = False) -> list[str]:
+    """Import every sub-module (or only sub-package) of ``package`` found on its ``path``, in name order, so their
+    entries register; what ``bench.methods`` and ``bench.datasets`` do instead of a hand-kept import list."""
+    names = sorted(info.name for info in pkgutil.iter_modules(list(path)) if info.ispkg or not packages_only)
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names
 
 
 METHODS = BenchRegistry("method", scope="bench", locations=["bench.methods"])
