@@ -13,7 +13,7 @@ pytest.importorskip("diffusers")
 
 from bench.config import load_config  # noqa: E402
 from bench.tasks.generation.extractors.base import ImageFeatureExtractor  # noqa: E402
-from bench.metrics.generation import SamplingCost  # noqa: E402
+from bench.methods.compress_guidance.metrics import SamplingCost  # noqa: E402
 from bench.methods.compress_guidance import CompressGuidanceSampler  # noqa: E402
 from bench.methods.diffusion.adm import build_adm  # noqa: E402
 from bench.registry import EXTRACTORS  # noqa: E402

@@ -9,7 +9,8 @@ import torch
 
 from bench.data import DatasetLayoutError
 from bench.datasets.action_segmentation import (GTEA, IGNORE_INDEX, Breakfast, GeneratedActionVideos, MSTCNVideos,
-                                                Salads50, read_bundle, read_labels, read_mapping)
+                                                Salads50, read_bundle, read_labels)
+from bench.formats.mstcn import read_mapping
 from bench.registry import DATASETS
 
 
@@ -231,7 +232,7 @@ def test_generated_videos_default_root(tmp_path):
 
 
 def test_prediction_files_round_trip_in_the_official_format(tmp_path):
-    from bench.datasets.action_segmentation import read_prediction_file, write_prediction_file
+    from bench.formats.mstcn import read_prediction_file, write_prediction_file
 
     path = write_prediction_file(tmp_path / "prediction" / "S1_Cheese_C1.txt", [2, 2, 0], ["take", "open", "pour"])
     assert path.read_text() == "### Frame level recognition: ###\npour pour take"

@@ -10,8 +10,9 @@ import torch
 from bench.data import DatasetLayoutError
 from bench.datasets.cholec_triplet import (CHALLENGE_TEST, COMPONENT_SIZES, CV_FOLDS_T50, INSTRUMENTS, JOINT_SLICES,
                                            LABEL_KEYS, TARGETS, VERBS, CholecT45, CholecT50, GeneratedSurgicalVideos,
-                                           cv_folds, format_mapping, read_mapping, read_names, split_videos,
-                                           write_cholect45_example, write_cholect50_example)
+                                           cv_folds, read_names, split_videos, write_cholect45_example,
+                                           write_cholect50_example)
+from bench.formats.cholec import format_mapping, read_mapping
 from bench.registry import DATASETS
 
 BANK = ivtmetrics.Disentangle().bank

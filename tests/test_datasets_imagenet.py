@@ -7,8 +7,8 @@ import torch
 from PIL import Image
 
 from bench.data import DatasetLayoutError
-from bench.datasets.imagenet import (SHOT_BUCKETS, ImageNetLT, ImageNetVal, buckets_from_counts, read_split_file,
-                                     shot_buckets)
+from bench.datasets.imagenet import ImageNetLT, ImageNetVal
+from bench.formats.oltr import SHOT_BUCKETS, buckets_from_counts, read_split_file, shot_buckets
 from bench.registry import DATASETS
 
 WNIDS = ("n01440764", "n01443537", "n01484850")  # sorted: class indices 0, 1, 2

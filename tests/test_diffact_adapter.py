@@ -6,7 +6,8 @@ import torch
 
 from bench.checkpoint import CheckpointError
 from bench.config import load_config
-from bench.datasets.action_segmentation import GeneratedActionVideos, read_prediction_file
+from bench.datasets.action_segmentation import GeneratedActionVideos
+from bench.formats.mstcn import read_prediction_file
 from bench.io import atomic_write_json
 from bench.methods.diffact import DiffAct
 from bench.methods.diffact.selection import select_epoch

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.datasets.cholec_triplet import official_mapping
+from bench.formats.cholec import official_mapping
 from bench.methods.difftriplet.association import AssociationGuidance, component_matrix
 
 

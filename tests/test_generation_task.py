@@ -44,11 +44,13 @@ def _config(tmp_path, folder, **run):
 dataset = dict(type="GenerationRequests", num_samples=12)
 method = dict(type="DiffusionSampler", model={str(folder)!r}, num_inference_steps=5,
               scheduler=dict(type="AdaptiveMomentumScheduler", method="adam", eta=1.0))
-task = dict(type="generation", extractor=dict(type="ProjectionFeatures"), metric_prefix="proj_",
+task = dict(type="generation", extractor=dict(type="ProjectionFeatures"),
             reference=dict(dataset=dict(type="Digits", split="train"), limit=100),
             reference_cache={str(tmp_path / "references")!r},
-            metrics=[dict(type="FID"), dict(type="InceptionScore", split_size=6), dict(type="PrecisionRecall", k=3),
-                     dict(type="KID", subsets=5, subset_size=6)], image_format={run.pop("image_format", "png")!r})
+            metrics=[dict(type="FID", prefix="proj_"), dict(type="InceptionScore", split_size=6, prefix="proj_"),
+                     dict(type="PrecisionRecall", k=3, prefix="proj_"),
+                     dict(type="KID", subsets=5, subset_size=6, prefix="proj_")],
+            image_format={run.pop("image_format", "png")!r})
 run = dict(device="cpu", batch_size={run.get("batch_size", 12)})
 """)
     return load_config(path, {"run.work_dir": str(tmp_path / f"run_b{run.get('batch_size', 12)}")})

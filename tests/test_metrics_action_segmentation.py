@@ -241,6 +241,11 @@ def test_prediction_key_and_prefix_score_another_column():
     outputs = two_videos()
     plain = ActionSegmentationScores(NAMES).compute(outputs)
     encoder = ActionSegmentationScores(NAMES, prediction_key="encoder_prediction", prefix="encoder_")
-    assert encoder.required == ("encoder_prediction", "target")
-    scores = encoder.compute({"encoder_prediction": outputs["prediction"], "target": outputs["target"]})
-    assert scores == {f"encoder_{name}": value for name, value in plain.items()}
+    assert encoder.required == ("encoder_prediction", "target") and encoder.prefix == "encoder_"
+    # compute returns bare names; the task puts the prefix before each
+    assert encoder.compute({"encoder_prediction": outputs["prediction"], "target": outputs["target"]}) == plain
+    task = ActionSegmentationTask(metrics=[{"type": "ActionSegmentationScores"}, {
+        "type": "ActionSegmentationScores", "prediction_key": "encoder_prediction", "prefix": "encoder_"}],
+        class_names=NAMES)
+    scores = task.evaluate({**outputs, "encoder_prediction": outputs["prediction"]})
+    assert scores == {**plain, **{f"encoder_{name}": value for name, value in plain.items()}}

@@ -16,8 +16,9 @@ from bench.metrics.triplet_recognition import (  # noqa: E402
     extract_component,
     provenance,
 )
-from bench.datasets.cholec_triplet import official_mapping  # noqa: E402
+from bench.formats.cholec import official_mapping  # noqa: E402
 from bench.registry import METRICS  # noqa: E402
+from bench.tasks.base import EvalTask  # noqa: E402
 
 CLASS_COUNTS = {"ivt": 100, "i": 6, "v": 10, "t": 15, "iv": 26, "it": 59}
 SKLEARN_CLIPS_ZERO = tuple(int(part) for part in sklearn.__version__.split(".")[:2]) >= (1, 6)
@@ -204,12 +205,15 @@ def test_provenance_names_versions_and_the_absent_class_rule():
 def test_keys_prefix_components_and_tensors():
     outputs = hand_case()
     plain = TripletRecognitionAP(components=("ivt", "i")).compute(outputs)
-    metric = METRICS.build({"type": "TripletRecognitionAP", "prediction_key": "decoder_scores", "target_key": "labels",
-                            "components": ("ivt", "i"), "prefix": "decoder_"})
-    assert metric.required == ("decoder_scores", "labels")
+    spec = {"type": "TripletRecognitionAP", "prediction_key": "decoder_scores", "target_key": "labels",
+            "components": ("ivt", "i"), "prefix": "decoder_"}
+    metric = METRICS.build(dict(spec))
+    assert metric.required == ("decoder_scores", "labels") and metric.prefix == "decoder_"
     renamed = {"decoder_scores": [torch.from_numpy(s).float() for s in outputs["triplet_scores"]],
                "labels": [torch.from_numpy(t).bool() for t in outputs["triplet_target"]]}
-    assert metric.compute(renamed) == pytest.approx({f"decoder_{k}": v for k, v in plain.items()}, abs=1e-7)
+    assert metric.compute(renamed) == pytest.approx(plain, abs=1e-7)  # bare names: the task adds the prefix
+    scores = EvalTask([spec]).evaluate(renamed)
+    assert scores == pytest.approx({f"decoder_{k}": v for k, v in plain.items()}, abs=1e-7)
     assert set(TripletRecognitionAP(components="v", global_ap=False).compute(outputs)) == {"AP_V"}
     with pytest.raises(ValueError, match="unknown triplet component"):
         TripletRecognitionAP(components=("i", "vt"))

@@ -12,16 +12,32 @@ import pytest
 from conftest import REPO
 
 
-def declared_packages() -> list[str]:
-    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+def discovered_packages() -> list[str]:
+    """The packages setup.py hands to setuptools: its discovery through pyproject's ``package-dir``."""
+    spec = importlib.util.spec_from_file_location("bench_setup", REPO / "setup.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.mapped_packages(module.package_dir())
 
 
 def test_every_adapter_and_reader_folder_is_packaged():
-    packages = set(declared_packages())
-    for top, namespace in (("methods", "bench.methods"), ("datasets", "bench.datasets")):
-        for folder in (REPO / top).iterdir():
-            if folder.is_dir() and (folder / "__init__.py").is_file():
-                assert f"{namespace}.{folder.name}" in packages, f"add {namespace}.{folder.name} to pyproject.toml"
+    packages = set(discovered_packages())
+    mapping = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    assert "packages" not in tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"], \
+        "packages are discovered by setup.py; a hand-kept list in pyproject.toml would override nothing but drift"
+    for namespace, folder in mapping.items():
+        assert namespace in packages
+        for init in (REPO / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(REPO / folder).parts
+            if "__pycache__" not in relative:
+                assert ".".join((namespace, *relative)) in packages, f"{init.parent} is not packaged"
+    import bench.methods
+
+    # what the runtime discovery imports (every paper's folder) is what the wheel ships, and vice versa
+    shipped = {p.split(".")[2] for p in packages if p.startswith("bench.methods.") and p.count(".") == 2}
+    assert set(bench.methods.PACKAGES) == shipped and {"classifier", "diffusion", "compress_guidance"} <= shipped
+    assert {"bench.formats", "bench.metrics", "bench.tasks.robustness", "bench.tasks.generation.extractors"} <= packages
 
 
 def installed_record() -> list[str]:
@@ -68,3 +84,6 @@ def test_regular_wheel_contents(tmp_path: Path):
     assert "bench/configs/demo/harness_digits.py" in names
     assert "bench/configs/_base_/tasks/classification.py" in names
     assert "bench/_reported/diffact.json" in names
+    for package in discovered_packages():  # every discovered package (but the data-only _reported) is in the wheel
+        if package != "bench._reported":
+            assert package.replace(".", "/") + "/__init__.py" in names, package

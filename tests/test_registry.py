@@ -44,3 +44,64 @@ def test_registration_is_strict():
 
 def test_suggest_is_empty_when_nothing_is_close():
     assert suggest("completely-different", ["ECE", "NLL"]) == ""
+
+
+LAZY_CHECK = """
+import sys
+from bench.registry import ATTACKS, METRICS, SCHEDULERS
+import bench.metrics, bench.tasks, bench.tasks.robustness.attacks
+METRICS.get("ECE")
+assert "bench.methods" not in sys.modules, "a core metric look-up imported the method packages"
+import bench.methods
+assert "diffusers" not in sys.modules and "torchattacks" not in sys.modules, "registration imported a heavy library"
+from bench.methods.compress_guidance.metrics import GuideAccuracy
+assert METRICS.get("GuideAccuracy") is GuideAccuracy
+import diffusers, torchattacks
+from bench.methods.adaptive_momentum_sampler.scheduler import AdaptiveMomentumScheduler
+assert SCHEDULERS.get("DDIMScheduler") is diffusers.DDIMScheduler
+assert SCHEDULERS.get("AdaptiveMomentumScheduler") is AdaptiveMomentumScheduler
+assert ATTACKS.get("PGD") is torchattacks.PGD and ATTACKS.get("BPDAEOT").__module__ == "bench.tasks.robustness.attacks"
+"""
+
+
+def test_registries_import_methods_and_libraries_only_when_needed():
+    """Core look-ups never import bench.methods; torchattacks/diffusers load when their registry is queried."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", LAZY_CHECK], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_fallback_finds_a_paper_metric_and_suggests_across_both():
+    from bench.methods.compress_guidance.metrics import SamplingCost
+
+    assert METRICS.get("SamplingCost") is SamplingCost
+    with pytest.raises(UnknownNameError, match=r"Did you mean 'GuideAccuracy'"):
+        METRICS.get("GuideAcuracy")
+
+
+def test_lazy_entries_resolve_on_first_get_and_are_validated():
+    registry = BenchRegistry("thing", scope="bench_test_lazy")
+    registry.register_lazy("Ordered", "collections:OrderedDict")
+    assert registry.names() == ["Ordered"]
+    from collections import OrderedDict
+
+    assert registry.get("Ordered") is OrderedDict and registry.module_dict["Ordered"] is OrderedDict
+    with pytest.raises(ValueError, match="'module:Object'"):
+        registry.register_lazy("Bad", "collections.OrderedDict")
+    with pytest.raises(KeyError, match="already registered"):
+        registry.register_lazy("Ordered", "collections:OrderedDict")
+    with pytest.raises(UnknownNameError, match="Did you mean 'Ordered'"):
+        registry.get("Orderd")
+
+
+def test_unknown_scheduler_and_attack_names_suggest():
+    pytest.importorskip("diffusers")
+    pytest.importorskip("torchattacks")
+    from bench.registry import ATTACKS, SCHEDULERS
+
+    with pytest.raises(UnknownNameError, match="Did you mean 'DDIMScheduler'"):
+        SCHEDULERS.get("DDIMSchedular")
+    with pytest.raises(UnknownNameError, match="Did you mean 'BPDAEOT'"):
+        ATTACKS.get("BPDA_EOT")

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from bench.formats.mstcn import read_mapping
 from bench.metrics.base import Metric
 from bench.registry import METRICS
 from bench.store import Columns
@@ -222,8 +223,6 @@ def resolve_class_names(class_names: Sequence[str] | str | Path | None) -> list[
     if class_names is None:
         return None
     if isinstance(class_names, (str, Path)):
-        from bench.datasets.action_segmentation import read_mapping
-
         return read_mapping(class_names)
     return list(class_names)
 
@@ -252,14 +251,16 @@ class ActionSegmentationScores(Metric):
     non-background segment in either sequence, as in the official code; a video without target segments counts
     its predicted segments as false positives (where the official raises).
 
-    ``prediction_key`` scores another column (DiffAct's ``encoder_prediction``), with ``prefix`` on every name.
+    ``prediction_key`` scores another column (DiffAct's ``encoder_prediction``), with ``prefix`` on every name
+    (applied by the task).
     """
 
     def __init__(self, class_names: list[str] | str | None = None, background: Sequence[str] = ("background",),
                  overlaps: Sequence[float] = (0.1, 0.25, 0.5), prediction_key: str = "prediction",
                  prefix: str = "") -> None:
+        super().__init__(prefix)
         self.required = (prediction_key, "target")
-        self.prediction_key, self.prefix = prediction_key, prefix
+        self.prediction_key = prediction_key
         self.class_names = resolve_class_names(class_names)
         background = [background] if isinstance(background, str) else list(background)
         names = self.class_names or []
@@ -289,5 +290,5 @@ class ActionSegmentationScores(Metric):
         n_pred, n_target = len(flat["pred"]["label"]), len(flat["target"]["label"])
         for overlap, hits in zip(self.overlaps, tp.tolist(), strict=True):
             scores[f"F1@{100 * overlap:g}"] = f1_from_counts(hits, n_pred - hits, n_target - hits)
-        return {f"{self.prefix}{name}": value for name, value in scores.items()}
+        return scores
 

@@ -9,10 +9,16 @@ class Metric:
 
     Unlike mmengine's ``BaseMetric`` (which collects per-process results in memory and gathers them), the
     harness collects through the on-disk sample store, so a metric only needs ``compute``: rank 0 calls it
-    once on all samples, sorted by dataset index, whatever the world size was.
+    once on all samples, sorted by dataset index, whatever the world size was. One unit per name: ``accuracy``
+    (and every ``*accuracy*``) is a fraction in [0, 1]; a paper's percentage is its config's ``scale=100``.
     """
 
     required: tuple[str, ...] = ()
+
+    def __init__(self, prefix: str = "") -> None:
+        """``prefix`` goes before every name the metric returns (as mmengine's ``BaseMetric(prefix=...)``); the task
+        applies it, so ``compute`` returns bare names (``"digits_"`` reports ``FID`` as ``digits_FID``)."""
+        self.prefix = prefix
 
     def compute(self, outputs: Columns) -> dict[str, float]:
         raise NotImplementedError

@@ -52,7 +52,8 @@ class FrameAccuracy(Metric):
 
     required = ("score", "target")
 
-    def __init__(self, threshold: float = 0.5, class_names: Sequence[str] = ("real", "fake")) -> None:
+    def __init__(self, threshold: float = 0.5, class_names: Sequence[str] = ("real", "fake"), prefix: str = "") -> None:
+        super().__init__(prefix)
         if len(class_names) != 2:
             raise ValueError(f"FrameAccuracy: class_names must name the negative and positive class, got "
                              f"{list(class_names)}")
@@ -89,7 +90,8 @@ class VideoAUC(Metric):
     required = ("score", "target", "video_id")
     AGGREGATES = {"mean": "mean", "max": "amax"}
 
-    def __init__(self, aggregate: str = "mean") -> None:
+    def __init__(self, aggregate: str = "mean", prefix: str = "") -> None:
+        super().__init__(prefix)
         if aggregate not in self.AGGREGATES:
             raise ValueError(f"VideoAUC: aggregate must be one of {sorted(self.AGGREGATES)}, got {aggregate!r}")
         self.aggregate = aggregate

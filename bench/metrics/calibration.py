@@ -84,7 +84,8 @@ class TopLabelCalibrationError(ProbabilisticMetric):
 
     key = ""
 
-    def __init__(self, n_bins: int = 15) -> None:
+    def __init__(self, n_bins: int = 15, prefix: str = "") -> None:
+        super().__init__(prefix)
         self.n_bins = n_bins
 
     @staticmethod
@@ -116,7 +117,8 @@ class AdaECE(TopLabelCalibrationError):
 class ClasswiseECE(ProbabilisticMetric):
     """Classwise ECE (Kull et al. 2019 / Nixon et al. 2019's SCE), ``n_bins`` per class, key ``cece_<n>``."""
 
-    def __init__(self, n_bins: int = 15) -> None:
+    def __init__(self, n_bins: int = 15, prefix: str = "") -> None:
+        super().__init__(prefix)
         self.n_bins = n_bins
 
     def compute(self, outputs: Columns) -> dict[str, float]:

@@ -83,7 +83,8 @@ class Brier(ProbabilisticMetric):
 class TopKAccuracy(ProbabilisticMetric):
     """Fraction of samples whose target is among the ``k`` highest-scoring classes, key ``top<k>``."""
 
-    def __init__(self, k: int = 5) -> None:
+    def __init__(self, k: int = 5, prefix: str = "") -> None:
+        super().__init__(prefix)
         self.k = k
 
     def compute(self, outputs: Columns) -> dict[str, float]:

@@ -60,7 +60,8 @@ class COCOMeanAP(Metric):
 
     required = ("image_id", "det_bboxes", "det_scores", "det_labels")
 
-    def __init__(self, ann_file: str, iou_types: Sequence[str] = ("bbox", "segm")) -> None:
+    def __init__(self, ann_file: str, iou_types: Sequence[str] = ("bbox", "segm"), prefix: str = "") -> None:
+        super().__init__(prefix)
         bad = [t for t in iou_types if t not in ("bbox", "segm")]
         if bad:
             raise ValueError(f"iou_types must be among ('bbox', 'segm'), got {bad}")

@@ -195,10 +195,10 @@ class GenerativeMetric(Metric):
     """
 
     required: tuple[str, ...] = ("feat_pool",)
-    extractor_based = True  # scores of the extractor's features: the generation task's metric_prefix labels them
     needs_reference = True
 
-    def __init__(self, reference: ReferenceStatistics | str | os.PathLike | None = None) -> None:
+    def __init__(self, reference: ReferenceStatistics | str | os.PathLike | None = None, prefix: str = "") -> None:
+        super().__init__(prefix)
         self.reference = reference
 
     def resolve_reference(self) -> ReferenceStatistics:
@@ -282,8 +282,9 @@ class InceptionScore(GenerativeMetric):
     required = ("feat_logits",)
     needs_reference = False
 
-    def __init__(self, split_size: int = 5000, reference: ReferenceStatistics | str | None = None) -> None:
-        super().__init__(reference)
+    def __init__(self, split_size: int = 5000, reference: ReferenceStatistics | str | None = None,
+                 prefix: str = "") -> None:
+        super().__init__(reference, prefix)
         self.split_size = split_size
 
     def check_reference(self, outputs: Columns) -> None:
@@ -303,8 +304,8 @@ class PrecisionRecall(GenerativeMetric):
     (:func:`manifold_precision_recall`; ``device`` None means CUDA when available)."""
 
     def __init__(self, k: int = 3, batch_size: int = 10000, device: str | None = None,
-                 reference: ReferenceStatistics | str | None = None) -> None:
-        super().__init__(reference)
+                 reference: ReferenceStatistics | str | None = None, prefix: str = "") -> None:
+        super().__init__(reference, prefix)
         self.k, self.batch_size, self.device = k, batch_size, device
 
     def check_reference(self, outputs: Columns) -> None:
@@ -327,8 +328,9 @@ class KID(GenerativeMetric):
     """
 
     def __init__(self, subsets: int = 100, subset_size: int = 1000, degree: int = 3, gamma: float | None = None,
-                 coef0: float = 1.0, rng_seed: int = 2020, reference: ReferenceStatistics | str | None = None) -> None:
-        super().__init__(reference)
+                 coef0: float = 1.0, rng_seed: int = 2020, reference: ReferenceStatistics | str | None = None,
+                 prefix: str = "") -> None:
+        super().__init__(reference, prefix)
         self.subsets, self.subset_size, self.degree = subsets, subset_size, degree
         self.gamma, self.coef0, self.rng_seed = gamma, coef0, rng_seed
         self.subset_size_used: int | None = None
@@ -352,54 +354,15 @@ class KID(GenerativeMetric):
 
 @METRICS.register_module()
 class ClassAccuracy(Metric):
-    """Percentage of conditional samples that the extractor's classifier assigns to their requested class
+    """Fraction of conditional samples that the extractor's classifier assigns to their requested class
     (``argmax feat_logits == class_label``): Compress Guidance's "off-sampling" accuracy when the extractor is
     a classifier other than the one that guided sampling."""
 
     required = ("feat_logits", "class_label")
-    extractor_based = True
 
     def compute(self, outputs: Columns) -> dict[str, float]:
         labels = torch.as_tensor(outputs["class_label"])
         if (labels < 0).any():
             raise ValueError("ClassAccuracy needs class-conditional samples (every class_label >= 0)")
         predicted = torch.as_tensor(outputs["feat_logits"]).argmax(-1)
-        return {"accuracy": 100.0 * float((predicted == labels).double().mean())}
-
-
-@METRICS.register_module()
-class GuideAccuracy(Metric):
-    """Percentage of samples that the guiding classifier itself, at t = 0, assigns to the requested class
-    (``guide_prediction``): the paper's "on-sampling" accuracy."""
-
-    required = ("guide_prediction", "class_label")
-
-    def compute(self, outputs: Columns) -> dict[str, float]:
-        hits = torch.as_tensor(outputs["guide_prediction"]) == torch.as_tensor(outputs["class_label"])
-        return {"on-sampling accuracy": 100.0 * float(hits.double().mean())}
-
-
-@METRICS.register_module()
-class SamplingCost(Metric):
-    """The efficiency columns of guided sampling: per-sample means of the counted passes (``slot steps`` leaves out
-    the two final steps a compress/uniform schedule always guides, as the paper counts), the wall time per sample,
-    and GPU-hours extrapolated to ``per_samples`` images (only when every sample was drawn on a GPU)."""
-
-    COUNTS = {"guided_steps": "guided steps", "classifier_backwards": "classifier backwards",
-              "extra_forwards": "extra forwards", "model_forwards": "model forwards"}
-    required = ("guided_steps", "model_forwards", "sampling_seconds")
-
-    def __init__(self, per_samples: int = 50000) -> None:
-        self.per_samples = per_samples
-
-    def compute(self, outputs: Columns) -> dict[str, float]:
-        values = {name: float(torch.as_tensor(outputs[column]).double().mean())
-                  for column, name in self.COUNTS.items() if column in outputs}
-        if "forced_steps" in outputs:  # the paper's count: budget steps, without the two forced final steps
-            forced = torch.as_tensor(outputs["forced_steps"]).double().mean()
-            values["slot steps"] = values["guided steps"] - float(forced)
-        seconds = torch.as_tensor(outputs["sampling_seconds"]).double()
-        values["seconds per sample"] = float(seconds.mean())
-        if "on_gpu" in outputs and bool(torch.as_tensor(outputs["on_gpu"]).all()):
-            values["GPU-h"] = float(seconds.mean()) * self.per_samples / 3600
-        return values
+        return {"accuracy": float((predicted == labels).double().mean())}

@@ -68,7 +68,8 @@ class MeanIoU(Metric):
 
     required = AREA_COLUMNS
 
-    def __init__(self, per_class: bool = False, class_names: Sequence[str] | None = None) -> None:
+    def __init__(self, per_class: bool = False, class_names: Sequence[str] | None = None, prefix: str = "") -> None:
+        super().__init__(prefix)
         self.per_class = per_class
         self.class_names = list(class_names) if class_names is not None else None
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.datasets.cholec_triplet import MAPPING_COLUMNS, NUM_TRIPLETS, official_mapping, read_mapping
+from bench.formats.cholec import MAPPING_COLUMNS, NUM_TRIPLETS, official_mapping, read_mapping
 from bench.metrics.base import Metric
 from bench.registry import METRICS
 from bench.store import Columns
@@ -113,15 +113,16 @@ class TripletRecognitionAP(Metric):
     ``prediction_key`` and ``target_key`` hold one [frames, 100] array per video (scores, 0/1 targets). A component
     none of whose classes has a positive frame gets NaN. ``mapping_file`` is the dataset's ``maps.txt``: it must
     equal ivtmetrics' built-in map, which ivtmetrics 0.1.5 always uses for the components. ``prefix`` goes before
-    every name.
+    every name (applied by the task).
     """
 
     def __init__(self, prediction_key: str = "triplet_scores", target_key: str = "triplet_target",
                  components: Sequence[str] = ("i", "v", "t", "iv", "it", "ivt"), prefix: str = "",
                  global_ap: bool = True, mapping_file: str | None = None) -> None:
+        super().__init__(prefix)
         self.required = (prediction_key, target_key)
         self.prediction_key, self.target_key = prediction_key, target_key
-        self.prefix, self.global_ap = prefix, global_ap
+        self.global_ap = global_ap
         self.components = [components] if isinstance(components, str) else list(components)
         unknown = [c for c in self.components if c not in COMPONENTS]
         if unknown:
@@ -167,6 +168,6 @@ class TripletRecognitionAP(Metric):
     def compute(self, outputs: Columns) -> dict[str, float]:
         recognizer = self.recognizer(outputs)
         protocols = {"": "video", "global_": "global"} if self.global_ap else {"": "video"}
-        return {f"{self.prefix}{name}AP_{component.upper()}":
+        return {f"{name}AP_{component.upper()}":
                 float(_nanmean(self._classwise(recognizer, component, protocol)))
                 for name, protocol in protocols.items() for component in self.components}

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bench.formats.mstcn import write_prediction_file
 from bench.metrics.action_segmentation import ActionSegmentationScores, resolve_class_names
 from bench.registry import TASKS
 from bench.store import Columns
@@ -44,8 +45,6 @@ class ActionSegmentationTask(EvalTask):
 
     def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
         """``prediction/<video>.txt`` in the official DiffAct/MS-TCN format (label names when known, else ids)."""
-        from bench.datasets.action_segmentation import write_prediction_file
-
         directory = run_dir / "prediction"
         for video, labels in zip(outputs["sample_id"], outputs["prediction"], strict=True):
             write_prediction_file(directory / f"{video}.txt", labels, self.class_names)

@@ -43,8 +43,8 @@ class EvalTask:
         return values
 
     def metric_name(self, metric: Metric, name: str) -> str:
-        """The name under which ``metric``'s value ``name`` is reported (unchanged by default)."""
-        return name
+        """The name under which ``metric``'s value ``name`` is reported: with the metric's ``prefix``."""
+        return f"{metric.prefix}{name}"
 
     def predict(self, method: Any, batch: dict[str, Any], seeds: Any) -> Columns:
         """One batch's outputs: the method's ``predict`` by default; a task that must drive the method itself

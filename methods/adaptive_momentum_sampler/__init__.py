@@ -2,8 +2,14 @@
 
 The sampler is a diffusers scheduler, ``scheduler.AdaptiveMomentumScheduler`` (imported on use: it needs the
 diffusion extra); runs sample with the shared ``DiffusionSampler`` adapter (``bench.methods.diffusion``), which
-also loads the original DDPM checkpoints the official code uses.
+also loads the original DDPM checkpoints the official code uses. The scheduler registers itself in ``SCHEDULERS``
+as a lazy entry (its module imports diffusers only when a config names it).
 """
+from bench.registry import SCHEDULERS
+
+SCHEDULERS.register_lazy("AdaptiveMomentumScheduler",
+                         "bench.methods.adaptive_momentum_sampler.scheduler:AdaptiveMomentumScheduler")
+
 IMPLEMENTATION = "faithful"
 SMOKE_ONLY = False
 NOT_REPRODUCIBLE = ("the paper's FID tables are not available to the sheet (no reported numbers to compare), and "

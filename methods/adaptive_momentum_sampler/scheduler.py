@@ -38,6 +38,8 @@ from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from bench.methods.diffusion.adapter import NOISE_SCHEDULE_KEYS
+
 METHODS = ("o", "momentum", "rms", "adam")
 SPACINGS = ("uniform", "quad")
 LAMBDA_INDEXES = ("official", "step")
@@ -93,6 +95,9 @@ class AdaptiveMomentumScheduler(SchedulerMixin, ConfigMixin):
     ``DDPMPipeline(unet=..., scheduler=AdaptiveMomentumScheduler(...))``; not with ``DDIMPipeline``, which converts
     every scheduler to ``DDIMScheduler`` in its ``__init__``. See the module docstring for the faithfulness notes.
     """
+
+    #: the keys of a model folder's scheduler config it takes (the noise schedule; the time grid is its own)
+    model_config_keys = NOISE_SCHEDULE_KEYS
 
     order = 1
 

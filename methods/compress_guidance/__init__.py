@@ -4,8 +4,9 @@ working repos (dungdinhanh/compt_guidance, dungdinhanh/DiT_compact; the paper an
 ``schedule`` (which steps, which weights), ``guidance`` (classifier and classifier-free guidance on guided-diffusion's
 respaced ancestral sampler), ``backbones`` (ADM, DiT, diffusers UNets from local files), ``stable_diffusion``
 (a per-step CFG loop for Stable Diffusion folders) and the ``CompressGuidanceSampler`` adapter, imported here
-(its heavy dependencies load on use).
+(its heavy dependencies load on use), and the paper's metrics ``GuideAccuracy`` and ``SamplingCost`` (``metrics``).
 """
+from bench.methods.compress_guidance import metrics  # noqa: F401  (registers GuideAccuracy, SamplingCost)
 from bench.methods.compress_guidance.adapter import CompressGuidanceSampler
 
 IMPLEMENTATION = "faithful"

@@ -122,7 +122,6 @@ def load_stable_diffusion(folder: str | Path, dtype: torch.dtype = torch.float32
     ``scheduler`` (a diffusers class name, e.g. ``"DDIMScheduler"``) replaces the folder's scheduler, built from its
     config: SD 1.x folders ship PNDM, whose first step calls the UNet twice (n + 1 calls), which a per-step schedule
     cannot address."""
-    import diffusers
     from diffusers import StableDiffusionPipeline
 
     root = Path(folder).expanduser()
@@ -136,9 +135,13 @@ def load_stable_diffusion(folder: str | Path, dtype: torch.dtype = torch.float32
     pipe.set_progress_bar_config(disable=True)
     folder_scheduler = type(pipe.scheduler).__name__
     if scheduler is not None:
-        cls = getattr(diffusers, scheduler, None)
-        if cls is None or not scheduler.endswith("Scheduler"):
-            raise ValueError(f"unknown diffusers scheduler {scheduler!r} (e.g. DDIMScheduler, EulerDiscreteScheduler)")
+        from bench.registry import SCHEDULERS
+
+        try:
+            cls = SCHEDULERS.get(scheduler)
+        except KeyError as error:
+            raise ValueError(f"unknown diffusers scheduler {scheduler!r} (e.g. DDIMScheduler, EulerDiscreteScheduler):"
+                             f" {error}") from None
         pipe.scheduler = cls.from_config(pipe.scheduler.config)
     scheduler_config = {k: list(v) if isinstance(v, tuple) else v for k, v in dict(pipe.scheduler.config).items()}
     facts = {

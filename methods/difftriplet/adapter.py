@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from bench.checkpoint import load_weights
-from bench.datasets.cholec_triplet import JOINT_CHANNELS, JOINT_SLICES, official_mapping, read_mapping
+from bench.datasets.cholec_triplet import JOINT_CHANNELS, JOINT_SLICES
+from bench.formats.cholec import official_mapping, read_mapping
 from bench.io import atomic_write_json, read_json
 from bench.method import Method, collate_ragged
 from bench.methods.diffact.model import ASDiffusionModel

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from bench.datasets.cholec_triplet import COMPONENT_SIZES, JOINT_SLICES, MAPPING_COLUMNS
+from bench.datasets.cholec_triplet import COMPONENT_SIZES, JOINT_SLICES
+from bench.formats.cholec import MAPPING_COLUMNS
 
 GUIDANCE_COMPONENTS = ("i", "v", "t")
 

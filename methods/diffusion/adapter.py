@@ -14,7 +14,7 @@ import torch
 
 from bench.tasks.generation.exports import to_uint8_images
 from bench.method import Method
-from bench.registry import METHODS
+from bench.registry import METHODS, SCHEDULERS
 from bench.seeding import sample_generator
 from bench.store import Columns
 
@@ -26,24 +26,21 @@ NOISE_SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_sc
 def build_scheduler(spec: dict[str, Any], model_config: dict[str, Any]) -> Any:
     """A scheduler from ``{"type": name, **overrides}`` on top of the model folder's scheduler config.
 
-    ``type`` is a diffusers scheduler class name (``DDIMScheduler``, ``DDPMScheduler``, ...), which takes every
-    setting of the model's config it knows (betas, clipping, spacing), or the harness's
-    ``AdaptiveMomentumScheduler``, which takes only the noise schedule (its time grid is the official one).
+    ``type`` is a ``SCHEDULERS`` name: a diffusers scheduler class (``DDIMScheduler``, ``DDPMScheduler``, ...), which
+    takes every setting of the model's config it knows (betas, clipping, spacing), or a paper's scheduler. A class
+    that sets ``model_config_keys`` takes only those keys of the model's config (AMS's ``AdaptiveMomentumScheduler``:
+    the noise schedule, :data:`NOISE_SCHEDULE_KEYS`; its time grid is the official one).
     """
-    import diffusers
-
-    from bench.methods.adaptive_momentum_sampler.scheduler import AdaptiveMomentumScheduler
-
     spec = dict(spec)
     name = spec.pop("type")
-    classes = {"AdaptiveMomentumScheduler": AdaptiveMomentumScheduler}
-    cls = classes.get(name) or getattr(diffusers, name, None)
-    if cls is None or not hasattr(cls, "from_config"):
-        raise ValueError(f"unknown scheduler {name!r}: use a diffusers scheduler class name (e.g. 'DDIMScheduler') "
-                         "or 'AdaptiveMomentumScheduler'")
+    try:
+        cls = SCHEDULERS.get(name)
+    except KeyError as error:
+        raise ValueError(f"unknown scheduler {name!r}: {error}") from None
     base = {k: v for k, v in model_config.items() if not k.startswith("_")}
-    if cls is AdaptiveMomentumScheduler:  # the model fixes the noise schedule; the grid is the sampler's own
-        base = {k: v for k, v in base.items() if k in NOISE_SCHEDULE_KEYS}
+    keys = getattr(cls, "model_config_keys", None)
+    if keys is not None:  # the model fixes only these settings; the rest are the scheduler's own
+        base = {k: v for k, v in base.items() if k in keys}
     return cls.from_config({**base, **spec})
 
 

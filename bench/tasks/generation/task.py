@@ -1,10 +1,10 @@
-"""The image generation task: featurise generated images on the generating rank, score FID & co. against reference statistics, export images."""
+"""The image generation task: featurise generated images on the generating rank, score FID & co. against reference
+statistics, export images."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from bench.metrics.base import Metric
 from bench.registry import TASKS
 from bench.store import Columns
 from bench.tasks.base import EvalTask
@@ -18,8 +18,8 @@ class GenerationTask(EvalTask):
     weight file) on the generating rank and stores ``feat_pool``/``feat_logits``/``feat_spatial`` with each
     sample, so ``bench score`` recomputes every metric without the model or the extractor. ``reference`` is a
     statistics file or a dataset spec (see :func:`bench.tasks.generation.exports.resolve_reference`). ``image_format``
-    exports the images as PNG shards (``images/``), guided-diffusion's ``samples_NxHxWxC.npz``, or not at all;
-    ``metric_prefix`` labels scores from a non-Inception extractor (the digits demo's ``digits_FID``). Without
+    exports the images as PNG shards (``images/``), guided-diffusion's ``samples_NxHxWxC.npz``, or not at all.
+    Scores from a non-Inception extractor carry their metrics' ``prefix`` (the digits demo's ``digits_FID``). Without
     ``reference`` only metrics that need none run (class accuracies, sampling cost).
     """
 
@@ -31,7 +31,7 @@ class GenerationTask(EvalTask):
 
     def __init__(self, extractor: dict[str, Any], reference: str | dict[str, Any] | None = None,
                  metrics: list[dict[str, Any]] | None = None, image_format: str | None = "png",
-                 metric_prefix: str = "", grid_size: int = 64, reference_cache: str | None = None) -> None:
+                 grid_size: int = 64, reference_cache: str | None = None) -> None:
         if image_format not in ("png", "npz", None):
             raise ValueError(f"generation task: image_format must be 'png', 'npz' or None, got {image_format!r}")
         super().__init__(metrics)
@@ -41,7 +41,7 @@ class GenerationTask(EvalTask):
             raise ValueError(f"generation task: {', '.join(needing)} need reference statistics: set task.reference "
                              "(a statistics file or a dataset spec)")
         self.extractor_spec, self.reference_spec = dict(extractor), reference
-        self.image_format, self.metric_prefix, self.grid_size = image_format, metric_prefix, grid_size
+        self.image_format, self.grid_size = image_format, grid_size
         self.reference_cache = reference_cache
         self.device: Any = "cpu"
         self._extractor: Any = None
@@ -89,14 +89,9 @@ class GenerationTask(EvalTask):
                 metric.reference = reference
         return super().evaluate(outputs)
 
-    def metric_name(self, metric: Metric, name: str) -> str:
-        """Scores of the extractor's features carry ``metric_prefix`` (``digits_FID``); cost counts do not."""
-        return f"{self.metric_prefix}{name}" if getattr(metric, "extractor_based", False) else name
-
     def describe(self) -> dict[str, Any]:
         self.reference()
-        return {"extractor": self.extractor.describe(), "reference": self._reference_facts,
-                "metric_prefix": self.metric_prefix}
+        return {"extractor": self.extractor.describe(), "reference": self._reference_facts}
 
     def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
         from bench.tasks.generation.exports import write_png_shards, write_samples_npz

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.registry import ATTACKS, UnknownNameError
+
 LIBRARY = "torchattacks"
 
 
@@ -35,6 +37,7 @@ def _resolved(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+@ATTACKS.register_module()
 class OriginalAutoAttack:
     """fra31/auto-attack's ``standard`` or ``rand`` suite from torchattacks components, as ``MultiAttack``.
 
@@ -71,6 +74,7 @@ class OriginalAutoAttack:
         return ta.MultiAttack(parts)
 
 
+@ATTACKS.register_module()
 class BPDAEOT:
     """BPDA+EOT (ebm-defense; DiffPure's and IDC's ``bpda_eot_attack.py``): L∞ PGD whose gradient averages
     ``eot_attack_reps`` stochastic forward passes, with defence verification over ``eot_defense_reps`` passes.
@@ -137,28 +141,23 @@ class BPDAEOT:
         return result
 
 
-COMPOSED = {"OriginalAutoAttack": OriginalAutoAttack, "BPDAEOT": BPDAEOT}
+#: attacks composed here (registered in ``ATTACKS`` beside torchattacks' classes); built with ``.build(model)``
+COMPOSED = (OriginalAutoAttack, BPDAEOT)
 
 
 def resolve_attack(spec: dict[str, Any], num_classes: int) -> tuple[type, dict[str, Any], dict[str, Any]]:
-    """(class, constructor kwargs, every parameter it runs with) for the attack ``spec`` names: a torchattacks
-    class or one of :data:`COMPOSED`. ``eps`` is required wherever the attack takes one; ``n_classes`` defaults to
-    ``num_classes`` (torchattacks defaults it to 10, which is wrong for CIFAR-100)."""
+    """(class, constructor kwargs, every parameter it runs with) for the attack ``spec`` names in ``ATTACKS``: a
+    torchattacks class or one of :data:`COMPOSED`. ``eps`` is required wherever the attack takes one; ``n_classes``
+    defaults to ``num_classes`` (torchattacks defaults it to 10, which is wrong for CIFAR-100)."""
     kwargs = dict(spec)
     kind = kwargs.pop("type", None)
     if kind is None:
-        raise ValueError(f"attack spec {spec!r} needs a 'type' (a torchattacks class or one of {sorted(COMPOSED)})")
-    if kind in COMPOSED:
-        cls: type = COMPOSED[kind]
-    else:
-        import torchattacks
-
-        cls = getattr(torchattacks, kind, None)
-        if not (isinstance(cls, type) and issubclass(cls, torchattacks.attack.Attack)):
-            from bench.registry import suggest
-
-            raise ValueError(f"unknown attack type {kind!r}.{suggest(kind, torchattacks.__all__)} Use a torchattacks "
-                             f"attack class or one of {sorted(COMPOSED)}.")
+        raise ValueError(f"attack spec {spec!r} needs a 'type' (a torchattacks class or one of "
+                         f"{sorted(c.__name__ for c in COMPOSED)})")
+    try:
+        cls: type = ATTACKS.get(kind)
+    except UnknownNameError as error:
+        raise ValueError(f"unknown attack type {kind!r}: {error}") from None
     params = inspect.signature(cls.__init__).parameters
     accepted = [n for n in params if n not in ("self", "model")]
     unknown = sorted(set(kwargs) - set(accepted))
@@ -175,6 +174,6 @@ def resolve_attack(spec: dict[str, Any], num_classes: int) -> tuple[type, dict[s
 def build_attack(spec: dict[str, Any], model: nn.Module, num_classes: int) -> Any:
     """The attack ``spec`` names, on ``model`` (see :func:`resolve_attack`); call it as ``attack(images, labels)``."""
     cls, kwargs, _ = resolve_attack(spec, num_classes)
-    if cls in COMPOSED.values():
+    if hasattr(cls, "build"):  # composed attacks take no model in the constructor; torchattacks' take it first
         return cls(**kwargs).build(model)
     return cls(model, **kwargs)

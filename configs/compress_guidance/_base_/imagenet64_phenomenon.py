@@ -14,5 +14,5 @@ task = dict(_delete_=True, type="generation", image_format=None,
                            mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
             metrics=[dict(type="ClassAccuracy"), dict(type="GuideAccuracy"), dict(type="SamplingCost",
                                                                                  per_samples=10000)])
-paper = dict(table="phenomenon_accuracy", metrics=dict(_delete_=True, accuracy="accuracy"),
+paper = dict(table="phenomenon_accuracy", metrics=dict(_delete_=True, accuracy=dict(key="accuracy", scale=100)),
              setting=dict(_delete_=True, classifier="ResNet-152 (off-sampling)"))
