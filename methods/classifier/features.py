@@ -2,7 +2,7 @@
 accuracy of generated samples.
 
 The digits demo scores its generated 8x8 digits with the pre-logit features and logits of the timm classifier
-that another config's ``train`` stage produces, an upstream checkpoint (labelled by ``metric_prefix``, never as
+that another config's ``train`` stage produces, an upstream checkpoint (its metrics labelled by a ``prefix``, never as
 Inception FID); a released classifier from a local file (``TimmClassifierFeatures``) measures the accuracy of
 generated ImageNet samples. Registered in ``bench.registry.EXTRACTORS`` beside the task's own extractors.
 """
