@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from mmengine.config import DictAction
 
@@ -135,7 +136,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bench.runner import evaluate
 
         run_dir = evaluate(cfg, resume=args.resume, wandb_mode=args.wandb, progress=not args.no_progress)
-        _print_run(run_dir)
+        if _print_run(run_dir).get("publish_errors"):
+            return 1
     elif args.command == "train":
         from bench.runner import train
 
@@ -145,6 +147,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         results = score(args.run_dir, wandb_mode=args.wandb or "disabled")
         print(json.dumps(results["metrics"], indent=2, sort_keys=True))
+        if _publish_errors(results, args.run_dir):
+            return 1
     elif args.command == "validate":
         from bench.runner import validate
 
@@ -255,13 +259,23 @@ def write_tables(root: Path | None = None) -> list[Path]:
     return written
 
 
-def _print_run(run_dir: Path) -> None:
+def _print_run(run_dir: Path) -> dict[str, Any]:
     from bench.results import read_results
 
     results = read_results(run_dir)
     label = " (smoke)" if results["smoke"] else ""
     print(f"{results['run_id']}: {results['status']}{label}  {run_dir}")
     print(json.dumps(results["metrics"], indent=2, sort_keys=True))
+    _publish_errors(results, run_dir)
+    return results
+
+
+def _publish_errors(results: dict[str, Any], run_dir: Path) -> bool:
+    """Say on stderr which figures or exports failed (the scores in results.json stand); True if any did."""
+    for kind, error in sorted(results.get("publish_errors", {}).items()):
+        print(f"error: writing {kind} failed: {error}; the scores are in {run_dir}/results.json; "
+              f"fix the cause and rerun `bench score {run_dir}`", file=sys.stderr)
+    return bool(results.get("publish_errors"))
 
 
 if __name__ == "__main__":

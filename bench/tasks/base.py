@@ -5,12 +5,13 @@ columns and default metrics; everything else (sharding, storage, aggregation) is
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from bench.metrics.base import Metric
 from bench.registry import METRICS
-from bench.store import Columns
+from bench.store import Columns, SampleStore
 
 
 class EvalTask:
@@ -29,6 +30,14 @@ class EvalTask:
             raise KeyError(f"task {type(self).__name__} needs output column(s) {missing}; got {sorted(outputs)}")
         for metric in self.metrics:
             metric.check(outputs)
+
+    def score_columns(self, available: Collection[str]) -> set[str]:
+        """The stored columns :meth:`evaluate` reads (the required outputs and each metric's), so scoring loads
+        only those: a generation run scores from its features without reading its images."""
+        needed = set(self.required_outputs)
+        for metric in self.metrics:
+            needed |= metric.columns(available)
+        return needed
 
     def evaluate(self, outputs: Columns) -> dict[str, float]:
         """All metric values; two metrics writing the same name is an error."""
@@ -63,11 +72,13 @@ class EvalTask:
         """How the outputs were scored (extractor, reference file and its hash), for ``results.json``."""
         return {}
 
-    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
-        """Figures of this task's outputs, written under ``directory``; none by default."""
+    def write_figures(self, outputs: Columns | SampleStore, directory: Path, title: str = "") -> dict[str, Path]:
+        """Figures of this task's outputs (a run's store or a column table; read only what is drawn through
+        :func:`bench.store.as_outputs`), written under ``directory``; none by default."""
         return {}
 
-    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
-        """The outputs in a paper's own file format (e.g. MS-TCN prediction files) under ``run_dir``; none by
-        default. Rewritten by every ``bench score``."""
+    def write_exports(self, outputs: Columns | SampleStore, run_dir: Path) -> dict[str, Path]:
+        """The outputs in a paper's own file format (e.g. MS-TCN prediction files) under ``run_dir``, written from
+        ``as_outputs(outputs).iter_chunks(...)`` a block at a time; none by default. Rewritten by every
+        ``bench score``."""
         return {}
