@@ -18,14 +18,17 @@ class EvalTask:
     """Check a method's outputs and compute the configured metrics from them."""
 
     required_outputs: tuple[str, ...] = ()
+    scored_outputs: tuple[str, ...] | None = None  # what evaluate reads besides the metrics' (default: required)
     default_metrics: tuple[dict[str, Any], ...] = ()
 
     def __init__(self, metrics: list[dict[str, Any]] | None = None) -> None:
         specs = list(metrics) if metrics is not None else [dict(m) for m in self.default_metrics]
         self.metrics: list[Metric] = [METRICS.build(dict(spec)) for spec in specs]
 
-    def check_outputs(self, outputs: Columns) -> None:
-        missing = [name for name in self.required_outputs if name not in outputs]
+    def check_outputs(self, outputs: Columns, required: tuple[str, ...] | None = None) -> None:
+        """The method's outputs hold the task's ``required`` columns (default: ``required_outputs``) and each
+        metric's."""
+        missing = [name for name in (self.required_outputs if required is None else required) if name not in outputs]
         if missing:
             raise KeyError(f"task {type(self).__name__} needs output column(s) {missing}; got {sorted(outputs)}")
         for metric in self.metrics:
@@ -34,14 +37,14 @@ class EvalTask:
     def score_columns(self, available: Collection[str]) -> set[str]:
         """The stored columns :meth:`evaluate` reads (the required outputs and each metric's), so scoring loads
         only those: a generation run scores from its features without reading its images."""
-        needed = set(self.required_outputs)
+        needed = set(self._scored())
         for metric in self.metrics:
             needed |= metric.columns(available)
         return needed
 
     def evaluate(self, outputs: Columns) -> dict[str, float]:
         """All metric values; two metrics writing the same name is an error."""
-        self.check_outputs(outputs)
+        self.check_outputs(outputs, self._scored())
         values: dict[str, float] = {}
         for metric in self.metrics:
             for name, value in metric.compute(outputs).items():
@@ -50,6 +53,9 @@ class EvalTask:
                     raise ValueError(f"metric name {name!r} produced twice (by {type(metric).__name__})")
                 values[name] = value
         return values
+
+    def _scored(self) -> tuple[str, ...]:
+        return self.required_outputs if self.scored_outputs is None else self.scored_outputs
 
     def metric_name(self, metric: Metric, name: str) -> str:
         """The name under which ``metric``'s value ``name`` is reported (unchanged by default)."""

@@ -25,6 +25,7 @@ class GenerationTask(EvalTask):
     """
 
     required_outputs = ("image",)
+    scored_outputs = ()  # metrics read the stored features; images are only exported and drawn
     default_metrics = ({"type": "FID"}, {"type": "SFID"}, {"type": "InceptionScore"}, {"type": "PrecisionRecall"},
                        {"type": "KID"})
     FEATURE_COLUMNS = {"pool": "feat_pool", "logits": "feat_logits", "spatial": "feat_spatial"}
