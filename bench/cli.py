@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", nargs="+", help="key=v1,v2 ... (default: the config's sweep=dict(grid={...}))")
     p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
     p.add_argument("--sweep-dir", type=Path)
+    p.add_argument("--local", action="store_true", help="run the points one after another here, without Ray")
 
     p = sub.add_parser("demo", help="run the demo suite on CPU and print its leaderboard")
     p.add_argument("--only", nargs="+", help="demo groups (paper slugs, or 'harness')")
@@ -190,7 +191,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         grid = parse_grid(args.grid) if args.grid else config_grid(load_config(args.config, dict(args.cfg_options)))
         frame = sweep(args.config, grid, dict(args.cfg_options), address=args.address,
-                      wandb_mode=args.wandb, sweep_dir=args.sweep_dir)
+                      wandb_mode=args.wandb, sweep_dir=args.sweep_dir, local=args.local)
         print(tables.render(frame.drop(columns=["run_dir"]), "md"))
     elif args.command == "demo":
         from bench.demo import run_demo

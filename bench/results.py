@@ -9,7 +9,9 @@ A run directory holds:
   diagrams); ``wandb/``: the offline W&B mirror.
 
 A train stage writes its checkpoints under ``<results root>/runs/<group>/train/<method>-<hash>/`` (keyed by
-the method and train sections), so configs that evaluate one trained model on several splits share it.
+the method and train sections only, whatever ``run.work_dir`` says), so configs that evaluate one trained model on
+several splits, and sweep points that differ in eval-only keys, share it. ``bench sweep`` points are ordinary runs
+under ``runs/<group>/``; ``<results root>/sweeps/<name>-<tag>/`` keeps only their summary and manifest.
 
 ``results.json`` (``schema_version`` 1) keys:
 
@@ -115,11 +117,10 @@ def run_dir_for(cfg: Any, chash: str) -> Path:
 def train_dir_for(cfg: Any) -> Path:
     """Where a train stage writes: keyed by the method and train sections only, so configs that evaluate the
     same trained model on different splits (a calibrator's val and test logits) or with different inference
-    settings (the method's ``eval_only_params``, e.g. DiffAct's sampling steps) train it once."""
+    settings (the method's ``eval_only_params``, e.g. DiffAct's sampling steps, or a sweep's points) train it
+    once. Keyed by content only: ``run.work_dir`` moves the evaluation run directory, never training."""
     from bench.config import to_plain
 
-    if cfg.run.work_dir:
-        return Path(cfg.run.work_dir) / "train"
     thash = sha256_json({"method": training_view(to_plain(cfg.method)), "train": to_plain(cfg.train)})
     return results_root() / "runs" / _group(cfg) / "train" / f"{cfg.method.type}-{thash[:12]}"
 
