@@ -30,6 +30,8 @@ under ``runs/<group>/``; ``<results root>/sweeps/<name>-<tag>/`` keeps only thei
   the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``, plus
   ``"table"`` for a metric reported in another table of the paper, e.g. fitted parameters);
 - ``created``: UTC ISO time the results were written.
+- ``publish_errors`` (only when one failed): ``{"figures" | "exports": "ErrorType: message"}``; the scores above
+  were written before publishing and stand, ``bench score RUN_DIR`` retries.
 """
 from __future__ import annotations
 
