@@ -67,7 +67,8 @@ def plan_points(config: str, points: list[dict[str, Any]], cfg_options: dict[str
     A sweep point is a run under the results root: a ``run.work_dir`` would put every point in one folder, and
     points whose configs hash alike (a swept key that changes no output) would be one run; both are refused.
     """
-    planned, seen = [], {}
+    planned: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
     for position, point in enumerate(points):
         options = {**(cfg_options or {}), **point}
         cfg = load_config(config, options)
