@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from mmengine.config import DictAction
 
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", nargs="+", help="key=v1,v2 ... (default: the config's sweep=dict(grid={...}))")
     p.add_argument("--address", help="Ray cluster address (default: a local Ray)")
     p.add_argument("--sweep-dir", type=Path)
+    p.add_argument("--local", action="store_true", help="run the points one after another here, without Ray")
 
     p = sub.add_parser("demo", help="run the demo suite on CPU and print its leaderboard")
     p.add_argument("--only", nargs="+", help="demo groups (paper slugs, or 'harness')")
@@ -136,7 +138,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bench.runner import evaluate
 
         run_dir = evaluate(cfg, resume=args.resume, wandb_mode=args.wandb, progress=not args.no_progress)
-        _print_run(run_dir)
+        if _print_run(run_dir).get("publish_errors"):
+            return 1
     elif args.command == "train":
         from bench.runner import train
 
@@ -146,6 +149,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         results = score(args.run_dir, wandb_mode=args.wandb or "disabled")
         print(json.dumps(results["metrics"], indent=2, sort_keys=True))
+        if _publish_errors(results, args.run_dir):
+            return 1
     elif args.command == "validate":
         from bench.runner import validate
 
@@ -187,7 +192,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         grid = parse_grid(args.grid) if args.grid else config_grid(load_config(args.config, dict(args.cfg_options)))
         frame = sweep(args.config, grid, dict(args.cfg_options), address=args.address,
-                      wandb_mode=args.wandb, sweep_dir=args.sweep_dir)
+                      wandb_mode=args.wandb, sweep_dir=args.sweep_dir, local=args.local)
         print(tables.render(frame.drop(columns=["run_dir"]), "md"))
     elif args.command == "demo":
         from bench.demo import run_demo
@@ -259,13 +264,23 @@ def write_tables(root: Path | None = None) -> list[Path]:
     return written
 
 
-def _print_run(run_dir: Path) -> None:
+def _print_run(run_dir: Path) -> dict[str, Any]:
     from bench.results import read_results
 
     results = read_results(run_dir)
     label = " (smoke)" if results["smoke"] else ""
     print(f"{results['run_id']}: {results['status']}{label}  {run_dir}")
     print(json.dumps(results["metrics"], indent=2, sort_keys=True))
+    _publish_errors(results, run_dir)
+    return results
+
+
+def _publish_errors(results: dict[str, Any], run_dir: Path) -> bool:
+    """Say on stderr which figures or exports failed (the scores in results.json stand); True if any did."""
+    for kind, error in sorted(results.get("publish_errors", {}).items()):
+        print(f"error: writing {kind} failed: {error}; the scores are in {run_dir}/results.json; "
+              f"fix the cause and rerun `bench score {run_dir}`", file=sys.stderr)
+    return bool(results.get("publish_errors"))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ A run directory holds:
   diagrams); ``wandb/``: the offline W&B mirror.
 
 A train stage writes its checkpoints under ``<results root>/runs/<group>/train/<method>-<hash>/`` (keyed by
-the method and train sections, and the resolved upstreams training uses), so configs that evaluate one trained
-model on several splits share it.
+the method and train sections and the resolved upstreams training uses, whatever ``run.work_dir`` says), so
+configs that evaluate one trained model on several splits, and sweep points that differ in eval-only keys, share it.
+``bench sweep`` points are ordinary runs under ``runs/<group>/``; ``<results root>/sweeps/<name>-<tag>/`` keeps only
+their summary and manifest.
 
 ``results.json`` (``schema_version`` 1) keys:
 
@@ -29,6 +31,8 @@ model on several splits share it.
   the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``, plus
   ``"table"`` for a metric reported in another table of the paper, e.g. fitted parameters);
 - ``created``: UTC ISO time the results were written.
+- ``publish_errors`` (only when one failed): ``{"figures" | "exports": "ErrorType: message"}``; the scores above
+  were written before publishing and stand, ``bench score RUN_DIR`` retries.
 """
 from __future__ import annotations
 
@@ -116,13 +120,12 @@ def run_dir_for(cfg: Any, chash: str) -> Path:
 def train_dir_for(cfg: Any) -> Path:
     """Where a train stage writes: keyed by the method and train sections only, so configs that evaluate the
     same trained model on different splits (a calibrator's val and test logits) or with different inference
-    settings (the method's ``eval_only_params``, e.g. DiffAct's sampling steps) train it once."""
+    settings (the method's ``eval_only_params``, e.g. DiffAct's sampling steps, or a sweep's points) train it
+    once. Keyed by content only: ``run.work_dir`` moves the evaluation run directory, never training."""
     from bench.config import to_plain
 
     from bench.upstream import training_facts
 
-    if cfg.run.work_dir:
-        return Path(cfg.run.work_dir) / "train"
     key = {"method": training_view(to_plain(cfg.method)), "train": to_plain(cfg.train)}
     facts = training_facts(cfg)  # the upstreams training uses (a teacher): a retrained one keys a new folder
     if facts:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from bench.results import (CONFIG_FILE, PROVENANCE_FILE, paper_cells, read_resul
 from bench.seeding import sample_seed, seed_everything
 from bench.store import SampleStore, StoreError
 from bench.tasks.base import EvalTask
+
+log = logging.getLogger("bench")
+
 
 class RunExistsError(RuntimeError):
     """The run directory already holds outputs and neither ``--resume`` was given."""
@@ -215,7 +219,8 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
           task: EvalTask | None = None, method: Method | None = None,
           extra_provenance: dict[str, Any] | None = None, wandb_mode: str | None = "disabled",
           started: float | None = None, dataset_facts: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Aggregate stored outputs into results.json (``bench score`` calls this without re-running the model)."""
+    """Aggregate stored outputs, write results.json and provenance, then publish figures, exports and the W&B
+    mirror (``bench score`` calls this without re-running the model); returns the results."""
     run_dir = Path(run_dir)
     if cfg is None:
         cfg = load_config(run_dir / CONFIG_FILE)
@@ -225,22 +230,40 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
     if task is None:
         task = TASKS.build(upstream.section(cfg, "task"))
     indices = _selected_indices(len(dataset), cfg.run.limit)
-    outputs = SampleStore(run_dir, chash).load()
-    stored = outputs.get("sample_id", [])
-    expected = [dataset.sample_id(i) for i in indices]
+    store = SampleStore(run_dir, chash)
+    metrics = aggregate(store, task, [dataset.sample_id(i) for i in indices])
+    results, prov = write_run(run_dir, cfg, dataset, task, method, metrics, len(indices),
+                              extra_provenance=extra_provenance, started=started, dataset_facts=dataset_facts)
+    return publish(run_dir, cfg, task, store, results, prov, wandb_mode)
+
+
+def aggregate(store: SampleStore, task: EvalTask, expected: list[str]) -> dict[str, float]:
+    """The task's metrics from the stored outputs, reading only the columns they need (no file is written).
+
+    Every expected sample must be stored (checked from the sample ids alone, before any output is read).
+    """
+    stored = store.load(columns=()).get("sample_id", [])
     if stored != expected:
         missing = len(set(expected) - set(stored))
-        raise StoreError(f"{run_dir}: {len(stored)} samples stored, {len(expected)} expected ({missing} missing); "
-                         f"finish the run with `bench run {run_dir / CONFIG_FILE} --resume`")
-    metrics = task.evaluate(outputs)
+        raise StoreError(f"{store.dir.parent}: {len(stored)} samples stored, {len(expected)} expected ({missing} "
+                         f"missing); finish the run with `bench run {store.dir.parent / CONFIG_FILE} --resume`")
+    return task.evaluate(store.load(columns=task.score_columns(store.stored_columns())))
+
+
+def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask, method: Method | None,
+              metrics: dict[str, float], effective: int, *, extra_provenance: dict[str, Any] | None = None,
+              started: float | None = None,
+              dataset_facts: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Write provenance.json and results.json (metrics, fitted values, paper cells) before anything is published,
+    so a failing figure or export never loses a computed score; returns both records."""
+    chash = config_hash(cfg)
+    metrics = dict(metrics)
     fitted = method.fitted_values() if method is not None else _previous_fitted(run_dir)
     clash = sorted(set(fitted) & set(metrics))
     if clash:
         raise ValueError(f"fitted value(s) {clash} of {cfg.method.type} have the names of metrics")
     metrics.update(fitted)
-    figures = task.write_figures(outputs, run_dir / "figures", title=cfg.name)
-    exports = task.write_exports(outputs, run_dir)
-    partial = bool(cfg.run.limit) and len(indices) < len(dataset)
+    partial = bool(cfg.run.limit) and effective < len(dataset)
     smoke, smoke_reason = (method.smoke, method.smoke_reason) if method is not None else _previous_smoke(run_dir)
     results = {
         "run_id": f"{cfg.name}-{chash[:12]}", "name": cfg.name,
@@ -248,10 +271,9 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         "method": cfg.method.type, "dataset": cfg.dataset.type, "task": cfg.task.type,
         "config_sha256": chash, "status": "partial" if partial else "complete",
         "smoke": bool(smoke), "smoke_reason": smoke_reason,
-        "samples": {"original": len(dataset), "effective": len(indices), "limit": cfg.run.limit},
+        "samples": {"original": len(dataset), "effective": effective, "limit": cfg.run.limit},
         "metrics": metrics, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
-        "figures": {name: str(path.relative_to(run_dir)) for name, path in figures.items()},
-        "exports": {name: str(path.relative_to(run_dir)) for name, path in exports.items()},
+        "figures": {}, "exports": {},
         "evaluation": task.describe(),
         "created": _iso(time.time()),
     }
@@ -271,6 +293,26 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         prov["finished"] = _iso(time.time())
         prov["wall_time_s"] = round(time.time() - started, 3)
     atomic_write_json(prov_path, prov)
+    write_results(run_dir, results)
+    return results, prov
+
+
+def publish(run_dir: Path, cfg: Config, task: EvalTask, store: SampleStore, results: dict[str, Any],
+            prov: dict[str, Any], wandb_mode: str | None) -> dict[str, Any]:
+    """Figures and exports (streamed from the store) and the W&B mirror, after results.json exists. A failure is
+    logged, recorded under ``publish_errors`` in results.json and never loses the scores; W&B keeps its own
+    ``wandb_status.json``."""
+    errors: dict[str, str] = {}
+    for kind, write in (("figures", lambda: task.write_figures(store, run_dir / "figures", title=cfg.name)),
+                        ("exports", lambda: task.write_exports(store, run_dir))):
+        try:
+            results[kind] = {name: str(path.relative_to(run_dir)) for name, path in write().items()}
+        except Exception as error:  # a figure or export must not lose the scores already written
+            errors[kind] = f"{type(error).__name__}: {error}"
+            log.warning("writing %s of %s failed (%s); results.json holds the scores; rerun `bench score %s` "
+                        "to retry", kind, run_dir, errors[kind], run_dir)
+    if errors:
+        results["publish_errors"] = errors
     write_results(run_dir, results)
     if wandb_mode != "disabled":
         from bench.tracking import mirror_to_wandb

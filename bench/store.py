@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from bench.io import atomic_torch_save
 
 Columns = dict[str, Any]
 META_COLUMNS = ("sample_id", "index", "seed")
+ROW_KEYS = ("sample_id", "index")  # always read: they order the rows and name them
 
 
 class StoreError(RuntimeError):
@@ -137,17 +140,125 @@ class SampleStore:
             done.update(self._read(path)["sample_id"])
         return done
 
-    def load(self) -> Columns:
-        """All stored outputs, one row per sample, sorted by dataset index; duplicates are an error."""
-        chunks = [self._read(p) for p in self.chunk_paths()]
-        columns = concat_columns(chunks)
-        if not columns:
-            return {}
-        index = columns["index"]
+    def stored_columns(self) -> list[str]:
+        """The column names of the stored chunks, in stored order (empty when nothing is stored)."""
+        paths = self.chunk_paths()
+        return list(self._read(paths[0])) if paths else []
+
+    def load(self, columns: Collection[str] | None = None) -> Columns:
+        """Stored outputs, one row per sample, sorted by dataset index; duplicates are an error.
+
+        ``columns`` (default: all) names the columns to read; ``sample_id`` and ``index`` always come along, and a
+        name that is not stored is left out (the task's check names what is missing). Other columns are never
+        paged in from the memory-mapped chunks.
+        """
+        plan = self._plan(columns)
+        return plan.gather(self, 0, plan.rows) if plan.rows else {}
+
+    def iter_chunks(self, columns: Collection[str] | None = None, rows: int | None = None) -> Iterator[Columns]:
+        """Stored outputs in dataset-index order, in blocks of at most ``rows`` rows (default: the largest chunk's),
+        each read from only the chunks that hold its rows: what exports use to write 50,000 images without
+        holding them all."""
+        plan = self._plan(columns)
+        step = max(1, int(rows or plan.largest_chunk))
+        for start in range(0, plan.rows, step):
+            yield plan.gather(self, start, min(start + step, plan.rows))
+
+    def _plan(self, columns: Collection[str] | None) -> _ReadPlan:
+        """Read every chunk's row keys and column layout (no output data) and sort the rows by index."""
+        paths = self.chunk_paths()
+        indices, sample_ids, sizes = [], [], []
+        layout: dict[str, Any] = {}
+        for path in paths:
+            chunk = self._read(path)
+            indices.append(chunk["index"].clone())
+            sample_ids.extend(chunk["sample_id"])
+            sizes.append(len(chunk["sample_id"]))
+            names = [n for n in chunk if n not in ROW_KEYS and (columns is None or n in columns)]
+            if path != paths[0] and set(names) != set(layout):
+                raise StoreError(f"{path} holds column(s) {sorted(names)}, {paths[0].name} holds {sorted(layout)}; "
+                                 "the store mixes two output formats: delete the folder to start afresh")
+            for name in names:
+                value = chunk[name]
+                kind, shape = layout.get(name, (None, None))
+                if not isinstance(value, torch.Tensor):
+                    layout[name] = (list, None)
+                elif kind is None or (kind is not list and tuple(shape) == tuple(value.shape[1:])):
+                    layout[name] = (value.dtype if kind is None else torch.promote_types(kind, value.dtype),
+                                    tuple(value.shape[1:]))
+                else:
+                    raise StoreError(f"{path}: column {name!r} has rows of shape {tuple(value.shape[1:])}, other "
+                                     f"chunks {shape}; the store mixes two output formats")
+        index = torch.cat(indices) if indices else torch.zeros(0, dtype=torch.int64)
         order = torch.argsort(index, stable=True)
-        columns = take_rows(columns, order)
-        sorted_index = columns["index"]
+        sorted_index = index[order]
         if sorted_index.numel() > 1 and bool((sorted_index[1:] == sorted_index[:-1]).any()):
             dup = int(sorted_index[1:][sorted_index[1:] == sorted_index[:-1]][0])
             raise StoreError(f"{self.dir}: sample index {dup} is stored twice; the store is corrupt")
-        return columns
+        chunk_of = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes, dtype=torch.int64))
+        starts = torch.tensor([0, *sizes], dtype=torch.int64).cumsum(0)[:-1]
+        row_in_chunk = torch.arange(index.numel()) - starts[chunk_of] if sizes else index
+        return _ReadPlan(paths, layout, order, sorted_index, [sample_ids[i] for i in order.tolist()],
+                         chunk_of[order], row_in_chunk[order], max(sizes, default=0))
+
+
+@dataclass
+class _ReadPlan:
+    """Where each row of the index-sorted table lives: its chunk and its row there, plus the column layout."""
+
+    paths: list[Path]
+    layout: dict[str, Any]  # name -> (dtype, row shape) for tensor columns, (list, None) for list columns
+    order: torch.Tensor
+    index: torch.Tensor
+    sample_ids: list[str]
+    chunk: torch.Tensor
+    row: torch.Tensor
+    largest_chunk: int
+
+    @property
+    def rows(self) -> int:
+        return int(self.index.numel())
+
+    def gather(self, store: SampleStore, start: int, stop: int) -> Columns:
+        """Rows ``start:stop`` of the sorted table: each needed chunk is mapped, its rows copied, then unmapped."""
+        n = stop - start
+        out: Columns = {"sample_id": self.sample_ids[start:stop], "index": self.index[start:stop].clone()}
+        for name, (dtype, shape) in self.layout.items():
+            out[name] = [None] * n if dtype is list else torch.empty((n, *shape), dtype=dtype)
+        chunk, row = self.chunk[start:stop], self.row[start:stop]
+        for c in torch.unique(chunk).tolist():
+            at = torch.nonzero(chunk == c).flatten()
+            rows = row[at]
+            data = store._read(self.paths[c])
+            for name in self.layout:
+                if isinstance(out[name], torch.Tensor):
+                    out[name][at] = data[name][rows].to(out[name].dtype)
+                else:
+                    for position, r in zip(at.tolist(), rows.tolist(), strict=True):
+                        out[name][position] = data[name][r]
+            del data  # drops the mapping: the pages just read leave this process's memory
+        return out  # columns in stored order, as a full load returned them (metrics may iterate them in order)
+
+
+class MemoryOutputs:
+    """Outputs already in memory (rows sorted by index) behind the store's reading API (``load``,
+    ``iter_chunks``), so a task's exports and figures take either a run's store or a table built in a test."""
+
+    def __init__(self, columns: Columns) -> None:
+        self.columns = columns
+
+    def load(self, columns: Collection[str] | None = None) -> Columns:
+        return {name: col for name, col in self.columns.items()
+                if columns is None or name in columns or name in ROW_KEYS}
+
+    def iter_chunks(self, columns: Collection[str] | None = None, rows: int | None = None) -> Iterator[Columns]:
+        table = self.load(columns)
+        total = len(next(iter(table.values()))) if table else 0
+        step = max(1, int(rows or total or 1))
+        for start in range(0, total, step):
+            yield {name: col[start:start + step] for name, col in table.items()}
+
+
+def as_outputs(outputs: Columns | SampleStore | MemoryOutputs) -> SampleStore | MemoryOutputs:
+    """A store or in-memory reader for ``outputs`` (a run's :class:`SampleStore`, or a column table)."""
+    return outputs if isinstance(outputs, (SampleStore, MemoryOutputs)) else MemoryOutputs(outputs)

@@ -132,6 +132,26 @@ def test_score_recomputes_metrics_from_stored_outputs(tmp_path: Path, digits_che
     assert score(run_dir)["metrics"] == before
 
 
+def test_a_failing_export_keeps_the_scores_and_is_recorded(tmp_path: Path, digits_checkpoint: Path, monkeypatch):
+    from bench.registry import TASKS
+
+    cfg = eval_config(tmp_path / "e", digits_checkpoint, **{"run.limit": 40})
+    run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
+    before = read_results(run_dir)
+    assert "publish_errors" not in before
+
+    def broken(self, outputs, directory, title=""):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TASKS.get(cfg.task.type), "write_figures", broken)
+    (run_dir / "results.json").unlink()
+    again = score(run_dir)
+    written = read_results(run_dir)
+    assert written["metrics"] == again["metrics"] == before["metrics"]
+    assert written["publish_errors"] == {"figures": "OSError: disk full"} and written["figures"] == {}
+    assert written["exports"] == before["exports"]
+
+
 def test_score_refuses_an_unfinished_run(tmp_path: Path, digits_checkpoint: Path):
     run_dir = evaluate(eval_config(tmp_path / "u", digits_checkpoint), wandb_mode="disabled", progress=False)
     next(iter(sorted((run_dir / "samples").glob("*.pt")))).unlink()

@@ -86,3 +86,102 @@ def test_chunks_are_also_written_after_flush_seconds(tmp_path: Path, monkeypatch
     now[0] = 100.0  # 39 s after that flush: nothing yet
     add(store, [3])
     assert len(store.chunk_paths()) == 1
+
+
+def interleaved_store(tmp_path: Path, n: int, columns, ranks: int = 2, flush_every: int = 3) -> SampleStore:
+    """``n`` samples written by ``ranks`` strided ranks in chunks of ``flush_every``, as a sharded run writes them."""
+    chash = "9a" * 32
+    for rank in range(ranks):
+        store = SampleStore(tmp_path, chash, rank=rank, flush_every=flush_every)
+        for i in range(rank, n, ranks):
+            store.add([f"s{i:03d}"], torch.tensor([i]), torch.tensor([i]), {k: f(i) for k, f in columns.items()})
+        store.flush()
+    return SampleStore(tmp_path, chash)
+
+
+def test_load_reads_only_the_columns_asked_for(tmp_path: Path):
+    columns = {"logits": lambda i: torch.tensor([[float(i), 1.0]]), "image": lambda i: torch.full((1, 4), i),
+               "name": lambda i: [f"n{i}"]}
+    store = interleaved_store(tmp_path, 11, columns)
+    assert len(store.chunk_paths()) == 4 and store.stored_columns() == ["sample_id", "index", "seed", "logits",
+                                                                          "image", "name"]
+    full = store.load()
+    part = store.load(columns=["logits", "missing"])
+    assert list(part) == ["sample_id", "index", "logits"]  # row keys always; a name not stored is left out
+    assert part["sample_id"] == full["sample_id"] == [f"s{i:03d}" for i in range(11)]
+    assert torch.equal(part["logits"], full["logits"]) and full["logits"][:, 0].tolist() == list(range(11))
+    assert list(store.load(columns=())) == ["sample_id", "index"]
+
+
+def test_iter_chunks_yields_index_order_blocks_that_add_up_to_the_full_load(tmp_path: Path):
+    store = interleaved_store(tmp_path, 13, {"image": lambda i: torch.full((1, 2, 2), i, dtype=torch.uint8),
+                                             "name": lambda i: [f"n{i}"]})
+    full = store.load()
+    for rows in (None, 1, 4, 100):
+        blocks = list(store.iter_chunks(["image", "name"], rows=rows))
+        assert [len(b["sample_id"]) for b in blocks][:1] == [min(rows or 3, 13)]  # default: the largest chunk
+        assert concat_columns(blocks)["index"].tolist() == list(range(13))
+        assert torch.equal(concat_columns(blocks)["image"], full["image"])
+        assert concat_columns(blocks)["name"] == full["name"]
+    assert "seed" not in next(store.iter_chunks(["image"]))
+
+
+def test_declared_columns_leave_images_out_of_generation_scoring():
+    from bench.registry import METRICS
+    from bench.tasks.generation import GenerationTask
+
+    task = GenerationTask(extractor={"type": "ProjectionFeatures"},
+                          metrics=[{"type": "InceptionScore", "split_size": 2}, {"type": "ClassAccuracy"},
+                                   {"type": "SamplingCost"}])
+    stored = ["sample_id", "index", "seed", "image", "class_label", "feat_pool", "feat_logits", "feat_spatial",
+              "guided_steps", "model_forwards", "sampling_seconds", "on_gpu"]
+    assert task.score_columns(stored) == {"feat_logits", "class_label", "guided_steps", "model_forwards",
+                                          "sampling_seconds", "on_gpu"}  # images are exported, never scored
+    assert METRICS.build({"type": "NLL"}).columns(["target", "probs", "image"]) == {"target", "probs"}
+    robust = METRICS.build({"type": "RobustAccuracy"})
+    assert robust.columns(["target", "clean_prediction", "adv_prediction.pgd", "linf.pgd", "image"]) == {
+        "target", "clean_prediction", "adv_prediction.pgd", "linf.pgd"}
+
+
+def test_streamed_exports_are_byte_identical_to_the_all_in_memory_ones(tmp_path: Path, monkeypatch):
+    import io
+    import zipfile
+
+    from bench.tasks.action_segmentation import ActionSegmentationTask
+    from bench.tasks.generation import GenerationTask
+    from bench.tasks.generation.exports import write_png_shards
+    from bench.datasets.action_segmentation import write_prediction_file
+
+    monkeypatch.setattr(zipfile.time, "time", lambda: 1_700_000_000.0)  # np.savez stamps members with the time
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (23, 5, 4, 3), dtype=torch.uint8, generator=gen)
+    store = interleaved_store(tmp_path / "run", 23, {"image": lambda i: images[i:i + 1],
+                                                     "class_label": lambda i: torch.tensor([i % 5])}, ranks=3)
+    whole = store.load()
+    task = GenerationTask(extractor={"type": "ProjectionFeatures"}, metrics=[{"type": "ClassAccuracy"}],
+                          image_format="npz")
+    streamed = task.write_exports(store, tmp_path / "streamed")["samples"]
+    buffer = io.BytesIO()
+    np.savez(buffer, arr_0=whole["image"].numpy(), arr_1=whole["class_label"].numpy())  # the former export
+    assert streamed.name == "samples_23x5x4x3.npz" and streamed.read_bytes() == buffer.getvalue()
+
+    task.image_format = "png"
+    task.write_exports(store, tmp_path / "streamed")
+    write_png_shards(tmp_path / "whole" / "images", whole["sample_id"], whole["index"], whole["image"])
+    pngs = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*.png"))
+    assert len(pngs) == 23
+    assert all((tmp_path / "streamed" / p).read_bytes() == (tmp_path / "whole" / p).read_bytes() for p in pngs)
+    grid = task.write_figures(store, tmp_path / "fig")["sample_grid"]
+    assert grid.read_bytes() == task.write_figures(whole, tmp_path / "fig_whole")["sample_grid"].read_bytes()
+
+    videos = interleaved_store(tmp_path / "seg", 7, {"prediction": lambda i: [torch.tensor([i % 3] * (i + 1))],
+                                                     "target": lambda i: [torch.tensor([0] * (i + 1))]})
+    seg = ActionSegmentationTask(class_names=["a", "b", "c"])
+    seg.write_exports(videos, tmp_path / "seg_streamed")
+    all_videos = videos.load()
+    for video, labels in zip(all_videos["sample_id"], all_videos["prediction"], strict=True):
+        write_prediction_file(tmp_path / "seg_whole" / "prediction" / f"{video}.txt", labels, ["a", "b", "c"])
+    files = sorted(p.name for p in (tmp_path / "seg_whole" / "prediction").iterdir())
+    assert len(files) == 7 and files == sorted(p.name for p in (tmp_path / "seg_streamed" / "prediction").iterdir())
+    assert all((tmp_path / "seg_streamed" / "prediction" / f).read_bytes()
+               == (tmp_path / "seg_whole" / "prediction" / f).read_bytes() for f in files)

@@ -1,6 +1,8 @@
 """Metric interface: named values from the full table of per-sample outputs."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from bench.store import Columns
 
 
@@ -14,6 +16,14 @@ class Metric:
     """
 
     required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()  # columns compute reads when they are stored (``probs`` instead of ``logits``)
+
+    def columns(self, available: Collection[str]) -> set[str]:
+        """The stored columns ``compute`` reads, so scoring loads only those: ``required`` plus the ``optional``
+        ones that are stored; a metric that declares neither reads everything."""
+        if not self.required and not self.optional:
+            return set(available)
+        return set(self.required) | {name for name in self.optional if name in available}
 
     def __init__(self, prefix: str = "") -> None:
         """``prefix`` goes before every name the metric returns (as mmengine's ``BaseMetric(prefix=...)``); the task

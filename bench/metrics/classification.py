@@ -34,6 +34,9 @@ def top_label(outputs: Columns) -> tuple[torch.Tensor, torch.Tensor]:
 class ProbabilisticMetric(Metric):
     """A metric of ``target`` and either ``logits`` or ``probs``."""
 
+    required = ("target",)
+    optional = ("logits", "probs")
+
     def check(self, outputs: Columns) -> None:
         if "target" not in outputs or not ({"logits", "probs"} & set(outputs)):
             raise KeyError(f"{type(self).__name__} needs 'target' and one of 'logits'/'probs'; the method produced "

@@ -1,6 +1,7 @@
 """Robustness metrics from the robustness task's per-sample columns (see ``bench.tasks.robustness.task``)."""
 from __future__ import annotations
 
+from collections.abc import Collection
 
 from bench.metrics.base import Metric
 from bench.registry import METRICS
@@ -20,6 +21,10 @@ class RobustAccuracy(Metric):
     """Clean accuracy and, per attack, robust accuracy: a sample counts only if its clean **and** adversarial
     predictions are both correct (IDC's ``sample_to_eval``); the denominator is every stored sample, none dropped.
     Also per attack: the success rate among clean-correct samples and the largest L∞ perturbation applied."""
+
+    def columns(self, available: Collection[str]) -> set[str]:
+        """``target``, ``clean_prediction`` and every attack's prediction and L∞ columns that are stored."""
+        return {"target", "clean_prediction"} | {n for n in available if n.startswith((ADV_PREFIX, LINF_PREFIX))}
 
     def check(self, outputs: Columns) -> None:
         missing = [c for c in ("target", "clean_prediction") if c not in outputs]

@@ -8,7 +8,7 @@ from typing import Any
 from bench.formats.mstcn import write_prediction_file
 from bench.metrics.action_segmentation import ActionSegmentationScores, resolve_class_names
 from bench.registry import TASKS
-from bench.store import Columns
+from bench.store import Columns, SampleStore, as_outputs
 from bench.tasks.base import EvalTask
 
 @TASKS.register_module(name="action_segmentation")
@@ -43,16 +43,23 @@ class ActionSegmentationTask(EvalTask):
         return 1 + max([0] + [int(labels.max()) for column in ("prediction", "target") for labels in outputs[column]
                               if len(labels)])
 
-    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
-        """``prediction/<video>.txt`` in the official DiffAct/MS-TCN format (label names when known, else ids)."""
+    def write_exports(self, outputs: Columns | SampleStore, run_dir: Path) -> dict[str, Path]:
+        """``prediction/<video>.txt`` in the official DiffAct/MS-TCN format (label names when known, else ids),
+        written one block of stored videos at a time."""
         directory = run_dir / "prediction"
-        for video, labels in zip(outputs["sample_id"], outputs["prediction"], strict=True):
-            write_prediction_file(directory / f"{video}.txt", labels, self.class_names)
+        for block in as_outputs(outputs).iter_chunks(["prediction"]):
+            for video, labels in zip(block["sample_id"], block["prediction"], strict=True):
+                write_prediction_file(directory / f"{video}.txt", labels, self.class_names)
         return {"prediction": directory}
 
-    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+    def write_figures(self, outputs: Columns | SampleStore, directory: Path, title: str = "") -> dict[str, Path]:
+        """The first video's barcode (every video's labels are read only when no class names fix the colours)."""
         from bench.figures import segmentation_barcode
 
-        path = segmentation_barcode(outputs["target"][0], outputs["prediction"][0], self.num_classes(outputs),
+        source = as_outputs(outputs)
+        first = next(source.iter_chunks(["prediction", "target"], rows=1))
+        named = self.class_names or any(isinstance(m, ActionSegmentationScores) and m.class_names for m in self.metrics)
+        labels = first if named else source.load(["prediction", "target"])
+        path = segmentation_barcode(first["target"][0], first["prediction"][0], self.num_classes(labels),
                                     directory / "barcode.png", title=title)
         return {"barcode": path}

@@ -5,34 +5,46 @@ columns and default metrics; everything else (sharding, storage, aggregation) is
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from bench.metrics.base import Metric
 from bench.registry import METRICS
-from bench.store import Columns
+from bench.store import Columns, SampleStore
 
 
 class EvalTask:
     """Check a method's outputs and compute the configured metrics from them."""
 
     required_outputs: tuple[str, ...] = ()
+    scored_outputs: tuple[str, ...] | None = None  # what evaluate reads besides the metrics' (default: required)
     default_metrics: tuple[dict[str, Any], ...] = ()
 
     def __init__(self, metrics: list[dict[str, Any]] | None = None) -> None:
         specs = list(metrics) if metrics is not None else [dict(m) for m in self.default_metrics]
         self.metrics: list[Metric] = [METRICS.build(dict(spec)) for spec in specs]
 
-    def check_outputs(self, outputs: Columns) -> None:
-        missing = [name for name in self.required_outputs if name not in outputs]
+    def check_outputs(self, outputs: Columns, required: tuple[str, ...] | None = None) -> None:
+        """The method's outputs hold the task's ``required`` columns (default: ``required_outputs``) and each
+        metric's."""
+        missing = [name for name in (self.required_outputs if required is None else required) if name not in outputs]
         if missing:
             raise KeyError(f"task {type(self).__name__} needs output column(s) {missing}; got {sorted(outputs)}")
         for metric in self.metrics:
             metric.check(outputs)
 
+    def score_columns(self, available: Collection[str]) -> set[str]:
+        """The stored columns :meth:`evaluate` reads (the required outputs and each metric's), so scoring loads
+        only those: a generation run scores from its features without reading its images."""
+        needed = set(self._scored())
+        for metric in self.metrics:
+            needed |= metric.columns(available)
+        return needed
+
     def evaluate(self, outputs: Columns) -> dict[str, float]:
         """All metric values; two metrics writing the same name is an error."""
-        self.check_outputs(outputs)
+        self.check_outputs(outputs, self._scored())
         values: dict[str, float] = {}
         for metric in self.metrics:
             for name, value in metric.compute(outputs).items():
@@ -41,6 +53,9 @@ class EvalTask:
                     raise ValueError(f"metric name {name!r} produced twice (by {type(metric).__name__})")
                 values[name] = value
         return values
+
+    def _scored(self) -> tuple[str, ...]:
+        return self.required_outputs if self.scored_outputs is None else self.scored_outputs
 
     def metric_name(self, metric: Metric, name: str) -> str:
         """The name under which ``metric``'s value ``name`` is reported: with the metric's ``prefix``."""
@@ -63,11 +78,13 @@ class EvalTask:
         """How the outputs were scored (extractor, reference file and its hash), for ``results.json``."""
         return {}
 
-    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
-        """Figures of this task's outputs, written under ``directory``; none by default."""
+    def write_figures(self, outputs: Columns | SampleStore, directory: Path, title: str = "") -> dict[str, Path]:
+        """Figures of this task's outputs (a run's store or a column table; read only what is drawn through
+        :func:`bench.store.as_outputs`), written under ``directory``; none by default."""
         return {}
 
-    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
-        """The outputs in a paper's own file format (e.g. MS-TCN prediction files) under ``run_dir``; none by
-        default. Rewritten by every ``bench score``."""
+    def write_exports(self, outputs: Columns | SampleStore, run_dir: Path) -> dict[str, Path]:
+        """The outputs in a paper's own file format (e.g. MS-TCN prediction files) under ``run_dir``, written from
+        ``as_outputs(outputs).iter_chunks(...)`` a block at a time; none by default. Rewritten by every
+        ``bench score``."""
         return {}

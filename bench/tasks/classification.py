@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.registry import TASKS
-from bench.store import Columns
+from bench.store import Columns, SampleStore, as_outputs
 from bench.tasks.base import EvalTask
 
 @TASKS.register_module(name="classification")
@@ -27,11 +27,11 @@ class CalibrationTask(ClassificationTask):
         super().__init__(metrics)
         self.diagram_bins = diagram_bins
 
-    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+    def write_figures(self, outputs: Columns | SampleStore, directory: Path, title: str = "") -> dict[str, Path]:
         from bench.figures import reliability_diagram
         from bench.metrics.classification import top_label
 
-        confidence, correct = top_label(outputs)
+        confidence, correct = top_label(as_outputs(outputs).load(["target", "logits", "probs"]))
         path = reliability_diagram(confidence, correct, directory / "reliability_diagram.png", self.diagram_bins,
                                    title=title)
         return {"reliability_diagram": path}

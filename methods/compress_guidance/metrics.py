@@ -30,6 +30,7 @@ class SamplingCost(Metric):
     COUNTS = {"guided_steps": "guided steps", "classifier_backwards": "classifier backwards",
               "extra_forwards": "extra forwards", "model_forwards": "model forwards"}
     required = ("guided_steps", "model_forwards", "sampling_seconds")
+    optional = ("classifier_backwards", "extra_forwards", "forced_steps", "on_gpu")
 
     def __init__(self, per_samples: int = 50000, prefix: str = "") -> None:
         super().__init__(prefix)

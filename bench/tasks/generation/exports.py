@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import io
+import itertools
+import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from bench.io import atomic_write_bytes
+from bench.io import atomic_write_bytes, atomic_writer
 
 PNG_SHARD_SIZE = 1000
 
@@ -56,16 +58,41 @@ def write_png_shards(directory: Path, sample_ids: list[str], indices: torch.Tens
     return directory
 
 
-def write_samples_npz(run_dir: Path, images: torch.Tensor, labels: torch.Tensor | None) -> Path:
+def write_samples_npz(run_dir: Path, images: torch.Tensor | Iterable[torch.Tensor], labels: torch.Tensor | None,
+                      count: int | None = None) -> Path:
     """guided-diffusion's ``samples_NxHxWxC.npz``: ``arr_0`` uint8 images and, for class-conditional runs,
-    ``arr_1`` labels (what its ``image_sample.py`` writes and its evaluator reads)."""
-    n, h, w, c = images.shape
-    arrays = {"arr_0": images.numpy()}
-    if labels is not None:
-        arrays["arr_1"] = labels.numpy()
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return atomic_write_bytes(run_dir / f"samples_{n}x{h}x{w}x{c}.npz", buffer.getvalue())
+    ``arr_1`` labels (what its ``image_sample.py`` writes and its evaluator reads).
+
+    ``images`` is one tensor or an iterable of row blocks (then ``count`` gives the total rows): the file is
+    written block by block, byte for byte what ``np.savez`` writes for the whole array, without holding it.
+    """
+    if isinstance(images, torch.Tensor):
+        images, count = [images], len(images)
+    blocks = iter(images)
+    first = next(blocks)
+    if count is None:
+        raise ValueError("write_samples_npz: pass count (the total number of images) with an iterable of blocks")
+    n, (h, w, c) = count, tuple(first.shape[1:])
+    header = {"shape": (n, h, w, c), "fortran_order": False,
+              "descr": np.lib.format.dtype_to_descr(first.numpy().dtype)}
+    path = run_dir / f"samples_{n}x{h}x{w}x{c}.npz"
+    written = 0
+    with atomic_writer(path) as handle, zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED,
+                                                        allowZip64=True) as archive:
+        with archive.open("arr_0.npy", "w", force_zip64=True) as member:  # as np.savez opens its members
+            np.lib.format.write_array_header_1_0(member, header)
+            for block in itertools.chain([first], blocks):
+                if tuple(block.shape[1:]) != (h, w, c):
+                    raise ValueError(f"write_samples_npz: image blocks of shape {tuple(block.shape[1:])} and "
+                                     f"{(h, w, c)} do not stack")
+                member.write(np.ascontiguousarray(block.numpy()).tobytes("C"))
+                written += len(block)
+        if labels is not None:
+            with archive.open("arr_1.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, labels.numpy())
+        if written != n:
+            raise ValueError(f"write_samples_npz: {written} images written, {n} announced")
+    return path
 
 
 def sample_grid(images: torch.Tensor, path: Path, nrow: int = 8) -> Path:

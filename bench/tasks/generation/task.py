@@ -1,12 +1,12 @@
-"""The image generation task: featurise generated images on the generating rank, score FID & co. against reference
-statistics, export images."""
+"""The image generation task: featurise generated images on the generating rank, score FID & co. against
+reference statistics, export images."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
 from bench.registry import TASKS
-from bench.store import Columns
+from bench.store import Columns, SampleStore, as_outputs
 from bench.tasks.base import EvalTask
 
 @TASKS.register_module(name="generation")
@@ -24,6 +24,7 @@ class GenerationTask(EvalTask):
     """
 
     required_outputs = ("image",)
+    scored_outputs = ()  # metrics read the stored features; images are only exported and drawn
     default_metrics = ({"type": "FID"}, {"type": "SFID"}, {"type": "InceptionScore"}, {"type": "PrecisionRecall"},
                        {"type": "KID"})
     FEATURE_COLUMNS = {"pool": "feat_pool", "logits": "feat_logits", "spatial": "feat_spatial"}
@@ -93,20 +94,27 @@ class GenerationTask(EvalTask):
         self.reference()
         return {"extractor": self.extractor.describe(), "reference": self._reference_facts}
 
-    def write_exports(self, outputs: Columns, run_dir: Path) -> dict[str, Path]:
+    def write_exports(self, outputs: Columns | SampleStore, run_dir: Path) -> dict[str, Path]:
+        """The images as PNG shards or one npz, written from the stored chunks in index order, one block at a time."""
         from bench.tasks.generation.exports import write_png_shards, write_samples_npz
 
+        source = as_outputs(outputs)
         if self.image_format == "png":
-            return {"images": write_png_shards(run_dir / "images", outputs["sample_id"], outputs["index"],
-                                               outputs["image"])}
+            for block in source.iter_chunks(["image"]):
+                write_png_shards(run_dir / "images", block["sample_id"], block["index"], block["image"])
+            return {"images": run_dir / "images"}
         if self.image_format == "npz":
-            labels = outputs.get("class_label")
+            rows = source.load(["class_label"])
+            labels = rows.get("class_label")
             conditional = labels is not None and bool((labels >= 0).all())
-            return {"samples": write_samples_npz(run_dir, outputs["image"], labels if conditional else None)}
+            blocks = (block["image"] for block in source.iter_chunks(["image"]))
+            return {"samples": write_samples_npz(run_dir, blocks, labels if conditional else None,
+                                                 count=len(rows["sample_id"]))}
         return {}
 
-    def write_figures(self, outputs: Columns, directory: Path, title: str = "") -> dict[str, Path]:
+    def write_figures(self, outputs: Columns | SampleStore, directory: Path, title: str = "") -> dict[str, Path]:
+        """A grid of the first ``grid_size`` images (only those are read)."""
         from bench.tasks.generation.exports import sample_grid
 
-        images = outputs["image"][: self.grid_size]
+        images = next(as_outputs(outputs).iter_chunks(["image"], rows=self.grid_size))["image"]
         return {"sample_grid": sample_grid(images, directory / "sample_grid.png")}
