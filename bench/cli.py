@@ -40,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", help="run directory (default results/runs/<paper>/<name>-<hash>)")
     p.add_argument("--no-progress", action="store_true")
 
-    p = sub.add_parser("train", help="run only the config's train stage (resumable)")
+    p = sub.add_parser("train", help="run only the config's train stage (resumable; its folder is keyed by content "
+                                     "under the results root, which BENCH_RESULTS_DIR moves)")
     _config_args(p)
-    p.add_argument("--work-dir")
 
     p = sub.add_parser("score", help="recompute metrics from a run's stored outputs")
     p.add_argument("run_dir")
@@ -143,7 +143,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "train":
         from bench.runner import train
 
-        print(train(cfg, work_dir=args.work_dir))
+        print(train(cfg))
     elif args.command == "score":
         from bench.runner import score
 

@@ -96,12 +96,11 @@ def _train_stage(cfg: Config, method: Method, device: torch.device) -> dict[str,
     return {"checkpoint": str(checkpoint)}
 
 
-def train(cfg: Config, *, work_dir: str | None = None) -> Path:
-    """``bench train``: only the train stage, resumable; returns the final checkpoint."""
+def train(cfg: Config) -> Path:
+    """``bench train``: only the train stage, resumable; returns the final checkpoint. The train folder is keyed by
+    content (``bench.results.train_dir_for``), so downstream configs find it; ``run.work_dir`` does not move it."""
     if not cfg.get("train"):
         raise ValueError(f"config {cfg.name!r} has no 'train' section")
-    if work_dir:
-        cfg.run.work_dir = work_dir
     upstream.resolve(cfg)
     method = METHODS.build(upstream.section(cfg, "method"))
     device = pick_device(cfg.run.device)
