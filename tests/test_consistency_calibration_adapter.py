@@ -9,7 +9,7 @@ from bench.data import DatasetLayoutError
 from bench.datasets.cached_logits import CachedLogits
 from bench.results import read_results
 from bench.runner import RunExistsError, evaluate, score
-from conftest import REPO
+from helpers import REPO
 
 BASES = [f"{REPO}/configs/_base_/{name}.py" for name in ("default_run", "datasets/digits", "tasks/classification")]
 

@@ -15,7 +15,7 @@ from bench.metrics.robustness import RobustAccuracy
 from bench.tasks.robustness.task import RobustnessTask, attack_seed, predicted_class
 from bench.runner import evaluate
 
-from conftest import eval_config
+from helpers import eval_config
 
 
 class Linear(nn.Module):

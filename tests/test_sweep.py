@@ -4,7 +4,7 @@ import pytest
 
 from bench.config import load_config
 from bench.sweep import config_grid, grid_points, parse_grid, point_dir, sweep
-from conftest import REPO
+from helpers import REPO
 
 
 def test_grid_parsing_and_points():

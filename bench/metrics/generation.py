@@ -230,7 +230,7 @@ class GenerativeMetric(Metric):
             raise ReferenceStatsError(
                 f"{type(self).__name__} needs per-image reference features ('pool'), but {self._where()} stores only "
                 "mu/sigma; a VIRTUAL npz holds images arr_0; the generation task extracts their features once "
-                "(or rebuild the reference with `bench reference build`, which keeps the features)")
+                "(or rebuild the reference with `bench reference IMAGES_DIR --out FILE.npz`, which keeps the features)")
         return reference.pool
 
     def check(self, outputs: Columns) -> None:

@@ -27,7 +27,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 VIRTUAL_KEYS = ("arr_0", "mu", "sigma", "mu_s", "sigma_s")
 BENCH_KEYS = ("mu", "sigma", "meta", "[mu_s, sigma_s]", "[pool]", "[logits]", "[arr_0]")
 FIX = ("download VIRTUAL_imagenet64_labeled.npz (or the 128/256 one) from openai/guided-diffusion's evaluations "
-       "README, or build one with `bench reference build IMAGES_DIR --out FILE.npz --extractor ...`")
+       "README, or build one with `bench reference IMAGES_DIR --out FILE.npz [--extractor JSON]`")
 
 
 class ReferenceStatsError(ValueError):
@@ -326,7 +326,7 @@ def resolve_reference(spec: str | dict[str, Any], extractor: Any, cache_dir: Pat
                       batch_size: int = 256) -> tuple[ReferenceStatistics, dict[str, Any]]:
     """The reference statistics a run is scored against, and how they were obtained (for ``results.json``).
 
-    ``spec`` is a statistics file (a guided-diffusion ``VIRTUAL_*.npz`` or one ``bench reference build``
+    ``spec`` is a statistics file (a guided-diffusion ``VIRTUAL_*.npz`` or one ``bench reference IMAGES --out FILE``
     wrote), or ``{"dataset": {...}, "image_key": "image", "limit": None}``: a dataset reader whose images are
     featurised with the run's extractor once and cached under ``cache_dir``. A VIRTUAL file keeps its own
     ``mu``/``sigma``/``mu_s``/``sigma_s``; when precision/recall or KID need per-image features, the file's
@@ -379,5 +379,5 @@ def _check_extractor(reference: ReferenceStatistics, extractor_facts: dict[str, 
     current = extractor_facts.get("weights_sha256")
     if recorded and current and recorded != current:
         raise ValueError(f"{where}: the reference statistics were built with extractor weights {recorded[:12]}..., "
-                         f"but this run's extractor has {current[:12]}...; rebuild the reference with "
-                         "`bench reference build` and this extractor, or point the task at the matching weights")
+                         f"but this run's extractor has {current[:12]}...; rebuild the reference with `bench reference "
+                         "IMAGES_DIR --out FILE.npz` and this extractor, or point the task at the matching weights")
