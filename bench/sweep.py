@@ -8,6 +8,7 @@ points whose results are complete and resumes the rest. Ray's session files go u
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import tempfile
@@ -89,10 +90,10 @@ def sweep(config: str, grid: dict[str, list[Any]], cfg_options: dict[str, Any] |
     started_here = not ray.is_initialized()
     if started_here:
         if address:
-            ray.init(address=address, logging_level="WARNING")
+            ray.init(address=address, logging_level=logging.WARNING)
         else:
             ray.init(num_cpus=max(1, min(len(points), os.cpu_count() or 1)), include_dashboard=False,
-                     logging_level="WARNING", _temp_dir=_ray_temp_dir(sweep_dir), log_to_driver=False)
+                     logging_level=logging.WARNING, _temp_dir=_ray_temp_dir(sweep_dir), log_to_driver=False)
     try:
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         trial = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=1)(_run_point)

@@ -71,7 +71,8 @@ def _unknown_commands(commands: list[str], parser: argparse.ArgumentParser) -> l
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
     bad = []
     for command in commands:
-        words = [w.strip("[]") for w in re.sub(r"<[^>]*>", "X", command).split() if w.strip("[]") not in ("", "...", "|")]
+        plain = re.sub(r"<[^>]*>", "X", command)  # <classifier config> is one placeholder word
+        words = [w.strip("[]") for w in plain.split() if w.strip("[]") not in ("", "...", "|")]
         sub = subparsers.get(words[1])
         if sub is None:
             bad.append(command)

@@ -1,5 +1,5 @@
-"""The robustness task, its metrics and attack construction (bench.tasks.robustness.task, bench.tasks.robustness.attacks,
-bench.metrics.robustness)."""
+"""The robustness task, its metrics and attack construction (bench.tasks.robustness.task,
+bench.tasks.robustness.attacks, bench.metrics.robustness)."""
 from __future__ import annotations
 
 import json

@@ -272,6 +272,7 @@ class SFID(GenerativeMetric):
         self.check_reference(outputs)
         reference = self.resolve_reference()
         mu, sigma = feature_statistics(outputs["feat_spatial"])
+        assert reference.mu_s is not None and reference.sigma_s is not None  # check_reference raised otherwise
         return {"sFID": frechet_distance(mu, sigma, reference.mu_s, reference.sigma_s)}
 
 

@@ -60,7 +60,7 @@ def write_samples_npz(run_dir: Path, images: torch.Tensor, labels: torch.Tensor 
     """guided-diffusion's ``samples_NxHxWxC.npz``: ``arr_0`` uint8 images and, for class-conditional runs,
     ``arr_1`` labels (what its ``image_sample.py`` writes and its evaluator reads)."""
     n, h, w, c = images.shape
-    arrays = {"arr_0": images.numpy()}
+    arrays: dict[str, Any] = {"arr_0": images.numpy()}
     if labels is not None:
         arrays["arr_1"] = labels.numpy()
     buffer = io.BytesIO()

@@ -1,4 +1,5 @@
-"""The image generation task: featurise generated images on the generating rank, score FID & co. against reference statistics, export images."""
+"""The image generation task: featurise generated images on the generating rank, score FID & co. against reference
+statistics, export images."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -86,7 +87,7 @@ class GenerationTask(EvalTask):
         reference = self.reference()
         for metric in self.metrics:
             if getattr(metric, "reference", False) is None:
-                metric.reference = reference
+                metric.reference = reference  # type: ignore[attr-defined]  # the generation metrics' attribute
         return super().evaluate(outputs)
 
     def metric_name(self, metric: Metric, name: str) -> str:

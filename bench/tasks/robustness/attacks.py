@@ -28,7 +28,7 @@ def library_version() -> str:
 
 def _resolved(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Every constructor parameter of ``cls`` (but the model) with the value it gets: given or default."""
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     values = {n: p.default for n, p in params.items() if n not in ("self", "model")
               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     values.update(kwargs)
@@ -149,7 +149,7 @@ def resolve_attack(spec: dict[str, Any], num_classes: int) -> tuple[type, dict[s
     if kind is None:
         raise ValueError(f"attack spec {spec!r} needs a 'type' (a torchattacks class or one of {sorted(COMPOSED)})")
     if kind in COMPOSED:
-        cls: type = COMPOSED[kind]
+        cls: Any = COMPOSED[kind]
     else:
         import torchattacks
 
@@ -159,7 +159,7 @@ def resolve_attack(spec: dict[str, Any], num_classes: int) -> tuple[type, dict[s
 
             raise ValueError(f"unknown attack type {kind!r}.{suggest(kind, torchattacks.__all__)} Use a torchattacks "
                              f"attack class or one of {sorted(COMPOSED)}.")
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     accepted = [n for n in params if n not in ("self", "model")]
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
