@@ -3,6 +3,8 @@ import ast
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,19 @@ def test_papers_json_lists_all_seventeen(capsys):
     kd = next(e for e in entries if e["slug"] == "two_in_one_kd")
     assert kd["status"] == "re-implementation" and "two_in_one_kd/ffpp_c23.py" in kd["configs"]
     assert "demo/two_in_one_kd_6_two_in_one.py" in kd["demo_configs"]
+    trident = next(e for e in entries if e["slug"] == "trident")
+    assert trident["status"] == "faithful; needs foundation weights not here (CLIP, DINO and SAM)"
+    assert trident["foundation_weights_not_here"] == "CLIP, DINO and SAM" and trident["not_reproducible"] is None
+    assert diffact["foundation_weights_not_here"] is None and "smoke_only" not in diffact
+    assert idc["not_reproducible"].startswith("no IDC checkpoints, CIFAR data or GPU here")
+
+
+def test_papers_imports_no_torch_and_no_adapter():
+    code = ("import contextlib, io, sys; from bench.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main(['papers'])\n"
+            "print(sorted(m for m in ('torch', 'bench.methods') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO.parent)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 def test_table_csv(capsys):

@@ -4,9 +4,3 @@ The sampler is a diffusers scheduler, ``scheduler.AdaptiveMomentumScheduler`` (i
 diffusion extra); runs sample with the shared ``DiffusionSampler`` adapter (``bench.methods.diffusion``), which
 also loads the original DDPM checkpoints the official code uses.
 """
-IMPLEMENTATION = "faithful"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = ("the paper's FID tables are not available to the sheet (no reported numbers to compare), and "
-                    "its ImageNet-64 experiment has no config or loader in the official code")
-
-__all__ = ["IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]
