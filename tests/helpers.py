@@ -18,3 +18,12 @@ def eval_config(work_dir: Path, checkpoint: Path, **options):  # noqa: ANN201 - 
     cfg = load_config(DEMO, {"run.work_dir": str(work_dir), "method.checkpoint": str(checkpoint), **options})
     cfg.pop("train")
     return cfg
+
+
+def rounding_tolerance(dtype, magnitude: float, roundings: int = 1) -> float:  # noqa: ANN001 - a torch dtype
+    """``roundings`` x eps(dtype) x ``magnitude``: the most that many round-offs can move a result of that magnitude
+    (a sum's magnitude is the sum of its terms' absolute values). For golden values a reimplementation matched bit
+    for bit: another BLAS or summation order moves a result by about one rounding per dependent step."""
+    import torch
+
+    return roundings * torch.finfo(dtype).eps * magnitude

@@ -9,6 +9,9 @@ On CUDA the batch is 256 (fp32); on CPU 8. The sheet's claim is fewer parameters
 defences and adversarially trained CNNs; the paper's own cost table is unknown. Measured on 2 CPU cores
 (2026-11-22, batch 8): IDC 6.2 img/s, WRN-28-10 20.0 img/s (ratio 0.31); 9.39M vs 36.48M parameters, but 13.683 vs
 5.243 GMACs per image (IDC's four U-Net calls, the repeated step 1 included). No GPU was lent for a CUDA figure.
+Asserted: the throughput ratio follows the multiply-accumulate ratio, i.e. IDC's time per MAC is within a factor
+``MAC_RATE_SPREAD`` of the WRN's (both are conv nets run by the same kernels; measured 0.31 against the 0.38 the
+MACs predict); a larger gap would mean overhead outside the convolutions.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from bench.throughput import count_macs, count_parameters
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 BATCH = 256 if DEVICE.type == "cuda" else 8
+MAC_RATE_SPREAD = 2.0
 
 
 @pytest.mark.benchmark(group="idc")
@@ -55,3 +59,5 @@ def test_idc_inference_vs_wrn_28_10(benchmark, interleaved):
     print(f"\n{name}, batch {BATCH}: IDC {idc_ips:.1f} img/s, WRN-28-10 {wrn_ips:.1f} img/s "
           f"(IDC/WRN {idc_ips / wrn_ips:.2f}); params {cost['idc_params'] / 1e6:.2f}M vs "
           f"{cost['wrn_params'] / 1e6:.2f}M; GMACs/image {cost['idc_macs'] / 1e9:.3f} vs {cost['wrn_macs'] / 1e9:.3f}")
+    predicted = cost["wrn_macs"] / cost["idc_macs"]  # throughput ratio if both ran at the same MACs per second
+    assert 1 / MAC_RATE_SPREAD <= (idc_ips / wrn_ips) / predicted <= MAC_RATE_SPREAD
