@@ -1,19 +1,22 @@
 """The paper catalogue behind ``bench papers``: identity from the reported files, status from the tree.
 
-An adapter package ``bench.methods.<slug>`` declares its own status in module constants, so the listing
-never claims more than the code does:
+An adapter package ``methods/<slug>/`` declares its status in ``methods/<slug>/status.toml`` (package data),
+read here without importing the adapter (so listing papers imports no torch). Keys:
 
-- ``IMPLEMENTATION``: ``"faithful"`` (follows the official code and loads its checkpoints) or
+- ``implementation`` (required): ``"faithful"`` (follows the official code and loads its checkpoints) or
   ``"re-implementation"`` (from the paper's description, no runnable official code);
-- ``SMOKE_ONLY``: True when the method needs foundation weights that are not here, so every run is smoke;
-- ``NOT_REPRODUCIBLE``: a sentence on what cannot be reproduced and why, or None;
-- ``IN_PROGRESS``: a sentence on what exists while the adapter is unfinished (then nothing can run yet).
+- ``foundation_weights_not_here``: which foundation weights the paper's configs need that are not on this
+  machine (runs here then build the method with random/tiny weights, and each such run says so itself through
+  ``Method.smoke``);
+- ``not_reproducible``: a sentence on what cannot be reproduced and why;
+- ``in_progress``: a sentence on what exists while the adapter is unfinished (then nothing can run yet).
 """
 from __future__ import annotations
 
-import importlib
 import importlib.util
+import tomllib
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from bench.config import configs_root, load_config, to_plain
@@ -21,10 +24,40 @@ from bench.reported import Entry, PaperReport, cell_key, load_all
 from bench.results import paper_metric_specs
 
 
-def adapter_module(slug: str) -> Any | None:
-    if importlib.util.find_spec(f"bench.methods.{slug}") is None:
+STATUS_FILE = "status.toml"
+IMPLEMENTATIONS = ("faithful", "re-implementation")
+STATUS_KEYS = ("implementation", "foundation_weights_not_here", "not_reproducible", "in_progress")
+
+
+def methods_root() -> Path:
+    """The folder installed as ``bench.methods``, found without importing it (its ``__init__`` imports adapters)."""
+    spec = importlib.util.find_spec("bench.methods")  # imports only the parent package ``bench``
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("bench.methods is not installed; reinstall bench (README quick start)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def adapter_status(slug: str, root: Path | None = None) -> dict[str, str] | None:
+    """``methods/<slug>/status.toml`` checked against :data:`STATUS_KEYS`, or None when the paper has no adapter."""
+    package = (root or methods_root()) / slug
+    if not (package / "__init__.py").is_file():
         return None
-    return importlib.import_module(f"bench.methods.{slug}")
+    path = package / STATUS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: every adapter package declares its status there; add it "
+                                "with implementation = 'faithful' or 're-implementation' (README 'Adding a paper')")
+    with path.open("rb") as handle:
+        status = tomllib.load(handle)
+    unknown = sorted(set(status) - set(STATUS_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {unknown}; the keys are {', '.join(STATUS_KEYS)}")
+    if status.get("implementation") not in IMPLEMENTATIONS:
+        raise ValueError(f"{path}: implementation must be one of {IMPLEMENTATIONS}, "
+                         f"got {status.get('implementation')!r}")
+    bad = sorted(k for k, v in status.items() if not isinstance(v, str) or not v.strip())
+    if bad:
+        raise ValueError(f"{path}: {bad} must be non-empty strings (leave a key out when it does not apply)")
+    return status
 
 
 @lru_cache(maxsize=None)
@@ -50,25 +83,25 @@ def is_configured(entry: Entry, slug: str) -> bool:
 
 def paper_status(report: PaperReport) -> dict[str, Any]:
     slug = report.slug
-    module = adapter_module(slug)
+    adapter = adapter_status(slug) or {}
     configs = sorted(str(p.relative_to(configs_root())) for p in (configs_root() / slug).rglob("*.py")) \
         if (configs_root() / slug).is_dir() else []
     demos = sorted(str(p.relative_to(configs_root())) for p in (configs_root() / "demo").glob(f"{slug}*.py"))
-    implementation = getattr(module, "IMPLEMENTATION", None) if module else None
-    if module is None:
+    implementation = adapter.get("implementation")
+    if not adapter:
         status = "not started: reported numbers only"
-    elif getattr(module, "IN_PROGRESS", None):
-        status = f"in progress: {module.IN_PROGRESS}"
-    elif getattr(module, "SMOKE_ONLY", False):
-        status = f"{implementation}; smoke only (foundation weights not available here)"
+    elif "in_progress" in adapter:
+        status = f"in progress: {adapter['in_progress']}"
+    elif "foundation_weights_not_here" in adapter:
+        status = f"{implementation}; needs foundation weights not here ({adapter['foundation_weights_not_here']})"
     else:
         status = str(implementation)
     return {
         "slug": slug, "title": report.paper["title"], "arxiv": report.paper["arxiv"], "venue": report.paper["venue"],
         "official_code": report.paper["official_code"], "task_family": report.paper["task_family"],
-        "status": status, "adapter": module is not None, "implementation": implementation,
-        "smoke_only": bool(getattr(module, "SMOKE_ONLY", False)) if module else None,
-        "not_reproducible": getattr(module, "NOT_REPRODUCIBLE", None) if module else None,
+        "status": status, "adapter": bool(adapter), "implementation": implementation,
+        "foundation_weights_not_here": adapter.get("foundation_weights_not_here"),
+        "not_reproducible": adapter.get("not_reproducible"),
         "configs": configs, "demo_configs": demos, "reported_tables": len(report.tables),
         "reported_numbers": len(report.entries), "unknown": report.unknown,
         "configured_numbers": sum(is_configured(entry, slug) for entry in report.entries),

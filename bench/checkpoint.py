@@ -123,7 +123,7 @@ def _load_checked(model: nn.Module, state: dict[str, Any], path: str | Path, str
                   hint: str | None = None) -> tuple[list[str], list[str]]:
     """Load non-strictly, so modules' load hooks still rename legacy keys (torchvision's DenseNet), after checking
     shapes; with ``strict``, keys left missing or unexpected after the hooks are an error."""
-    extra = {"hint": hint} if hint else {}
+    extra: dict[str, Any] = {"hint": hint} if hint else {}
     missing, unexpected, reshaped = state_mismatch(model, state)
     if reshaped:
         raise CheckpointError(mismatch_message(path, model, missing, unexpected, reshaped=reshaped, **extra))

@@ -10,6 +10,8 @@ from typing import Any
 
 from mmengine.config import DictAction
 
+from bench.precision import PRECISIONS
+
 log = logging.getLogger("bench")
 
 
@@ -55,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(p)
     p.add_argument("--input-shape", default="3,224,224", help="C,H,W of the synthetic input (default 3,224,224)")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--precision", choices=["fp32", "amp"], default="fp32",
-                   help="fp32 (what VSSD's paper reports) or amp (its repository's function)")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="autocast dtype as run.precision: fp32 (what VSSD's paper reports) or fp16 (its repository's "
+                        "CUDA amp) or bf16")
     p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--iters", type=int, default=30)
 

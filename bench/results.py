@@ -141,7 +141,7 @@ def training_view(method_cfg: dict[str, Any]) -> dict[str, Any]:
     view = copy.deepcopy(method_cfg)
     for dotted in getattr(METHODS.get(method_cfg["type"]), "eval_only_params", ()):
         *parents, leaf = dotted.split(".")
-        node = view
+        node: Any = view
         for key in parents:
             node = node.get(key) if isinstance(node, dict) else None
         if isinstance(node, dict):

@@ -6,7 +6,6 @@ aggregation as a single process would.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import time
@@ -24,6 +23,7 @@ from bench.config import config_hash, config_text, load_config, to_plain
 from bench.data import BenchDataset
 from bench.io import atomic_write_json, atomic_write_text, read_json
 from bench.method import Method
+from bench.precision import autocast
 from bench.registry import DATASETS, METHODS, TASKS
 from bench.results import (CONFIG_FILE, PROVENANCE_FILE, paper_cells, read_results, run_dir_for,
                            train_dir_for, write_results)
@@ -61,13 +61,6 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "cuda":
         return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
     return torch.device(name)
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
-    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 def build(cfg: Config) -> tuple[BenchDataset, Method, EvalTask]:

@@ -12,6 +12,7 @@ that folder's path is too long for Ray's unix sockets).
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import re
 import tempfile
@@ -160,10 +161,10 @@ def _run_on_ray(config: str, planned: list[dict[str, Any]], trainings: list[dict
     started_here = not ray.is_initialized()
     if started_here:
         if address:
-            ray.init(address=address, logging_level="WARNING")
+            ray.init(address=address, logging_level=logging.WARNING)
         else:
             ray.init(num_cpus=max(1, min(len(planned), os.cpu_count() or 1)), include_dashboard=False,
-                     logging_level="WARNING", _temp_dir=_ray_temp_dir(sweep_dir), log_to_driver=False)
+                     logging_level=logging.WARNING, _temp_dir=_ray_temp_dir(sweep_dir), log_to_driver=False)
     try:
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         if trainings:

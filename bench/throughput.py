@@ -1,24 +1,22 @@
 """Model cost: parameters, FLOPs and forward throughput, measured the way the papers' repositories do.
 
 Throughput follows the Swin/VMamba/VSSD ``main.py`` protocol: one batch, ``warmup`` forward passes, then
-``iters`` timed passes (synchronised), img/s = iters * B / t, with peak accelerator memory. ``precision``
-"fp32" is what VSSD's paper reports (issue #14); "amp" (fp16 autocast on CUDA, bf16 on CPU) is what its
-repository function runs. FLOPs use torch's ``FlopCounterMode`` and are reported as multiply-adds (the unit
+``iters`` timed passes (synchronised), img/s = iters * B / t, with peak accelerator memory. ``precision`` is
+one of :data:`bench.precision.PRECISIONS`: "fp32" is what VSSD's paper reports (issue #14); its repository's
+function runs CUDA amp, i.e. "fp16". FLOPs use torch's ``FlopCounterMode`` and are reported as multiply-adds (the unit
 of fvcore's and the papers' "FLOPs"), i.e. half of torch's count. They are not fvcore's numbers: fvcore counts
 a head-broadcast matmul once and adds LayerNorm/BatchNorm terms, so for VSSD our count is 3-5% above the
 README's (tests/test_vssd_model.py reproduces the fvcore convention).
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
 import torch
 from torch import nn
 
-PRECISIONS = ("fp32", "amp")
-
+from bench.precision import autocast, check_precision
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
@@ -34,13 +32,6 @@ def count_macs(model: nn.Module, inputs: torch.Tensor) -> int:
     return counter.get_total_flops() // 2
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -49,13 +40,12 @@ def _sync(device: torch.device) -> None:
 def measure_throughput(model: nn.Module, inputs: torch.Tensor, precision: str = "fp32", warmup: int = 50,
                        iters: int = 30) -> dict[str, Any]:
     """Images per second of ``model(inputs)`` in eval mode after ``warmup`` passes; peak memory on CUDA."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    check_precision(precision)
     device = inputs.device
     model.eval()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    with torch.inference_mode(), _autocast(device, precision):
+    with torch.inference_mode(), autocast(device, precision):
         for _ in range(warmup):
             model(inputs)
         _sync(device)

@@ -49,7 +49,7 @@ def mirror_to_wandb(run_dir: Path, config: dict[str, Any], provenance: dict[str,
         import wandb
 
         run = wandb.init(
-            project=wandb_cfg.get("project", "bench"), entity=wandb_cfg.get("entity"), mode=mode,
+            project=wandb_cfg.get("project", "bench"), entity=wandb_cfg.get("entity"), mode=mode,  # type: ignore[arg-type]
             dir=dirs["WANDB_DIR"], group=results.get("paper") or "demo", job_type=results["method"],
             name=results["run_id"], id=results["run_id"], resume="allow", reinit="finish_previous",
             config={"config": config, "provenance": provenance},
@@ -96,7 +96,7 @@ def read_offline_run(run_dir: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"no offline W&B run under {run_dir}/wandb/wandb")
     out: dict[str, Any] = {"run": {}, "config": {}, "summary": {}, "artifacts": [], "history_keys": set()}
     for payload in _leveldb_records(files[-1].read_bytes()):
-        record = pb.Record()
+        record = pb.Record()  # type: ignore[attr-defined]  # generated protobuf module, no stub
         record.ParseFromString(payload)
         kind = record.WhichOneof("record_type")
         if kind == "run":

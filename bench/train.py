@@ -44,7 +44,7 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
         return final
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    steps_per_epoch = -(-len(train_set) // batch_size)
+    steps_per_epoch = -(-len(train_set) // batch_size)  # type: ignore[arg-type]  # map-style: has __len__
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
                                                     pct_start=0.15)
     start_epoch, history = 0, []

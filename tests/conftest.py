@@ -8,9 +8,7 @@ import torch
 
 from bench.config import load_config
 from bench.seeding import seed_everything
-
-REPO = Path(__file__).resolve().parents[1]
-DEMO = "demo/harness_digits"
+from helpers import DEMO
 
 
 @pytest.fixture(autouse=True)
@@ -31,13 +29,6 @@ def digits_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     train = {k: v for k, v in cfg.train.items() if k != "dataset"}
     seed_everything(train["seed"])
     return method.fit(Digits(split="train"), None, tmp_path_factory.mktemp("train"), torch.device("cpu"), **train)
-
-
-def eval_config(work_dir: Path, checkpoint: Path, **options):
-    """The demo config without its train stage, evaluating ``checkpoint`` into ``work_dir``."""
-    cfg = load_config(DEMO, {"run.work_dir": str(work_dir), "method.checkpoint": str(checkpoint), **options})
-    cfg.pop("train")
-    return cfg
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
 """The catalogue's view of the tree: which reported cells the committed configs fill (golden counts for Trident)."""
-from bench.catalogue import config_cells, is_configured, paper_status
-from bench.reported import cell_key, load_report
+import pytest
+
+from bench.catalogue import adapter_status, config_cells, is_configured, methods_root, paper_status
+from bench.reported import cell_key, load_all, load_report
 from bench.tables import paper_table
 
 
@@ -27,3 +29,31 @@ def test_paper_table_notes_the_cells_no_config_fills(tmp_path):
         "no config in configs/trident/ fills this cell"
     assert frame.loc["backbone=CLIP ViT-B/16, method=Trident, dataset=VOC21", "note"] == ""
     assert frame.loc["backbone=CLIP ViT-B/16, method=Trident, dataset=Avg", "note"] == ""
+
+
+def test_every_paper_adapter_declares_a_valid_status_file():
+    root = methods_root()
+    papers = [r.slug for r in load_all() if (root / r.slug / "__init__.py").is_file()]
+    assert len(papers) == 9
+    for slug in papers:
+        status = adapter_status(slug)
+        assert status["implementation"] in ("faithful", "re-implementation"), slug
+    assert adapter_status("amg") is None  # reported numbers only, no adapter folder
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, r"status\.toml does not exist.*implementation = 'faithful' or 're-implementation'"),
+    ('implementation = "faithful"\nsmoke_only = true\n', r"unknown key\(s\) \['smoke_only'\]; the keys are "
+                                                          r"implementation, foundation_weights_not_here"),
+    ('implementation = "official"\n', r"implementation must be one of \('faithful', 're-implementation'\), "
+                                      r"got 'official'"),
+    ('implementation = "faithful"\nnot_reproducible = ""\n', r"\['not_reproducible'\] must be non-empty strings"),
+])
+def test_status_file_errors_name_the_file_and_the_fix(tmp_path, text, message):
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "__init__.py").write_text("")
+    if text is not None:
+        (tmp_path / "paper" / "status.toml").write_text(text)
+    with pytest.raises((FileNotFoundError, ValueError), match=message):
+        adapter_status("paper", tmp_path)
+    assert adapter_status("no_such_paper", tmp_path) is None

@@ -1,8 +1,16 @@
+import argparse
+import ast
 import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from bench.cli import build_parser, main
+from helpers import REPO
 
 
 def test_papers_json_lists_all_seventeen(capsys):
@@ -19,6 +27,19 @@ def test_papers_json_lists_all_seventeen(capsys):
     kd = next(e for e in entries if e["slug"] == "two_in_one_kd")
     assert kd["status"] == "re-implementation" and "two_in_one_kd/ffpp_c23.py" in kd["configs"]
     assert "demo/two_in_one_kd_6_two_in_one.py" in kd["demo_configs"]
+    trident = next(e for e in entries if e["slug"] == "trident")
+    assert trident["status"] == "faithful; needs foundation weights not here (CLIP, DINO and SAM)"
+    assert trident["foundation_weights_not_here"] == "CLIP, DINO and SAM" and trident["not_reproducible"] is None
+    assert diffact["foundation_weights_not_here"] is None and "smoke_only" not in diffact
+    assert idc["not_reproducible"].startswith("no IDC checkpoints, CIFAR data or GPU here")
+
+
+def test_papers_imports_no_torch_and_no_adapter():
+    code = ("import contextlib, io, sys; from bench.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main(['papers'])\n"
+            "print(sorted(m for m in ('torch', 'bench.methods') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO.parent)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 def test_table_csv(capsys):
@@ -49,3 +70,63 @@ def test_demo_runs_and_prints_its_leaderboard(tmp_path, capsys):
     prediction = json.loads((run_dir / "provenance.json").read_text())["prediction_rank0"]
     assert prediction["samples"] == 500 and prediction["samples_per_s"] > 0
     assert "samples/s" in out
+
+
+def _bench_commands(text: str) -> list[str]:
+    """Every ``bench <subcommand> [--option ...]`` in ``text``'s code spans: inline `...`/``...`` and fenced lines."""
+    spans = re.findall(r"``(.+?)``|`([^`\n]+)`", text)
+    fenced = re.findall(r"^[ \t]*(bench [^\n]*)$", "\n".join(re.findall(r"```[a-z]*\n(.*?)```", text, re.S)), re.M)
+    candidates = [a or b for a, b in spans] + fenced
+    return [m.group(0) for span in candidates for m in re.finditer(r"\bbench [a-z][a-z_-]*(?:[^`#]*)", span)]
+
+
+def _unknown_commands(commands: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The commands (``bench sub [ARGS] [--opt ...]``) the CLI parser lacks: an unknown subcommand or ``--option``,
+    or more positional words than the subcommand takes (``bench reference build IMAGES`` has two for one)."""
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    bad = []
+    for command in commands:
+        plain = re.sub(r"<[^>]*>", "X", command)  # <classifier config> is one placeholder word
+        words = [w.strip("[]") for w in plain.split() if w.strip("[]") not in ("", "...", "|")]
+        sub = subparsers.get(words[1])
+        if sub is None:
+            bad.append(command)
+            continue
+        options = {s: a for a in sub._actions for s in a.option_strings}
+        positional = [a for a in sub._actions if not a.option_strings]
+        room = math.inf if any(a.nargs in ("*", "+") for a in positional) else len(positional)
+        count, rest = 0, iter(words[2:])
+        for word in rest:
+            action = options.get(word.split("=")[0]) if word.startswith("-") else None
+            if word.startswith("-") and action is None:
+                count = math.inf
+            elif action is not None and action.nargs in ("*", "+"):
+                break  # it takes every word up to the end of the span
+            elif action is not None and action.nargs != 0 and "=" not in word:
+                next(rest, None)
+            elif action is None:
+                count += 1
+        if count > room:
+            bad.append(command)
+    return bad
+
+
+def _source_strings(root: Path) -> str:
+    """Every string constant (error messages and docstrings, implicit concatenations joined) under ``root``."""
+    return "\n".join(node.value for path in sorted(root.rglob("*.py"))
+                     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                     if isinstance(node, ast.Constant) and isinstance(node.value, str))
+
+
+def test_every_bench_command_named_in_messages_and_readme_exists():
+    parser = build_parser()
+    wrong = ["bench reference build IMAGES_DIR --out F.npz", "bench referenc IMAGES", "bench cost C --precison fp32"]
+    right = ["bench reference IMAGES_DIR --out F.npz [--extractor JSON]", "bench cost C --batch-size 8",
+             "bench table diffact --format md|csv|latex", "bench run CONFIG --cfg-options a=1 b=2", "bench papers"]
+    assert _unknown_commands(wrong + right, parser) == wrong
+    texts = {"README.md": (REPO / "README.md").read_text(encoding="utf-8")}
+    texts.update({f"{name}/": _source_strings(REPO / name) for name in ("bench", "methods", "datasets")})
+    texts.update({str(p.relative_to(REPO)): p.read_text(encoding="utf-8") for p in REPO.glob("configs/**/README.md")})
+    found = {where: _bench_commands(text) for where, text in texts.items()}
+    assert sum(map(len, found.values())) > 20, found
+    assert {where: bad for where, commands in found.items() if (bad := _unknown_commands(commands, parser))} == {}

@@ -107,8 +107,10 @@ def test_cfg_x0_combination_equals_the_authors_sampler():
     generators = [torch.Generator().manual_seed(7 + i) for i in range(3)]
     noise = step_noise(generators, torch.empty(shape))
     sample, cost = sample_ancestral(process, conditional, noise, torch.tensor([1, 2, 3]), guidance, generators)
-    assert float(sample.double().sum()) == pytest.approx(-30.967308118008077, abs=2e-5)
-    assert float(sample.double().abs().sum()) == pytest.approx(42.952616832219064, abs=2e-5)
+    # the two CFG formulas differ by at most 1.8e-7 per entry (measured, module docstring): 96 entries x that
+    tol = sample.numel() * 1.8e-7
+    assert float(sample.double().sum()) == pytest.approx(-30.967308118008077, abs=tol)
+    assert float(sample.double().abs().sum()) == pytest.approx(42.952616832219064, abs=tol)
     guided = [i for i in reversed(range(n)) if schedule.counts[i] > 0]
     assert calls == [int(process.timestep_map[i]) for i in guided]  # the unconditional pass only at guided steps
     assert (cost.extra_forwards, cost.guided_steps, cost.model_forwards) == (len(guided), len(guided), n)

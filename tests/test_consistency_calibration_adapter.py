@@ -10,7 +10,7 @@ from bench.datasets.cached_logits import CachedLogits
 from bench.results import read_results
 from bench.runner import RunExistsError, evaluate, score, validate
 from bench.upstream import UpstreamError
-from conftest import REPO
+from helpers import REPO
 
 BASES = [f"{REPO}/configs/_base_/{name}.py" for name in ("default_run", "datasets/digits", "tasks/classification")]
 

@@ -32,8 +32,8 @@ def sheet_keys(encoder_layers: int, decoder_layers: int) -> set[str]:
     return keys
 
 
-# Parameter counts equal those of the official ASDiffusionModel built from default_configs.py (checked once against
-# the official model.py; its state dict then loaded into ours with strict=True and gave bitwise-equal outputs).
+# Parameter counts equal those of the official ASDiffusionModel built from default_configs.py (printed by
+# tests/golden/diffact_params.py; its state dict then loaded into ours with strict=True and gave bitwise-equal outputs).
 @pytest.mark.parametrize("dataset, encoder_layers, params", [("gtea", 10, 1_204_438), ("50salads", 10, 1_214_566),
                                                              ("breakfast", 12, 11_912_800)])
 def test_state_dict_names_and_sizes_are_the_official_ones(dataset, encoder_layers, params):

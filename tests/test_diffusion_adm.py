@@ -22,6 +22,7 @@ from bench.methods.diffusion.adm import (
     load_adm,
 )
 from bench.methods.diffusion.unet import ModelLayoutError
+from helpers import rounding_tolerance
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +53,8 @@ CLASSIFIERS = {
                   "resblock_updown": True, "pool": pool} for pool in ("attention", "spatial_v2")
 }
 
-# Golden float64 numbers from the OFFICIAL openai/guided-diffusion UNetModel / EncoderUNetModel (HEAD 22e0df8) given the
+# Golden float64 numbers from the OFFICIAL openai/guided-diffusion UNetModel / EncoderUNetModel (HEAD 22e0df8;
+# printed by tests/golden/guided_diffusion_adm.py, which applies the edits below as patches) given the
 # same state dict (_fill) and inputs (_inputs). For float64 the official code needed three dtype-only edits (GroupNorm32
 # and the attention softmax upcast with promote_types instead of .float(), the float32 timestep embedding cast to the
 # time_embed dtype, model.dtype set to float64). Measured in development: max |Δ| = 0.0 (bit-identical) for A, B, C and
@@ -107,8 +109,15 @@ def _inputs(config: dict, dtype: torch.dtype = torch.float64) -> tuple[torch.Ten
     return x, torch.tensor([3, 917]), (torch.tensor([1, 7]) if config.get("num_classes") else None)
 
 
-def _close(value: float, expected: float) -> bool:
-    return math.isclose(value, expected, rel_tol=1e-10, abs_tol=1e-10)
+def _close(value: float, expected: float, tol: float) -> bool:
+    return math.isclose(value, expected, rel_tol=0, abs_tol=tol)
+
+
+def _roundings(model: torch.nn.Module) -> int:
+    """Dependent float64 roundings a different BLAS may reorder: one per conv, linear and norm layer (bit-equal here,
+    so only another kernel's summation order is allowed for)."""
+    return sum(isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear, torch.nn.GroupNorm))
+               for m in model.modules())
 
 
 def _tiny(name: str, dtype: torch.dtype = torch.float64) -> ADMUNet | ADMClassifier:
@@ -128,12 +137,17 @@ def test_matches_official_outputs(name: str) -> None:
     out = model(x, t, y) if name in UNETS else model(x, t)
     golden = GOLDEN[name]
     assert out.dtype == torch.float64
-    assert _close(out.sum().item(), golden["sum"]) and _close(out.abs().sum().item(), golden["abs"])
+    # layers x eps(float64) x magnitude: sum of |out| for the sums, max |out| for an entry (around 1e-13 and 1e-15)
+    sum_tol = rounding_tolerance(torch.float64, golden["abs"], _roundings(model))
+    entry_tol = rounding_tolerance(torch.float64, out.abs().max().item(), _roundings(model))
+    assert _close(out.sum().item(), golden["sum"], sum_tol) and _close(out.abs().sum().item(), golden["abs"], sum_tol)
     for index, expected in golden["at"].items():
-        assert _close(out[index].item(), expected), (index, out[index].item(), expected)
+        assert _close(out[index].item(), expected, entry_tol), (index, out[index].item(), expected)
     if name in CLASSIFIERS:  # the classifier-guidance gradient: d log p(y | x_t) / d x_t
         torch.log_softmax(out, dim=-1)[torch.arange(2), torch.tensor([1, 7])].sum().backward()
-        assert _close(x.grad.sum().item(), golden["grad_sum"]) and _close(x.grad.abs().sum().item(), golden["grad_abs"])
+        grad_tol = rounding_tolerance(torch.float64, golden["grad_abs"], 2 * _roundings(model))  # forward + backward
+        assert _close(x.grad.sum().item(), golden["grad_sum"], grad_tol)
+        assert _close(x.grad.abs().sum().item(), golden["grad_abs"], grad_tol)
 
 
 def test_gradient_checkpointing_changes_nothing() -> None:

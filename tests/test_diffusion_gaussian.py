@@ -1,9 +1,9 @@
 """guided-diffusion's respaced Gaussian process: schedules, respacing and the ancestral sampler's numbers.
 
 The golden sums below were produced by openai/guided-diffusion's own ``SpacedDiffusion.p_sample_loop`` (the
-official ``gaussian_diffusion.py``/``respace.py`` run outside this repo) with the same toy model, classifier and
-noise draws; our sampler matched it bit for bit (max |diff| = 0.0) for all three variance types, both schedules,
-with and without classifier guidance.
+official ``gaussian_diffusion.py``/``respace.py``; tests/golden/guided_diffusion_sampling.py prints them) with the
+same toy model, classifier and noise draws; our sampler matched it bit for bit (max |diff| = 0.0) for all three
+variance types, both schedules, with and without classifier guidance.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import torch
 from bench.methods.compress_guidance.guidance import ClassifierGuidance, NoGuidance, sample_ancestral, step_noise
 from bench.methods.compress_guidance.schedule import build_schedule
 from bench.methods.diffusion.gaussian import RespacedDiffusion, named_beta_schedule, space_timesteps
+from helpers import rounding_tolerance
 
 
 def toy_model(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -103,8 +104,10 @@ def test_ancestral_sampling_equals_guided_diffusion(variance, schedule, guided, 
     guidance = (ClassifierGuidance(toy_classifier, 2.0, build_schedule({"kind": "full"}, n)) if guided
                 else NoGuidance())
     sample, cost = sample_ancestral(process, model, noise, torch.tensor([0, 3, 4]), guidance, generators)
-    assert float(sample.double().sum()) == pytest.approx(total, abs=2e-5)
-    assert float(sample.double().abs().sum()) == pytest.approx(absolute, abs=2e-5)
+    # bit-equal here; another kernel order moves each float32 step by about one rounding: n x eps x sum |x| (1.5e-4)
+    tol = rounding_tolerance(torch.float32, absolute, n)
+    assert float(sample.double().sum()) == pytest.approx(total, abs=tol)
+    assert float(sample.double().abs().sum()) == pytest.approx(absolute, abs=tol)
     assert cost.model_forwards == n and cost.classifier_backwards == (n if guided else 0)
 
 

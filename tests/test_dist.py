@@ -13,7 +13,7 @@ from bench.config import config_hash, load_config
 from bench.dist import detect, first_slurm_host
 from bench.results import read_results
 from bench.store import SampleStore
-from conftest import REPO
+from helpers import REPO
 
 
 def test_detect_single_process():

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from conftest import REPO
+from helpers import REPO
 
 #: checkout folder -> the namespace it installs as (pyproject's package-dir)
 ROOTS = {"bench": "bench", "methods": "bench.methods", "datasets": "bench.datasets"}

@@ -85,14 +85,14 @@ def test_save_with_images_writes_arr_0(tmp_path) -> None:
 
 def test_load_errors_name_the_file_the_keys_and_the_fix(tmp_path) -> None:
     expected = r"(?s)missing\.npz does not exist.*arr_0, mu, sigma, mu_s, sigma_s.*VIRTUAL_imagenet64_labeled\.npz.*" \
-               r"bench reference build"
+               r"bench reference IMAGES_DIR --out FILE\.npz"
     with pytest.raises(ReferenceNotFoundError, match=expected):
         ReferenceStatistics.load(tmp_path / "missing.npz")
     assert issubclass(ReferenceNotFoundError, FileNotFoundError)
     bad = tmp_path / "bad.npz"
     np.savez(bad, foo=np.zeros(3), mu=np.zeros(3))
     with pytest.raises(ReferenceStatsError, match=r"(?s)bad\.npz: missing key\(s\) \['sigma'\]; found \['foo', "
-                                                  r"'mu'\].*guided-diffusion.*bench reference build"):
+                                                  r"'mu'\].*guided-diffusion.*bench reference IMAGES_DIR --out"):
         ReferenceStatistics.load(bad)
     images_only = tmp_path / "samples.npz"
     np.savez(images_only, arr_0=np.zeros((2, 4, 4, 3), np.uint8))

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from bench.reported import ReportedError, all_slugs, load_all, parse_report
-from conftest import REPO
+from helpers import REPO
 
 SHEETS = REPO.parent / "shared" / "papers"
 

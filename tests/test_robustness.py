@@ -1,5 +1,5 @@
-"""The robustness task, its metrics and attack construction (bench.tasks.robustness.task, bench.tasks.robustness.attacks,
-bench.metrics.robustness)."""
+"""The robustness task, its metrics and attack construction (bench.tasks.robustness.task,
+bench.tasks.robustness.attacks, bench.metrics.robustness)."""
 from __future__ import annotations
 
 import json
@@ -15,7 +15,7 @@ from bench.metrics.robustness import RobustAccuracy
 from bench.tasks.robustness.task import RobustnessTask, attack_seed, predicted_class
 from bench.runner import evaluate
 
-from conftest import eval_config
+from helpers import eval_config
 
 
 class Linear(nn.Module):

@@ -13,7 +13,7 @@ from bench.runner import RunExistsError, evaluate, score, validate
 from bench.store import SampleStore
 from bench.config import config_hash
 from bench.methods.classifier import TimmClassifier
-from conftest import eval_config
+from helpers import eval_config
 
 
 @METHODS.register_module(force=True)

@@ -6,7 +6,7 @@ import pytest
 from bench.config import load_config
 from bench.results import results_root, run_dir_for, train_dir_for
 from bench.sweep import config_grid, grid_points, parse_grid, plan_points, point_label, sweep
-from conftest import REPO
+from helpers import REPO
 
 
 def test_grid_parsing_and_points():

@@ -7,7 +7,7 @@ import pytest
 from bench.cli import write_tables
 from bench.io import atomic_write_json
 from bench.tables import cell_status, leaderboard, match_tolerance, paper_table, render, render_paper
-from conftest import REPO
+from helpers import REPO
 
 
 def fake_run(root: Path, name: str, value: float, status: str = "complete", smoke: bool = False,

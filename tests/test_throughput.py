@@ -19,8 +19,8 @@ def test_throughput_record():
     record = measure_throughput(nn.Linear(8, 2), torch.randn(4, 8), warmup=1, iters=3)
     assert record["images_per_s"] > 0 and record["batch_size"] == 4 and record["iters"] == 3
     assert record["precision"] == "fp32" and record["device"] == "cpu"
-    assert measure_throughput(nn.Linear(8, 2), torch.randn(4, 8), "amp", warmup=0, iters=1)["precision"] == "amp"
-    with pytest.raises(ValueError, match="precision"):
+    assert measure_throughput(nn.Linear(8, 2), torch.randn(4, 8), "bf16", warmup=0, iters=1)["precision"] == "bf16"
+    with pytest.raises(ValueError, match="precision must be one of fp32, fp16, bf16, got 'fp8'"):
         measure_throughput(nn.Linear(8, 2), torch.randn(4, 8), "fp8")
 
 

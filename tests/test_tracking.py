@@ -8,7 +8,7 @@ import torch
 from bench.results import read_results
 from bench.runner import evaluate
 from bench.tracking import mirror_to_wandb, read_offline_run, resolve_mode
-from conftest import eval_config
+from helpers import eval_config
 
 
 def test_offline_mirror_reads_back(tmp_path: Path, digits_checkpoint: Path, monkeypatch):

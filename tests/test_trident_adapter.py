@@ -139,7 +139,7 @@ def test_voc21_config_runs_on_a_voc_example_with_tiny_models(tmp_path):
     demo = to_plain(load_config("demo/trident_generated_scenes").method)
     cfg = load_config("trident/voc21", {
         "dataset.data_root": str(root), "method.clip": demo["clip"],
-        "method.dino": demo["dino"], "method.sam": demo["sam"], "method.dtype": "float32",
+        "method.dino": demo["dino"], "method.sam": demo["sam"], "method.dtype": "fp32",
         "method.settings": {**demo["settings"], "prob_thd": 0.2}, "method.refinement.minimal_area": 4,
         "run.work_dir": str(tmp_path / "run"), "run.num_workers": 0})
     run_dir = evaluate(cfg, progress=False, wandb_mode="disabled")
@@ -152,7 +152,7 @@ def test_voc21_config_runs_on_a_voc_example_with_tiny_models(tmp_path):
 
 def test_float16_placement_follows_the_official_code():
     """CLIP, DINO and SAM's image encoder in float16; SAM's prompt encoder and mask decoder in float32."""
-    method = demo_method(dtype="float16")
+    method = demo_method(dtype="fp16")
     method.setup(torch.device("cpu"))
     models = method.models
     assert next(models.clip.parameters()).dtype == next(models.dino.parameters()).dtype == torch.float16

@@ -12,7 +12,7 @@ from bench.config import ConfigError, config_hash, load_config
 from bench.io import sha256_file
 from bench.results import CONFIG_FILE, read_results, results_root, train_dir_for
 from bench.upstream import UpstreamError, check_graph, resolve
-from conftest import REPO
+from helpers import REPO
 
 BASES = [f"{REPO}/configs/_base_/{name}.py" for name in ("default_run", "datasets/digits", "tasks/classification")]
 CLASSIFIER = ("method = dict(type='TimmClassifier', model_name='test_resnet', num_classes=10, in_chans=1, "

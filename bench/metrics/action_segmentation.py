@@ -30,7 +30,7 @@ class _Segments(NamedTuple):
     label: np.ndarray
     start: np.ndarray
     end: np.ndarray
-    count: np.ndarray
+    count: np.ndarray  # type: ignore[assignment]  # a field named like tuple.count, which it shadows on purpose
 
 
 def _flat_segments(frames: np.ndarray, offsets: np.ndarray, background: Collection) -> dict[str, np.ndarray]:

@@ -103,8 +103,8 @@ class VideoAUC(Metric):
         ids = [str(v) for v in (ids.tolist() if isinstance(ids, torch.Tensor) else ids)]
         if len(ids) != len(score):
             raise ValueError(f"VideoAUC: {len(ids)} video ids for {len(score)} frames")
-        names, inverse = np.unique(np.asarray(ids), return_inverse=True)
-        inverse = torch.from_numpy(inverse.reshape(-1)).long()
+        names, positions = np.unique(np.asarray(ids), return_inverse=True)
+        inverse = torch.from_numpy(positions.reshape(-1)).long()
         empty = torch.zeros(len(names), dtype=torch.float64)
         video_score = empty.scatter_reduce(0, inverse, score, self.AGGREGATES[self.aggregate], include_self=False)
         label_min = empty.scatter_reduce(0, inverse, target, "amin", include_self=False)

@@ -58,7 +58,7 @@ def coco_results(outputs: Columns, cat_ids: Sequence[int], iou_type: str) -> lis
 class COCOMeanAP(Metric):
     """``bbox_mAP``, ``segm_mAP`` and their 50/75/s/m/l variants (fractions) against ``ann_file``."""
 
-    required = ("image_id", "det_bboxes", "det_scores", "det_labels")
+    required: tuple[str, ...] = ("image_id", "det_bboxes", "det_scores", "det_labels")
 
     def __init__(self, ann_file: str, iou_types: Sequence[str] = ("bbox", "segm"), prefix: str = "") -> None:
         super().__init__(prefix)

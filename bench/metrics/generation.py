@@ -230,7 +230,7 @@ class GenerativeMetric(Metric):
             raise ReferenceStatsError(
                 f"{type(self).__name__} needs per-image reference features ('pool'), but {self._where()} stores only "
                 "mu/sigma; a VIRTUAL npz holds images arr_0; the generation task extracts their features once "
-                "(or rebuild the reference with `bench reference build`, which keeps the features)")
+                "(or rebuild the reference with `bench reference IMAGES_DIR --out FILE.npz`, which keeps the features)")
         return reference.pool
 
     def check(self, outputs: Columns) -> None:
@@ -272,6 +272,7 @@ class SFID(GenerativeMetric):
         self.check_reference(outputs)
         reference = self.resolve_reference()
         mu, sigma = feature_statistics(outputs["feat_spatial"])
+        assert reference.mu_s is not None and reference.sigma_s is not None  # check_reference raised otherwise
         return {"sFID": frechet_distance(mu, sigma, reference.mu_s, reference.sigma_s)}
 
 

@@ -13,7 +13,7 @@ class ClassificationTask(EvalTask):
     """Single-label classification: ``target`` [N] with ``logits`` or ``probs`` [N, C]."""
 
     required_outputs = ("target",)
-    default_metrics = ({"type": "Accuracy"}, {"type": "NLL"}, {"type": "ECE", "n_bins": 15})
+    default_metrics: tuple[dict[str, Any], ...] = ({"type": "Accuracy"}, {"type": "NLL"}, {"type": "ECE", "n_bins": 15})
 
 
 @TASKS.register_module(name="calibration")

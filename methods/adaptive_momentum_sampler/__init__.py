@@ -9,10 +9,3 @@ from bench.registry import SCHEDULERS
 
 SCHEDULERS.register_lazy("AdaptiveMomentumScheduler",
                          "bench.methods.adaptive_momentum_sampler.scheduler:AdaptiveMomentumScheduler")
-
-IMPLEMENTATION = "faithful"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = ("the paper's FID tables are not available to the sheet (no reported numbers to compare), and "
-                    "its ImageNet-64 experiment has no config or loader in the official code")
-
-__all__ = ["IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]

@@ -9,10 +9,4 @@ respaced ancestral sampler), ``backbones`` (ADM, DiT, diffusers UNets from local
 from bench.methods.compress_guidance import metrics  # noqa: F401  (registers GuideAccuracy, SamplingCost)
 from bench.methods.compress_guidance.adapter import CompressGuidanceSampler
 
-IMPLEMENTATION = "faithful"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = ("no ADM/DiT/Stable Diffusion weights, ImageNet reference batches or GPU here; the reported "
-                    "numbers are secondary (reviews quoting the paper), classifier scales per row are unknown, and "
-                    "the authors' unconditional ImageNet-64 model for the CFG row is unreleased")
-
-__all__ = ["CompressGuidanceSampler", "IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]
+__all__ = ["CompressGuidanceSampler"]

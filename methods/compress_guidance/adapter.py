@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from bench.tasks.generation.exports import to_uint8_images
 from bench.method import Method
-from bench.methods.diffusion.adapter import DTYPES
+from bench.precision import dtype_of
 from bench.registry import METHODS
 from bench.seeding import sample_generator, seed_everything
 from bench.store import Columns
@@ -129,7 +129,7 @@ class CompressGuidanceSampler(Method):
         if unknown:
             raise ValueError(f"Stable Diffusion CFG: unknown option(s) {sorted(unknown)}; it takes scale, schedule "
                              "and negative_prompt")
-        dtype = DTYPES[self.backbone_spec.get("dtype", "fp32")]
+        dtype = dtype_of(self.backbone_spec.get("dtype", "fp32"), "backbone.dtype")
         pipe, facts = load_stable_diffusion(self.backbone_spec["model"], dtype,
                                             scheduler=self.backbone_spec.get("scheduler"))
         self.pipe = pipe.to(device)

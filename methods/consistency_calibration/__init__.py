@@ -8,10 +8,4 @@ from bench.methods.consistency_calibration import baselines, consistency  # noqa
 from bench.methods.consistency_calibration.adapter import PostHocCalibration
 from bench.methods.consistency_calibration.calibrator import CALIBRATORS, Calibrator
 
-IMPLEMENTATION = "re-implementation"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = ("The paper's tables are not available to the sheet (no reported numbers); only the derived "
-                    "regression table (author library on its shipped CIFAR-10 ResNet-50 logits) can be compared, "
-                    "and those logits are not ours to ship.")
-
 __all__ = ["CALIBRATORS", "Calibrator", "PostHocCalibration"]

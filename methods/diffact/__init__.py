@@ -6,8 +6,4 @@ released ``release.model`` files load with ``strict=True``.
 from bench.methods.diffact.adapter import DiffAct
 from bench.methods.diffact.model import ASDiffusionModel
 
-IMPLEMENTATION = "faithful"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = None
-
-__all__ = ["ASDiffusionModel", "DiffAct", "IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]
+__all__ = ["ASDiffusionModel", "DiffAct"]

@@ -8,11 +8,4 @@ Importing registers the ``DiffTriplet`` method adapter.
 from bench.methods.difftriplet.adapter import DiffTriplet
 from bench.methods.difftriplet.association import AssociationGuidance, component_matrix
 
-IMPLEMENTATION = "re-implementation"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = ("No official code, weights or DiffTriplet result numbers are available to the sheet; CholecT45/"
-                    "T50 need CAMMA's request form and the paper's feature backbone is unknown, so only the "
-                    "reference baselines can be compared, and only once the data is here.")
-
-__all__ = ["AssociationGuidance", "DiffTriplet", "IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY",
-           "component_matrix"]
+__all__ = ["AssociationGuidance", "DiffTriplet", "component_matrix"]

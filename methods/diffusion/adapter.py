@@ -14,11 +14,11 @@ import torch
 
 from bench.tasks.generation.exports import to_uint8_images
 from bench.method import Method
+from bench.precision import check_precision, dtype_of
 from bench.registry import METHODS, SCHEDULERS
 from bench.seeding import sample_generator
 from bench.store import Columns
 
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 NOISE_SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
                        "prediction_type")
 
@@ -63,8 +63,7 @@ class DiffusionSampler(Method):
         if (model is None) == (unet_config is None):
             raise ValueError("DiffusionSampler: give exactly one of 'model' (pretrained weights) and 'unet_config' "
                              "(a UNet2DModel config that the train stage fits)")
-        if dtype not in DTYPES:
-            raise ValueError(f"DiffusionSampler: dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+        check_precision(dtype, "DiffusionSampler: dtype")
         self.scheduler_spec, self.num_inference_steps = dict(scheduler), int(num_inference_steps)
         self.model, self.preset, self.subfolder = model, preset, subfolder
         self.unet_config = dict(unet_config) if unet_config else None
@@ -85,7 +84,7 @@ class DiffusionSampler(Method):
             raise RuntimeError("DiffusionSampler: no weights; run the config's train stage (bench run/train) first")
         self.device = device
         self.unet, self.facts = load_unet(self.model, preset=self.preset, subfolder=self.subfolder,
-                                          dtype=DTYPES[self.dtype])
+                                          dtype=dtype_of(self.dtype))
         self.unet.to(device).eval()
         self.scheduler = build_scheduler(self.scheduler_spec, load_scheduler_config(self.model, preset=self.preset))
 
@@ -96,7 +95,7 @@ class DiffusionSampler(Method):
         config = self.unet.config
         generators = [sample_generator(int(seed)) for seed in seeds]
         shape = (len(generators), config.in_channels, config.sample_size, config.sample_size)
-        dtype = DTYPES[self.dtype]
+        dtype = dtype_of(self.dtype)
         labels = batch["class_label"].to(self.device)
         class_labels = labels if getattr(config, "num_class_embeds", None) else None
         start = time.perf_counter()

@@ -8,10 +8,4 @@ denoiser: schedule, forward sample, intra/inter-class losses, stochastic reverse
 """
 from bench.methods.idc.adapter import IDC
 
-IMPLEMENTATION = "faithful"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = ("no IDC checkpoints, CIFAR data or GPU here, and the sheet has no paper table numbers (only the "
-                    "derived parameter counts); the label images come from torch.linalg.qr, not torch 1.7.1's "
-                    "torch.qr the checkpoints were trained with (bit-equality unverified)")
-
-__all__ = ["IDC", "IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY"]
+__all__ = ["IDC"]

@@ -7,8 +7,4 @@ No foundation weights are on this machine, so every run here is smoke."""
 from bench.methods.trident import adapter, stages  # noqa: F401  (registers the method)
 from bench.methods.trident.adapter import TridentSegmentor
 
-IMPLEMENTATION = "faithful"
-SMOKE_ONLY = True  # CLIP, DINO and SAM weights are not available here
-NOT_REPRODUCIBLE = None
-
-__all__ = ["IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY", "TridentSegmentor", "stages"]
+__all__ = ["TridentSegmentor", "stages"]

@@ -19,6 +19,7 @@ from bench.methods.trident import stages
 from bench.methods.trident.pipeline import (RefinementSettings, TridentModels, TridentSettings, coarse_predict,
                                             refine_prediction)
 from bench.metrics.segmentation import segmentation_columns
+from bench.precision import dtype_of
 from bench.registry import DATASETS, METHODS
 from bench.store import Columns
 
@@ -133,11 +134,11 @@ class TridentSegmentor(Method):
 
     def __init__(self, class_names: str | dict[str, Any], clip: dict[str, Any], dino: dict[str, Any],
                  sam: dict[str, Any], settings: dict[str, Any] | None = None, refinement: dict[str, Any] | None = None,
-                 dtype: str = "float16", ignore_index: int = 255) -> None:
+                 dtype: str = "fp16", ignore_index: int = 255) -> None:
         self.class_names, self.clip_cfg, self.dino_cfg, self.sam_cfg = class_names, clip, dino, sam
         self.settings = TridentSettings(**(settings or {}))
         self.refinement = RefinementSettings(**refinement) if refinement is not None else None
-        self.dtype, self.ignore_index = getattr(torch, dtype), ignore_index
+        self.dtype, self.ignore_index = dtype_of(dtype, "Trident: dtype"), ignore_index
         tiny = [name for name, cfg in (("CLIP", clip), ("DINO", dino), ("SAM", sam)) if cfg.get("tiny")]
         random = [name for name, cfg in (("CLIP", clip), ("DINO", dino), ("SAM", sam))
                   if cfg.get("random_weights") and not cfg.get("tiny")]

@@ -12,10 +12,4 @@ adapters).
 """
 from bench.methods.two_in_one_kd.adapter import DualBranchForgeryTeacher, TwoInOneKD
 
-IMPLEMENTATION = "re-implementation"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = ("a re-implementation from the abstract alone (no code, no architecture or loss details, no "
-                    "numbers): the paper table stays 'reported: unknown'; FF++ and Celeb-DF need signed access forms "
-                    "and are not here")
-
-__all__ = ["IMPLEMENTATION", "NOT_REPRODUCIBLE", "SMOKE_ONLY", "DualBranchForgeryTeacher", "TwoInOneKD"]
+__all__ = ["DualBranchForgeryTeacher", "TwoInOneKD"]

@@ -6,9 +6,4 @@ from bench.methods.vssd import model  # noqa: F401  (registers the timm entrypoi
 from bench.methods.vssd.model import (VSSD, VSSD_VARIANTS, NCSSD, VSSDBackbone, load_vssd_weights, nc_ssd,
                                       select_state_dict)
 
-IMPLEMENTATION = "faithful"
-SMOKE_ONLY = False
-NOT_REPRODUCIBLE = None
-
-__all__ = ["IMPLEMENTATION", "NCSSD", "NOT_REPRODUCIBLE", "SMOKE_ONLY", "VSSD", "VSSDBackbone", "VSSD_VARIANTS",
-           "load_vssd_weights", "nc_ssd", "select_state_dict"]
+__all__ = ["NCSSD", "VSSD", "VSSDBackbone", "VSSD_VARIANTS", "load_vssd_weights", "nc_ssd", "select_state_dict"]

@@ -27,7 +27,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 VIRTUAL_KEYS = ("arr_0", "mu", "sigma", "mu_s", "sigma_s")
 BENCH_KEYS = ("mu", "sigma", "meta", "[mu_s, sigma_s]", "[pool]", "[logits]", "[arr_0]")
 FIX = ("download VIRTUAL_imagenet64_labeled.npz (or the 128/256 one) from openai/guided-diffusion's evaluations "
-       "README, or build one with `bench reference build IMAGES_DIR --out FILE.npz --extractor ...`")
+       "README, or build one with `bench reference IMAGES_DIR --out FILE.npz [--extractor JSON]`")
 
 
 class ReferenceStatsError(ValueError):
@@ -211,9 +211,9 @@ class ReferenceStatistics:
 
     def save(self, path: str | os.PathLike, *, include_images: bool = False) -> Path:
         """Write our npz format atomically (``images`` as ``arr_0`` only if asked); sets ``path`` and ``sha256``."""
-        arrays: dict[str, np.ndarray] = {"mu": self.mu, "sigma": self.sigma,
-                                         "meta": np.array(json.dumps(self.meta, sort_keys=True,
-                                                                     default=_json_default))}
+        arrays: dict[str, Any] = {"mu": self.mu, "sigma": self.sigma,
+                                  "meta": np.array(json.dumps(self.meta, sort_keys=True,
+                                                              default=_json_default))}
         for name in ("mu_s", "sigma_s", "pool", "logits"):
             if getattr(self, name) is not None:
                 arrays[name] = getattr(self, name)
@@ -275,9 +275,9 @@ def center_crop(image: Any, size: int) -> np.ndarray:
 
     image = image.convert("RGB")
     while min(*image.size) >= 2 * size:
-        image = image.resize(tuple(x // 2 for x in image.size), resample=Image.BOX)
+        image = image.resize(tuple(x // 2 for x in image.size), resample=Image.Resampling.BOX)
     scale = size / min(*image.size)
-    image = image.resize(tuple(round(x * scale) for x in image.size), resample=Image.BICUBIC)
+    image = image.resize(tuple(round(x * scale) for x in image.size), resample=Image.Resampling.BICUBIC)
     array = np.asarray(image, dtype=np.uint8)
     top, left = (array.shape[0] - size) // 2, (array.shape[1] - size) // 2
     return array[top:top + size, left:left + size]
@@ -322,11 +322,11 @@ def _dataset_batches(dataset: Any, image_key: str, batch_size: int, limit: int |
         yield dataset_images_uint8(batch)
 
 
-def resolve_reference(spec: str | dict[str, Any], extractor: Any, cache_dir: Path, *, need_features: bool,
+def resolve_reference(spec: str | Path | dict[str, Any], extractor: Any, cache_dir: Path, *, need_features: bool,
                       batch_size: int = 256) -> tuple[ReferenceStatistics, dict[str, Any]]:
     """The reference statistics a run is scored against, and how they were obtained (for ``results.json``).
 
-    ``spec`` is a statistics file (a guided-diffusion ``VIRTUAL_*.npz`` or one ``bench reference build``
+    ``spec`` is a statistics file (a guided-diffusion ``VIRTUAL_*.npz`` or one ``bench reference IMAGES --out FILE``
     wrote), or ``{"dataset": {...}, "image_key": "image", "limit": None}``: a dataset reader whose images are
     featurised with the run's extractor once and cached under ``cache_dir``. A VIRTUAL file keeps its own
     ``mu``/``sigma``/``mu_s``/``sigma_s``; when precision/recall or KID need per-image features, the file's
@@ -346,7 +346,7 @@ def resolve_reference(spec: str | dict[str, Any], extractor: Any, cache_dir: Pat
                 features = ReferenceStatistics.load(cached)
             else:
                 images = torch.from_numpy(ReferenceStatistics.load(spec).images)
-                batches = (images[i:i + batch_size] for i in range(0, len(images), batch_size))
+                batches: Iterator[torch.Tensor] = (images[i:i + batch_size] for i in range(0, len(images), batch_size))
                 features = build_reference(batches, extractor, {"extractor": extractor_facts,
                                                                 "source": str(spec), "source_sha256": reference.sha256})
                 features.save(cached)
@@ -357,20 +357,20 @@ def resolve_reference(spec: str | dict[str, Any], extractor: Any, cache_dir: Pat
     from bench.config import to_plain
     from bench.registry import DATASETS
 
-    spec = to_plain(dict(spec))
-    dataset = DATASETS.build(dict(spec["dataset"]))
-    limit = spec.get("limit")
+    source: dict[str, Any] = to_plain(dict(spec))
+    dataset = DATASETS.build(dict(source["dataset"]))
+    limit = source.get("limit")
     fingerprint = dataset.fingerprint()  # hashes every image of some readers: once
     key = sha256_json({"dataset": fingerprint, "limit": limit, "extractor": identity})[:20]
     path = cache_dir / f"{type(dataset).__name__}-{key}.npz"
     if not path.is_file():
-        batches = _dataset_batches(dataset, spec.get("image_key", "image"), batch_size, limit)
-        meta = {"extractor": extractor_facts, "source": {"dataset": spec["dataset"], "limit": limit,
+        batches = _dataset_batches(dataset, source.get("image_key", "image"), batch_size, limit)
+        meta = {"extractor": extractor_facts, "source": {"dataset": source["dataset"], "limit": limit,
                                                          "fingerprint": fingerprint}}
         build_reference(batches, extractor, meta).save(path)
     reference = ReferenceStatistics.load(path)
     return reference, {"path": str(path), "sha256": reference.sha256, "format": reference.format,
-                       "num_samples": reference.num_samples, "built_from": spec["dataset"]}
+                       "num_samples": reference.num_samples, "built_from": source["dataset"]}
 
 
 def _check_extractor(reference: ReferenceStatistics, extractor_facts: dict[str, Any], where: str) -> None:
@@ -379,5 +379,5 @@ def _check_extractor(reference: ReferenceStatistics, extractor_facts: dict[str, 
     current = extractor_facts.get("weights_sha256")
     if recorded and current and recorded != current:
         raise ValueError(f"{where}: the reference statistics were built with extractor weights {recorded[:12]}..., "
-                         f"but this run's extractor has {current[:12]}...; rebuild the reference with "
-                         "`bench reference build` and this extractor, or point the task at the matching weights")
+                         f"but this run's extractor has {current[:12]}...; rebuild the reference with `bench reference "
+                         "IMAGES_DIR --out FILE.npz` and this extractor, or point the task at the matching weights")

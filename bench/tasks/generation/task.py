@@ -87,7 +87,7 @@ class GenerationTask(EvalTask):
         reference = self.reference()
         for metric in self.metrics:
             if getattr(metric, "reference", False) is None:
-                metric.reference = reference
+                metric.reference = reference  # type: ignore[attr-defined]  # the generation metrics' attribute
         return super().evaluate(outputs)
 
     def describe(self) -> dict[str, Any]:

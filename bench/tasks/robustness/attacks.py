@@ -30,7 +30,7 @@ def library_version() -> str:
 
 def _resolved(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Every constructor parameter of ``cls`` (but the model) with the value it gets: given or default."""
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     values = {n: p.default for n, p in params.items() if n not in ("self", "model")
               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     values.update(kwargs)

@@ -40,9 +40,9 @@ def attack_seed(seeds: torch.Tensor, name: str) -> int:
 @TASKS.register_module(name="robustness")
 class RobustnessTask(EvalTask):
     """Clean accuracy and robust accuracy under each attack in ``attacks`` (name -> spec, see
-    :func:`bench.tasks.robustness.attacks.build_attack`; a spec may name its own ``view``). ``view`` is what the attacked module
-    outputs (``Method.attack_model``): e.g. IDC's ``"paper"`` wrapper or ``"logits"``. Stored per sample:
-    ``target``, ``clean_prediction``, ``adv_prediction.<name>``, ``linf.<name>`` (the perturbation's L∞ norm,
+    :func:`bench.tasks.robustness.attacks.build_attack`; a spec may name its own ``view``). ``view`` is what the
+    attacked module outputs (``Method.attack_model``): e.g. IDC's ``"paper"`` wrapper or ``"logits"``. Stored per
+    sample: ``target``, ``clean_prediction``, ``adv_prediction.<name>``, ``linf.<name>`` (the perturbation's L∞ norm,
     so the budget is checked on the data), and the attacked model's ``params`` and ``macs`` per image."""
 
     required_outputs = ("target", "clean_prediction")
