@@ -155,7 +155,7 @@ def resolve_attack(spec: dict[str, Any], num_classes: int) -> tuple[type, dict[s
         raise ValueError(f"attack spec {spec!r} needs a 'type' (a torchattacks class or one of "
                          f"{sorted(c.__name__ for c in COMPOSED)})")
     try:
-        cls: type = ATTACKS.get(kind)
+        cls: Any = ATTACKS.get(kind)
     except UnknownNameError as error:
         raise ValueError(f"unknown attack type {kind!r}: {error}") from None
     params = inspect.signature(cls.__init__).parameters
