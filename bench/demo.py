@@ -7,6 +7,7 @@ only re-scores. ``--results-dir`` moves the whole results root (runs read each o
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,19 @@ import pandas as pd
 from bench.config import configs_root, load_config
 from bench.runner import evaluate
 from bench.tables import runs_table
+
+
+@dataclass
+class DemoSummary:
+    """What one demo group showed, for the summary table ``bench demo`` ends with.
+
+    A group's summariser (registered in ``bench.registry.DEMOS`` under the group's name) receives
+    ``{config stem: results.json dict with "run_dir" added}`` for the group's runs and returns this.
+    """
+
+    headline: dict[str, float]  # at most four numbers, named as a reader would say them ("ECE after CC")
+    sentence: str  # one sentence computed from the numbers: what they show, or that the paper's effect is absent
+    figures: list[str] = field(default_factory=list)  # paths of the figures worth opening
 
 
 def demo_configs(only: list[str] | None = None) -> list[Path]:

@@ -150,3 +150,6 @@ SCHEDULERS = BenchRegistry("scheduler", scope="bench", locations=["bench.schedul
 #: torchattacks' attack classes (``bench.tasks.robustness.library``) and the attacks composed in core
 ATTACKS = BenchRegistry("attack", scope="bench",
                         locations=["bench.tasks.robustness.attacks", "bench.tasks.robustness.library"])
+#: each demo group's summariser (``bench.demo.DemoSummary`` from the group's results): the harness's own in
+#: ``bench.demo``, a paper's in ``methods/<slug>/demo.py`` registered under the paper's slug
+DEMOS = BenchRegistry("demo summary", scope="bench", locations=["bench.demo"], fallback_locations=["bench.methods"])

@@ -16,7 +16,6 @@ import torch
 from mmengine import dist as mmdist
 from mmengine.config import Config
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from bench import dist, provenance, upstream
 from bench.config import config_hash, config_text, load_config, to_plain
@@ -24,6 +23,7 @@ from bench.data import BenchDataset
 from bench.io import atomic_write_json, atomic_write_text, read_json
 from bench.method import Method
 from bench.precision import autocast
+from bench.progress import progress
 from bench.registry import DATASETS, METHODS, TASKS
 from bench.results import (CONFIG_FILE, PROVENANCE_FILE, paper_cells, read_results, run_dir_for,
                            train_dir_for, write_results)
@@ -196,7 +196,7 @@ def _predict(method: Method, task: EvalTask, dataset: BenchDataset, indices: lis
                         num_workers=int(cfg.run.num_workers), collate_fn=method.collate,
                         pin_memory=device.type == "cuda")
     base_seed = int(cfg.run.seed)
-    with torch.inference_mode(), tqdm(total=len(indices), desc=desc, disable=not show, unit="sample") as bar:
+    with torch.inference_mode(), progress(total=len(indices), desc=desc, unit="sample", show=show) as bar:
         for batch in loader:
             ids = list(batch["sample_id"])
             seeds = torch.tensor([sample_seed(base_seed, sid) for sid in ids], dtype=torch.int64)

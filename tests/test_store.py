@@ -150,7 +150,7 @@ def test_streamed_exports_are_byte_identical_to_the_all_in_memory_ones(tmp_path:
     from bench.tasks.action_segmentation import ActionSegmentationTask
     from bench.tasks.generation import GenerationTask
     from bench.tasks.generation.exports import write_png_shards
-    from bench.datasets.action_segmentation import write_prediction_file
+    from bench.formats.mstcn import write_prediction_file
 
     monkeypatch.setattr(zipfile.time, "time", lambda: 1_700_000_000.0)  # np.savez stamps members with the time
     gen = torch.Generator().manual_seed(0)
