@@ -56,8 +56,13 @@ class BenchDataset(Dataset):
         """Facts recorded in provenance (split, root, size)."""
         return {"type": type(self).__name__, "num_samples": len(self)}
 
+    def layout_error(self, path: str | Path, problem: str) -> DatasetLayoutError:
+        """The error for ``path`` that names this reader's official layout and where to get the data."""
+        return DatasetLayoutError(type(self).__name__, path, problem, self.layout, self.obtain)
+
     def require(self, path: str | Path, what: str = "file") -> Path:
+        """``path`` if it exists, else a :class:`DatasetLayoutError` naming it, the layout and the fix."""
         path = Path(path)
         if not path.exists():
-            raise DatasetLayoutError(type(self).__name__, path, f"missing {what}", self.layout, self.obtain)
+            raise self.layout_error(path, f"missing {what}")
         return path

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset
 from bench.formats.mstcn import read_mapping
 from bench.io import sha256_json, write_dir_once
 from bench.registry import DATASETS
@@ -184,8 +184,6 @@ class MSTCNVideos(BenchDataset):
             raise ValueError(f"{type(self).__name__}: videos {missing} are not in {self.bundle_file}")
         return chosen
 
-    def layout_error(self, path: Path, problem: str) -> DatasetLayoutError:
-        return DatasetLayoutError(type(self).__name__, path, problem, self.layout, self.obtain)
 
     def _read_target(self, path: Path) -> torch.Tensor:
         self.require(path, "groundTruth file")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset
 from bench.datasets.action_segmentation import load_feature_array, probe_feature_shape
 from bench.formats.cholec import format_mapping, official_mapping, read_mapping
 from bench.io import sha256_json, write_dir_once
@@ -269,8 +269,6 @@ class _TripletVideos(BenchDataset):
     def _read_names(self) -> dict[str, list[str]]:
         raise NotImplementedError
 
-    def layout_error(self, path: Path, problem: str) -> DatasetLayoutError:
-        return DatasetLayoutError(type(self).__name__, path, problem, self.layout, self.obtain)
 
     def _parsed(self, path: Path, parse: Callable[..., Any], *args: Any) -> Any:
         try:

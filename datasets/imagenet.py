@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset
 from bench.formats.oltr import read_split_file
 from bench.registry import DATASETS
 
@@ -71,8 +71,6 @@ class ImageFiles(BenchDataset):
         return {**super().describe(), "num_classes": len(set(self.labels)), "resize": self.resize,
                 "crop_size": self.crop_size, "interpolation": self.interpolation}
 
-    def layout_error(self, path: Path, problem: str) -> DatasetLayoutError:
-        return DatasetLayoutError(type(self).__name__, path, problem, self.layout, self.obtain)
 
 
 @DATASETS.register_module()

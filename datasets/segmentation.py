@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset
 from bench.datasets import segmentation_classes as names
 from bench.registry import DATASETS
 
@@ -91,8 +91,6 @@ class SegmentationFolder(BenchDataset):
                        if p.is_file())
         return [p[: -len(self.img_suffix)] for p in paths]
 
-    def layout_error(self, path: Path, problem: str) -> DatasetLayoutError:
-        return DatasetLayoutError(type(self).__name__, path, problem, self.layout, self.obtain)
 
     def __len__(self) -> int:
         return len(self.stems)

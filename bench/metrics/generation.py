@@ -299,8 +299,19 @@ class InceptionScore(GenerativeMetric):
         return {"IS": mean, "IS_std": std}
 
 
+class ReferenceFeatureMetric(GenerativeMetric):
+    """A metric of ``feat_pool`` against the reference's per-image ``pool`` features, not only its mean and
+    covariance: the generation task featurises a VIRTUAL file's images once when such a metric is configured."""
+
+    needs_reference_features = True
+
+    def check_reference(self, outputs: Columns) -> None:
+        pool = self._needs_pool()
+        self._match(outputs["feat_pool"], "feat_pool", pool.shape[1], "pool features")
+
+
 @METRICS.register_module()
-class PrecisionRecall(GenerativeMetric):
+class PrecisionRecall(ReferenceFeatureMetric):
     """Improved precision/recall of ``feat_pool`` against the reference ``pool`` features
     (:func:`manifold_precision_recall`; ``device`` None means CUDA when available)."""
 
@@ -308,10 +319,6 @@ class PrecisionRecall(GenerativeMetric):
                  reference: ReferenceStatistics | str | None = None, prefix: str = "") -> None:
         super().__init__(reference, prefix)
         self.k, self.batch_size, self.device = k, batch_size, device
-
-    def check_reference(self, outputs: Columns) -> None:
-        pool = self._needs_pool()
-        self._match(outputs["feat_pool"], "feat_pool", pool.shape[1], "pool features")
 
     def compute(self, outputs: Columns) -> dict[str, float]:
         self.check_reference(outputs)
@@ -322,7 +329,7 @@ class PrecisionRecall(GenerativeMetric):
 
 
 @METRICS.register_module()
-class KID(GenerativeMetric):
+class KID(ReferenceFeatureMetric):
     """Kernel Inception Distance of ``feat_pool`` against the reference ``pool`` (:func:`kernel_inception_distance`).
 
     The subset size actually used is kept in ``subset_size_used`` (with a warning when it had to shrink).
@@ -335,10 +342,6 @@ class KID(GenerativeMetric):
         self.subsets, self.subset_size, self.degree = subsets, subset_size, degree
         self.gamma, self.coef0, self.rng_seed = gamma, coef0, rng_seed
         self.subset_size_used: int | None = None
-
-    def check_reference(self, outputs: Columns) -> None:
-        pool = self._needs_pool()
-        self._match(outputs["feat_pool"], "feat_pool", pool.shape[1], "pool features")
 
     def compute(self, outputs: Columns) -> dict[str, float]:
         self.check_reference(outputs)

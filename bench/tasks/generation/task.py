@@ -28,7 +28,6 @@ class GenerationTask(EvalTask):
     default_metrics = ({"type": "FID"}, {"type": "SFID"}, {"type": "InceptionScore"}, {"type": "PrecisionRecall"},
                        {"type": "KID"})
     FEATURE_COLUMNS = {"pool": "feat_pool", "logits": "feat_logits", "spatial": "feat_spatial"}
-    REFERENCE_FEATURE_METRICS = ("PrecisionRecall", "KID")
 
     def __init__(self, extractor: dict[str, Any], reference: str | dict[str, Any] | None = None,
                  metrics: list[dict[str, Any]] | None = None, image_format: str | None = "png",
@@ -57,13 +56,9 @@ class GenerationTask(EvalTask):
             self._extractor = EXTRACTORS.build(dict(self.extractor_spec)).to(self.device)
         return self._extractor
 
-    def predict(self, method: Any, batch: dict[str, Any], seeds: Any) -> Columns:
-        """One batch's outputs: the method's ``predict`` by default; a task that must drive the method itself
-        (the robustness task attacks it) overrides this."""
-        return method.predict(batch, seeds)
-
     def prepare(self, device: Any) -> None:
-        """Build the extractor here, outside inference mode: building may train it (``TrainedClassifierFeatures``)."""
+        """Build the extractor on ``device`` here, outside inference mode (it loads weights; an upstream checkpoint
+        it reads was resolved by the runner before anything was built)."""
         self.device = device
         self.extractor.to(device)
 
@@ -78,7 +73,7 @@ class GenerationTask(EvalTask):
             from bench.results import results_root
 
             cache = Path(self.reference_cache) if self.reference_cache else results_root() / "references"
-            need = any(type(m).__name__ in self.REFERENCE_FEATURE_METRICS for m in self.metrics)
+            need = any(getattr(m, "needs_reference_features", False) for m in self.metrics)
             self._reference, self._reference_facts = resolve_reference(self.reference_spec, self.extractor, cache,
                                                                        need_features=need)
         return self._reference
