@@ -3,6 +3,7 @@
 The CFG golden sums come from the authors' ``GaussianDiffusionClassFree2_ComptQuad.p_sample_loop``
 (dungdinhanh/compt_guidance, run outside this repo) with the same toy models, schedule and noise: max |diff| was
 1.8e-7 in float32 (their ``(1 + w) e_c - w e_u`` against our ``e_u + s (e_c - e_u)``, s = 1 + w).
+``tests/golden/compt_guidance_cfg.py --official PATH`` prints them from a checkout of the authors' code (1997d4f).
 """
 from __future__ import annotations
 
