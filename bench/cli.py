@@ -252,18 +252,26 @@ def _build_reference(args: argparse.Namespace) -> dict:
             "extractor": meta["extractor"]["name"]}
 
 
-def write_tables(root: Path | None = None) -> list[Path]:
-    """Regenerate ``results/tables/<slug>.md`` from the reported files and committed reproductions."""
+def write_tables(root: Path | None = None, pages: Path | None = None) -> list[Path]:
+    """Regenerate ``results/tables/<slug>.md`` from the reported files and committed reproductions, and the same
+    table in each paper page ``<pages>/<slug>/README.md`` that exists (``pages``: default the configs folder)."""
     from bench import tables
+    from bench.config import configs_root
     from bench.io import atomic_write_text
     from bench.reported import all_slugs
     from bench.results import results_root
 
     base = root or results_root()
+    pages = pages or configs_root()
     written = []
     for slug in all_slugs():
         text = tables.render_paper(slug, "md", [base / "reproduced"])
         written.append(atomic_write_text(base / "tables" / f"{slug}.md", text))
+        page = pages / slug / "README.md"
+        if page.is_file():
+            old = page.read_text()
+            new = tables.with_page_table(old, text, page)
+            written.append(atomic_write_text(page, new) if new != old else page)
     return written
 
 

@@ -19,6 +19,9 @@ from bench.results import PROVENANCE_FILE, find_runs, read_results, results_root
 
 STATUSES = ("match", "within tolerance", "mismatch", "missing", "smoke", "unreported")
 FORMATS = ("md", "csv", "latex")
+# A paper's page (configs/<slug>/README.md) carries its generated table between these lines (`bench table --write`).
+PAGE_TABLE_START = "<!-- bench:table:start -->"
+PAGE_TABLE_END = "<!-- bench:table:end -->"
 
 
 def default_run_roots() -> list[Path]:
@@ -168,3 +171,16 @@ def runs_table(run_dirs: Iterable[Path]) -> pd.DataFrame:
                      "smoke": results["smoke"], **{k: round(v, 4) for k, v in sorted(results["metrics"].items())},
                      "samples/s": prediction.get("samples_per_s")})
     return pd.DataFrame(rows)
+
+
+def with_page_table(page_text: str, table_md: str, page: str | Path = "page") -> str:
+    """``page_text`` with the block between ``PAGE_TABLE_START`` and ``PAGE_TABLE_END`` replaced by ``table_md``,
+    so a paper's page shows the same table as ``results/tables/<slug>.md``."""
+    starts, ends = page_text.count(PAGE_TABLE_START), page_text.count(PAGE_TABLE_END)
+    if starts != 1 or ends != 1 or page_text.index(PAGE_TABLE_START) > page_text.index(PAGE_TABLE_END):
+        raise ValueError(f"{page}: expected one {PAGE_TABLE_START!r} line followed by one {PAGE_TABLE_END!r} line "
+                         f"(found {starts} and {ends}); add the pair where the generated table goes and rerun "
+                         "`bench table --write`")
+    head, rest = page_text.split(PAGE_TABLE_START)
+    tail = rest.split(PAGE_TABLE_END)[1]
+    return f"{head}{PAGE_TABLE_START}\n{table_md.rstrip()}\n{PAGE_TABLE_END}{tail}"

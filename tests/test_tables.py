@@ -6,7 +6,8 @@ import pytest
 
 from bench.cli import write_tables
 from bench.io import atomic_write_json
-from bench.tables import cell_status, leaderboard, match_tolerance, paper_table, render, render_paper
+from bench.tables import (PAGE_TABLE_END, PAGE_TABLE_START, cell_status, leaderboard, match_tolerance, paper_table,
+                          render, render_paper, with_page_table)
 from helpers import REPO
 
 
@@ -87,10 +88,40 @@ def test_leaderboard_counts_every_reported_cell(tmp_path: Path):
 
 def test_committed_tables_are_current(tmp_path: Path):
     shutil.copytree(REPO / "results" / "reproduced", tmp_path / "reproduced")
-    for path in write_tables(tmp_path):
-        committed = REPO / "results" / "tables" / path.name
+    for page in (REPO / "configs").glob("*/README.md"):  # the paper pages, refreshed in a copy
+        copy = tmp_path / "pages" / page.parent.name / "README.md"
+        copy.parent.mkdir(parents=True)
+        shutil.copy(page, copy)
+    written = write_tables(tmp_path, tmp_path / "pages")
+    for path in written:
+        committed = REPO / "results" / path.relative_to(tmp_path) if path.parent.name == "tables" else \
+            REPO / "configs" / path.parent.name / "README.md"
         assert committed.is_file(), f"{committed} is missing: run `bench table --write`"
         assert committed.read_text() == path.read_text(), f"{committed} is stale: run `bench table --write`"
+    pages = {p.parent.name for p in written if p.name == "README.md"}
+    assert pages == {p.parent.name for p in (REPO / "configs").glob("*/README.md")}
+
+
+def test_page_table_block_is_replaced_and_a_missing_marker_is_an_error():
+    page = f"# Paper\n\nintro\n\n{PAGE_TABLE_START}\nold table\n{PAGE_TABLE_END}\n\n## Notes\n"
+    table = "# Table\n\n| a |\n|---|\n| 1 |\n"
+    new = with_page_table(page, table)
+    assert new == f"# Paper\n\nintro\n\n{PAGE_TABLE_START}\n{table}{PAGE_TABLE_END}\n\n## Notes\n"
+    assert with_page_table(new, table) == new  # idempotent
+    with pytest.raises(ValueError, match="configs/x/README.md.*bench:table:end"):
+        with_page_table(page.replace(PAGE_TABLE_END, ""), "t", "configs/x/README.md")
+    with pytest.raises(ValueError, match="found 2 and 1"):
+        with_page_table(PAGE_TABLE_START + page, "t")
+
+
+def test_a_stale_page_block_is_rewritten_by_write_tables(tmp_path: Path):
+    (tmp_path / "pages" / "diffact").mkdir(parents=True)
+    page = tmp_path / "pages" / "diffact" / "README.md"
+    page.write_text(f"# DiffAct\n\n{PAGE_TABLE_START}\nstale\n{PAGE_TABLE_END}\n")
+    written = write_tables(tmp_path, tmp_path / "pages")
+    assert page in written and "stale" not in page.read_text()
+    table = (tmp_path / "tables" / "diffact.md").read_text()
+    assert page.read_text() == f"# DiffAct\n\n{PAGE_TABLE_START}\n{table.rstrip()}\n{PAGE_TABLE_END}\n"
 
 
 def test_avg_cell_is_the_mean_of_its_row_once_every_member_is_filled(tmp_path: Path):
