@@ -180,14 +180,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(entries, indent=2))
         else:
-            import pandas as pd
-
             from bench import tables
 
-            frame = pd.DataFrame([{k: e[k] for k in ("slug", "task_family", "status", "reported_numbers",
-                                                     "configured_numbers")}
-                                  | {"configs": len(e["configs"]), "demo": len(e["demo_configs"])} for e in entries])
-            print(tables.render(frame, "md"))
+            rows = [{k: e[k] for k in ("slug", "task_family", "status", "reported_numbers", "configured_numbers")}
+                    | {"configs": len(e["configs"]), "demo": len(e["demo_configs"])} for e in entries]
+            print(tables.render(rows, "md"))
     elif args.command == "table":
         from bench import tables
 
@@ -201,7 +198,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "leaderboard":
         from bench import tables
 
-        print(tables.render(tables.leaderboard(args.runs), args.format, title="Papers"))
+        print(tables.render(tables.leaderboard_rows(args.runs), args.format, title="Papers"))
         if args.runs:
             from bench.results import find_runs
 
