@@ -99,12 +99,13 @@ def paper_section(name_or_path: str | os.PathLike) -> dict[str, Any] | None:
 
     path = resolve_config_path(name_or_path)
     try:
-        cfg = read_config_dict(path)
+        cfg = dict(read_config_dict(path, copy_=False))  # the cached dict: replace what is filled, never modify
     except UnsupportedConfig:
         return to_plain(load_config(path).get("paper"))
     paper = cfg.get("paper")
     if not paper:
         return to_plain(paper)
+    paper = dict(paper)
     missing = [k for k in PAPER_KEYS if k not in paper]
     unknown = [k for k in paper if k not in PAPER_KEYS]
     if missing or unknown:  # the full validation names the problem

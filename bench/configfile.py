@@ -27,9 +27,11 @@ class UnsupportedConfig(ValueError):
     """The file uses a config feature only mmengine's reader implements."""
 
 
-def read_config_dict(path: str | os.PathLike) -> dict[str, Any]:
-    """The config's variables after ``_base_`` inheritance, as plain dicts (a fresh copy on every call)."""
-    return copy.deepcopy(_read(os.path.abspath(os.path.expanduser(str(path)))))
+def read_config_dict(path: str | os.PathLike, copy_: bool = True) -> dict[str, Any]:
+    """The config's variables after ``_base_`` inheritance, as plain dicts: a fresh copy, or with ``copy_=False``
+    the cached dict itself, shared with later calls (the caller must not modify it; saves a deep copy per file)."""
+    cfg = _read(os.path.abspath(os.path.expanduser(str(path))))
+    return copy.deepcopy(cfg) if copy_ else cfg
 
 
 class _RemoveBaseAssign(ast.NodeTransformer):
@@ -73,13 +75,14 @@ def _parsed(filename: str) -> tuple[list[str], types.CodeType]:
 
 @lru_cache(maxsize=None)
 def _read(filename: str) -> dict[str, Any]:
-    """mmengine's ``Config._file2dict`` for a plain python config; callers copy the cached result."""
+    """mmengine's ``Config._file2dict`` for a plain python config. The result shares the bases' cached dicts where
+    the file leaves them unchanged (merging copies each dict it changes; the file cannot reach ``_base_``)."""
     if not os.path.isfile(filename):
         raise FileNotFoundError(f"config file {filename} does not exist")
     bases, code = _parsed(filename)
     base_dict: dict[str, Any] = {}
     for base in bases:
-        loaded = copy.deepcopy(_read(os.path.abspath(base)))
+        loaded = _read(os.path.abspath(base))
         duplicate = base_dict.keys() & loaded.keys()
         if duplicate:
             raise KeyError(f"Duplicate key is not allowed among bases. Duplicate keys: {duplicate}")
