@@ -66,35 +66,37 @@ def _scan(tree: ast.Module, module: str, index: EntryIndex) -> None:
                for alias in node.names}
     read: set[int] = set()  # registration calls understood
 
-    def registry_of(call: ast.AST) -> str | None:
-        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in REGISTER_METHODS
-                and isinstance(call.func.value, ast.Name) and call.func.value.id in aliases):
-            return aliases[call.func.value.id]
+    def registration(node: ast.AST) -> tuple[str, ast.Call] | None:
+        """``(registry attribute, call)`` when ``node`` calls a registering method of a bench registry."""
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in REGISTER_METHODS
+                and isinstance(node.func.value, ast.Name) and node.func.value.id in aliases):
+            return aliases[node.func.value.id], node
         return None
 
-    def add(registry: str, names: list[str]) -> None:
-        for name in names:
-            index.entries.setdefault(registry, {})[name] = module
+    def add(found: tuple[str, ast.Call], default: str | None) -> None:
+        registry, call = found
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "register_lazy" and default is not None:
+            return  # register_lazy used as a decorator: not a form the scan reads
+        names = _literal_names(call, default)
+        if names is not None:
+            read.add(id(call))
+            for name in names:
+                index.entries.setdefault(registry, {})[name] = module
 
-    for node in tree.body:
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            for decorator in node.decorator_list:
-                registry = registry_of(decorator)
-                if registry is not None and decorator.func.attr == "register_module":  # type: ignore[attr-defined]
-                    names = _literal_names(decorator, default=node.name)  # type: ignore[arg-type]
-                    if names is not None:
-                        add(registry, names)
-                        read.add(id(decorator))
-        elif isinstance(node, ast.Expr) and registry_of(node.value) is not None:
-            call = node.value
-            names = _literal_names(call, default=None)  # type: ignore[arg-type]
-            if names is not None:
-                add(registry_of(call), names)  # type: ignore[arg-type]
-                read.add(id(call))
+    for statement in tree.body:
+        if isinstance(statement, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            for decorator in statement.decorator_list:
+                found = registration(decorator)
+                if found is not None:
+                    add(found, default=statement.name)
+        elif isinstance(statement, ast.Expr):
+            found = registration(statement.value)
+            if found is not None:
+                add(found, default=None)
     for node in ast.walk(tree):
-        registry = registry_of(node)
-        if registry is not None and id(node) not in read:
-            opaque = index.opaque.setdefault(registry, [])
+        found = registration(node)
+        if found is not None and id(found[1]) not in read:
+            opaque = index.opaque.setdefault(found[0], [])
             if module not in opaque:
                 opaque.append(module)
 

@@ -140,7 +140,7 @@ def markdown_cells(rows: Rows) -> tuple[list[str], list[list[Any]]]:
         numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
         as_float = numeric and (len(present) < len(values) or any(isinstance(v, float) for v in present))
         for row_cells, value in zip(cells, values, strict=True):
-            row_cells.append("" if _missing(value) else float(value) if as_float else value)
+            row_cells.append("" if value is None or _missing(value) else float(value) if as_float else value)
     return columns, cells
 
 
