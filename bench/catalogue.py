@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bench.config import configs_root, load_config, to_plain
+from bench.config import configs_root, paper_section
 from bench.reported import Entry, PaperReport, cell_key, load_all
 from bench.results import paper_metric_specs
 
@@ -63,13 +63,14 @@ def adapter_status(slug: str, root: Path | None = None) -> dict[str, str] | None
 @lru_cache(maxsize=None)
 def config_cells(slug: str) -> dict[tuple, tuple[str, ...]]:
     """The table cells the configs under ``configs/<slug>/`` fill (their ``paper`` sections), with the configs
-    filling each: a reported cell no config names is one this harness cannot reproduce as it stands."""
+    filling each: a reported cell no config names is one this harness cannot reproduce as it stands. The sections are
+    read without mmengine (:func:`bench.config.paper_section`), so listing papers stays fast."""
     root = configs_root() / slug
     cells: dict[tuple, list[str]] = {}
     for path in sorted(root.rglob("*.py")) if root.is_dir() else []:
         if "_base_" in path.relative_to(root).parts:
             continue
-        for spec in paper_metric_specs(to_plain(load_config(path).get("paper"))):
+        for spec in paper_metric_specs(paper_section(path)):
             key = cell_key(spec["table"], spec["setting"], spec["metric"])
             cells.setdefault(key, []).append(str(path.relative_to(configs_root())))
     return {key: tuple(names) for key, names in cells.items()}

@@ -8,16 +8,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mmengine.config import DictAction
-
 from bench.precision import PRECISIONS
 
 log = logging.getLogger("bench")
 
 
+class _DictAction(argparse.Action):
+    """mmengine's ``DictAction`` (``a.b=v`` pairs, lists as ``a=[1,2]``), imported only when the option is given:
+    building the parser for ``bench papers`` imports no mmengine."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from mmengine.config import DictAction
+
+        DictAction(self.option_strings, self.dest, nargs=self.nargs, default=self.default)(
+            parser, namespace, values, option_string)
+
+
 def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="config file, or a path under configs/ (e.g. demo/harness_digits)")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+    parser.add_argument("--cfg-options", nargs="+", action=_DictAction, default={},
                         help="override config values: a.b=v (lists as a=[1,2])")
 
 
@@ -116,17 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if args.debug:
             raise
-        from bench.errors import USER_ERRORS
+        if not isinstance(error, (ValueError, FileNotFoundError)):  # user errors, known without importing ...
+            from bench.errors import USER_ERRORS  # ... every module that defines one (the runner: torch)
 
-        if isinstance(error, USER_ERRORS):
-            print(f"bench {args.command}: error: {error}", file=sys.stderr)
-            return 2
-        raise
+            if not isinstance(error, USER_ERRORS):
+                raise
+        print(f"bench {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from bench import tables
-
+    """Run one command; each branch imports what it needs (`bench papers` no torch, mmengine or method code)."""
     if args.command in ("run", "train", "validate", "sweep", "cost"):
         from bench.config import load_config
 
@@ -170,13 +180,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(entries, indent=2))
         else:
-            import pandas as pd
+            from bench import tables
 
-            frame = pd.DataFrame([{k: e[k] for k in ("slug", "task_family", "status", "reported_numbers",
-                                                     "configured_numbers")}
-                                  | {"configs": len(e["configs"]), "demo": len(e["demo_configs"])} for e in entries])
-            print(tables.render(frame, "md"))
+            rows = [{k: e[k] for k in ("slug", "task_family", "status", "reported_numbers", "configured_numbers")}
+                    | {"configs": len(e["configs"]), "demo": len(e["demo_configs"])} for e in entries]
+            print(tables.render(rows, "md"))
     elif args.command == "table":
+        from bench import tables
+
         if args.write:
             for path in write_tables():
                 print(path)
@@ -185,12 +196,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             print(tables.render_paper(args.paper, args.format, args.runs))
     elif args.command == "leaderboard":
-        print(tables.render(tables.leaderboard(args.runs), args.format, title="Papers"))
+        from bench import tables
+
+        print(tables.render(tables.leaderboard_rows(args.runs), args.format, title="Papers"))
         if args.runs:
             from bench.results import find_runs
 
             print(tables.render(tables.runs_table(find_runs(*args.runs)), args.format, title="Runs"))
     elif args.command == "sweep":
+        from bench import tables
         from bench.sweep import config_grid, parse_grid, sweep
 
         grid = parse_grid(args.grid) if args.grid else config_grid(load_config(args.config, dict(args.cfg_options)))
@@ -198,6 +212,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                       wandb_mode=args.wandb, sweep_dir=args.sweep_dir, local=args.local)
         print(tables.render(frame.drop(columns=["run_dir"]), "md"))
     elif args.command == "demo":
+        from bench import tables
         from bench.demo import run_demo
 
         frame = run_demo(args.only, wandb_mode=args.wandb, results_dir=args.results_dir)

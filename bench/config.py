@@ -21,12 +21,13 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from mmengine.config import Config, ConfigDict
+from typing import TYPE_CHECKING, Any
 
 from bench.io import sha256_json
-from bench.registry import suggest
+from bench.suggest import suggest
+
+if TYPE_CHECKING:  # mmengine is imported by the functions that build a Config: `bench papers` never needs it
+    from mmengine.config import Config
 
 SECTIONS = ("name", "paper", "dataset", "method", "task", "train", "run", "wandb", "sweep", "upstream")
 REQUIRED = ("dataset", "method", "task")
@@ -74,6 +75,8 @@ def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
 
 def load_config(name_or_path: str | os.PathLike, cfg_options: dict | None = None) -> Config:
     """Load a config, apply ``--cfg-options`` overrides, fill run defaults and validate it."""
+    from mmengine.config import Config
+
     path = resolve_config_path(name_or_path)
     cfg = Config.fromfile(str(path))
     if cfg_options:
@@ -89,15 +92,42 @@ def load_config(name_or_path: str | os.PathLike, cfg_options: dict | None = None
     return cfg
 
 
-def _fill_setting(value: Any, cfg: Config, source: str) -> Any:
+def paper_section(name_or_path: str | os.PathLike) -> dict[str, Any] | None:
+    """The config's ``paper`` section as :func:`load_config` gives it (settings filled), read without mmengine
+    where :mod:`bench.configfile` can (``bench papers`` reads every config's section: seconds through mmengine)."""
+    from bench.configfile import UnsupportedConfig, read_config_dict
+
+    path = resolve_config_path(name_or_path)
+    try:
+        cfg = dict(read_config_dict(path, copy_=False))  # the cached dict: replace what is filled, never modify
+    except UnsupportedConfig:
+        return to_plain(load_config(path).get("paper"))
+    paper = cfg.get("paper")
+    if not paper:
+        return to_plain(paper)
+    paper = dict(paper)
+    missing = [k for k in PAPER_KEYS if k not in paper]
+    unknown = [k for k in paper if k not in PAPER_KEYS]
+    if missing or unknown:  # the full validation names the problem
+        return to_plain(load_config(path).get("paper"))
+    run = dict(RUN_DEFAULTS)
+    run.update(cfg.get("run", {}) or {})
+    cfg["run"] = run
+    if not cfg.get("name"):
+        cfg["name"] = path.stem
+    paper["setting"] = {key: _fill_setting(value, cfg, str(path)) for key, value in paper["setting"].items()}
+    return to_plain(paper)
+
+
+def _fill_setting(value: Any, cfg: Config | dict[str, Any], source: str) -> Any:
     """``"{method.num_inference_steps}"`` in a paper setting becomes that config value, so one config swept over a
     key fills the matching cell of every grid point."""
     import re
 
     def lookup(match: re.Match) -> str:
-        node: Any = cfg
+        node: Any = cfg if isinstance(cfg, dict) else cfg.to_dict()
         for part in match.group(1).split("."):
-            if not isinstance(node, (dict, ConfigDict, Config)) or part not in node:
+            if not isinstance(node, dict) or part not in node:
                 raise ConfigError(f"{source}: paper setting refers to {match.group(0)}, which the config lacks")
             node = node[part]
         return str(node)
@@ -133,7 +163,7 @@ def validate_config(cfg: Config, source: str = "<config>") -> None:
 
 def to_plain(obj: Any) -> Any:
     """ConfigDicts and tuples to plain dicts and lists, for JSON and hashing."""
-    if isinstance(obj, (ConfigDict, dict)):
+    if isinstance(obj, dict):  # mmengine's ConfigDict is a dict
         return {str(k): to_plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_plain(v) for v in obj]

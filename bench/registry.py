@@ -1,16 +1,17 @@
 """The registries (methods, datasets, metrics, evaluation tasks, image feature extractors, diffusion schedulers,
-adversarial attacks) and strict, suggesting look-up.
+adversarial attacks, demo summaries) and strict, suggesting look-up.
 
 Built on mmengine's ``Registry``: entries register where they are defined, and the modules listed in
-``locations`` are imported only when a registry is first queried, so ``bench papers`` never imports a
-diffusion stack. Unknown names raise :class:`UnknownNameError` with "did you mean" suggestions.
+``locations`` (core's own) are imported only when a registry is first queried. Unknown names raise
+:class:`UnknownNameError` with "did you mean" suggestions listing every known name.
 
-Imports flow one way (core never imports ``bench.methods`` or ``bench.datasets``), yet a paper may define its own
-metric, task, extractor or scheduler next to its adapter. Two mechanisms let core find those by name:
+Imports flow one way (core never imports ``bench.methods`` or ``bench.datasets``), yet core builds their entries by
+name. Two mechanisms find those:
 
-- ``fallback_locations``: modules imported only when a name is not found after ``locations`` (``bench.methods``
-  for metrics, tasks, extractors and schedulers), so a config naming ``GuideAccuracy`` finds Compress Guidance's
-  metric, while core's own look-ups never import a method package.
+- ``fallback_locations``: packages (``bench.methods``, ``bench.datasets``) whose entries are found by a scan of
+  their source (:mod:`bench.entry_index`, no imports): a name not registered yet imports only the module that
+  registers it, so building ``TimmClassifier`` imports ``bench.methods.classifier`` and not diffusers, open_clip or
+  segment_anything, and a config naming ``GuideAccuracy`` finds Compress Guidance's metric.
 - :meth:`BenchRegistry.register_lazy`: an entry ``name -> "module:Object"`` whose module is imported on first
   ``get`` (lm-eval style), for entries whose module is heavy (AMS's scheduler needs diffusers) or third-party
   (torchattacks' and diffusers' classes, registered by the location modules ``bench.tasks.robustness.library``
@@ -18,13 +19,14 @@ metric, task, extractor or scheduler next to its adapter. Two mechanisms let cor
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import pkgutil
 from collections.abc import Sequence
 from typing import Any
 
 from mmengine.registry import Registry
+
+from bench.suggest import suggest  # noqa: F401 - re-exported: adapters import it from here
 
 
 class RegistryConfigError(ValueError):
@@ -38,23 +40,15 @@ class UnknownNameError(KeyError):
         return str(self.args[0])
 
 
-def suggest(name: str, choices: list[str] | tuple[str, ...], n: int = 3) -> str:
-    """``" Did you mean 'x' or 'y'?"`` for the closest choices, or an empty string."""
-    lowered = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.5)
-    if not close:
-        return ""
-    return " Did you mean " + " or ".join(repr(lowered[c]) for c in close) + "?"
-
-
 class BenchRegistry(Registry):
     """mmengine registry with strict look-up (an unknown ``type`` is an error with suggestions), lazy
-    ``"module:Object"`` entries and ``fallback_locations`` imported only for names ``locations`` do not define."""
+    ``"module:Object"`` entries and ``fallback_locations``: packages whose entries are imported one module at a time,
+    found through :func:`bench.entry_index.entry_index`."""
 
     def __init__(self, name: str, *args: Any, fallback_locations: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(name, *args, **kwargs)
         self.fallback_locations = list(fallback_locations)
-        self._fallback_imported = False
+        self._opaque_imported = False
         self._lazy: dict[str, str] = {}
 
     def register_lazy(self, name: str, target: str) -> None:
@@ -66,18 +60,34 @@ class BenchRegistry(Registry):
             raise KeyError(f"{name} is already registered in {self.name}")
         self._lazy[name] = target
 
+    def _attribute(self) -> str:
+        """This registry's name in :mod:`bench.registry` (what adapters import and the source scan records)."""
+        return next((key for key, value in globals().items() if value is self), "")
+
+    def indexed(self) -> dict[str, str]:
+        """``{name: module}`` for this registry's entries in ``fallback_locations``, read from source, no imports."""
+        from bench.entry_index import entry_index
+
+        found: dict[str, str] = {}
+        for package in self.fallback_locations:
+            found.update(entry_index(package).entries.get(self._attribute(), {}))
+        return found
+
     def import_fallbacks(self) -> None:
-        """Import ``fallback_locations`` once (the modules that define entries outside core)."""
-        if not self._fallback_imported:
-            self._fallback_imported = True
-            for location in self.fallback_locations:
-                importlib.import_module(location)
+        """Import the fallback modules whose registrations the source scan could not read (once)."""
+        from bench.entry_index import entry_index
+
+        if not self._opaque_imported:
+            self._opaque_imported = True
+            for package in self.fallback_locations:
+                for module in entry_index(package).opaque.get(self._attribute(), []):
+                    importlib.import_module(module)
 
     def names(self) -> list[str]:
-        """Every name this registry can build: after importing its locations and fallbacks, with lazy entries."""
+        """Every name this registry can build (its locations imported; fallback entries from the source index)."""
         self.import_from_location()
         self.import_fallbacks()
-        return sorted(set(self.module_dict) | set(self._lazy))
+        return sorted(set(self.module_dict) | set(self._lazy) | set(self.indexed()))
 
     def _resolve_lazy(self, key: str) -> Any:
         module, _, attribute = self._lazy.pop(key).partition(":")
@@ -88,8 +98,12 @@ class BenchRegistry(Registry):
 
     def get(self, key: str) -> Any:
         found = super().get(key)
-        if found is None and key not in self._lazy:
-            self.import_fallbacks()
+        if found is None and key not in self._lazy and self.fallback_locations:
+            module = self.indexed().get(key)
+            if module is not None:
+                importlib.import_module(module)
+            else:
+                self.import_fallbacks()
             found = super().get(key)
         if found is None and key in self._lazy:
             found = self._resolve_lazy(key)
@@ -131,15 +145,15 @@ def check_kwargs(target: Any, params: dict, where: str) -> None:
 
 def import_submodules(package: str, path: Sequence[str], packages_only: bool = False) -> list[str]:
     """Import every sub-module (or only sub-package) of ``package`` found on its ``path``, in name order, so their
-    entries register; what ``bench.methods`` and ``bench.datasets`` do instead of a hand-kept import list."""
+    entries register (the registries themselves import one module per entry, see :mod:`bench.entry_index`)."""
     names = sorted(info.name for info in pkgutil.iter_modules(list(path)) if info.ispkg or not packages_only)
     for name in names:
         importlib.import_module(f"{package}.{name}")
     return names
 
 
-METHODS = BenchRegistry("method", scope="bench", locations=["bench.methods"])
-DATASETS = BenchRegistry("dataset", scope="bench", locations=["bench.datasets"])
+METHODS = BenchRegistry("method", scope="bench", fallback_locations=["bench.methods"])
+DATASETS = BenchRegistry("dataset", scope="bench", fallback_locations=["bench.datasets"])
 METRICS = BenchRegistry("metric", scope="bench", locations=["bench.metrics"], fallback_locations=["bench.methods"])
 TASKS = BenchRegistry("task", scope="bench", locations=["bench.tasks"], fallback_locations=["bench.methods"])
 EXTRACTORS = BenchRegistry("feature extractor", scope="bench", locations=["bench.tasks.generation.extractors"],

@@ -74,7 +74,7 @@ def load_report(slug_or_path: str | Path) -> PaperReport:
     if not path.is_file():
         path = reported_root() / f"{slug_or_path}.json"
         if not path.is_file():
-            from bench.registry import suggest
+            from bench.suggest import suggest
 
             raise FileNotFoundError(f"no reported numbers for paper {str(slug_or_path)!r} in {reported_root()}."
                                     f"{suggest(str(slug_or_path), all_slugs())}")

@@ -2,15 +2,20 @@
 
 A run fills a cell only when it is complete (no ``--limit``) and not smoke; partial or smoke runs show
 their value in the ``note`` column with status ``smoke`` and leave ``reproduced`` empty.
+
+Tables are built as rows (lists of dicts) and given to pandas only for CSV, LaTeX and the DataFrame API: Markdown is
+rendered by tabulate directly (what ``DataFrame.to_markdown`` calls), so ``bench table`` and ``bench leaderboard``
+do not import pandas (most of their start-up time); :func:`markdown_cells` reproduces pandas' column typing, and
+``tests/test_tables.py`` checks the text is the same.
 """
 from __future__ import annotations
 
 import decimal
+import math
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from bench.catalogue import is_configured
 from bench.reported import cell_key, load_all, load_report
@@ -22,6 +27,13 @@ FORMATS = ("md", "csv", "latex")
 # A paper's page (configs/<slug>/README.md) carries its generated table between these lines (`bench table --write`).
 PAGE_TABLE_START = "<!-- bench:table:start -->"
 PAGE_TABLE_END = "<!-- bench:table:end -->"
+PAPER_COLUMNS = ["table", "setting", "metric", "reported", "reproduced", "delta", "tolerance", "status", "run_id",
+                 "source", "note"]
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Rows = list[dict[str, Any]]
 
 
 def default_run_roots() -> list[Path]:
@@ -66,6 +78,13 @@ def cell_status(reported: float, reproduced: float | None, tolerance: float) -> 
 
 def paper_table(slug: str, run_roots: Iterable[Path] | None = None) -> pd.DataFrame:
     """One row per reported cell (plus cells runs filled that the paper does not report)."""
+    import pandas as pd
+
+    return pd.DataFrame(paper_rows(slug, run_roots), columns=PAPER_COLUMNS)
+
+
+def paper_rows(slug: str, run_roots: Iterable[Path] | None = None) -> Rows:
+    """:func:`paper_table`'s rows as dicts (keys :data:`PAPER_COLUMNS`), built without pandas."""
     report = load_report(slug)
     cells = collect_cells(slug, default_run_roots() if run_roots is None else run_roots)
     filled = dict(cells)  # cells is consumed below; averages read every cell
@@ -91,9 +110,7 @@ def paper_table(slug: str, run_roots: Iterable[Path] | None = None) -> pd.DataFr
         value = runs[0]["value"]
         rows.append(_row(table, dict(setting), metric, None, round(value, 6), None, "unreported", runs[0], "",
                          "" if bucket["full"] else "smoke/partial"))
-    columns = ["table", "setting", "metric", "reported", "reproduced", "delta", "tolerance", "status", "run_id",
-               "source", "note"]
-    return pd.DataFrame(rows, columns=columns)
+    return rows
 
 
 def _mean_cell(entry: Any, cells: dict[tuple, dict[str, list[dict[str, Any]]]]
@@ -115,8 +132,38 @@ def _row(table: str, setting: dict[str, str], metric: str, reported: float | Non
             "status": status, "run_id": run["run_id"] if run else "", "source": source, "note": note}
 
 
-def render(frame: pd.DataFrame, fmt: str = "md", title: str | None = None) -> str:
-    """Markdown (GitHub pipes), CSV or LaTeX text of a table frame."""
+def markdown_cells(rows: Rows) -> tuple[list[str], list[list[Any]]]:
+    """Columns and cell values as ``DataFrame(rows).astype(object)`` holds them with missing values blank: a numeric
+    column with a gap or a float becomes floats (pandas' float64), None and NaN become ""."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    cells: list[list[Any]] = [[] for _ in rows]
+    for column in columns:
+        values = [row.get(column) for row in rows]
+        present = [v for v in values if not _missing(v)]
+        numeric = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+        as_float = numeric and (len(present) < len(values) or any(isinstance(v, float) for v in present))
+        for row_cells, value in zip(cells, values, strict=True):
+            row_cells.append("" if value is None or _missing(value) else float(value) if as_float else value)
+    return columns, cells
+
+
+def _missing(value: Any) -> bool:
+    return value is None or isinstance(value, float) and math.isnan(value)
+
+
+def render(frame: pd.DataFrame | Rows, fmt: str = "md", title: str | None = None) -> str:
+    """Markdown (GitHub pipes), CSV or LaTeX text of a table frame, or of its rows (Markdown without pandas)."""
+    if isinstance(frame, list):
+        if fmt == "md":
+            from tabulate import tabulate
+
+            columns, cells = markdown_cells(frame)
+            body = tabulate(cells, headers=columns, tablefmt="pipe", showindex=False) if cells else \
+                "_no reported numbers_"
+            return (f"## {title}\n\n" if title else "") + body + "\n"
+        import pandas as pd
+
+        frame = pd.DataFrame(frame)
     if fmt == "csv":
         return frame.to_csv(index=False)
     shown = frame.astype(object).where(frame.notna(), "")
@@ -131,11 +178,11 @@ def render(frame: pd.DataFrame, fmt: str = "md", title: str | None = None) -> st
 def render_paper(slug: str, fmt: str = "md", run_roots: Iterable[Path] | None = None) -> str:
     """The paper's table with a header naming the paper, the unknown items and the status counts."""
     report = load_report(slug)
-    frame = paper_table(slug, run_roots)
     if fmt != "md":
-        return render(frame, fmt)
+        return render(paper_table(slug, run_roots), fmt)
+    rows = paper_rows(slug, run_roots)
     paper = report.paper
-    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    counts = Counter(row["status"] for row in rows)
     lines = [f"# {paper['title']}", "",
              f"`{slug}` · arXiv {paper['arxiv']} · {paper['venue']} · code: {paper['official_code']}", "",
              "Status counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no cells"), "",
@@ -143,24 +190,33 @@ def render_paper(slug: str, fmt: str = "md", run_roots: Iterable[Path] | None = 
              f"{sum(is_configured(entry, slug) for entry in report.entries)} of {len(report.entries)}", ""]
     if report.unknown:
         lines += ["Not reported or not available:", ""] + [f"- {item}" for item in report.unknown] + [""]
-    lines.append(render(frame, "md"))
+    lines.append(render(rows, "md"))
     return "\n".join(lines)
 
 
 def leaderboard(run_roots: Iterable[Path] | None = None) -> pd.DataFrame:
     """One row per paper: reported cells and how many are matched, within tolerance, mismatched, smoke, missing."""
+    import pandas as pd
+
+    return pd.DataFrame(leaderboard_rows(run_roots))
+
+
+def leaderboard_rows(run_roots: Iterable[Path] | None = None) -> Rows:
+    """:func:`leaderboard`'s rows as dicts, built without pandas."""
     rows = []
     roots = default_run_roots() if run_roots is None else list(run_roots)
     for report in load_all():
-        counts = paper_table(report.slug, roots)["status"].value_counts().to_dict()
+        counts = Counter(row["status"] for row in paper_rows(report.slug, roots))
         rows.append({"paper": report.slug, "task family": report.paper["task_family"], "reported": len(report.entries),
                      **{status: int(counts.get(status, 0)) for status in STATUSES}})
-    return pd.DataFrame(rows)
+    return rows
 
 
 def runs_table(run_dirs: Iterable[Path]) -> pd.DataFrame:
     """One row per run: id, paper, method, dataset, status, smoke, its metrics (4 significant digits) and the
     prediction throughput of rank 0 in the session that finished the run (samples/s, data loading included)."""
+    import pandas as pd
+
     rows = []
     for run_dir in run_dirs:
         results = read_results(run_dir)

@@ -1,9 +1,9 @@
 """Method adapters, one folder per paper (plus shared adapters such as ``classifier``).
 
-Importing this package imports every sub-package found here (no hand-kept list: a new paper's folder is picked up),
-which registers every adapter in ``bench.registry.METHODS``; adapters import their heavy dependencies inside their
-own functions, so this stays cheap.
+Importing this package imports no adapter: the registries in ``bench.registry`` find each entry's module by reading
+the source (``bench.entry_index``) and import only that one, so a digits run never loads diffusers. ``PACKAGES``
+lists the paper folders found here (no hand-kept list: a new paper's folder is picked up).
 """
-from bench.registry import import_submodules
+import pkgutil
 
-PACKAGES = import_submodules(__name__, __path__, packages_only=True)
+PACKAGES = sorted(info.name for info in pkgutil.iter_modules(__path__) if info.ispkg)

@@ -34,10 +34,17 @@ def test_papers_json_lists_all_seventeen(capsys):
     assert idc["not_reproducible"].startswith("no IDC checkpoints, CIFAR data or GPU here")
 
 
-def test_papers_imports_no_torch_and_no_adapter():
+LIGHT_COMMANDS = [["--help"], ["papers"], ["papers", "--json"], ["table", "diffact"], ["leaderboard"]]
+HEAVY = ("torch", "timm", "mmengine", "bench.methods", "bench.datasets", "bench.runner")
+
+
+@pytest.mark.parametrize("argv", LIGHT_COMMANDS, ids=" ".join)
+def test_light_commands_import_no_torch_mmengine_or_adapter(argv):
+    """``bench --help/papers/table/leaderboard`` answer at once: none of the heavy stacks is imported."""
     code = ("import contextlib, io, sys; from bench.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()): main(['papers'])\n"
-            "print(sorted(m for m in ('torch', 'bench.methods') if m in sys.modules))")
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            f"    try:\n        main({argv!r})\n    except SystemExit:\n        pass\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO.parent)
     assert out.stdout.strip() == "[]", out.stderr
 

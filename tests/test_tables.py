@@ -148,3 +148,24 @@ def test_avg_cell_is_the_mean_of_its_row_once_every_member_is_filled(tmp_path: P
     row = avg_row()
     assert row.reproduced == pytest.approx(sum(values) / 8) and row.reported == 45.8
     assert row.status == "within tolerance" and row.run_id == "mean of 8 runs"
+
+
+@pytest.mark.parametrize("rows", [
+    [{"a": 1, "b": None, "c": True, "d": "x", "e": None, "f": 1234567}, {"a": 2.5, "b": 1234567, "c": None,
+                                                                        "d": None, "e": None, "f": 2}],
+    [{"n": float("nan"), "m": 0.1 + 0.2, "k": False}, {"n": 3, "m": 1e-7, "k": True}],
+])
+def test_markdown_from_rows_is_what_pandas_renders(rows):
+    """Rows render without pandas as ``DataFrame(rows).to_markdown`` does: its float64 columns, blanks for gaps."""
+    assert render(rows, "md", title="T") == render(pd.DataFrame(rows), "md", title="T")
+    assert render([], "md") == render(pd.DataFrame(), "md")
+
+
+def test_paper_tables_and_leaderboard_render_the_same_without_pandas(tmp_path: Path):
+    from bench.reported import all_slugs
+    from bench.tables import leaderboard_rows, paper_rows
+
+    roots = [REPO / "results" / "reproduced"]
+    for slug in all_slugs():
+        assert render(paper_rows(slug, roots), "md") == render(paper_table(slug, roots), "md"), slug
+    assert render(leaderboard_rows(roots), "md") == render(leaderboard(roots), "md")
