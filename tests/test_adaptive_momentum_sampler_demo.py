@@ -30,8 +30,8 @@ def test_gaps_within_noise_say_the_effect_does_not_show():
 
 def test_mixed_gaps_and_a_worse_sampler_are_reported_per_step_count():
     summary = summarize(_runs({"ddim10": 5.0, "ams10": 4.0, "ddim20": 3.0, "ams20": 3.0 + 2 * FID_NOISE}))
-    assert "beats DDIM beyond the seed noise (±0.15) at 10 steps" in summary.sentence
-    assert "trails DDIM beyond the seed noise (±0.15) at 20 steps" in summary.sentence
+    assert "beats DDIM beyond the seed noise (±0.1) at 10 steps" in summary.sentence
+    assert "trails DDIM beyond the seed noise (±0.1) at 20 steps" in summary.sentence
     assert "only in part" in summary.sentence
 
 
