@@ -1,4 +1,4 @@
-# Compress Guidance demo, naive baseline at the same budget: early stopping, the first 50 of 250 steps.
+# Compress Guidance quick demo, naive baseline at the same budget: early stopping, the first 10 of 50 steps.
 _base_ = ["../compress_guidance/_base_/demo_digits.py"]
 
-method = dict(guidance=dict(schedule=dict(kind="early_stop", steps=50)))
+method = dict(guidance=dict(schedule=dict(kind="early_stop", steps=10)))

@@ -5,6 +5,7 @@ diffusion extra); runs sample with the shared ``DiffusionSampler`` adapter (``be
 also loads the original DDPM checkpoints the official code uses. The scheduler registers itself in ``SCHEDULERS``
 as a lazy entry (its module imports diffusers only when a config names it).
 """
+from bench.methods.adaptive_momentum_sampler import demo  # noqa: F401  (registers the demo summary)
 from bench.registry import SCHEDULERS
 
 SCHEDULERS.register_lazy("AdaptiveMomentumScheduler",

@@ -6,7 +6,8 @@ respaced ancestral sampler), ``backbones`` (ADM, DiT, diffusers UNets from local
 (a per-step CFG loop for Stable Diffusion folders) and the ``CompressGuidanceSampler`` adapter, imported here
 (its heavy dependencies load on use), and the paper's metrics ``GuideAccuracy`` and ``SamplingCost`` (``metrics``).
 """
-from bench.methods.compress_guidance import metrics  # noqa: F401  (registers GuideAccuracy, SamplingCost)
+from bench.methods.compress_guidance import demo, metrics  # noqa: F401  (registers the demo summary, GuideAccuracy,
+# SamplingCost)
 from bench.methods.compress_guidance.adapter import CompressGuidanceSampler
 
 __all__ = ["CompressGuidanceSampler"]

@@ -30,8 +30,10 @@ from typing import Callable, Sequence
 
 import torch
 
+from bench.dist import detect
 from bench.methods.compress_guidance.schedule import GuidanceSchedule
 from bench.methods.diffusion.gaussian import RespacedDiffusion, StepPrediction
+from bench.progress import progress
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 ClassifierFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -167,7 +169,9 @@ def sample_ancestral(diffusion: RespacedDiffusion, denoiser: Denoiser, noise: to
     if hasattr(guidance, "reset"):
         guidance.reset()
     x = noise
-    for index in reversed(range(diffusion.num_timesteps)):
+    steps = progress(reversed(range(diffusion.num_timesteps)), total=diffusion.num_timesteps, desc="sampling",
+                     unit="step", show=detect().rank == 0)
+    for index in steps:
         t = diffusion.model_timesteps(index, len(x), x.device)
         output = denoiser(x, t, y)
         cost.model_forwards += 1

@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from bench.dist import detect
 from bench.io import sha256_file
 from bench.methods.compress_guidance.guidance import GuidanceCost, step_noise
 from bench.methods.compress_guidance.schedule import GuidanceSchedule
+from bench.progress import progress
 
 if TYPE_CHECKING:
     from diffusers import StableDiffusionPipeline
@@ -203,7 +205,9 @@ def sample_stable_diffusion(pipe: StableDiffusionPipeline, prompts: list[str], s
     latents = step_noise(generators, torch.empty(shape, device=device, dtype=cond.dtype)) * scheduler.init_noise_sigma
     step_kwargs = _step_kwargs(scheduler, generators)
     cost = GuidanceCost()
-    for j, (t, weight) in enumerate(zip(timesteps, weights, strict=True)):
+    steps = progress(zip(timesteps, weights, strict=True), total=len(timesteps), desc="sampling", unit="step",
+                     show=detect().rank == 0)
+    for j, (t, weight) in enumerate(steps):
         if weight > 0:  # the counter gates CFG, it does not scale it (the authors' CFG code)
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
             eps_u, eps_c = pipe.unet(model_input, t, encoder_hidden_states=both, return_dict=False)[0].chunk(2)

@@ -13,8 +13,10 @@ from typing import Any
 import torch
 
 from bench.tasks.generation.exports import to_uint8_images
+from bench.dist import detect
 from bench.method import Method
 from bench.precision import check_precision, dtype_of
+from bench.progress import progress
 from bench.registry import METHODS, SCHEDULERS
 from bench.seeding import sample_generator
 from bench.store import Columns
@@ -101,7 +103,8 @@ class DiffusionSampler(Method):
         start = time.perf_counter()
         sample = randn_tensor(shape, generator=generators, device=self.device, dtype=dtype)
         self.scheduler.set_timesteps(self.num_inference_steps, device=self.device)
-        for t in self.scheduler.timesteps:
+        steps = progress(self.scheduler.timesteps, desc="sampling", unit="step", show=detect().rank == 0)
+        for t in steps:
             model_input = self.scheduler.scale_model_input(sample, t)
             noise_pred = self.unet(model_input, t, class_labels=class_labels).sample
             sample = self.scheduler.step(noise_pred, t, sample, generator=generators).prev_sample
