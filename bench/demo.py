@@ -11,6 +11,7 @@ summary is printed and written to ``<results root>/demo/summary.md`` and ``summa
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import time
@@ -150,11 +151,36 @@ def group_runs(run_dirs: list[Path]) -> dict[str, dict]:
     return {(results := read_results(d))["name"]: {**results, "run_dir": str(d)} for d in run_dirs}
 
 
+def figure_paths(run: dict, *names: str) -> list[str]:
+    """Paths of a run's figures (``results.json`` keeps them relative to the run folder), all or those named."""
+    figures = run.get("figures") or {}
+    return [str(Path(run["run_dir"]) / figures[name]) for name in (names or figures) if name in figures]
+
+
+def find_summariser(group: str) -> Callable[[dict[str, dict]], DemoSummary] | None:
+    """The group's summariser from ``DEMOS``; a paper's lives in ``methods/<slug>/demo.py``, imported by name here
+    when the registry's fallback (``bench.methods``) did not register it. ``None`` when the group has none."""
+    try:
+        return DEMOS.get(group)
+    except UnknownNameError:
+        pass
+    module = f"bench.methods.{group}.demo"
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name not in (module, f"bench.methods.{group}"):
+            raise  # the summary module exists but one of its imports is missing: a real error
+        return None
+    try:
+        return DEMOS.get(group)
+    except UnknownNameError:
+        return None
+
+
 def summarise(group: str, run_dirs: list[Path]) -> tuple[DemoSummary | None, str]:
     """The group's registered summary, or ``(None, why)`` when it has no summariser (not an error)."""
-    try:
-        summariser = DEMOS.get(group)
-    except UnknownNameError:
+    summariser = find_summariser(group)
+    if summariser is None:
         return None, f"no summariser registered for {group!r} (methods/{group}/demo.py registers one in DEMOS)"
     summary = summariser(group_runs(run_dirs))
     if not isinstance(summary, DemoSummary) or len(summary.headline) > 4:
