@@ -108,8 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sweep-dir", type=Path)
     p.add_argument("--local", action="store_true", help="run the points one after another here, without Ray")
 
-    p = sub.add_parser("demo", help="run the demo suite on CPU and print its leaderboard")
+    p = sub.add_parser("demo", help="run every paper's quick demo on CPU (about 5 minutes), then say what each showed")
     p.add_argument("--only", nargs="+", help="demo groups (paper slugs, or 'harness')")
+    p.add_argument("--full", action="store_true", help="the full profile: configs/demo/full/, today's longer demos")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (they show only on a terminal)")
     p.add_argument("--results-dir", type=Path,
                    help="results root for the demo runs (default $BENCH_RESULTS_DIR or ./results)")
     _wandb_args(p)
@@ -212,11 +214,15 @@ def _dispatch(args: argparse.Namespace) -> int:
                       wandb_mode=args.wandb, sweep_dir=args.sweep_dir, local=args.local)
         print(tables.render(frame.drop(columns=["run_dir"]), "md"))
     elif args.command == "demo":
-        from bench import tables
-        from bench.demo import run_demo
+        from bench.demo import render_report, run_demo
 
-        frame = run_demo(args.only, wandb_mode=args.wandb, results_dir=args.results_dir)
-        print(tables.render(frame, "md", title="Demo leaderboard"))
+        report = run_demo(args.only, full=args.full, wandb_mode=args.wandb, results_dir=args.results_dir,
+                          progress=not args.no_progress)
+        print("\n" + render_report(report), end="")
+        if report.failed:
+            print(f"bench demo: {len(report.failed)} group(s) failed: {', '.join(g.group for g in report.failed)}",
+                  file=sys.stderr)
+            return 1
     return 0
 
 

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from bench.checkpoint import load_checkpoint_file
 from bench.io import atomic_torch_save
+from bench.progress import progress
 
 log = logging.getLogger("bench.train")
 LATEST = "latest.pth"
@@ -55,7 +56,9 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, history = int(state["epoch"]), list(state.get("history", []))
         log.info("resuming training from epoch %d (%s)", start_epoch, work_dir / LATEST)
-    for epoch in range(start_epoch, epochs):
+    bar = progress(range(start_epoch, epochs), total=epochs, initial=start_epoch, desc=f"train {work_dir.name}",
+                   unit="epoch")
+    for epoch in bar:
         model.train()
         shuffle = torch.Generator().manual_seed(seed * 100_003 + epoch)
         loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=shuffle, collate_fn=collate_fn)
@@ -74,12 +77,14 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
                 sums[key] = sums.get(key, 0.0) + float(value.detach() if torch.is_tensor(value) else value) * n
             count += n
         history.append({"epoch": epoch + 1, **{key: total / max(count, 1) for key, total in sums.items()}})
-        log.info("epoch %d/%d  %s", epoch + 1, epochs,
-                 "  ".join(f"{key} {value:.4f}" for key, value in history[-1].items() if key != "epoch"))
+        bar.set_postfix({key: f"{value:.4f}" for key, value in history[-1].items() if key != "epoch"}, refresh=False)
         atomic_torch_save(work_dir / LATEST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                               "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
                                               "history": history})
     model.eval()
+    if history:
+        log.info("trained %d epochs (%s): %s", epochs, work_dir,
+                 "  ".join(f"{key} {value:.4f}" for key, value in history[-1].items() if key != "epoch"))
     atomic_torch_save(final, {"state_dict": model.state_dict(),
                               "meta": {"epochs": epochs, "seed": seed, "history": history}})
     return final

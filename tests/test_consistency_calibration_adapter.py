@@ -1,5 +1,6 @@
 """End to end: classifier logits cached by `bench run`, then calibrators fitted and scored from the cache."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -130,8 +131,33 @@ def test_shipped_configs_load_and_sweeps_replace_the_calibrator():
 def test_demo_shows_cc_beating_the_uncalibrated_ece(tmp_path):
     from bench.demo import run_demo
 
-    frame = run_demo(["consistency_calibration"], wandb_mode="disabled", results_dir=tmp_path).set_index("run")
+    report = run_demo(["consistency_calibration"], wandb_mode="disabled", results_dir=tmp_path)
+    frame = report.leaderboard().set_index("run")
     ece = {run.split("-")[0].removeprefix("consistency_calibration_"): value for run, value in frame["ece_15"].items()}
     assert ece["1_cc"] < ece["1_uncalibrated"]
     assert set(ece) == {"0_logits_val", "0_logits_test", "1_uncalibrated", "1_ts", "1_hb", "1_cc"}
     assert len(list((tmp_path / "runs" / "demo" / "train").iterdir())) == 1  # val and test logits: one training
+    (group,) = report.groups
+    assert group.summary.headline["ECE-15 CC"] == pytest.approx(ece["1_cc"], abs=5e-5)  # the table rounds to 4 places
+    assert all(Path(path).is_file() for path in group.summary.figures) and len(group.summary.figures) == 2
+
+
+def _cc_runs(**ece: float) -> dict[str, dict]:
+    return {f"consistency_calibration_1_{key}": {"metrics": {"ece_15": value}, "figures": {}, "run_dir": key}
+            for key, value in ece.items()}
+
+
+@pytest.mark.parametrize(("ece", "phrases"), [
+    (dict(uncalibrated=0.03, cc=0.01, ts=0.02, hb=0.015), ["cuts ECE-15 from 3.00% to 1.00%", "beats every baseline",
+                                                             "best: HB 1.50%"]),
+    (dict(uncalibrated=0.03, cc=0.02, ts=0.011, hb=0.015), ["cuts ECE-15", "but TS does better (1.10%)",
+                                                              "does not reproduce at this scale"]),
+    (dict(uncalibrated=0.01, cc=0.02, ts=0.011, hb=0.015), ["does not lower ECE-15 (1.00% before, 2.00% after)"]),
+])
+def test_demo_summary_sentence_follows_the_numbers(ece, phrases):
+    from bench.methods.consistency_calibration.demo import summarize
+
+    summary = summarize(_cc_runs(**ece))
+    assert all(phrase in summary.sentence for phrase in phrases), summary.sentence
+    assert summary.headline == {"ECE-15 uncalibrated": ece["uncalibrated"], "ECE-15 CC": ece["cc"],
+                                "ECE-15 HB": ece["hb"], "ECE-15 TS": ece["ts"]}

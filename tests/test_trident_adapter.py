@@ -161,3 +161,16 @@ def test_float16_placement_follows_the_official_code():
     assert next(models.sam.prompt_encoder.parameters()).dtype == torch.float32
     image = GeneratedScenes(num_images=1, size=(64, 96), num_classes=3)[0]["image"]
     assert method.predict_one(image).shape == (64, 96)
+
+
+@pytest.mark.parametrize(("smoke", "phrase"), [(True, "is a smoke check of the code path, not the paper's effect"),
+                                               (False, "segments 4 generated scenes with mIoU 12.5%")])
+def test_demo_summary_labels_a_smoke_run(smoke, phrase):
+    from bench.methods.trident.demo import summarize
+
+    run = {"metrics": {"mIoU": 0.125, "aAcc": 0.5, "mAcc": 0.3}, "samples": {"effective": 4}, "smoke": smoke,
+           "smoke_reason": "tiny randomly initialised CLIP, DINO, SAM" if smoke else None,
+           "figures": {"overlay": "figures/overlay.png"}, "run_dir": "/r"}
+    summary = summarize({"trident_generated_scenes": run})
+    assert phrase in summary.sentence and summary.headline == {"mIoU": 0.125, "aAcc": 0.5}
+    assert summary.figures == ["/r/figures/overlay.png"]

@@ -96,3 +96,26 @@ def test_ade20k_configs_name_reported_cells_and_the_repo_protocol():
     assert len(filled) == 4
     scales = [view["scale"] for view in to_plain(load_config(paths[-1]).method)["tta_pipeline"][1]["transforms"][0]]
     assert scales == [[int(2048 * r), int(512 * r)] for r in (0.75, 1.0, 1.25)]
+
+
+@pytest.mark.parametrize(("vssd", "peers", "phrase"), [
+    (0.978, {"convnext": 0.95}, "2.8 points ahead of the best same-size peer (ConvNeXt 95.0%)"),
+    (0.968, {"convnext": 0.972, "vit": 0.40}, "on par with the best same-size peer (ConvNeXt 97.2%)"),
+    (0.90, {"convnext": 0.95, "vit": 0.97}, "7.0 points behind the best same-size peer (ViT 97.0%): the paper's"),
+])
+def test_demo_summary_compares_vssd_with_the_best_peer(vssd, peers, phrase):
+    from bench.methods.vssd.demo import summarize
+
+    runs = {"vssd_micro_shaped": {"metrics": {"accuracy": vssd}}}
+    runs |= {f"vssd_peer_{peer}": {"metrics": {"accuracy": value}} for peer, value in peers.items()}
+    summary = summarize(runs)
+    assert phrase in summary.sentence and f"reaches {vssd:.1%}" in summary.sentence
+    assert summary.headline["VSSD accuracy"] == vssd and len(summary.headline) == 1 + len(peers)
+
+
+def test_quick_demo_trains_the_full_demos_models_for_fewer_epochs():
+    quick = {p.stem: load_config(p) for p in (configs_root() / "demo").glob("vssd_*.py")}
+    full = {p.stem: load_config(p) for p in (configs_root() / "demo" / "full").glob("vssd_*.py")}
+    assert set(quick) == {"vssd_micro_shaped", "vssd_peer_convnext"} and set(full) == set(quick) | {"vssd_peer_vit"}
+    for stem, cfg in quick.items():
+        assert to_plain(cfg.method) == to_plain(full[stem].method) and cfg.train.epochs < full[stem].train.epochs

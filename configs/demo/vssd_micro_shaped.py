@@ -1,6 +1,4 @@
-# VSSD demo: a VSSD-Micro-shaped model (stem, NC-SSD stages 1-3, attention in stage 4) scaled down to 0.50M
-# parameters: embed 16, depths 1/1/2/1, heads 1/2/4/8, d_state 16.
-_base_ = ["../vssd/_base_/demo_digits32.py"]
+# Quick VSSD demo: the full demo's 0.50M-parameter VSSD-Micro-shaped model (demo/full/), trained 4 epochs not 8.
+_base_ = ["./full/vssd_micro_shaped.py"]
 
-method = dict(model_name="vssd_micro",
-              model_kwargs=dict(embed_dim=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 4, 8], d_state=16))
+train = dict(epochs=4)

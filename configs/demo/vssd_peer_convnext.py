@@ -1,4 +1,5 @@
-# VSSD demo peer: a timm ConvNeXt of about the same size (0.59M parameters): dims 24/48/96/192, depths 1/1/2/1.
-_base_ = ["../vssd/_base_/demo_digits32.py"]
+# Quick VSSD demo peer: the full demo's same-size ConvNeXt (0.59M parameters, demo/full/), trained 4 epochs not 8.
+# The ViT peer runs only in the full profile (it needs the longer schedule, and its attention doubles the time).
+_base_ = ["./full/vssd_peer_convnext.py"]
 
-method = dict(model_name="convnext_atto", model_kwargs=dict(dims=[24, 48, 96, 192], depths=[1, 1, 2, 1]))
+train = dict(epochs=4)
