@@ -3,7 +3,7 @@
 # verbs and targets are clearly visible but which triplet of an instrument is active only faintly). Fold 1: 12
 # training videos, 3 test videos. The run scores the guided sampler and, with the same seeds, the unguided one
 # (unguided_* metrics) and the encoder (encoder_*), so association guidance is compared on one trained model.
-_base_ = ["../_base_/default_run.py"]
+_base_ = ["../../_base_/default_run.py"]
 
 dataset = dict(type="GeneratedSurgicalVideos", split="cv", fold=1, subset="test")
 task = dict(type="triplet_recognition",
