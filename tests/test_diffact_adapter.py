@@ -128,3 +128,30 @@ def test_selected_and_last_epoch_configs_share_one_training():
     released = load_config("diffact/50salads_split5")
     assert released.method.checkpoint == "checkpoints/diffact/50salads-Trained-S5/release.model"
     assert released.method.sample_rate == 8 and released.method.postprocess == {"type": "median", "value": 30}
+
+
+def diffact_demo_runs(decoder: dict[str, float], encoder: dict[str, float]) -> dict:
+    metrics = {**decoder, **{f"encoder_{name}": value for name, value in encoder.items()}}
+    return {"diffact_generated": {"metrics": metrics, "samples": {"effective": 4}, "run_dir": "/r/diffact",
+                                  "figures": {"barcode": "figures/barcode.png"}}}
+
+
+def test_demo_summary_says_whether_the_decoder_beats_its_encoder():
+    from bench.registry import DEMOS
+
+    summarize = DEMOS.get("diffact")
+    names = ("Acc", "Edit", "F1@10", "F1@25", "F1@50")
+    worse = summarize(diffact_demo_runs(dict(zip(names, (0.52, 0.55, 0.47, 0.37, 0.19), strict=True)),
+                                        dict(zip(names, (0.87, 0.59, 0.71, 0.68, 0.54), strict=True))))
+    assert worse.headline == {"decoder Acc": 0.52, "encoder Acc": 0.87, "decoder F1@50": 0.19, "encoder F1@50": 0.54}
+    assert "On 4 generated test videos" in worse.sentence and "Acc 0.52 vs 0.87" in worse.sentence
+    # mean of (-0.35, -0.04, -0.24, -0.31, -0.35) = -0.258
+    assert "ahead on 0 of five (mean difference -25.8 points): does not reproduce" in worse.sentence
+    assert worse.figures == ["/r/diffact/figures/barcode.png"]
+    better = summarize(diffact_demo_runs(dict.fromkeys(names, 0.8), dict.fromkeys(names, 0.7)))
+    assert "improves on its encoder on all five" in better.sentence and "does not" not in better.sentence
+    nan_edit = summarize(diffact_demo_runs({**dict.fromkeys(names, 0.8), "Edit": float("nan")},
+                                           dict.fromkeys(names, 0.7)))
+    assert "ahead on 4 of five" in nan_edit.sentence
+    with pytest.raises(KeyError, match="needs the run 'diffact_generated'.*bench demo --only diffact"):
+        summarize({})

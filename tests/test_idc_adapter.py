@@ -108,3 +108,36 @@ def test_robustness_run_counts_every_sample_and_is_deterministic(tmp_path):
     assert first["metrics"]["max linf (fgsm)"] == pytest.approx(0.05, abs=1e-6)
     assert first["evaluation"]["attacks"]["pgd_logits"]["view"] == "logits"
     assert first["evaluation"]["attacks"]["fgsm"]["view"] == "paper"
+
+
+def idc_demo_metrics(clean: float, robust: dict[str, float], success: dict[str, float]) -> dict[str, float]:
+    return {"clean accuracy": clean, **{f"robust accuracy ({a})": v for a, v in robust.items()},
+            **{f"attack success rate ({a})": v for a, v in success.items()}}
+
+
+def test_demo_summary_compares_idc_with_the_cnn_and_the_share_lost_under_attack():
+    from bench.registry import DEMOS
+
+    summarize = DEMOS.get("idc")
+    cnn = {"metrics": idc_demo_metrics(0.986, {"fgsm": 0.864, "pgd": 0.82}, {"fgsm": 0.124, "pgd": 0.168}),
+           "run_dir": "/r/cnn"}
+    # the full demo's numbers (README): the CNN is more accurate, IDC loses a smaller share
+    idc = {"metrics": idc_demo_metrics(0.852, {"fgsm": 0.772, "pgd": 0.772}, {"fgsm": 0.094, "pgd": 0.094}),
+           "run_dir": "/r/idc", "figures": {"f": "figures/f.png"}}
+    summary = summarize({"idc_digits": idc, "idc_peer_cnn": cnn})
+    assert summary.headline == {"IDC clean acc.": 0.852, "IDC PGD acc.": 0.772, "CNN clean acc.": 0.986,
+                                "CNN PGD acc.": 0.82}
+    assert "clean 85.2% vs 98.6%, FGSM 77.2% vs 86.4%, PGD 77.2% vs 82.0%" in summary.sentence
+    assert "attack success rates FGSM 9.4% vs 12.4%, PGD 9.4% vs 16.8%" in summary.sentence
+    assert "IDC loses a smaller share" in summary.sentence and "CNN stays more accurate" in summary.sentence
+    assert summary.figures == ["/r/idc/figures/f.png"]
+    broken = {"metrics": idc_demo_metrics(0.852, {"fgsm": 0.7, "pgd": 0.6}, {"fgsm": 0.094, "pgd": 0.3}),
+              "run_dir": "/r/idc"}
+    assert summarize({"idc_digits": broken, "idc_peer_cnn": cnn}).sentence.endswith(
+        "does not lose a smaller share: does not reproduce the paper's effect at this scale.")
+    strong = {"metrics": idc_demo_metrics(0.99, {"fgsm": 0.95, "pgd": 0.9}, {"fgsm": 0.04, "pgd": 0.09}),
+              "run_dir": "/r/idc"}
+    sentence = summarize({"idc_digits": strong, "idc_peer_cnn": cnn}).sentence
+    assert "more accurate and more robust than the CNN" in sentence
+    with pytest.raises(KeyError, match=r"needs the runs \['idc_peer_cnn'\]"):
+        summarize({"idc_digits": idc})

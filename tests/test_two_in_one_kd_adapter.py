@@ -145,3 +145,29 @@ def test_teacher_config_then_student_config_end_to_end(tmp_path: Path):
     assert provenance["teacher"]["source"]["checkpoint"] == trained["path"] and provenance["mode"] == "dedicated"
     assert provenance["teacher"]["sha256"] == trained["sha256"] and trained["method"]["spatial"] == "test_resnet"
     assert [h["epoch"] for h in provenance["training_history"]] == [1, 2]
+
+
+def kd_demo_runs(**auc: float) -> dict:
+    return {f"two_in_one_kd_{row}": {"metrics": {"frame AUC": value}, "run_dir": f"/r/{row}"}
+            for row, value in auc.items()}
+
+
+def test_demo_summary_calls_the_two_in_one_gain_against_the_noise_level():
+    from bench.methods.two_in_one_kd.demo import NOISE, NOISE_FULL
+    from bench.registry import DEMOS
+
+    summarize = DEMOS.get("two_in_one_kd")
+    quick = summarize(kd_demo_runs(**{"0_teacher": 0.99, "1_none": 0.75, "6_two_in_one": 0.68}))
+    assert quick.headline["teacher AUC"] == 0.99 and quick.headline["two-in-one gain"] == pytest.approx(-0.07)
+    assert "teacher 0.990, students without distillation 0.750 and with two-in-one KD 0.680;" in quick.sentence
+    assert "does not reproduce the paper's effect at this scale" in quick.sentence
+    shown = summarize(kd_demo_runs(**{"0_teacher": 0.99, "1_none": 0.7, "6_two_in_one": 0.71 + NOISE}))
+    assert "beats no distillation by more than the noise level" in shown.sentence and "does not" not in shown.sentence
+    full = summarize(kd_demo_runs(**{"0_teacher": 0.993, "1_none": 0.971, "2_spatial": 0.976,
+                                     "6_two_in_one": 0.980}))  # the full demo's rows add to the sentence
+    assert "(spatial only 0.976)" in full.sentence and "noise level (0.011): does not reproduce" in full.sentence
+    full_shown = summarize(kd_demo_runs(**{"0_teacher": 0.993, "1_none": 0.971, "2_spatial": 0.976,
+                                           "6_two_in_one": 0.971 + NOISE_FULL + 0.001}))
+    assert "beats no distillation by more than the noise level (0.011)" in full_shown.sentence
+    with pytest.raises(KeyError, match=r"needs the runs \['two_in_one_kd_0_teacher'\]"):
+        summarize(kd_demo_runs(**{"1_none": 0.8, "6_two_in_one": 0.8}))

@@ -3,6 +3,7 @@
 Importing registers the ``DiffAct`` method adapter. The model's state dict names are the official ones, so the
 released ``release.model`` files load with ``strict=True``.
 """
+from bench.methods.diffact import demo  # noqa: F401  (registers the demo summary in DEMOS)
 from bench.methods.diffact.adapter import DiffAct
 from bench.methods.diffact.model import ASDiffusionModel
 

@@ -25,6 +25,7 @@ from bench.checkpoint import load_checkpoint_file
 from bench.io import atomic_torch_save, atomic_write_json
 from bench.methods.diffact.losses import LOSS_NAMES, boundary_target, class_weights, training_losses
 from bench.methods.diffact.model import ASDiffusionModel
+from bench.progress import progress
 
 log = logging.getLogger("bench.diffact")
 LATEST = "latest.pt"
@@ -94,12 +95,13 @@ StepLosses = Callable[[int, np.random.Generator], dict[str, torch.Tensor]]
 
 def train_loop(model: torch.nn.Module, num_videos: int, step_losses: StepLosses, loss_weights: dict[str, float],
                work_dir: Path, device: torch.device, settings: LoopSettings, *, resume: bool = True,
-               evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None) -> Path:
+               evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None, desc: str = "DiffAct") -> Path:
     """The official loop: every epoch visits the videos in a random order; ``step_losses(index, rng)`` returns
     that video's named losses (drawing its augmentations from ``rng``, the loop's generator, whose state is
     checkpointed); their ``loss_weights`` sum, divided by ``batch_size``, is back-propagated and Adam steps every
     ``batch_size`` videos. Returns the last epoch's ``epoch-<e>.model``; ``evaluate(model)`` runs at every saved
-    epoch and its metrics are written next to it."""
+    epoch and its metrics are written next to it. Progress is a bar over epochs (``desc``), and one log line at
+    the end."""
     work_dir = Path(work_dir)
     last = epoch_model_path(work_dir, settings.epochs - 1)
     rng = np.random.default_rng(settings.seed)
@@ -115,12 +117,13 @@ def train_loop(model: torch.nn.Module, num_videos: int, step_losses: StepLosses,
         _restore_rng(rng, state["rng"])
         for param, grad in zip(model.parameters(), state["pending_grads"], strict=True):
             param.grad = None if grad is None else grad.to(device)
-        log.info("resuming training at epoch %d (%s)", start_epoch, work_dir / LATEST)
         if start_epoch >= settings.epochs and last.is_file():
             return last
 
     saved = set(saved_epochs(settings))
-    for epoch in range(start_epoch, settings.epochs):
+    first, running = start_epoch, float("nan")
+    bar = progress(range(start_epoch, settings.epochs), desc=f"{desc} train", unit="epoch")
+    for epoch in bar:
         model.train()
         running = 0.0
         for index in rng.permutation(num_videos):
@@ -132,16 +135,19 @@ def train_loop(model: torch.nn.Module, num_videos: int, step_losses: StepLosses,
                 optimizer.step()
                 optimizer.zero_grad()
             step += 1
-        log.info("epoch %d/%d  running loss %.4f", epoch, settings.epochs - 1, running / max(num_videos, 1))
+        running /= max(num_videos, 1)
+        bar.set_postfix(loss=f"{running:.4f}")
         if epoch in saved:
             atomic_torch_save(epoch_model_path(work_dir, epoch), model.state_dict())
             if evaluate is not None:
                 scores = evaluate(model)
                 atomic_write_json(epoch_results_path(work_dir, epoch), {"epoch": epoch, **scores})
-                log.info("epoch %d  test %s", epoch, {k: round(v, 4) for k, v in scores.items()})
+                log.debug("epoch %d  test %s", epoch, {k: round(v, 4) for k, v in scores.items()})
         atomic_torch_save(work_dir / LATEST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                               "epoch": epoch, "step": step, "rng": _rng_state(rng),
                                               "pending_grads": [p.grad for p in model.parameters()]})
+    log.info("%s trained epochs %d-%d of %d%s, last running loss %.4f (%s)", desc, first, settings.epochs - 1,
+             settings.epochs, " (resumed)" if first else "", running, work_dir)
     model.eval()
     return last
 
@@ -169,4 +175,4 @@ def train_diffact(model: ASDiffusionModel, train_set: Any, work_dir: Path, devic
         return training_losses(model, feats, labels, boundary, cond_type, weights, settings.soft_label, rng)
 
     return train_loop(model, len(train_set), step_losses, settings.loss_weights, work_dir, device, settings,
-                      resume=resume, evaluate=evaluate)
+                      resume=resume, evaluate=evaluate, desc="DiffAct")

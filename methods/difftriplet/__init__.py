@@ -5,6 +5,7 @@ No official code or weights exist; this is a re-implementation from the paper's 
 paper does not give taken from the third-party DiffTriplet-Anticipation derivative (documented per config key).
 Importing registers the ``DiffTriplet`` method adapter.
 """
+from bench.methods.difftriplet import demo  # noqa: F401  (registers the demo summary in DEMOS)
 from bench.methods.difftriplet.adapter import DiffTriplet
 from bench.methods.difftriplet.association import AssociationGuidance, component_matrix
 

@@ -90,4 +90,4 @@ def train_difftriplet(model: ASDiffusionModel, targets: Sequence[torch.Tensor],
         return joint_losses(model, feats, joint[index].to(device), cond_type, weight)
 
     return train_loop(model, len(joint), step_losses, settings.loss_weights, work_dir, device, settings,
-                      resume=resume, evaluate=evaluate)
+                      resume=resume, evaluate=evaluate, desc="DiffTriplet")

@@ -6,6 +6,7 @@ label images, L1 distances, nearest label) and :mod:`bench.methods.idc.bridge` (
 denoiser: schedule, forward sample, intra/inter-class losses, stochastic reverse sampling), both faithful to
 ``hfmei/IDC`` so that its released checkpoints load and translate identically.
 """
+from bench.methods.idc import demo  # noqa: F401  (registers the demo summary in DEMOS)
 from bench.methods.idc.adapter import IDC
 
 __all__ = ["IDC"]

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from bench.checkpoint import load_checkpoint_file
 from bench.io import atomic_torch_save, atomic_write_text
 from bench.methods.idc.bridge import BrownianBridge
+from bench.progress import progress
 
 log = logging.getLogger("bench.idc")
 LATEST = "latest.pth"
@@ -78,7 +79,8 @@ def train_idc(model: BrownianBridge, label_images: torch.Tensor, train_set: Any,
               resume: bool = True) -> Path:
     """Train ``model`` on ``train_set`` items ``{"image", "target"}`` (``prepare`` maps images to the model's
     [0, 1] input); return ``work_dir/idc_model.pth`` in the authors' layout. ``ema``: ``dict(decay, interval,
-    start_step)`` or None. A finished file is returned at once."""
+    start_step)`` or None. A finished file is returned at once. Progress is a bar over epochs and one log line at
+    the end; the per-epoch losses go to ``training_log.json``."""
     if augment not in AUGMENTATIONS:
         raise ValueError(f"IDC augment must be one of {AUGMENTATIONS}, got {augment!r}")
     work_dir = Path(work_dir)
@@ -103,8 +105,8 @@ def train_idc(model: BrownianBridge, label_images: torch.Tensor, train_set: Any,
             grad = state["pending_grads"].get(name)
             param.grad = None if grad is None else grad.to(device)
         start_epoch, step, history = int(state["epoch"]), int(state["step"]), list(state["history"])
-        log.info("resuming IDC training from epoch %d (%s)", start_epoch, work_dir / LATEST)
-    for epoch in range(start_epoch, epochs):
+    bar = progress(range(start_epoch, epochs), desc="IDC train", unit="epoch")
+    for epoch in bar:
         model.train()
         torch.manual_seed(seed * 100_003 + epoch)
         shuffle = torch.Generator().manual_seed(seed * 100_003 + epoch)
@@ -137,8 +139,7 @@ def train_idc(model: BrownianBridge, label_images: torch.Tensor, train_set: Any,
         if not all(math.isfinite(v) for v in record.values()):
             raise FloatingPointError(f"IDC training diverged at epoch {epoch + 1}: {record}")
         history.append(record)
-        log.info("epoch %d/%d  loss %.4f  intra %.4f  inter %.4f", epoch + 1, epochs, record["loss"],
-                 record["intra"], record["inter"])
+        bar.set_postfix(loss=f"{record['loss']:.4f}", intra=f"{record['intra']:.4f}", inter=f"{record['inter']:.4f}")
         pending = {n: p.grad.detach().cpu() for n, p in model.named_parameters() if p.grad is not None}
         atomic_torch_save(work_dir / LATEST, {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -151,4 +152,8 @@ def train_idc(model: BrownianBridge, label_images: torch.Tensor, train_set: Any,
         result["ema"] = averager.shadow
     atomic_write_text(work_dir / "training_log.json", json.dumps(history, indent=2) + "\n")
     atomic_torch_save(final, result)
+    last = history[-1] if history else {}
+    log.info("IDC trained epochs %d-%d of %d%s: loss %.4f, intra %.4f, inter %.4f (%s)", start_epoch + 1, epochs,
+             epochs, " (resumed)" if start_epoch else "", last.get("loss", math.nan), last.get("intra", math.nan),
+             last.get("inter", math.nan), final)
     return final

@@ -10,6 +10,7 @@ Modules: :mod:`~bench.methods.two_in_one_kd.frequency` (the teacher's DCT band i
 step) and :mod:`~bench.methods.two_in_one_kd.adapter` (the ``DualBranchForgeryTeacher`` and ``TwoInOneKD``
 adapters).
 """
+from bench.methods.two_in_one_kd import demo  # noqa: F401  (registers the demo summary in DEMOS)
 from bench.methods.two_in_one_kd.adapter import DualBranchForgeryTeacher, TwoInOneKD
 
 __all__ = ["DualBranchForgeryTeacher", "TwoInOneKD"]

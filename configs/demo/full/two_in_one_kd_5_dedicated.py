@@ -1,9 +1,9 @@
 # Two-in-one KD demo, ablation row 5, both branches with dedicated projectors (one MLP per branch), plain summed
 # gradients.
 # Feature losses: squared distances of L2-normalised features, weight 1 each, next to the student's BCE.
-_base_ = ["../two_in_one_kd/_base_/demo_proxy.py"]
+_base_ = ["../../two_in_one_kd/_base_/demo_proxy.py"]
 
-upstream = dict(teacher=dict(config="demo/two_in_one_kd_0_teacher", product="checkpoint"))
+upstream = dict(teacher=dict(config="demo/full/two_in_one_kd_0_teacher", product="checkpoint"))
 method = dict(type="TwoInOneKD", student="test_efficientnet",
               mode="dedicated", homogenization="none",
               teacher=dict(method="upstream:teacher.method", checkpoint="upstream:teacher"))

@@ -1,8 +1,8 @@
 # Two-in-one KD demo, ablation row 2, spatial only: one MLP projector onto the teacher's spatial features.
 # Feature losses: squared distances of L2-normalised features, weight 1 each, next to the student's BCE.
-_base_ = ["../two_in_one_kd/_base_/demo_proxy.py"]
+_base_ = ["../../two_in_one_kd/_base_/demo_proxy.py"]
 
-upstream = dict(teacher=dict(config="demo/two_in_one_kd_0_teacher", product="checkpoint"))
+upstream = dict(teacher=dict(config="demo/full/two_in_one_kd_0_teacher", product="checkpoint"))
 method = dict(type="TwoInOneKD", student="test_efficientnet",
               mode="spatial", homogenization="none",
               teacher=dict(method="upstream:teacher.method", checkpoint="upstream:teacher"))
