@@ -119,3 +119,17 @@ def test_quick_demo_trains_the_full_demos_models_for_fewer_epochs():
     assert set(quick) == {"vssd_micro_shaped", "vssd_peer_convnext"} and set(full) == set(quick) | {"vssd_peer_vit"}
     for stem, cfg in quick.items():
         assert to_plain(cfg.method) == to_plain(full[stem].method) and cfg.train.epochs < full[stem].train.epochs
+
+
+def test_a_config_naming_vssd_micro_builds_without_importing_the_paper_first():
+    """Adapters import lazily, so TimmClassifier itself finds the module registering the timm entrypoint."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bench.methods.classifier import TimmClassifier; "
+            "assert 'bench.methods.vssd' not in sys.modules; "
+            "m = TimmClassifier('vssd_micro', 10, in_chans=1, model_kwargs=dict(embed_dim=16, depths=[1, 1, 2, 1], "
+            "num_heads=[1, 2, 4, 8], d_state=16)).create_model(); "
+            "print(type(m).__name__, sum(p.numel() for p in m.parameters()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == "VSSD" and int(out[1]) > 0

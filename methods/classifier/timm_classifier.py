@@ -1,7 +1,10 @@
 """A timm model as a method adapter: logits for single-label classification, trainable at small scale."""
 from __future__ import annotations
 
+import importlib
+import re
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,22 @@ from bench.method import Method
 from bench.registry import METHODS
 from bench.store import Columns
 from bench.train import train_supervised
+
+
+def import_timm_entrypoint(model_name: str) -> None:
+    """Import the ``bench.methods`` module whose ``@register_model`` function is ``model_name`` when timm does not
+    know the name yet: adapters are imported lazily (one module per registry entry), so a config naming a paper's
+    timm model (``vssd_micro``) reaches the paper's module this way. Unknown names are left to timm's own error."""
+    import timm
+
+    if timm.is_model(model_name):
+        return
+    root = Path(str(resources.files("bench.methods")))
+    entrypoint = re.compile(rf"@register_model\s*\ndef {re.escape(model_name)}\(")
+    for path in sorted(root.rglob("*.py")):
+        if entrypoint.search(path.read_text(encoding="utf-8")):
+            importlib.import_module(".".join(["bench.methods", *path.relative_to(root).with_suffix("").parts]))
+            return
 
 
 def resize_and_normalize(images: torch.Tensor, device: torch.device, input_size: int | None,
@@ -64,6 +83,7 @@ class TimmClassifier(Method):
     def create_model(self) -> torch.nn.Module:
         import timm
 
+        import_timm_entrypoint(self.model_name)
         return timm.create_model(self.model_name, pretrained=False, num_classes=self.num_classes,
                                  in_chans=self.in_chans, **self.model_kwargs)
 
