@@ -1,18 +1,8 @@
 # The same training as breakfast_split2_train.py (shared: epoch_selection is evaluation-only), evaluated at the epoch
 # with the best AVG over the 4 splits' TEST scores, the published protocol (issue #1).
-# Every split trains first (upstreams).
-_base_ = ["./breakfast_split2_train.py"]
+# Every split trains first (upstreams in _base_/breakfast_selected.py).
+_base_ = ["./breakfast_split2_train.py", "./_base_/breakfast_selected.py"]
 
-upstream = dict(
-    split1=dict(config="diffact/breakfast_split1_train", product="checkpoint"),
-    split2=dict(config="diffact/breakfast_split2_train", product="checkpoint"),
-    split3=dict(config="diffact/breakfast_split3_train", product="checkpoint"),
-    split4=dict(config="diffact/breakfast_split4_train", product="checkpoint"),
-)
 method = dict(epoch_selection=dict(mode="best_avg_on_test", train_checkpoints=[
-    "upstream:split1",
-    "upstream:split2",
-    "upstream:split3",
-    "upstream:split4",
-]))
+    "upstream:split1", "upstream:split2", "upstream:split3", "upstream:split4"]))
 paper = dict(setting=dict(selection="selected on test (as published)"))
