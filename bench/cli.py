@@ -245,7 +245,10 @@ def _model_cost(cfg, args: argparse.Namespace) -> dict:  # noqa: ANN001 - an mme
     model = getattr(method, "model", None)
     if model is None:
         raise ValueError(f"{cfg.method.type} has no `model` attribute to measure")
-    shape = tuple(int(v) for v in args.input_shape.split(","))
+    try:
+        shape = tuple(int(v) for v in args.input_shape.split(","))
+    except ValueError:
+        raise ValueError(f"--input-shape takes C,H,W integers (e.g. 3,224,224), got {args.input_shape!r}") from None
     record = {"config": cfg.name, "method": to_plain(cfg.method),
               **model_cost(model, shape, args.batch_size, device, args.precision, args.warmup, args.iters)}
     group = cfg.paper.slug if cfg.get("paper") else "demo"
@@ -260,6 +263,8 @@ def _build_reference(args: argparse.Namespace) -> dict:
     from bench.tasks.generation.reference import build_reference, image_folder_batches, list_images
     from bench.runner import pick_device
 
+    if not args.images.is_dir():
+        raise FileNotFoundError(f"bench reference: image folder {args.images} does not exist (or is not a folder)")
     if (args.weights is None) == (args.extractor is None):
         raise ValueError("bench reference: give --weights (Inception) or --extractor (JSON spec), not both")
     spec = args.extractor or {"type": "InceptionV3Features", "weights": args.weights}

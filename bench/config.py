@@ -19,11 +19,13 @@ or world size and still reuse finished samples.
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.io import sha256_json
+from bench.precision import PRECISIONS
 from bench.suggest import suggest
 
 if TYPE_CHECKING:  # mmengine is imported by the functions that build a Config: `bench papers` never needs it
@@ -46,6 +48,28 @@ RUN_DEFAULTS: dict[str, Any] = {
     "work_dir": None,  # default: <results root>/runs/<paper or 'demo'>/<name>-<config hash>
 }
 PAPER_KEYS = ("slug", "table", "setting", "metrics")
+DICT_SECTIONS = ("paper", "dataset", "method", "task", "train", "run", "wandb", "sweep", "upstream")
+DEVICE_PATTERN = r"auto|cpu|mps|(cuda|xpu)(:\d+)?"
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: what each run setting must be: (test, the expectation a refusal states); keys without an entry take any value
+RUN_CHECKS: dict[str, tuple[Any, str]] = {
+    "seed": (_integer, "an integer"),
+    "batch_size": (lambda v: _integer(v) and v > 0, "a positive integer"),
+    "num_workers": (lambda v: _integer(v) and v >= 0, "an integer >= 0 (0: load in the main process)"),
+    "device": (lambda v: isinstance(v, str) and re.fullmatch(DEVICE_PATTERN, v) is not None,
+               "auto, cpu, cuda, cuda:<index>, mps or xpu"),
+    "precision": (lambda v: v in PRECISIONS, f"one of {', '.join(PRECISIONS)}"),
+    "limit": (lambda v: v is None or (_integer(v) and v > 0), "None (every sample) or a positive integer"),
+    "flush_every": (lambda v: _integer(v) and v > 0, "a positive integer (samples per stored chunk)"),
+    "flush_seconds": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
+                      "a positive number of seconds"),
+    "work_dir": (lambda v: v is None or isinstance(v, (str, os.PathLike)), "None or a folder path"),
+}
 
 
 class ConfigError(ValueError):
@@ -75,21 +99,48 @@ def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
 
 def load_config(name_or_path: str | os.PathLike, cfg_options: dict | None = None) -> Config:
     """Load a config, apply ``--cfg-options`` overrides, fill run defaults and validate it."""
-    from mmengine.config import Config
 
     path = resolve_config_path(name_or_path)
-    cfg = Config.fromfile(str(path))
+    cfg = read_config_file(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if not cfg.get("name"):
         cfg.name = path.stem
     run = dict(RUN_DEFAULTS)
-    run.update(cfg.get("run", {}) or {})
+    given = cfg.get("run", {}) or {}
+    if not isinstance(given, dict):
+        raise ConfigError(f"{path}: section 'run' must be a dict, got {given!r} ({type(given).__name__}); "
+                          "e.g. run = dict(batch_size=64)")
+    run.update(given)
     cfg.run = run
     validate_config(cfg, source=str(path))
     if cfg.get("paper"):
         cfg.paper.setting = {key: _fill_setting(value, cfg, str(path)) for key, value in cfg.paper.setting.items()}
     return cfg
+
+
+def read_config_file(path: Path) -> Config:
+    """mmengine's ``Config.fromfile``, its failures turned into a :class:`ConfigError` naming the file (and the
+    line of a syntax error): a config is python a user edits, so a typo is an input error, not a crash."""
+    from mmengine.config import Config
+
+    if path.suffix not in (".py", ".json", ".yaml", ".yml"):
+        raise ConfigError(f"{path}: a config is a python file (.py; mmengine also reads .json and .yaml), not "
+                          f"{path.suffix or 'a file without a suffix'}; rename it or pass the .py config")
+    try:
+        return Config.fromfile(str(path))
+    except SyntaxError as error:
+        where = f"{error.filename if error.filename not in (None, '<unknown>') else path}, line {error.lineno}"
+        raise ConfigError(f"{where}: python syntax error in the config: {error.msg}; fix that line") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); a config is a python "
+                          "file saved as UTF-8") from error
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: a file it names was not found: {error.filename or error}; fix the path in "
+                          "its _base_ list (relative to the config's folder)") from error
+    except Exception as error:  # noqa: BLE001 - running the file raised: the user's code, not ours
+        raise ConfigError(f"{path}: running the config raised {type(error).__name__}: {error}; configs are "
+                          "python: quote strings (type='Digits'), and check the names they use") from error
 
 
 def paper_section(name_or_path: str | os.PathLike) -> dict[str, Any] | None:
@@ -144,10 +195,21 @@ def validate_config(cfg: Config, source: str = "<config>") -> None:
     for key in REQUIRED:
         if not cfg.get(key):
             raise ConfigError(f"{source}: missing required section {key!r} (a dict with a 'type' key).")
-    for key in cfg.run:
+    for key in DICT_SECTIONS:
+        if cfg.get(key) is not None and not isinstance(cfg.get(key), dict):
+            raise ConfigError(f"{source}: section {key!r} must be a dict, got {cfg.get(key)!r} "
+                              f"({type(cfg.get(key)).__name__}); e.g. {key} = dict(...)")
+    for key in REQUIRED:
+        if "type" not in cfg[key]:
+            raise ConfigError(f"{source}: section {key!r} needs a 'type' key naming a registered {key}.")
+    for key, value in cfg.run.items():
         if key not in RUN_DEFAULTS:
             raise ConfigError(f"{source}: unknown run setting {key!r}.{suggest(key, list(RUN_DEFAULTS))} "
                               f"Allowed: {', '.join(RUN_DEFAULTS)}.")
+        test, expected = RUN_CHECKS.get(key, (lambda v: True, ""))
+        if not test(value):
+            raise ConfigError(f"{source}: run.{key} must be {expected}, got {value!r} ({type(value).__name__}); "
+                              f"fix the config's run section or pass --cfg-options run.{key}=<value>")
     paper = cfg.get("paper")
     if paper:
         for key in paper:

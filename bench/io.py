@@ -58,8 +58,14 @@ def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """The JSON in ``path``; a file that does not parse (truncated by a kill, edited by hand) is a ValueError
+    naming it."""
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        try:
+            return json.load(handle)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path}: not valid JSON ({error}); restore it, or regenerate it (a run's results: "
+                             "`bench score <run dir>`)") from error
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:

@@ -123,7 +123,15 @@ class BenchRegistry(Registry):
         params = {k: v for k, v in dict(cfg).items() if k != "type"}
         params.update(kwargs)
         check_kwargs(target, params, where=f"{self.name} {obj_type!r}")
-        return target(*args, **params)
+        check_value_types(target, params, where=f"{self.name} {obj_type!r}")
+        try:
+            return target(*args, **params)
+        except TypeError as error:  # a value of the wrong type (a str where a number goes) fails deep inside
+            given = ", ".join(f"{k}={v!r} ({type(v).__name__})" for k, v in params.items()) or "none"
+            raise RegistryConfigError(
+                f"{self.name} {obj_type!r} could not be built: {type(error).__name__}: {error}\n  arguments given: "
+                f"{given}\n  check each value's type in the config's section (or --cfg-options); --debug shows "
+                "where it failed") from error
 
 
 def check_kwargs(target: Any, params: dict, where: str) -> None:
@@ -141,6 +149,44 @@ def check_kwargs(target: Any, params: dict, where: str) -> None:
     if unknown:
         hints = "".join(f"\n  {k!r}:{suggest(k, accepted) or ' no close match.'}" for k in unknown)
         raise RegistryConfigError(f"unknown config key(s) for {where}:{hints}\nAccepted keys: {', '.join(accepted)}.")
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _scalar_options(hint: Any) -> tuple[type, ...] | None:
+    """The scalar types a simple annotation allows (``int``, ``float | None``, ...); None when it is anything else
+    (containers, paths, unions with other types), which are left to the constructor."""
+    import types
+    import typing
+
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if not all(option in _SCALARS or option is type(None) for option in options):
+        return None
+    allowed = list(dict.fromkeys(options))
+    if float in allowed and int not in allowed:
+        allowed.insert(allowed.index(float) + 1, int)  # 3 where a float goes
+    return tuple(allowed)
+
+
+def check_value_types(target: Any, params: dict, where: str) -> None:
+    """Refuse a config value whose type its constructor's annotation rules out (``num_classes='abc'`` where the
+    annotation says ``int``), naming the key, the value and the type wanted; only scalar annotations are checked."""
+    import typing
+
+    try:
+        hints = typing.get_type_hints(target.__init__ if isinstance(target, type) else target)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to check against
+        return
+    for key, value in params.items():
+        options = _scalar_options(hints.get(key)) if key in hints else None
+        if options is None:
+            continue
+        ok = isinstance(value, options) and not (isinstance(value, bool) and bool not in options)
+        if not ok:
+            wanted = " or ".join("None" if t is type(None) else t.__name__ for t in options)
+            raise RegistryConfigError(f"{where}: {key} must be {wanted}, got {value!r} ({type(value).__name__}); "
+                                      f"fix it in the config (or --cfg-options)")
 
 
 def import_submodules(package: str, path: Sequence[str], packages_only: bool = False) -> list[str]:

@@ -56,11 +56,21 @@ class _Indexed(Dataset):
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device ``run.device`` names (``auto``: CUDA when present); a device this machine lacks is an error
+    naming the setting, before anything is built."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"run.device {name!r} is not a torch device ({error}); use auto, cpu or cuda") from error
+    backend = getattr(torch, device.type, None) if device.type != "cpu" else None
+    if backend is not None and hasattr(backend, "is_available") and not backend.is_available():
+        raise ValueError(f"run.device {name!r}: this machine has no {device.type} device; use run.device=auto or "
+                         "cpu (--cfg-options run.device=cpu)")
+    if device.type == "cuda" and device.index is None:
         return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
-    return torch.device(name)
+    return device
 
 
 def build(cfg: Config) -> tuple[BenchDataset, Method, EvalTask]:

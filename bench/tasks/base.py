@@ -22,6 +22,10 @@ class EvalTask:
     default_metrics: tuple[dict[str, Any], ...] = ()
 
     def __init__(self, metrics: list[dict[str, Any]] | None = None) -> None:
+        if metrics is not None and not (isinstance(metrics, (list, tuple))
+                                        and all(isinstance(spec, dict) and "type" in spec for spec in metrics)):
+            raise ValueError(f"task.metrics must be a list of dicts with a 'type' key, e.g. [dict(type='Accuracy')], "
+                             f"got {metrics!r}")
         specs = list(metrics) if metrics is not None else [dict(m) for m in self.default_metrics]
         self.metrics: list[Metric] = [METRICS.build(dict(spec)) for spec in specs]
 
