@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover - numpy 1.x
     from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
     from numpy.core import numeric as _numeric  # type: ignore[no-redef]
 
+_NUMPY_CORE = ("numpy.core", "numpy._core")  # the module path in files written by numpy 1 and by numpy 2
 # Python 2 module names, as pickle's own fix_imports maps them
 _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
@@ -36,9 +37,9 @@ DATA_GLOBALS: dict[tuple[str, str], Any] = {
     ("builtins", "complex"): complex,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    **{(package + ".multiarray", "_reconstruct"): _multiarray._reconstruct for package in ("numpy.core", "numpy._core")},
-    **{(package + ".multiarray", "scalar"): _multiarray.scalar for package in ("numpy.core", "numpy._core")},
-    **{(package + ".numeric", "_frombuffer"): _numeric._frombuffer for package in ("numpy.core", "numpy._core")},
+    **{(f"{package}.multiarray", name): getattr(_multiarray, name) for package in _NUMPY_CORE
+       for name in ("_reconstruct", "scalar")},
+    **{(f"{package}.numeric", "_frombuffer"): _numeric._frombuffer for package in _NUMPY_CORE},
 }
 ALLOWED_SUMMARY = "numpy arrays, scalars and dtypes, and plain containers, strings, bytes and numbers"
 

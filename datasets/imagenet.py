@@ -230,7 +230,8 @@ or flat (mmpretrain/Caffe):
         sizes = {"calib_size": min(self.calib_size, self.source_size),
                  "test_size": self.source_size - min(self.calib_size, self.source_size)}
         return {**super().describe(), "split": self.split, "root": str(self.root), "layout": self.image_layout,
-                "num_classes": self.num_classes, "classes": list(self.classes) if self.class_subset else "imagenet1k", "source_size": self.source_size, "split_seed": self.split_seed,
+                "num_classes": self.num_classes, "classes": list(self.classes) if self.class_subset else "imagenet1k",
+                "source_size": self.source_size, "split_seed": self.split_seed,
                 "split_rule": "calib = np.random.default_rng(split_seed).permutation(n)[:calib_size]", **sizes}
 
 

@@ -94,7 +94,7 @@ def test_preprocessing_resizes_shorter_side_then_center_crops(imagefolder_root):
     with Image.open(path) as image:
         expected = np.array(image.convert("RGB").resize((13, 10), Image.BILINEAR))[1:9, 2:10]
     assert torch.equal((item["image"] * 255).round().to(torch.uint8), torch.from_numpy(expected).permute(2, 0, 1))
-    grey = ImageNetVal(imagefolder_root, classes=WNIDS, resize=10, crop_size=8)[2]["image"]  # file 3 is a greyscale JPEG
+    grey = ImageNetVal(imagefolder_root, **VAL)[2]["image"]  # file 3 is a greyscale JPEG
     assert grey.shape == (3, 8, 8) and torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
     assert ImageNetVal(imagefolder_root, classes=WNIDS)[0]["image"].shape == (3, 224, 224)
 

@@ -93,7 +93,8 @@ def test_corrupt_and_truncated_npy_files(tmp_path: Path):
         load_npy(path)
     np.save(path, np.zeros((5, 4), np.float32))
     path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(ValueError, match=r"truncated .npy file: 198 bytes, but its header \(\(5, 4\), float32\) needs 208"):
+    with pytest.raises(ValueError, match=r"truncated .npy file: 198 bytes, but its header \(\(5, 4\), float32\) "
+                                         "needs 208"):
         npy_shape(path)
     with pytest.raises(ValueError, match=f"{path}: corrupt or truncated .npy file"):
         load_npy(path)
