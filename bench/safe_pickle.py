@@ -39,7 +39,8 @@ DATA_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy", "dtype"): np.dtype,
     **{(f"{package}.multiarray", name): getattr(_multiarray, name) for package in _NUMPY_CORE
        for name in ("_reconstruct", "scalar")},
-    **{(f"{package}.numeric", "_frombuffer"): _numeric._frombuffer for package in _NUMPY_CORE},
+    **{(f"{package}.numeric", "_frombuffer"): _numeric._frombuffer  # type: ignore[attr-defined]
+       for package in _NUMPY_CORE},
 }
 ALLOWED_SUMMARY = "numpy arrays, scalars and dtypes, and plain containers, strings, bytes and numbers"
 
