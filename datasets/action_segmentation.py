@@ -23,6 +23,7 @@ from bench.data import BenchDataset
 from bench.formats.mstcn import read_mapping
 from bench.io import sha256_json, write_dir_once
 from bench.registry import DATASETS
+from bench.safe_pickle import load_npy, npy_shape
 
 #: target of frames whose label is not in the mapping (with ``unknown_labels="ignore"``), as DiffAct sets it
 IGNORE_INDEX = -100
@@ -74,17 +75,18 @@ def features_sdt(array: np.ndarray) -> np.ndarray:
 def load_feature_array(path: str | Path, allow_pickle: bool = False) -> np.ndarray:
     """``features/<v>.npy`` as stored (any dtype, axes untouched).
 
-    Loaded with ``allow_pickle=False``; a file that needs pickle (an object array) is re-read with pickle only
-    when the caller passes ``allow_pickle=True`` (DiffAct always passes it; numeric files never need it).
+    Numeric files load without pickle. An object array (a pickled payload) is read only when the caller passes
+    ``allow_pickle=True`` (DiffAct loads with ``allow_pickle=True``; numeric files never need it), and then with
+    the restricted unpickler of ``bench.safe_pickle``, never ``np.load(allow_pickle=True)``: a crafted file
+    cannot run code. ValueError naming the file for a corrupt, truncated or refused file.
     """
-    try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if not allow_pickle:
-            hint = "if it is a pickled array (DiffAct loads with allow_pickle=True), pass allow_pickle=True if trusted"
-            raise ValueError(f"{path} does not load without pickle ({error}); {hint}") from error
-    array = np.load(path, allow_pickle=True)
-    if isinstance(array, np.ndarray) and array.dtype == object and array.ndim == 0:
+    shape, dtype = npy_shape(path)
+    if dtype.hasobject and not allow_pickle:
+        raise ValueError(f"{path} holds a pickled object array (dtype {dtype}, shape {shape}); DiffAct loads such "
+                         "files with allow_pickle=True: pass allow_pickle=True to read it with the restricted "
+                         "unpickler (numpy arrays only, no code)")
+    array = load_npy(path)
+    if array.dtype == object and array.ndim == 0:
         array = array.item()
     return np.asarray(array)
 
@@ -95,11 +97,10 @@ def load_features(path: str | Path, allow_pickle: bool = False) -> np.ndarray:
 
 
 def probe_feature_shape(path: Path) -> tuple[int, ...] | None:
-    """The stored shape from the .npy header (memory-mapped, nothing read); None for files that need pickle."""
-    try:
-        return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
-    except ValueError:
-        return None
+    """The stored shape from the .npy header (nothing else read); None for object arrays, whose shape is that of
+    the pickled payload. ValueError naming the file when it is not a .npy file or is shorter than its header says."""
+    shape, dtype = npy_shape(path)
+    return None if dtype.hasobject else shape
 
 
 @DATASETS.register_module()
@@ -125,6 +126,8 @@ class MSTCNVideos(BenchDataset):
               "ASFormer's READMEs; unzip and point data_root at <unzipped>/<dataset>")
     #: number of cross-validation splits (None: not fixed, any split >= 1 whose bundles exist)
     num_splits: int | None = None
+    #: number of classes of the official mapping.txt (None: any); another count is refused
+    known_num_classes: int | None = None
     #: video names ``write_example`` uses by default, in the benchmark's own naming (``index`` counts from 1)
     example_video_pattern = "video_{index:03d}"
 
@@ -146,6 +149,12 @@ class MSTCNVideos(BenchDataset):
             self.class_names = read_mapping(self.mapping_file)
         except ValueError as error:
             raise self.layout_error(self.mapping_file, str(error)) from error
+        known = type(self).known_num_classes
+        if known is not None and len(self.class_names) != known:
+            raise self.layout_error(self.mapping_file, (
+                f"{len(self.class_names)} classes listed, but {type(self).__name__}'s mapping.txt has {known}: labels "
+                "are line positions, so another list would give the model's outputs other names. Use the mapping.txt "
+                "of the MS-TCN release, or read other data with MSTCNVideos"))
         self.videos = self._chosen(read_bundle(self.bundle_file), videos)
         if not self.videos:
             raise self.layout_error(self.bundle_file, "no videos listed")
@@ -156,7 +165,8 @@ class MSTCNVideos(BenchDataset):
         self._dim_source: Path | None = None
         for index, path in enumerate(self.feature_paths):
             self.require(path, "feature file")
-            shape = probe_feature_shape(path)
+            with self.reading(path, "a .npy feature file"):
+                shape = probe_feature_shape(path)
             if shape is not None:
                 self._check_shape(index, shape)
             elif not allow_pickle:
@@ -189,7 +199,9 @@ class MSTCNVideos(BenchDataset):
         self.require(path, "groundTruth file")
         index = {name: i for i, name in enumerate(self.class_names)}
         target: list[int] = []
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
+        with self.reading(path, "a text file of action names"):
+            lines = path.read_text().splitlines()
+        for number, line in enumerate(lines, start=1):
             label = line.strip()
             if not label:
                 continue  # blank lines (a trailing one) are skipped, as np.loadtxt skips them
@@ -264,7 +276,7 @@ class MSTCNVideos(BenchDataset):
 
     @classmethod
     def write_example(cls, data_root: str | Path, *, num_videos: int = 6, num_splits: int | None = None,
-                      class_names: Sequence[str] = ("background", "a", "b", "c"), frames: tuple[int, int] = (40, 80),
+                      class_names: Sequence[str] | None = None, frames: tuple[int, int] | None = None,
                       feature_dim: int = 32, noise: float = 0.5, video_shift: float = 0.0, seed: int = 0,
                       file_names: Sequence[str] | None = None) -> Path:
         """Write a seeded, learnable dataset in the MS-TCN layout; returns ``data_root``.
@@ -276,10 +288,18 @@ class MSTCNVideos(BenchDataset):
         noise (``noise``), stored as (D, T) float32. ``num_splits`` (default: the class's, else 1) splits are
         written: test split k holds the videos with index % num_splits == k - 1, train the rest; with one split,
         every third video (index % 3 == 2) is test. ``file_names`` (no dots: the bundle rule cuts at the first
-        dot) replace the default names and set the number of videos.
+        dot) replace the default names and set the number of videos. ``class_names`` defaults to "background",
+        "a", "b", "c" (``action_<k>`` up to a preset's ``known_num_classes``), ``frames`` to (40, 80), or (2C, 4C)
+        for C > 20 classes.
         """
         data_root = Path(data_root)
         num_splits = num_splits or cls.num_splits or 1
+        if class_names is None:
+            extra = ("a", "b", "c") if cls.known_num_classes is None else tuple(
+                f"action_{k}" for k in range(1, cls.known_num_classes))
+            class_names = ("background", *extra)
+        if frames is None:
+            frames = (max(40, 2 * len(class_names)), max(80, 4 * len(class_names)))
         if len(class_names) < 2 or len(set(class_names)) != len(class_names):
             raise ValueError(f"class_names needs at least two distinct names, got {list(class_names)}")
         if any(len(name.split()) != 1 for name in class_names):
@@ -354,6 +374,7 @@ class GTEA(_Benchmark):
     obtain = MSTCNVideos.obtain
     default_root = "data/gtea"
     num_splits = 4
+    known_num_classes = 11
     example_video_pattern = "S{index}_Cheese_C1"
 
 
@@ -370,6 +391,7 @@ class Salads50(_Benchmark):
     obtain = MSTCNVideos.obtain
     default_root = "data/50salads"
     num_splits = 5
+    known_num_classes = 19
     example_video_pattern = "rgb-{index:02d}-1"
 
 
@@ -386,6 +408,7 @@ class Breakfast(_Benchmark):
     obtain = MSTCNVideos.obtain
     default_root = "data/breakfast"
     num_splits = 4
+    known_num_classes = 48
     example_video_pattern = "P{index:02d}_cam01_P{index:02d}_cereals"
 
 

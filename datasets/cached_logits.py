@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset
 from bench.registry import DATASETS
 
 
@@ -38,19 +38,26 @@ class CachedLogits(BenchDataset):
         self.layout = (f"{self.run_dir}/\n  {RESULTS_FILE}   (status: complete)\n  samples/*.pt   "
                        "(columns logits [N, C], target [N])")
         if not (self.run_dir / RESULTS_FILE).is_file():
-            raise DatasetLayoutError("CachedLogits", self.run_dir, "no finished classifier run", self.layout,
-                                     self.obtain)
+            raise self.layout_error(self.run_dir, "no finished classifier run")
         results = read_results(self.run_dir)
         if results["status"] != "complete":
-            raise DatasetLayoutError("CachedLogits", self.run_dir, f"the classifier run is {results['status']!r} "
-                                     "(run with --limit); calibration needs every sample", self.layout,
-                                     "finish it with `bench run <its config.py> --resume` and no run.limit")
+            raise self.layout_error(self.run_dir, f"the classifier run is {results['status']!r} (run with --limit); "
+                                                  "calibration needs every sample",
+                                    "finish it with `bench run <its config.py> --resume` and no run.limit")
         outputs = SampleStore(self.run_dir, results["config_sha256"]).load()
         if "logits" not in outputs:
-            raise DatasetLayoutError("CachedLogits", self.run_dir, f"the run stored {sorted(outputs)}, not logits",
-                                     self.layout, "point the upstream at a classifier config")
+            raise self.layout_error(self.run_dir, f"the run stored {sorted(outputs)}, not logits",
+                                    "point the upstream at a classifier config")
         self.logits: torch.Tensor = outputs["logits"]
         self.targets: torch.Tensor = outputs["target"].long()
+        classes = self.logits.shape[1]
+        outside = ((self.targets < 0) | (self.targets >= classes)).nonzero().flatten()
+        if len(outside):
+            raise self.layout_error(self.run_dir, (
+                f"{len(outside)} stored targets are not class ids 0..{classes - 1} (the logits' {classes} columns), "
+                f"first {int(self.targets[outside[0]])} for sample {outputs['sample_id'][int(outside[0])]!r}: the "
+                "classifier's dataset labels do not match its classes"),
+                "check the classifier config's dataset and num_classes, then run it again")
         self.ids: list[str] = list(outputs["sample_id"])
         self.smoke, self.smoke_reason = bool(results["smoke"]), results["smoke_reason"]
         self.run_id, self.source_dataset = results["run_id"], results["dataset"]

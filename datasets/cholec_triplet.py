@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.data import BenchDataset
+from bench.data import BenchDataset, is_hidden
 from bench.datasets.action_segmentation import load_feature_array, probe_feature_shape
 from bench.formats.cholec import format_mapping, official_mapping, read_mapping
 from bench.io import sha256_json, write_dir_once
@@ -284,7 +284,7 @@ class _TripletVideos(BenchDataset):
     def _check_features(self, index: int, shape: tuple[int, ...] | None = None) -> None:
         video = self.videos[index]
         path = self.require(self.feature_path(video), "feature file")
-        shape = shape or probe_feature_shape(path)
+        shape = shape or self._parsed(path, probe_feature_shape, path)
         if shape is None:  # not a plain array: loading raises the pickle hint
             shape = self._parsed(path, load_feature_array, path).shape
         if len(shape) != 2:
@@ -329,7 +329,7 @@ class _TripletVideos(BenchDataset):
         if video not in self.videos:
             raise ValueError(f"{video!r} is not one of this dataset's videos {self.videos}")
         folder = self.require(self.data_root / self.frames_dir / video, "frame folder")
-        paths = sorted(folder.glob("*.png"))
+        paths = sorted(path for path in folder.glob("*.png") if not is_hidden(path))  # no AppleDouble ._*.png
         labels = len(self.targets[self.videos.index(video)])
         if len(paths) != labels:
             raise self.layout_error(folder, f"{len(paths)} PNG frames in {folder} but {self.label_paths(video)[0]} "
@@ -435,10 +435,8 @@ class CholecT50(_TripletVideos):
 
     def _payload(self, video: str) -> tuple[Path, dict[str, Any]]:
         path = self.require(self.label_paths(video)[0], "label JSON file")
-        try:
+        with self.reading(path, "a CholecT50 label JSON file"):
             payload = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise self.layout_error(path, f"not valid JSON ({error})") from error
         if not isinstance(payload, dict):
             raise self.layout_error(path, f"expected a JSON object with keys {LABEL_KEYS}")
         return path, payload

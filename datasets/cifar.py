@@ -2,20 +2,21 @@
 
 The calibration set is the 5,000 training images that Mukhoti et al. (2020) hold out in
 ``Data/cifar10.py::get_train_valid_loader`` (``valid_size=0.1``; ``random_seed=1`` at both call sites, train.py
-and evaluate.py), so logits of their model zoo line up with our "val" split sample for sample.
+and evaluate.py), so logits of their model zoo line up with our "val" split sample for sample. The pickles are
+read with a restricted unpickler (``bench.safe_pickle``): a crafted batch file cannot run code.
 """
 from __future__ import annotations
 
 import hashlib
-import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset
 from bench.registry import DATASETS
+from bench.safe_pickle import load_pickle
 
 SPLITS = ("train", "val", "test", "train_full")
 IMAGE_BYTES = 3 * 32 * 32
@@ -46,13 +47,14 @@ class CIFAR(BenchDataset):
     meta_file = ""
     label_key = b""
     label_names_key = b""
+    num_classes = 0
 
     def __init__(self, root: str | Path, split: str = "test", valid_size: float = 0.1, split_seed: int = 1) -> None:
         if split not in SPLITS:
             raise ValueError(f"{type(self).__name__} split must be one of {SPLITS}, got {split!r}")
         self.root, self.split, self.valid_size, self.split_seed = Path(root), split, valid_size, split_seed
         base = self.require(self.root / self.folder, "directory")
-        self.classes = [name.decode() for name in self._unpickle(base / self.meta_file)[self.label_names_key]]
+        self.classes = self._read_classes(base / self.meta_file)
         data, labels = self._read_batches(base, self.test_files if split == "test" else self.train_files)
         self.num_source = len(labels)
         train, val = focal_calibration_split(self.num_source, valid_size, split_seed)
@@ -63,25 +65,45 @@ class CIFAR(BenchDataset):
         self.images = torch.from_numpy(self.data).view(-1, 3, 32, 32)
         self.targets = torch.from_numpy(self.labels)
 
-    def _unpickle(self, path: Path) -> dict:
-        with open(self.require(path), "rb") as f:
-            return pickle.load(f, encoding="bytes")
+    def _unpickle(self, path: Path, keys: tuple[bytes, ...]) -> dict:
+        """The dict pickled in ``path`` (restricted unpickler); a layout error unless it holds ``keys``."""
+        with self.reading(self.require(path), "a CIFAR python pickle"):
+            content = load_pickle(path, encoding="bytes")
+        if not isinstance(content, dict) or not all(key in content for key in keys):
+            found = sorted(content) if isinstance(content, dict) else type(content).__name__
+            raise self.layout_error(path, f"not a CIFAR pickle: need the keys {list(keys)}, found {found}")
+        return content
+
+    def _read_classes(self, path: Path) -> list[str]:
+        names = self._unpickle(path, (self.label_names_key,))[self.label_names_key]
+        if not isinstance(names, list) or len(names) != self.num_classes:
+            count = len(names) if isinstance(names, list) else type(names).__name__
+            raise self.layout_error(path, f"{self.label_names_key!r} lists {count} class names, expected "
+                                          f"{self.num_classes}")
+        return [name.decode() if isinstance(name, bytes) else str(name) for name in names]
 
     def _read_batches(self, base: Path, files: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Concatenated uint8 pixel rows [N, 3072] and int64 labels [N] of ``files`` in the given order."""
         data, labels = [], []
         for file in files:
-            batch = self._unpickle(base / file)
-            rows = np.asarray(batch[b"data"], dtype=np.uint8)
-            if self.label_key not in batch or rows.ndim != 2 or rows.shape[1] != IMAGE_BYTES:
-                raise DatasetLayoutError(type(self).__name__, base / file,
-                                         f"not a CIFAR pickle (need b'data' [N, {IMAGE_BYTES}] and {self.label_key!r})",
-                                         self.layout, self.obtain)
+            batch = self._unpickle(base / file, (b"data", self.label_key))
+            rows = np.asarray(batch[b"data"])
+            if rows.dtype != np.uint8 or rows.ndim != 2 or rows.shape[1] != IMAGE_BYTES:
+                raise self.layout_error(base / file, f"b'data' must be uint8 [N, {IMAGE_BYTES}], got {rows.dtype} "
+                                                     f"{list(rows.shape)}")
+            try:
+                batch_labels = np.asarray(batch[self.label_key], dtype=np.int64)
+            except (TypeError, ValueError) as error:
+                raise self.layout_error(base / file, f"{self.label_key!r} must be integers ({error})") from error
+            if batch_labels.shape != (len(rows),):
+                raise self.layout_error(base / file, f"{len(batch_labels)} labels for {len(rows)} images")
+            outside = np.flatnonzero((batch_labels < 0) | (batch_labels >= self.num_classes))
+            if len(outside):
+                raise self.layout_error(base / file, (
+                    f"{len(outside)} labels outside 0..{self.num_classes - 1}, first {int(batch_labels[outside[0]])} "
+                    f"at row {int(outside[0])}"))
             data.append(rows)
-            labels.append(np.asarray(batch[self.label_key], dtype=np.int64))
-            if len(labels[-1]) != len(rows):
-                raise DatasetLayoutError(type(self).__name__, base / file, "label count differs from image count",
-                                         self.layout, self.obtain)
+            labels.append(batch_labels)
         return np.concatenate(data), np.concatenate(labels)
 
     def __len__(self) -> int:
@@ -116,7 +138,7 @@ class CIFAR10(CIFAR):
     name, folder, meta_file = "cifar10", "cifar-10-batches-py", "batches.meta"
     train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
     test_files = ("test_batch",)
-    label_key, label_names_key = b"labels", b"label_names"
+    label_key, label_names_key, num_classes = b"labels", b"label_names", 10
     layout = """
 <root>/cifar-10-batches-py/
   data_batch_1 ... data_batch_5   (pickles: b"data" uint8 [10000, 3072], b"labels", b"filenames")
@@ -134,7 +156,7 @@ class CIFAR100(CIFAR):
     name, folder, meta_file = "cifar100", "cifar-100-python", "meta"
     train_files = ("train",)
     test_files = ("test",)
-    label_key, label_names_key = b"fine_labels", b"fine_label_names"
+    label_key, label_names_key, num_classes = b"fine_labels", b"fine_label_names", 100
     layout = """
 <root>/cifar-100-python/
   train   (pickle: b"data" uint8 [50000, 3072], b"fine_labels", b"coarse_labels", b"filenames")

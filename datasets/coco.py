@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset
 from bench.datasets.segmentation import load_rgb
 from bench.registry import DATASETS
 
@@ -49,17 +49,36 @@ class COCOInstances(BenchDataset):
         self.data_root, self.split, self.with_image = Path(data_root), split, with_image
         self.ann_file = self.require(self.data_root / "annotations" / f"instances_{split}.json", "annotation file")
         image_dir = self.require(self.data_root / split, "image directory")
-        try:
+        with self.reading(self.ann_file, "a COCO annotation JSON file"):
             annotations = json.loads(self.ann_file.read_text())
-            images = annotations["images"]
-        except (json.JSONDecodeError, KeyError) as error:
-            raise DatasetLayoutError(type(self).__name__, self.ann_file, f"not a COCO annotation file ({error})",
-                                     self.layout, self.obtain) from error
+        images = annotations.get("images") if isinstance(annotations, dict) else None
+        if not isinstance(images, list) or not all(
+                isinstance(image, dict) and isinstance(image.get("id"), int) and isinstance(image.get("file_name"), str)
+                for image in images):
+            raise self.layout_error(self.ann_file, "not a COCO annotation file: 'images' must be a list of "
+                                                   "{'id': int, 'file_name': str, ...}")
+        self._check_categories(annotations.get("categories"))
         self.image_ids = [int(image["id"]) for image in images]
         self.img_paths = [image_dir / image["file_name"] for image in images]
-        self.num_categories = len(annotations.get("categories", []))
+        self.num_categories = len(COCO_CATEGORIES)
         for path in self.img_paths:
             self.require(path, "image listed in the annotation file")
+
+    def _check_categories(self, categories: Any) -> None:
+        """The 80 official categories, ids and names: detectors' contiguous labels 0..79 map to the file's category
+        ids sorted (mmdet's ``cat_ids``), so a missing or extra category would shift every label after it."""
+        try:
+            found = [(int(category["id"]), str(category["name"])) for category in categories]
+        except (TypeError, KeyError, ValueError):
+            raise self.layout_error(self.ann_file, "'categories' must be a list of {'id': int, 'name': str}") from None
+        if sorted(found) != list(COCO_CATEGORIES):
+            missing = [f"{i} {n}" for i, n in COCO_CATEGORIES if (i, n) not in set(found)]
+            extra = [f"{i} {n}" for i, n in sorted(set(found) - set(COCO_CATEGORIES))]
+            raise self.layout_error(self.ann_file, (
+                f"'categories' are not the 80 COCO categories (missing: {missing[:5] or 'none'}, other: "
+                f"{extra[:5] or 'none'}{', repeated entries' if len(found) != len(set(found)) else ''}); detector "
+                "labels index the categories sorted by id, so any other list shifts them: use the official "
+                "instances_<split>.json"))
 
     def __len__(self) -> int:
         return len(self.image_ids)
@@ -68,7 +87,8 @@ class COCOInstances(BenchDataset):
         item: dict[str, Any] = {"img_path": str(self.img_paths[index]),
                                 "image_id": torch.tensor(self.image_ids[index], dtype=torch.int64)}
         if self.with_image:
-            item["image"] = load_rgb(self.img_paths[index])
+            with self.reading(self.img_paths[index], "a JPEG image"):
+                item["image"] = load_rgb(self.img_paths[index])
         return item
 
     def sample_id(self, index: int) -> str:

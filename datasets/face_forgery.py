@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset, is_hidden
 from bench.io import atomic_write_json, read_json, sha256_json
 from bench.registry import DATASETS, suggest
 
@@ -455,8 +455,7 @@ class FaceForgeryFrames(BenchDataset):
                 return self.sampler.prepare(video.path, video.video_id, self.cache_folder / video.cache_key,
                                             self.root)
             except ValueError as error:
-                raise DatasetLayoutError(type(self).__name__, video.path, str(error), self.layout,
-                                         self.obtain) from error
+                raise self.layout_error(video.path, str(error)) from error
 
         log.info("%s: %d videos, frame cache %s", type(self).__name__, len(self.videos), self.cache_folder)
         if workers > 1:
@@ -472,7 +471,9 @@ class FaceForgeryFrames(BenchDataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         v, position, _ = self.samples[index]
         video, frame = self.videos[v], self.manifests[v]["frames"][position]
-        rgb = load_png_rgb(self.cache_folder / video.cache_key / frame["file"])
+        path = self.cache_folder / video.cache_key / frame["file"]
+        with self.reading(path, "a cached frame PNG (construct the dataset again to rebuild the frame cache)"):
+            rgb = load_png_rgb(path)
         image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))).float() / 255.0
         return {"image": image, "target": torch.tensor(video.target, dtype=torch.int64), "video_id": video.video_id,
                 "frame_index": int(frame["index"])}
@@ -572,8 +573,7 @@ class FaceForensicsPP(FaceForgeryFrames):
         try:
             self.pairs = read_pair_split(self.split_file)
         except ValueError as error:
-            raise DatasetLayoutError(type(self).__name__, self.split_file, str(error), self.layout,
-                                     self.obtain) from error
+            raise self.layout_error(self.split_file, str(error)) from error
         sampler = FrameSampler(frames_per_video, size, crop, boxes, detector, crop_scale)
         self._prepare(root, self._videos(root), sampler, balance, len(self.manipulations), cache_dir, workers)
 
@@ -676,8 +676,7 @@ class CelebDFv2(FaceForgeryFrames):
         try:
             test = read_celebdf_test_list(self.test_list)
         except ValueError as error:
-            raise DatasetLayoutError(type(self).__name__, self.test_list, str(error), self.layout,
-                                     self.obtain) from error
+            raise self.layout_error(self.test_list, str(error)) from error
         if split == "test":
             listed = list(test.items())
         else:
@@ -699,8 +698,10 @@ def celebdf_target(relative_path: str) -> int:
 
 
 def celebdf_videos(root: Path) -> list[str]:
-    """Every ``<folder>/<name>.mp4`` of the three folders, folder by folder, names sorted."""
-    return [f"{folder}/{path.name}" for folder in CELEBDF_FOLDERS for path in sorted((root / folder).glob("*.mp4"))]
+    """Every ``<folder>/<name>.mp4`` of the three folders, folder by folder, names sorted; hidden files (macOS
+    AppleDouble ``._id0_0000.mp4``) skipped."""
+    return [f"{folder}/{path.name}" for folder in CELEBDF_FOLDERS for path in sorted((root / folder).glob("*.mp4"))
+            if not is_hidden(path)]
 
 
 def read_celebdf_test_list(path: Path) -> dict[str, int]:

@@ -46,7 +46,9 @@ class GenerationRequests(BenchDataset):
         self.prompts: list[str] | None = None
         if prompts_file is not None:
             path = self.require(prompts_file, "prompts file")
-            self.prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            with self.reading(path, "a UTF-8 text file with one prompt per line"):
+                text = path.read_text(encoding="utf-8")
+            self.prompts = [line.strip() for line in text.splitlines() if line.strip()]
             capacity = len(self.prompts) * self.samples_per_prompt
             if capacity < self.num_samples:
                 raise ValueError(f"GenerationRequests: {path} has {len(self.prompts)} prompts x "

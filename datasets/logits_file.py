@@ -6,13 +6,14 @@ from them. Those files are not ours to ship: point ``path`` at a local copy of t
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench.checkpoint import load_checkpoint_file
-from bench.data import BenchDataset, DatasetLayoutError
+from bench.data import BenchDataset
 from bench.io import sha256_file
 from bench.registry import DATASETS
 
@@ -31,18 +32,27 @@ class LogitsFile(BenchDataset):
 
     def __init__(self, path: str) -> None:
         self.path = self.require(path)
-        content = load_checkpoint_file(self.path)
+        try:  # weights-only loading: a file that names other globals is refused, not run
+            content = load_checkpoint_file(self.path)
+        except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError) as error:
+            raise self.layout_error(self.path, f"cannot read the torch file ({type(error).__name__}: "
+                                               f"{str(error).splitlines()[0] if str(error) else ''}); it is corrupt, "
+                                               "truncated or holds more than tensors") from error
         if isinstance(content, dict) and {"logits", "labels"} <= set(content):
             logits, labels = content["logits"], content["labels"]
         elif isinstance(content, (tuple, list)) and len(content) == 2:
             logits, labels = content
         else:
-            raise DatasetLayoutError(type(self).__name__, self.path, f"unexpected content {type(content).__name__}",
-                                     self.layout, self.obtain)
+            raise self.layout_error(self.path, f"unexpected content {type(content).__name__}")
         if not (torch.is_tensor(logits) and logits.ndim == 2 and torch.is_tensor(labels)
                 and labels.shape == (len(logits),)):
-            raise DatasetLayoutError(type(self).__name__, self.path, "logits must be [N, C] and labels [N]",
-                                     self.layout, self.obtain)
+            raise self.layout_error(self.path, "logits must be [N, C] and labels [N]")
+        if labels.is_floating_point() or (len(labels) and not 0 <= int(labels.min()) <= int(labels.max())
+                                          < logits.shape[1]):
+            raise self.layout_error(self.path, f"labels must be integer class ids 0..{logits.shape[1] - 1} (the "
+                                               f"logits' {logits.shape[1]} columns), got dtype {labels.dtype}, range "
+                                               f"{labels.min().item() if len(labels) else None}.."
+                                               f"{labels.max().item() if len(labels) else None}")
         self.logits, self.targets = logits.float(), labels.long()
         self.stem = Path(path).stem
 

@@ -2,7 +2,8 @@
 
 An image ``<data_root>/<img_dir>/<stem><img_suffix>`` pairs with ``<data_root>/<ann_dir>/<stem><seg_map_suffix>``.
 Stems come from a split file (one per line, in file order) or, without one, from a recursive scan of the image
-folder sorted by path, as mmseg does. Labels load as mmseg's ``LoadAnnotations`` (PIL, uint8; palette PNGs give
+folder sorted by path, as mmseg does (hidden files and folders, e.g. AppleDouble ``._x.jpg`` or
+``.ipynb_checkpoints``, skipped). Labels load as mmseg's ``LoadAnnotations`` (PIL, uint8; palette PNGs give
 indices) and ``reduce_zero_label`` maps 0 to 255 and every other label l to l-1. The presets below are the eight
 Trident benchmarks (ADE20K among them, which VSSD's UperNet uses too); each can write a tiny example in its
 exact layout (``write_example``) so that tests and demos read real files through the real code path.
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from bench.data import BenchDataset
+from bench.data import BenchDataset, visible
 from bench.datasets import segmentation_classes as names
 from bench.registry import DATASETS
 
@@ -87,8 +88,8 @@ class SegmentationFolder(BenchDataset):
         return [line.strip() for line in self.split_file.read_text().splitlines() if line.strip()]
 
     def _scanned_stems(self) -> list[str]:
-        paths = sorted(str(p.relative_to(self.img_dir)) for p in self.img_dir.rglob(f"*{self.img_suffix}")
-                       if p.is_file())
+        found = visible(self.img_dir.rglob(f"*{self.img_suffix}"), self.img_dir)
+        paths = sorted(str(p.relative_to(self.img_dir)) for p in found if p.is_file())
         return [p[: -len(self.img_suffix)] for p in paths]
 
 
@@ -96,12 +97,29 @@ class SegmentationFolder(BenchDataset):
         return len(self.stems)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        label = load_label_map(self.seg_map_paths[index], self.reduce_zero_label)
+        with self.reading(self.seg_map_paths[index], "a label PNG"):
+            label = load_label_map(self.seg_map_paths[index], self.reduce_zero_label)
+        self._check_label_values(index, label)
         item: dict[str, Any] = {"img_path": str(self.img_paths[index]), "seg_map_path": str(self.seg_map_paths[index]),
                                 "gt_seg_map": torch.from_numpy(label)}
         if self.with_image:
-            item["image"] = load_rgb(self.img_paths[index])
+            with self.reading(self.img_paths[index], "an image"):
+                item["image"] = load_rgb(self.img_paths[index])
         return item
+
+    def _check_label_values(self, index: int, label: np.ndarray) -> None:
+        """Labels must be class ids (0..num_classes-1, after ``reduce_zero_label``) or 255; checked here (a 256-bin
+        count per map, well under a millisecond) because mmseg's IoU drops other values from its histograms
+        silently, so a wrong label file (an RGB-coloured map, raw ids not converted to train ids) would score."""
+        counts = np.bincount(label.ravel(), minlength=256)
+        counts[IGNORE_INDEX] = 0
+        bad = np.flatnonzero(counts[self.num_classes:]) + self.num_classes
+        if len(bad):
+            raw = f" before reduce_zero_label: {[int(v) + 1 for v in bad[:8]]}" if self.reduce_zero_label else ""
+            raise self.layout_error(self.seg_map_paths[index], (
+                f"label values {bad[:8].tolist()}{' ...' if len(bad) > 8 else ''} ({int(counts[bad].sum())} pixels) "
+                f"are neither class ids 0..{self.num_classes - 1} nor {IGNORE_INDEX} (ignore){raw}; the label map is "
+                "not converted to this benchmark's train ids: convert it as the obtain note says"))
 
     def sample_id(self, index: int) -> str:
         return self.stems[index]

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from pickle_fixture import malicious_pickle
+
 from bench.data import DatasetLayoutError
 from bench.datasets.action_segmentation import (GTEA, IGNORE_INDEX, Breakfast, GeneratedActionVideos, MSTCNVideos,
                                                 Salads50, read_bundle, read_labels)
@@ -168,6 +170,49 @@ def test_pickled_features_need_allow_pickle(tmp_path):
         MSTCNVideos(tmp_path, 1)
     data = MSTCNVideos(tmp_path, 1, allow_pickle=True)
     assert torch.equal(data[0]["features"][0], torch.from_numpy(stored))
+
+
+def test_pickled_features_use_the_restricted_unpickler(tmp_path):
+    MSTCNVideos.write_example(tmp_path, num_videos=3, feature_dim=4)
+    path, marker = tmp_path / "features/video_003.npy", tmp_path / "marker"
+    np.save(path, np.array([None], dtype=object), allow_pickle=True)
+    with open(path, "rb") as f:
+        np.lib.format.read_magic(f)
+        np.lib.format.read_array_header_1_0(f)
+        header = path.read_bytes()[:f.tell()]
+    path.write_bytes(header + malicious_pickle(marker, wrap=False))
+    data = MSTCNVideos(tmp_path, 1, allow_pickle=True)  # object arrays are only probed at construction
+    with pytest.raises(DatasetLayoutError) as error:
+        data[0]
+    assert not marker.exists()
+    assert "refused to unpickle the global posix.system" in str(error.value) and str(path) in str(error.value)
+
+
+def test_corrupt_feature_files_are_refused_at_construction(tmp_path):
+    MSTCNVideos.write_example(tmp_path, num_videos=3, feature_dim=4)
+    path = tmp_path / "features/video_003.npy"
+    path.write_bytes(path.read_bytes()[:200])  # the header and part of the data
+    with pytest.raises(DatasetLayoutError, match=r"cannot read a .npy feature file .*truncated .npy file"):
+        MSTCNVideos(tmp_path, 1)
+    path.write_text("video_003 features")
+    with pytest.raises(DatasetLayoutError, match=r"video_003.npy: not a .npy file or a truncated one"):
+        MSTCNVideos(tmp_path, 1)
+    (tmp_path / "groundTruth/video_003.txt").write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(DatasetLayoutError, match="cannot read a text file of action names .*UnicodeDecodeError"):
+        MSTCNVideos(tmp_path, 1)
+
+
+@pytest.mark.parametrize(("preset", "classes"), [(GTEA, 11), (Salads50, 19), (Breakfast, 48)],
+                         ids=lambda v: getattr(v, "__name__", str(v)))
+def test_presets_refuse_a_mapping_with_another_class_count(tmp_path, preset, classes):
+    preset.write_example(tmp_path, num_videos=4 * preset.num_splits, feature_dim=4)
+    assert preset(tmp_path).num_classes == classes
+    mapping = tmp_path / "mapping.txt"
+    mapping.write_text("".join(mapping.read_text().splitlines(keepends=True)[:-1]))
+    with pytest.raises(DatasetLayoutError, match=f"{classes - 1} classes listed, but {preset.__name__}'s "
+                                                 f"mapping.txt has {classes}"):
+        preset(tmp_path)
+    assert MSTCNVideos(tmp_path, 1, unknown_labels="ignore").num_classes == classes - 1  # the generic reader: any
 
 
 def test_videos_subset_and_cache(tmp_path):

@@ -203,6 +203,30 @@ def test_feature_length_mismatch_names_both_files(tmp_path):
     assert "features/VID01.npy has 9 frames" in message and "triplet/VID01.txt has 10 labelled frames" in message
 
 
+def test_corrupt_feature_and_label_files_name_the_file(tmp_path):
+    root = write_cholect45_example(tmp_path, videos=["VID01"], frames=(10, 10), feature_dim=4, image_size=None)
+    features = root / "features/VID01.npy"
+    features.write_bytes(features.read_bytes()[:-8])  # truncated copy: refused at construction, not mid-run
+    with pytest.raises(DatasetLayoutError, match=r"truncated .npy file: \d+ bytes, but its header \(\(10, 4\)"):
+        CholecT45(root, videos=["VID01"], features_dir="features")
+    features.write_bytes(b"\x00" * 64)
+    with pytest.raises(DatasetLayoutError, match="not a .npy file or a truncated one"):
+        CholecT45(root, videos=["VID01"], features_dir="features")
+    t50 = write_cholect50_example(tmp_path / "t50", videos=["VID01"], frames=(10, 10), image_size=None)
+    (t50 / "labels/VID01.json").write_text('{"annotations": ')
+    with pytest.raises(DatasetLayoutError) as error:
+        CholecT50(t50, videos=["VID01"])
+    assert "cannot read a CholecT50 label JSON file (JSONDecodeError" in str(error.value)
+    assert str(t50 / "labels/VID01.json") in str(error.value)
+
+
+def test_frame_paths_ignore_appledouble_files(tmp_path):
+    root = write_cholect45_example(tmp_path, videos=["VID01"], frames=(5, 5), image_size=(4, 6))
+    (root / "data/VID01/._000000.png").write_bytes(b"\x00\x05\x16\x07")  # macOS resource fork beside a frame
+    data = CholecT45(root, videos=["VID01"])
+    assert [path.name for path in data.frame_paths("VID01")] == [f"{k:06d}.png" for k in range(5)]
+
+
 def test_frame_index_mismatch_names_both_files(tmp_path):
     root = write_cholect45_example(tmp_path, videos=["VID01"], frames=(10, 10), image_size=None)
     verb = root / "verb/VID01.txt"

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from pickle_fixture import malicious_pickle
+
 from bench.data import DatasetLayoutError
 from bench.datasets.cifar import CIFAR10, CIFAR100, focal_calibration_split
 from bench.registry import DATASETS
@@ -164,3 +166,49 @@ def test_registered_and_bad_split(cifar10_root):
     assert DATASETS.get("CIFAR10") is CIFAR10 and DATASETS.get("CIFAR100") is CIFAR100
     with pytest.raises(ValueError, match="split must be one of"):
         CIFAR10(cifar10_root[0], split="valid")
+
+
+def test_crafted_batch_is_refused_without_running_it(cifar10_root):
+    root = cifar10_root[0]
+    marker = root / "marker"
+    (root / "cifar-10-batches-py" / "test_batch").write_bytes(malicious_pickle(marker))
+    with pytest.raises(DatasetLayoutError) as error:
+        CIFAR10(root, split="test")
+    assert not marker.exists()
+    message = str(error.value)
+    assert message.startswith("CIFAR10: ")
+    assert "refused to unpickle the global posix.system" in message
+    assert str(root / "cifar-10-batches-py" / "test_batch") in message and "cifar-10-python.tar.gz" in message
+
+
+def test_corrupt_and_wrong_batches_name_the_file(cifar10_root):
+    root = cifar10_root[0]
+    base = root / "cifar-10-batches-py"
+    path = base / "test_batch"
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+    with pytest.raises(DatasetLayoutError, match="cannot read a CIFAR python pickle .*truncated or corrupt"):
+        CIFAR10(root, split="test")
+    write_pickle(path, {b"labels": [0]})
+    with pytest.raises(DatasetLayoutError, match=r"not a CIFAR pickle: need the keys \[b'data', b'labels'\]"):
+        CIFAR10(root, split="test")
+    batch = random_batch(np.random.default_rng(0), 4, b"labels", 10, "t")
+    batch[b"labels"][2] = 10
+    write_pickle(path, batch)
+    with pytest.raises(DatasetLayoutError, match="1 labels outside 0..9, first 10 at row 2"):
+        CIFAR10(root, split="test")
+    batch[b"data"] = batch[b"data"].astype(np.int64)
+    write_pickle(path, batch)
+    with pytest.raises(DatasetLayoutError, match=r"b'data' must be uint8 \[N, 3072\], got int64 \[4, 3072\]"):
+        CIFAR10(root, split="test")
+    write_pickle(base / "batches.meta", {b"label_names": [b"a", b"b"]})
+    with pytest.raises(DatasetLayoutError, match="b'label_names' lists 2 class names, expected 10"):
+        CIFAR10(root, split="test")
+
+
+def test_cifar100_labels_must_be_fine_labels(cifar100_root):
+    root, train, test = cifar100_root
+    test[b"fine_labels"][0] = 100
+    write_pickle(root / "cifar-100-python" / "test", test)
+    with pytest.raises(DatasetLayoutError, match="labels outside 0..99"):
+        CIFAR100(root)

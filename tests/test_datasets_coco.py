@@ -33,6 +33,38 @@ def test_missing_image_and_bad_annotation_file_name_the_path(tmp_path):
         COCOInstances(tmp_path)
 
 
+def test_categories_must_be_the_official_80(tmp_path):
+    COCOInstances.write_example(tmp_path)
+    path = tmp_path / "annotations" / "instances_val2017.json"
+    payload = json.loads(path.read_text())
+    payload["categories"] = [c for c in payload["categories"] if c["id"] != 13]  # stop sign gone: labels shift
+    path.write_text(json.dumps(payload))
+    with pytest.raises(DatasetLayoutError, match=r"not the 80 COCO categories \(missing: \['13 stop sign'\], other: "
+                                                 r"none\); detector labels index"):
+        COCOInstances(tmp_path)
+    payload["categories"].append({"id": 13, "name": "stop-sign"})
+    path.write_text(json.dumps(payload))
+    with pytest.raises(DatasetLayoutError, match=r"missing: \['13 stop sign'\], other: \['13 stop-sign'\]"):
+        COCOInstances(tmp_path)
+
+
+def test_corrupt_annotation_and_image_files_name_the_file(tmp_path):
+    COCOInstances.write_example(tmp_path)
+    path = tmp_path / "annotations" / "instances_val2017.json"
+    content = path.read_text()
+    path.write_text(content[: len(content) // 2])
+    with pytest.raises(DatasetLayoutError, match="cannot read a COCO annotation JSON file \\(JSONDecodeError"):
+        COCOInstances(tmp_path)
+    path.write_text(content.replace('"file_name": "000000000285.jpg"', '"file_name": 285'))
+    with pytest.raises(DatasetLayoutError, match="'images' must be a list of"):
+        COCOInstances(tmp_path)
+    path.write_text(content)
+    image = tmp_path / "val2017" / "000000000139.jpg"
+    image.write_bytes(image.read_bytes()[:100])
+    with pytest.raises(DatasetLayoutError, match=r"cannot read a JPEG image \((OSError|SyntaxError)"):
+        COCOInstances(tmp_path, with_image=True)[0]
+
+
 def test_fingerprint_follows_the_annotation_file(tmp_path):
     COCOInstances.write_example(tmp_path)
     before = COCOInstances(tmp_path).fingerprint()

@@ -16,7 +16,7 @@ from face_forgery_fixture import (BOXLESS_FRAMES, CELEBDF_TEST, SQUARE, SQUARE_Y
 from bench.data import DatasetLayoutError
 from bench.datasets import face_forgery
 from bench.datasets.face_forgery import (CelebDFv2, FaceForensicsPP, center_square, enlarged_square, frame_indices,
-                                         nearest_box, read_celebdf_test_list, sample_frames)
+                                         celebdf_videos, nearest_box, read_celebdf_test_list, sample_frames)
 from bench.registry import DATASETS
 
 METHODS = ("Deepfakes", "Face2Face", "FaceSwap", "NeuralTextures")
@@ -312,6 +312,27 @@ def test_celebdf_labels_invert_the_test_list_and_splits_are_disjoint(celebdf_roo
     balanced = CelebDFv2(celebdf_root, frames_per_video=2, size=24, cache_dir=tmp_path, balance="oversample_real")
     assert balanced.real_repeats == 1  # 2 fake / 2 real videos
     assert balanced.sample_id(0) == "celebdf-YouTube-real-00001-f0000-r0"
+
+
+def test_celebdf_listing_skips_appledouble_files(tmp_path):
+    for folder in ("Celeb-real", "Celeb-synthesis", "YouTube-real"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "Celeb-real/id0_0000.mp4").touch()
+    (tmp_path / "Celeb-real/._id0_0000.mp4").touch()  # macOS resource fork: would be read as a real video
+    (tmp_path / "Celeb-synthesis/id0_id1_0000.mp4").touch()
+    assert celebdf_videos(tmp_path) == ["Celeb-real/id0_0000.mp4", "Celeb-synthesis/id0_id1_0000.mp4"]
+
+
+def test_corrupt_cached_frame_is_a_layout_error_naming_it(ffpp_root, tmp_path):
+    data = ffpp(ffpp_root, tmp_path, manipulations=("Deepfakes",))
+    v, position, _ = data.samples[0]
+    path = data.cache_folder / data.videos[v].cache_key / data.manifests[v]["frames"][position]["file"]
+    path.write_bytes(b"\x89PNG broken")
+    with pytest.raises(DatasetLayoutError) as error:
+        data[0]
+    message = str(error.value)
+    assert message.startswith("FaceForensicsPP: cannot read a cached frame PNG (construct the dataset again")
+    assert str(path) in message
 
 
 def test_celebdf_rejects_a_list_whose_labels_disagree_with_folders(tmp_path):

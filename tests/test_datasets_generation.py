@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench.data import DatasetLayoutError
 from bench.datasets.generation import GenerationRequests
 from bench.seeding import sample_seed
 
@@ -33,6 +34,10 @@ def test_prompts_are_read_per_line_and_capacity_is_checked(tmp_path):
         GenerationRequests(num_samples=4, prompts_file=str(prompts))
     with pytest.raises(FileNotFoundError, match="missing prompts file"):
         GenerationRequests(num_samples=1, prompts_file=str(tmp_path / "absent.txt"))
+    prompts.write_bytes("a café\n".encode("latin-1"))  # not UTF-8
+    with pytest.raises(DatasetLayoutError, match="cannot read a UTF-8 text file with one prompt per line "
+                                                 r"\(UnicodeDecodeError"):
+        GenerationRequests(num_samples=1, prompts_file=str(prompts))
 
 
 def test_fingerprint_changes_with_the_conditions():

@@ -26,3 +26,25 @@ def test_bad_files_name_the_expected_layout(tmp_path):
     torch.save([torch.randn(3, 2)], tmp_path / "one.pt")
     with pytest.raises(DatasetLayoutError, match="torch.save"):
         LogitsFile(str(tmp_path / "one.pt"))
+
+
+def test_corrupt_file_crafted_pickle_and_labels_outside_the_classes(tmp_path):
+    from pickle_fixture import malicious_pickle
+
+    path = tmp_path / "logits.pt"
+    torch.save((torch.randn(4, 3), torch.tensor([0, 1, 2, 0])), path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DatasetLayoutError, match="cannot read the torch file .*corrupt, truncated"):
+        LogitsFile(str(path))
+    marker = tmp_path / "marker"
+    path.write_bytes(malicious_pickle(marker))
+    with pytest.raises(DatasetLayoutError, match="cannot read the torch file"):
+        LogitsFile(str(path))
+    assert not marker.exists()
+    torch.save((torch.randn(4, 3), torch.tensor([0, 1, 3, 0])), path)
+    with pytest.raises(DatasetLayoutError, match=r"labels must be integer class ids 0..2 \(the logits' 3 columns\), "
+                                                 r"got dtype torch.int64, range 0..3"):
+        LogitsFile(str(path))
+    torch.save((torch.randn(2, 3), torch.tensor([0.0, 1.0])), path)
+    with pytest.raises(DatasetLayoutError, match="got dtype torch.float32"):
+        LogitsFile(str(path))

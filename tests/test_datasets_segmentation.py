@@ -77,6 +77,43 @@ def test_cityscapes_scans_city_folders_sorted(tmp_path):
     assert data[2]["seg_map_path"].endswith("gtFine/val/lindau/lindau_000000_000019_gtFine_labelTrainIds.png")
 
 
+def test_scan_skips_hidden_files_and_folders(tmp_path):
+    Cityscapes.write_example(tmp_path)
+    images = tmp_path / "leftImg8bit/val"
+    (images / "frankfurt/._frankfurt_000000_000294_leftImg8bit.png").write_bytes(b"\x00\x05\x16\x07")  # AppleDouble
+    (images / ".ipynb_checkpoints").mkdir()
+    (images / ".ipynb_checkpoints/x_leftImg8bit.png").write_bytes(b"")
+    data = Cityscapes(tmp_path)
+    assert [data.sample_id(i) for i in range(len(data))] == sorted(Cityscapes.example_stems)
+
+
+def test_label_values_outside_the_classes_are_refused(tmp_path):
+    ADE20K.write_example(tmp_path)
+    path = tmp_path / "annotations/validation/ADE_val_00000002.png"
+    label = np.array(Image.open(path))
+    label[0, 5:8] = (151, 200, 200)  # 151 would be class 150 after reduce_zero_label: ADE20K has 0..149
+    Image.fromarray(label).save(path)
+    data = ADE20K(tmp_path)
+    assert data[0]["gt_seg_map"].shape == (30, 40)  # the other maps read as before
+    with pytest.raises(DatasetLayoutError) as error:
+        data[1]
+    message = str(error.value)
+    assert "label values [150, 199] (3 pixels) are neither class ids 0..149 nor 255 (ignore)" in message
+    assert "before reduce_zero_label: [151, 200]" in message and str(path) in message
+
+
+def test_corrupt_label_and_image_files_name_the_file(tmp_path):
+    PascalVOC.write_example(tmp_path)
+    label = tmp_path / "SegmentationClass/2007_000042.png"
+    label.write_bytes(label.read_bytes()[:30])
+    with pytest.raises(DatasetLayoutError, match="cannot read a label PNG .*2007_000042.png"):
+        PascalVOC(tmp_path)[1]
+    image = tmp_path / "JPEGImages/2007_000033.jpg"
+    image.write_bytes(b"")
+    with pytest.raises(DatasetLayoutError, match="cannot read an image .*UnidentifiedImageError"):
+        PascalVOC(tmp_path)[0]
+
+
 def test_missing_label_names_the_file_and_the_layout(tmp_path):
     ADE20K.write_example(tmp_path)
     (tmp_path / "annotations/validation/ADE_val_00000002.png").unlink()
