@@ -133,8 +133,20 @@ def main(argv: list[str] | None = None) -> int:
 
             if not isinstance(error, USER_ERRORS):
                 raise
-        print(f"bench {args.command}: error: {error}", file=sys.stderr)
+        print(f"bench {args.command}: error: {user_message(error)}", file=sys.stderr)
         return 2
+
+
+def user_message(error: BaseException) -> str:
+    """The error's message; one re-raised from a DataLoader worker carries the worker's traceback in its text
+    (torch's ``"Caught X in DataLoader worker process N. Original Traceback ..."``): only the original message
+    is kept, with where it was raised."""
+    text = str(error)
+    marker = f"\n{type(error).__name__}: "
+    if not text.startswith("Caught ") or "Original Traceback" not in text or marker not in text:
+        return text
+    where = text.split("\n", 1)[0].removeprefix(f"Caught {type(error).__name__} ").rstrip(".")
+    return f"{text.rsplit(marker, 1)[1].rstrip()}\n  (raised {where})"
 
 
 def _dispatch(args: argparse.Namespace) -> int:
