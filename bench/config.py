@@ -44,6 +44,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "flush_every": 1024,  # samples per stored chunk ...
     "flush_seconds": 60.0,  # ... or seconds, whichever comes first: at most this much work is redone after a kill
     "work_dir": None,  # default: <results root>/runs/<paper or 'demo'>/<name>-<config hash>
+    "nonfinite": "error",  # NaN/Inf model outputs: "error" stops the run, "flag" stores them and marks it flagged
 }
 PAPER_KEYS = ("slug", "table", "setting", "metrics")
 
@@ -148,6 +149,8 @@ def validate_config(cfg: Config, source: str = "<config>") -> None:
         if key not in RUN_DEFAULTS:
             raise ConfigError(f"{source}: unknown run setting {key!r}.{suggest(key, list(RUN_DEFAULTS))} "
                               f"Allowed: {', '.join(RUN_DEFAULTS)}.")
+    if cfg.run.get("nonfinite", "error") not in ("error", "flag"):
+        raise ConfigError(f"{source}: run.nonfinite must be 'error' or 'flag', got {cfg.run.nonfinite!r}")
     paper = cfg.get("paper")
     if paper:
         for key in paper:
