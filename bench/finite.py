@@ -32,15 +32,23 @@ def nonfinite_mask(column: Any) -> torch.Tensor | None:
     if isinstance(column, torch.Tensor):
         if not (column.is_floating_point() or column.is_complex()):
             return None
-        if column.ndim == 0:
-            return ~torch.isfinite(column).reshape(1)
-        return ~torch.isfinite(column).reshape(len(column), -1).all(dim=1)
+        finite = torch.isfinite(column)
+        return ~finite.flatten(1).all(dim=1) if column.ndim > 1 else ~finite.reshape(-1)
     if isinstance(column, (list, tuple)):
-        rows = [nonfinite_mask(entry) if isinstance(entry, (torch.Tensor, np.ndarray)) else None for entry in column]
+        rows = [_entry_nonfinite(entry) for entry in column]
         if all(row is None for row in rows):
             return None
-        return torch.tensor([bool(row is not None and row.any()) for row in rows], dtype=torch.bool)
+        return torch.tensor([bool(row) for row in rows], dtype=torch.bool)
     return None
+
+
+def _entry_nonfinite(entry: Any) -> bool | None:
+    """Whether one ragged entry (a tensor or array of any shape, empty included) holds a NaN/Inf; None if it cannot."""
+    if isinstance(entry, np.ndarray):
+        entry = torch.from_numpy(entry)
+    if not isinstance(entry, torch.Tensor) or not (entry.is_floating_point() or entry.is_complex()):
+        return None
+    return not bool(torch.isfinite(entry).all())
 
 
 def describe(record: dict[str, dict[str, Any]], shown: int = ERROR_IDS) -> str:

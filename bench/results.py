@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +86,7 @@ def finite_metrics(metrics: dict[str, Any]) -> tuple[dict[str, float | None], li
     return {name: None if name in undefined else value for name, value in metrics.items()}, undefined
 
 
-def paper_cells(paper: dict[str, Any] | None, metrics: dict[str, float | None]) -> list[dict[str, Any]]:
+def paper_cells(paper: dict[str, Any] | None, metrics: Mapping[str, float | None]) -> list[dict[str, Any]]:
     """Map computed metrics to the paper's table cells, in the paper's unit (a null metric gives a null value: the
     tables count that cell as not filled)."""
     cells = []

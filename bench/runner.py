@@ -263,7 +263,7 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask,
         raise ValueError(f"fitted value(s) {clash} of {cfg.method.type} have the names of metrics")
     metrics.update(fitted)
     partial = bool(cfg.run.limit) and effective < len(dataset)
-    metrics, undefined = finite_metrics(metrics)
+    written, undefined = finite_metrics(metrics)
     smoke, smoke_reason = (method.smoke, method.smoke_reason) if method is not None else _previous_smoke(run_dir)
     results = {
         "run_id": f"{cfg.name}-{chash[:12]}", "name": cfg.name,
@@ -272,7 +272,7 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask,
         "config_sha256": chash, "status": "flagged" if nonfinite or refused else "partial" if partial else "complete",
         "smoke": bool(smoke), "smoke_reason": smoke_reason,
         "samples": {"original": len(dataset), "effective": effective, "limit": cfg.run.limit},
-        "metrics": metrics, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
+        "metrics": written, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), written),
         "figures": {}, "exports": {},
         "evaluation": task.describe(),
         "created": _iso(time.time()),

@@ -4,8 +4,8 @@ import pytest
 
 from bench.io import atomic_write_json
 from bench.config import load_config
-from bench.results import (RESULT_KEYS, find_runs, finite_metrics, paper_cells, read_results, run_dir_for, train_dir_for,
-                           write_results)
+from bench.results import (RESULT_KEYS, find_runs, finite_metrics, paper_cells, read_results, run_dir_for,
+                           train_dir_for, write_results)
 
 
 def test_paper_cells_map_metrics_to_the_paper_unit():
