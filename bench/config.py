@@ -46,6 +46,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "flush_every": 1024,  # samples per stored chunk ...
     "flush_seconds": 60.0,  # ... or seconds, whichever comes first: at most this much work is redone after a kill
     "work_dir": None,  # default: <results root>/runs/<paper or 'demo'>/<name>-<config hash>
+    "nonfinite": "error",  # NaN/Inf model outputs: "error" stops the run, "flag" stores them and marks it flagged
 }
 PAPER_KEYS = ("slug", "table", "setting", "metrics")
 DICT_SECTIONS = ("paper", "dataset", "method", "task", "train", "run", "wandb", "sweep", "upstream")
@@ -69,6 +70,8 @@ RUN_CHECKS: dict[str, tuple[Any, str]] = {
     "flush_seconds": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0,
                       "a positive number of seconds"),
     "work_dir": (lambda v: v is None or isinstance(v, (str, os.PathLike)), "None or a folder path"),
+    "nonfinite": (lambda v: v in ("error", "flag"), "'error' (stop, naming the samples) or 'flag' (store them and "
+                  "flag the run)"),
 }
 
 

@@ -178,11 +178,20 @@ def find_summariser(group: str) -> Callable[[dict[str, dict]], DemoSummary] | No
 
 
 def summarise(group: str, run_dirs: list[Path]) -> tuple[DemoSummary | None, str]:
-    """The group's registered summary, or ``(None, why)`` when it has no summariser (not an error)."""
+    """The group's registered summary, or ``(None, why)`` when it has no summariser or a run it reads has null
+    metrics (written under ``run.nonfinite="flag"``, or a metric's own undefined value): not an error."""
     summariser = find_summariser(group)
     if summariser is None:
         return None, f"no summariser registered for {group!r} (methods/{group}/demo.py registers one in DEMOS)"
-    summary = summariser(group_runs(run_dirs))
+    runs = group_runs(run_dirs)
+    try:
+        summary = summariser(runs)
+    except (TypeError, ValueError, KeyError) as error:
+        nulls = {stem: run["nonfinite_metrics"] for stem, run in runs.items() if run.get("nonfinite_metrics")}
+        if not nulls:
+            raise
+        return None, (f"not summarised: metric(s) without a finite value (null in results.json) {nulls} "
+                      f"({type(error).__name__}: {error})")
     if not isinstance(summary, DemoSummary) or len(summary.headline) > 4:
         raise TypeError(f"the {group!r} demo summariser must return a DemoSummary with at most 4 headline numbers, "
                         f"got {summary!r}")

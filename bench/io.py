@@ -5,6 +5,7 @@ import contextlib
 import hashlib
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -45,8 +46,22 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """JSON with sorted keys and a trailing newline, so files diff cleanly."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+    """Strict JSON with sorted keys and a trailing newline, so files diff cleanly: a NaN or infinite float is
+    written as null (bare ``NaN``/``Infinity`` is not JSON and strict parsers reject it); a writer that must say
+    which values were undefined lists them itself (``results.json``'s ``nonfinite_metrics``)."""
+    text = json.dumps(_finite(obj), indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every non-finite float (in dicts, lists and tuples) replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(value) for value in obj]
+    return obj
 
 
 def atomic_torch_save(path: str | os.PathLike, obj: Any) -> Path:
@@ -90,7 +105,7 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return list(obj)
     if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
-        return obj.item()
+        return _finite(obj.item())
     raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
 
 

@@ -19,7 +19,8 @@ their summary and manifest.
 - ``run_id`` (``<name>-<config hash[:12]>``), ``name``, ``paper`` (slug or null), ``method``, ``dataset``,
   ``task``: what was evaluated (registry type names);
 - ``config_sha256``: hash of the output-determining config sections;
-- ``status``: ``complete`` or ``partial`` (``--limit``); ``smoke`` (bool) and ``smoke_reason``;
+- ``status``: ``complete``, ``partial`` (``--limit``) or ``flagged`` (non-finite outputs stored under
+  ``run.nonfinite="flag"``: never a reproduction); ``smoke`` (bool) and ``smoke_reason``;
 - ``samples``: ``{"original": N, "effective": n, "limit": L}``;
 - ``metrics``: ``{name: value}`` as computed (fractions stay fractions), plus the values the method fitted
   before predicting (a calibrator's ``temperature`` or ``epsilon``), whose names ``fitted`` lists;
@@ -31,12 +32,20 @@ their summary and manifest.
   the paper's unit (the config's ``paper.metrics`` maps paper metric names to ``{"key", "scale"}``, plus
   ``"table"`` for a metric reported in another table of the paper, e.g. fitted parameters);
 - ``created``: UTC ISO time the results were written.
+- ``nonfinite`` (only when flagged): ``{column: {"count": n, "sample_ids": [first 20]}}`` of the stored outputs
+  holding NaN/Inf, found at scoring time from the store; ``refused_metrics`` (only when flagged):
+  ``{metric name: why}`` for metrics that refused non-finite input (their value is null).
+- ``nonfinite_metrics`` (only when some value is not a finite number): the metric names written as null: a
+  refused metric, or a metric's own undefined value (mIoU's per-class IoU of an absent class, Edit of a video
+  without segments). Every JSON file is strict (no ``NaN``/``Infinity``); a cell of a null metric has value null.
 - ``publish_errors`` (only when one failed): ``{"figures" | "exports": "ErrorType: message"}``; the scores above
   were written before publishing and stand, ``bench score RUN_DIR`` retries.
 """
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +79,25 @@ def paper_metric_specs(paper: dict[str, Any] | None) -> list[dict[str, Any]]:
     return specs
 
 
-def paper_cells(paper: dict[str, Any] | None, metrics: dict[str, float]) -> list[dict[str, Any]]:
-    """Map computed metrics to the paper's table cells, in the paper's unit."""
+def finite_metrics(metrics: dict[str, Any]) -> tuple[dict[str, float | None], list[str]]:
+    """``metrics`` with every value that is not a finite number as ``None`` (JSON null), and those names, sorted."""
+    undefined = sorted(name for name, value in metrics.items()
+                       if value is None or (isinstance(value, (int, float)) and not math.isfinite(value)))
+    return {name: None if name in undefined else value for name, value in metrics.items()}, undefined
+
+
+def paper_cells(paper: dict[str, Any] | None, metrics: Mapping[str, float | None]) -> list[dict[str, Any]]:
+    """Map computed metrics to the paper's table cells, in the paper's unit (a null metric gives a null value: the
+    tables count that cell as not filled)."""
     cells = []
     for spec in paper_metric_specs(paper):
         if spec["key"] not in metrics:
             raise ValueError(f"paper metric {spec['metric']!r} maps to {spec['key']!r}, which the run did not "
                              f"compute (computed: {sorted(metrics)})")
+        value = metrics[spec["key"]]
+        defined = value is not None and math.isfinite(value)
         cells.append({"table": spec["table"], "setting": spec["setting"], "metric": spec["metric"],
-                      "value": metrics[spec["key"]] * spec["scale"]})
+                      "value": value * spec["scale"] if defined else None})
     return cells
 
 

@@ -20,12 +20,13 @@ from torch.utils.data import DataLoader, Dataset
 from bench import dist, provenance, upstream
 from bench.config import config_hash, config_text, load_config, to_plain
 from bench.data import BenchDataset
+from bench.finite import NonFiniteError, check_policy, output_error
 from bench.io import atomic_write_json, atomic_write_text, read_json
 from bench.method import Method
 from bench.precision import autocast
 from bench.progress import progress
 from bench.registry import DATASETS, METHODS, TASKS
-from bench.results import (CONFIG_FILE, PROVENANCE_FILE, paper_cells, read_results, run_dir_for,
+from bench.results import (CONFIG_FILE, PROVENANCE_FILE, finite_metrics, paper_cells, read_results, run_dir_for,
                            train_dir_for, write_results)
 from bench.seeding import sample_seed, seed_everything
 from bench.store import SampleStore, StoreError
@@ -206,6 +207,7 @@ def _predict(method: Method, task: EvalTask, dataset: BenchDataset, indices: lis
                         num_workers=int(cfg.run.num_workers), collate_fn=method.collate,
                         pin_memory=device.type == "cuda")
     base_seed = int(cfg.run.seed)
+    policy = check_policy(cfg.run.nonfinite)
     with torch.inference_mode(), progress(total=len(indices), desc=desc, unit="sample", show=show) as bar:
         for batch in loader:
             ids = list(batch["sample_id"])
@@ -213,6 +215,10 @@ def _predict(method: Method, task: EvalTask, dataset: BenchDataset, indices: lis
             with autocast(device, cfg.run.precision):
                 outputs = task.predict(method, batch, seeds)
             outputs.update(task.featurize(outputs))  # outside autocast: the task fixes its own numerics
+            found = task.nonfinite({"sample_id": ids, **outputs}) if policy == "error" else {}
+            if found:  # the samples before this batch are stored when the error unwinds (evaluate's finally)
+                raise output_error(found, f"run {store.dir.parent} (the samples computed before this batch are "
+                                          "kept; --resume continues them)")
             store.add(ids, batch["index"], seeds, outputs)
             bar.update(len(ids))
 
@@ -259,6 +265,7 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask,
     """Write provenance.json and results.json (metrics, fitted values, paper cells) before anything is published,
     so a failing figure or export never loses a computed score; returns both records."""
     chash = config_hash(cfg)
+    nonfinite, refused = _check_nonfinite(run_dir, cfg, task, chash)
     metrics = dict(metrics)
     fitted = method.fitted_values() if method is not None else _previous_fitted(run_dir)
     clash = sorted(set(fitted) & set(metrics))
@@ -266,19 +273,26 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask,
         raise ValueError(f"fitted value(s) {clash} of {cfg.method.type} have the names of metrics")
     metrics.update(fitted)
     partial = bool(cfg.run.limit) and effective < len(dataset)
+    written, undefined = finite_metrics(metrics)
     smoke, smoke_reason = (method.smoke, method.smoke_reason) if method is not None else _previous_smoke(run_dir)
     results = {
         "run_id": f"{cfg.name}-{chash[:12]}", "name": cfg.name,
         "paper": cfg.paper.slug if cfg.get("paper") else None,
         "method": cfg.method.type, "dataset": cfg.dataset.type, "task": cfg.task.type,
-        "config_sha256": chash, "status": "partial" if partial else "complete",
+        "config_sha256": chash, "status": "flagged" if nonfinite or refused else "partial" if partial else "complete",
         "smoke": bool(smoke), "smoke_reason": smoke_reason,
         "samples": {"original": len(dataset), "effective": effective, "limit": cfg.run.limit},
-        "metrics": metrics, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), metrics),
+        "metrics": written, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), written),
         "figures": {}, "exports": {},
         "evaluation": task.describe(),
         "created": _iso(time.time()),
     }
+    if nonfinite:
+        results["nonfinite"] = nonfinite
+    if refused:
+        results["refused_metrics"] = refused
+    if undefined:
+        results["nonfinite_metrics"] = undefined
     prov_path = run_dir / PROVENANCE_FILE
     prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
     prov.update({
@@ -297,6 +311,24 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask,
     atomic_write_json(prov_path, prov)
     write_results(run_dir, results)
     return results, prov
+
+
+def _check_nonfinite(run_dir: Path, cfg: Config, task: EvalTask, chash: str
+                     ) -> tuple[dict[str, Any], dict[str, str]]:
+    """The stored outputs' non-finite values by column (``{column: {"count", "sample_ids"}}``) and the metrics that
+    refused non-finite input (``{name: why}``); under ``run.nonfinite="error"`` either is an error, so ``bench
+    score`` of a store written before the check refuses it too."""
+    record = task.nonfinite(SampleStore(run_dir, chash))
+    refusals = dict(getattr(task, "refusals", {}))
+    if check_policy(cfg.run.nonfinite) == "error":
+        fix = (f" (for `bench score`, set nonfinite='flag' in the run section of {run_dir / CONFIG_FILE})")
+        if record:
+            raise NonFiniteError(f"{output_error(record, f'run {run_dir}')}{fix}")
+        if refusals:
+            name, why = next(iter(refusals.items()))
+            raise NonFiniteError(f"run {run_dir}: metric {name!r} refused its input: {why}. Pass --cfg-options "
+                                 f"run.nonfinite=flag to write it as null and mark the run 'flagged'{fix}")
+    return record, refusals
 
 
 def publish(run_dir: Path, cfg: Config, task: EvalTask, store: SampleStore, results: dict[str, Any],

@@ -51,6 +51,8 @@ def collect_cells(slug: str, run_roots: Iterable[Path]) -> dict[tuple, dict[str,
             continue
         kind = "full" if results["status"] == "complete" and not results["smoke"] else "smoke"
         for cell in results["cells"]:
+            if cell["value"] is None:  # a null metric (non-finite, see results.json): the cell is not filled
+                continue
             key = cell_key(cell["table"], cell["setting"], cell["metric"])
             bucket = cells.setdefault(key, {"full": [], "smoke": []})
             bucket[kind].append({**cell, "run_id": results["run_id"], "created": results["created"],
@@ -224,9 +226,14 @@ def runs_table(run_dirs: Iterable[Path]) -> pd.DataFrame:
         prediction = (read_json(prov_path).get("prediction_rank0") or {}) if prov_path.is_file() else {}
         rows.append({"run": results["run_id"], "paper": results["paper"] or "demo", "method": results["method"],
                      "dataset": results["dataset"], "status": results["status"],
-                     "smoke": results["smoke"], **{k: round(v, 4) for k, v in sorted(results["metrics"].items())},
+                     "smoke": results["smoke"], **{k: _rounded(v) for k, v in sorted(results["metrics"].items())},
                      "samples/s": prediction.get("samples_per_s")})
     return pd.DataFrame(rows)
+
+
+def _rounded(value: float | None) -> float | None:
+    """4 decimals; a null metric (no finite value, see results.json) stays None: an empty cell."""
+    return None if value is None else round(value, 4)
 
 
 def with_page_table(page_text: str, table_md: str, page: str | Path = "page") -> str:

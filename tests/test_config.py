@@ -93,3 +93,10 @@ def test_every_shipped_config_loads_and_fills_its_paper_setting():
     k = load_config(configs_root() / "compress_guidance/imagenet64_cadm_g_k_ablation.py", {
         "method.guidance.schedule.k": 5})
     assert k.paper.setting["k"] == "5"
+
+
+def test_nonfinite_policy_defaults_to_error_and_is_checked(child: Path):
+    assert load_config(child).run.nonfinite == "error"
+    assert load_config(child, {"run.nonfinite": "flag"}).run.nonfinite == "flag"
+    with pytest.raises(ConfigError, match=r"run\.nonfinite must be 'error' or 'flag', got 'ignore'"):
+        load_config(child, {"run.nonfinite": "ignore"})

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.finite import NonFiniteError
 from bench.methods.consistency_calibration.calibrator import default_seeds
 from bench.methods.consistency_calibration.consistency import ConsistencyCalibrator, refine_grid
 from bench.methods.consistency_calibration.noise import unit_noise
@@ -130,3 +131,20 @@ def test_bad_settings_are_refused():
         ConsistencyCalibrator(search_method="bayes")
     with pytest.raises(RuntimeError, match="not fitted"):
         ConsistencyCalibrator().calibrate(torch.zeros(2, 3))
+
+
+def test_fit_refuses_nonfinite_logits_with_the_count():
+    logits, labels = overconfident_logits(n=50)
+    logits[[3, 7], 0] = torch.tensor([float("nan"), float("-inf")])
+    with pytest.raises(NonFiniteError, match=r"validation logits: 2 of 500 values are NaN or infinite"):
+        ConsistencyCalibrator(num_samples=10).fit(logits, labels)
+
+
+@pytest.mark.parametrize("aggregation", ["consistency", "mean"])
+def test_calibrate_gives_nan_for_a_sample_with_nonfinite_logits_never_a_vote_fraction(aggregation):
+    logits, _ = overconfident_logits(n=6)
+    clean = ConsistencyCalibrator(noise="gaussian", eps=1.0, num_samples=20, aggregation=aggregation).calibrate(logits)
+    logits[2, 4], logits[5, 1] = float("nan"), float("inf")
+    probs = ConsistencyCalibrator(noise="gaussian", eps=1.0, num_samples=20, aggregation=aggregation).calibrate(logits)
+    assert probs[[2, 5]].isnan().all()
+    assert torch.equal(probs[[0, 1, 3, 4]], clean[[0, 1, 3, 4]])  # the other samples are unchanged

@@ -141,3 +141,15 @@ def test_harness_summary_sentence_follows_the_numbers(accuracy, phrase):
     summary = summarize_harness({"harness_digits": {"metrics": {"accuracy": accuracy, "ece_15": 0.02},
                                                     "run_dir": "r"}})
     assert phrase in summary.sentence and summary.headline == {"accuracy": accuracy, "ECE-15": 0.02}
+
+
+def test_a_run_with_null_metrics_is_not_summarised_and_the_note_says_why(tmp_path):
+    from bench.results import RESULT_KEYS, write_results
+
+    run_dir = tmp_path / "harness_digits"
+    write_results(run_dir, {**dict.fromkeys(RESULT_KEYS[1:]), "name": "harness_digits", "status": "flagged",
+                            "metrics": {"accuracy": None, "ece_15": None}, "nonfinite_metrics": ["accuracy", "ece_15"]})
+    summary, note = demo.summarise("harness", [run_dir])
+    assert summary is None
+    assert note.startswith("not summarised: metric(s) without a finite value (null in results.json) "
+                           "{'harness_digits': ['accuracy', 'ece_15']} (TypeError: ")

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.finite import NonFiniteError
 from bench.metrics.calibration import (ECE, AdaECE, ClasswiseECE, adaptive_calibration_error,
                                        classwise_calibration_error, equal_mass_edges, expected_calibration_error)
 
@@ -167,3 +168,24 @@ def test_shot_bucket_calibration_splits_by_training_counts(tmp_path):
     assert values["ece_15_many"] == pytest.approx((0.1 + 0.4) / 2)  # two bins: |1 - .9|, |1 - .6|
     assert values["ece_15_medium"] == pytest.approx((0.3 + 0.8) / 2)
     assert "accuracy_few" not in values
+
+
+@pytest.mark.parametrize("metric", [ECE(), AdaECE(), ClasswiseECE()], ids=["ECE", "AdaECE", "ClasswiseECE"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_calibration_metrics_refuse_nonfinite_logits_naming_the_samples(metric, bad):
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.5], [0.3, 0.2]])
+    logits[1, 0] = logits[3, 1] = bad
+    outputs = {"sample_id": ["a", "b", "c", "d"], "logits": logits, "target": torch.tensor([0, 1, 0, 1])}
+    with pytest.raises(NonFiniteError, match=rf"{type(metric).__name__}: 2 of 4 samples have non-finite "
+                                             r"\(NaN/Inf\) 'logits': 2 sample\(s\) \(ids 'b', 'd'\)"):
+        metric.compute(outputs)
+
+
+@pytest.mark.parametrize("error", [expected_calibration_error, adaptive_calibration_error])
+def test_top_label_errors_refuse_nan_confidences_instead_of_dropping_them(error):
+    # before: ECE dropped the NaN row but divided by N; AdaECE came out 0.0
+    confidence = torch.tensor([0.9, float("nan"), 0.7, 0.6])
+    with pytest.raises(NonFiniteError, match=r"1 of 4 values are NaN or infinite"):
+        error(confidence, torch.tensor([1.0, 0.0, 1.0, 0.0]), 15)
+    with pytest.raises(NonFiniteError, match=r"classwise ECE probabilities: 1 of 4 values"):
+        classwise_calibration_error(torch.tensor([[0.5, float("inf")], [0.2, 0.8]]), torch.tensor([0, 1]), 15)

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from bench.finite import NonFiniteError
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy, class_probabilities, top_label
 
 
@@ -60,3 +61,14 @@ def test_top_k_accuracy_counts_the_target_among_the_k_best():
     assert TopKAccuracy(2).compute({"logits": logits, "target": target})["top2"] == pytest.approx(2 / 3)
     assert TopKAccuracy(1).compute({"logits": logits, "target": target})["top1"] == pytest.approx(1 / 3)
     assert TopKAccuracy(9).compute({"probs": torch.softmax(logits, 1), "target": target})["top9"] == 1.0
+
+
+@pytest.mark.parametrize("metric", [Accuracy(), NLL(), Brier(), TopKAccuracy(k=2)],
+                         ids=["Accuracy", "NLL", "Brier", "TopKAccuracy"])
+@pytest.mark.parametrize("column", ["logits", "probs"])
+def test_metrics_refuse_nonfinite_scores_with_the_count(metric, column):
+    values = torch.tensor([[0.7, 0.2, 0.1], [float("nan"), 0.5, 0.5], [0.1, 0.1, 0.8]])
+    outputs = {"sample_id": ["x", "y", "z"], column: values, "target": torch.tensor([0, 1, 2])}
+    with pytest.raises(NonFiniteError, match=rf"{type(metric).__name__}: 1 of 3 samples have non-finite .*'{column}'"
+                                             r".*\(ids 'y'\)"):
+        metric.compute(outputs)

@@ -4,8 +4,8 @@ import pytest
 
 from bench.io import atomic_write_json
 from bench.config import load_config
-from bench.results import (RESULT_KEYS, find_runs, paper_cells, read_results, run_dir_for, train_dir_for,
-                           write_results)
+from bench.results import (RESULT_KEYS, find_runs, finite_metrics, paper_cells, read_results, run_dir_for,
+                           train_dir_for, write_results)
 
 
 def test_paper_cells_map_metrics_to_the_paper_unit():
@@ -47,3 +47,29 @@ def test_results_round_trip_and_schema_check(tmp_path: Path):
     atomic_write_json(tmp_path / "old" / "results.json", {"schema_version": 0})
     with pytest.raises(ValueError, match="bench score"):
         read_results(tmp_path / "old")
+
+
+def test_json_is_strict_a_nonfinite_value_is_written_as_null(tmp_path: Path):
+    import json
+
+    import numpy as np
+    import torch
+
+    def refuse(constant: str):
+        raise ValueError(f"bare {constant}")
+
+    path = atomic_write_json(tmp_path / "x.json", {"nan": float("nan"), "list": [1.0, float("-inf")],
+                                                   "np": np.float32("inf"), "torch": torch.tensor(float("nan")),
+                                                   "fine": 0.5})
+    assert json.loads(path.read_text(), parse_constant=refuse) == {"nan": None, "list": [1.0, None], "np": None,
+                                                                   "torch": None, "fine": 0.5}
+
+
+def test_nonfinite_metrics_become_null_names_and_null_cells():
+    metrics, undefined = finite_metrics({"mIoU": 0.5, "IoU.sky": float("nan"), "gap": float("inf"), "x": None})
+    assert metrics == {"mIoU": 0.5, "IoU.sky": None, "gap": None, "x": None}
+    assert undefined == ["IoU.sky", "gap", "x"]
+    paper = {"slug": "x", "table": "main", "setting": {}, "metrics": {"mIoU": {"key": "mIoU", "scale": 100},
+                                                                      "sky": {"key": "IoU.sky", "scale": 100}}}
+    assert [cell["value"] for cell in paper_cells(paper, metrics)] == [50.0, None]
+    assert paper_cells(paper, {"mIoU": float("nan"), "IoU.sky": 0.25})[0]["value"] is None

@@ -158,3 +158,16 @@ def test_runner_end_to_end_on_digits(tmp_path, digits_checkpoint):
                        .read_text())
     assert again["metrics"] == m  # seeded random starts: the same numbers twice
     assert not math.isnan(m["attack success rate (pgd)"])
+
+
+def test_predictions_from_nonfinite_scores_and_nonfinite_linf_are_reported():
+    task = RobustnessTask(attacks={"fgsm": {"type": "FGSM", "eps": 0.1}}, num_classes=3)
+    table = {"sample_id": ["a", "b", "c"], "target": torch.tensor([0, 1, 2]),
+             "clean_prediction": torch.tensor([0, 1, 2]), "adv_prediction.fgsm": torch.tensor([0, 1, 2]),
+             "linf.fgsm": torch.tensor([0.1, float("nan"), 0.1]), "nonfinite_scores": torch.tensor([0, 0, 2])}
+    assert task.nonfinite(table) == {"linf.fgsm": {"count": 1, "sample_ids": ["b"]},
+                                     "nonfinite_scores": {"count": 1, "sample_ids": ["c"]}}
+    from bench.tasks.robustness.task import nonfinite_scores
+
+    scores = {"logits": torch.tensor([[1.0, 2.0], [float("nan"), 0.0], [0.0, float("-inf")]])}
+    assert nonfinite_scores(scores, 3).tolist() == [False, True, True]

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
+from bench.finite import NonFiniteError
 from bench.registry import METHODS
 from bench.results import read_results
 from bench.runner import RunExistsError, evaluate, score, validate
@@ -162,3 +164,56 @@ def test_score_refuses_an_unfinished_run(tmp_path: Path, digits_checkpoint: Path
 def test_validate_builds_one_batch(digits_checkpoint: Path, tmp_path: Path):
     report = validate(eval_config(tmp_path / "v", digits_checkpoint, **{"run.batch_size": 4}))
     assert report["batch"] == 4 and report["outputs"] == {"logits": (4, 10), "target": (4,)}
+
+
+POISON = {"digits-0747": math.nan, "digits-0630": math.inf}  # dataset indices 120 and 130: the third batch of 50
+
+
+@pytest.fixture
+def poisoned_logits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The digits classifier with a NaN and an Inf logit for the two samples of ``POISON``."""
+    original = TimmClassifier.predict
+
+    def predict(self, batch, seeds):
+        outputs = original(self, batch, seeds)
+        for row, sample_id in enumerate(batch["sample_id"]):
+            if sample_id in POISON:
+                outputs["logits"][row, 3] = POISON[sample_id]
+        return outputs
+
+    monkeypatch.setattr(TimmClassifier, "predict", predict)
+
+
+def strict_json(path: Path) -> dict:
+    def refuse(constant: str):
+        raise ValueError(f"{path}: bare {constant}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_nonfinite_outputs_stop_the_run_naming_the_samples_and_keep_those_before(
+        tmp_path: Path, digits_checkpoint: Path, poisoned_logits: None):
+    cfg = eval_config(tmp_path / "nan", digits_checkpoint, **{"run.batch_size": 50, "run.flush_every": 50})
+    with pytest.raises(NonFiniteError, match=r"'logits': 2 sample\(s\) \(ids 'digits-0747', 'digits-0630'\).*"
+                                             r"run\.nonfinite=flag"):
+        evaluate(cfg, wandb_mode="disabled", progress=False)
+    assert len(SampleStore(tmp_path / "nan", config_hash(cfg)).finished_ids()) == 100  # the two batches before
+    assert not (tmp_path / "nan" / "results.json").exists()
+
+
+def test_flag_policy_stores_them_and_marks_results_in_strict_json(tmp_path: Path, digits_checkpoint: Path,
+                                                                  poisoned_logits: None):
+    cfg = eval_config(tmp_path / "flag", digits_checkpoint, **{"run.nonfinite": "flag"})
+    run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
+    results = strict_json(run_dir / "results.json")
+    assert results["status"] == "flagged"
+    assert results["nonfinite"] == {"logits": {"count": 2, "sample_ids": ["digits-0747", "digits-0630"]}}
+    assert results["metrics"] == {"accuracy": None, "nll": None, "ece_15": None}
+    assert results["nonfinite_metrics"] == ["accuracy", "ece_15", "nll"]
+    assert set(results["refused_metrics"]) == {"accuracy", "ece_15", "nll"}
+    assert "2 of 500 samples" in results["refused_metrics"]["ece_15"]
+    strict_json(run_dir / "provenance.json")
+
+    assert score(run_dir)["nonfinite"] == results["nonfinite"]  # rebuilt from the store: `bench score` sees it
+    with pytest.raises(NonFiniteError, match=r"2 sample\(s\) .*'digits-0747'.*config\.py"):
+        score(run_dir, cfg=eval_config(tmp_path / "flag", digits_checkpoint))  # the default policy refuses

@@ -6,18 +6,19 @@ import pytest
 
 from bench.cli import write_tables
 from bench.io import atomic_write_json
+from bench.results import find_runs
 from bench.tables import (PAGE_TABLE_END, PAGE_TABLE_START, cell_status, leaderboard, match_tolerance, paper_table,
-                          render, render_paper, with_page_table)
+                          render, render_paper, runs_table, with_page_table)
 from helpers import REPO
 
 
-def fake_run(root: Path, name: str, value: float, status: str = "complete", smoke: bool = False,
+def fake_run(root: Path, name: str, value: float | None, status: str = "complete", smoke: bool = False,
              created: str = "2026-01-01T00:00:00+00:00", split: str = "mean") -> None:
     """A results.json as a diffact run would write it (the table code reads nothing else)."""
     atomic_write_json(root / name / "results.json", {
         "schema_version": 1, "run_id": name, "name": name, "paper": "diffact", "method": "M", "dataset": "D",
         "task": "t", "config_sha256": "0" * 64, "status": status, "smoke": smoke, "smoke_reason": None,
-        "samples": {}, "metrics": {"acc": value / 100}, "created": created,
+        "samples": {}, "metrics": {"acc": None if value is None else value / 100}, "created": created,
         "cells": [{"table": "main", "setting": {**GTEA_MEAN, "split": split}, "metric": "Acc", "value": value}]})
 
 
@@ -56,6 +57,14 @@ def test_partial_and_smoke_runs_never_fill_a_cell(tmp_path: Path):
     row = gtea_acc(paper_table("diffact", [tmp_path]))
     assert row.status == "smoke" and pd.isna(row.reproduced)
     assert "smoke/partial run" in row.note
+
+
+def test_a_null_metric_leaves_its_cell_missing_not_a_crash(tmp_path: Path):
+    fake_run(tmp_path, "undefined", None)  # a metric without a finite value is written as null
+    fake_run(tmp_path, "flagged", None, status="flagged")
+    row = gtea_acc(paper_table("diffact", [tmp_path]))
+    assert row.status == "missing" and pd.isna(row.reproduced) and row.note == ""
+    assert runs_table(find_runs(tmp_path))["acc"].isna().all()
 
 
 def test_split_mean_cell_fills_once_every_split_is_filled(tmp_path: Path):

@@ -12,13 +12,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from bench.finite import require_finite
 from bench.metrics.base import Metric
 from bench.registry import METRICS
 from bench.store import Columns
 
 
 def binary_columns(outputs: Columns) -> tuple[torch.Tensor, torch.Tensor]:
-    """``score`` and ``target`` as float64 vectors, after checking shapes and that every label is 0 or 1."""
+    """``score`` and ``target`` as float64 vectors, after checking shapes, that every score is finite (a NaN score is
+    neither above nor below a threshold) and that every label is 0 or 1."""
+    require_finite(outputs, "score", "binary detection metric")
     score, target = torch.as_tensor(outputs["score"]).double(), torch.as_tensor(outputs["target"]).double()
     if score.ndim != 1 or score.shape != target.shape:
         raise ValueError(f"binary detection needs 'score' and 'target' of shape [N]; got {tuple(score.shape)} and "

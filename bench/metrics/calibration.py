@@ -16,12 +16,16 @@ made in, follow the reference implementation of each metric (Linwei94/calibrator
 
 torchmetrics bins [lo, hi) and puts confidence 1.0 in a phantom extra bin (torchmetrics #3510); netcal clips
 confidences to (eps, 1 - eps) and bins [lo, hi). They agree with ours except for values on bin edges.
+
+NaN or infinite inputs are refused (:class:`bench.finite.NonFiniteError`): a NaN confidence falls in no bin, so it
+would be dropped from the sums yet counted in N, and AdaECE's edges would be computed from a NaN order statistic.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from bench.finite import require_finite_values
 from bench.metrics.classification import ProbabilisticMetric, class_probabilities, top_label
 from bench.registry import METRICS
 from bench.store import Columns
@@ -63,16 +67,19 @@ def equal_mass_edges(confidence: torch.Tensor, n_bins: int) -> torch.Tensor:
 
 def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> float:
     """Top-label ECE with equal-width float64 bins, lo < conf <= hi."""
+    require_finite_values(confidence, "ECE confidences")
     return binned_gap(confidence, correct, equal_width_edges(n_bins))
 
 
 def adaptive_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 15) -> float:
     """Top-label AdaECE with equal-mass bins (the lowest confidence sits on the first edge and is excluded)."""
+    require_finite_values(confidence, "AdaECE confidences")
     return binned_gap(confidence, correct, equal_mass_edges(confidence, n_bins))
 
 
 def classwise_calibration_error(probs: torch.Tensor, target: torch.Tensor, n_bins: int = 15) -> float:
     """Mean over classes 0..max(target) of the per-class ECE of p_k against 1[y = k] (float32 edges)."""
+    require_finite_values(probs, "classwise ECE probabilities")
     edges = torch.linspace(0.0, 1.0, n_bins + 1, dtype=torch.float32).to(probs.dtype)
     num_classes = int(target.max()) + 1
     errors = [binned_gap(probs[:, k], (target == k).double(), edges) for k in range(num_classes)]
@@ -93,7 +100,7 @@ class TopLabelCalibrationError(ProbabilisticMetric):
         raise NotImplementedError
 
     def compute(self, outputs: Columns) -> dict[str, float]:
-        confidence, correct = top_label(outputs)
+        confidence, correct = top_label(outputs, type(self).__name__)
         return {f"{self.key}_{self.n_bins}": self.error(confidence, correct, self.n_bins)}
 
 
@@ -122,5 +129,5 @@ class ClasswiseECE(ProbabilisticMetric):
         self.n_bins = n_bins
 
     def compute(self, outputs: Columns) -> dict[str, float]:
-        probs = class_probabilities(outputs)
+        probs = class_probabilities(outputs, type(self).__name__)
         return {f"cece_{self.n_bins}": classwise_calibration_error(probs, outputs["target"].long(), self.n_bins)}

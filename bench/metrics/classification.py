@@ -2,13 +2,15 @@
 
 A method stores either ``logits`` (classifiers, temperature or vector scaling) or ``probs`` (calibrators
 whose outputs are not a softmax, e.g. Consistency Calibration's vote fractions); every classification metric
-accepts both through :func:`class_probabilities`.
+accepts both through :func:`class_probabilities`. Each refuses scores holding NaN/Inf
+(:class:`bench.finite.NonFiniteError`, counting and naming the samples) rather than report a number.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from bench.finite import require_finite
 from bench.metrics.base import Metric
 from bench.registry import METRICS
 from bench.store import Columns
@@ -18,16 +20,22 @@ from bench.store import Columns
 NLL_EPSILON = 1e-12
 
 
-def class_probabilities(outputs: Columns) -> torch.Tensor:
+def scores(outputs: Columns, who: str = "classification metric") -> torch.Tensor:
+    """The stored ``probs``, else ``logits`` [N, C], refused (naming ``who``) when any value is NaN or infinite."""
+    column = "probs" if "probs" in outputs else "logits"
+    require_finite(outputs, column, who)
+    return outputs[column]
+
+
+def class_probabilities(outputs: Columns, who: str = "classification metric") -> torch.Tensor:
     """Per-class probabilities [N, C]: the stored ``probs``, else softmax of ``logits`` in the logits' dtype."""
-    if "probs" in outputs:
-        return outputs["probs"]
-    return torch.softmax(outputs["logits"], dim=1)
+    values = scores(outputs, who)
+    return values if "probs" in outputs else torch.softmax(values, dim=1)
 
 
-def top_label(outputs: Columns) -> tuple[torch.Tensor, torch.Tensor]:
+def top_label(outputs: Columns, who: str = "classification metric") -> tuple[torch.Tensor, torch.Tensor]:
     """Top-label confidence and correctness (1.0/0.0); ties go to the lowest class index, as ``argmax`` does."""
-    confidence, pred = class_probabilities(outputs).max(dim=1)
+    confidence, pred = class_probabilities(outputs, who).max(dim=1)
     return confidence, (pred == outputs["target"]).double()
 
 
@@ -48,7 +56,7 @@ class Accuracy(ProbabilisticMetric):
     """Top-1 accuracy over all samples (fraction in [0, 1])."""
 
     def compute(self, outputs: Columns) -> dict[str, float]:
-        _, correct = top_label(outputs)
+        _, correct = top_label(outputs, type(self).__name__)
         return {"accuracy": float(correct.mean())}
 
 
@@ -62,6 +70,7 @@ class NLL(ProbabilisticMetric):
 
     def compute(self, outputs: Columns) -> dict[str, float]:
         target = outputs["target"].long()
+        scores(outputs, type(self).__name__)
         if "probs" in outputs:
             p_true = outputs["probs"].double().gather(1, target[:, None]).squeeze(1)
             return {"nll": float(-(p_true + NLL_EPSILON).log().mean())}
@@ -77,7 +86,7 @@ class Brier(ProbabilisticMetric):
     """
 
     def compute(self, outputs: Columns) -> dict[str, float]:
-        probs = class_probabilities(outputs).double()
+        probs = class_probabilities(outputs, type(self).__name__).double()
         onehot = F.one_hot(outputs["target"].long(), probs.shape[1]).double()
         return {"brier": float(((probs - onehot) ** 2).sum(dim=1).mean())}
 
@@ -91,7 +100,8 @@ class TopKAccuracy(ProbabilisticMetric):
         self.k = k
 
     def compute(self, outputs: Columns) -> dict[str, float]:
-        scores = outputs["logits"] if "logits" in outputs else outputs["probs"]
-        top = scores.topk(min(self.k, scores.shape[1]), dim=1).indices
+        values = outputs["logits"] if "logits" in outputs else outputs["probs"]
+        require_finite(outputs, "logits" if "logits" in outputs else "probs", type(self).__name__)
+        top = values.topk(min(self.k, values.shape[1]), dim=1).indices
         hit = (top == outputs["target"].long()[:, None]).any(dim=1)
         return {f"top{self.k}": float(hit.double().mean())}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.finite import require_finite
 from bench.metrics.base import Metric
 from bench.registry import METRICS
 from bench.store import Columns
@@ -73,6 +74,8 @@ class COCOMeanAP(Metric):
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
 
+        for column in ("det_bboxes", "det_scores"):
+            require_finite(outputs, column, "COCOMeanAP")  # COCO would rank and match NaN boxes silently
         with contextlib.redirect_stdout(io.StringIO()):
             ground_truth = COCO(self.ann_file)
         cat_ids = sorted(ground_truth.getCatIds())

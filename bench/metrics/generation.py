@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from bench.finite import require_finite
 from bench.metrics.base import Metric
 from bench.tasks.generation.reference import ReferenceStatistics, ReferenceStatsError
 from bench.registry import METRICS
@@ -209,6 +210,11 @@ class GenerativeMetric(Metric):
             self.reference = ReferenceStatistics.load(self.reference, load_images=False)
         return self.reference
 
+    def require_finite(self, outputs: Columns) -> None:
+        """Refuse features holding NaN/Inf (a NaN image feature makes mu, sigma and every distance NaN)."""
+        for column in self.required:
+            require_finite(outputs, column, type(self).__name__)
+
     def _where(self) -> str:
         reference = self.reference
         return getattr(reference, "path", None) or (str(reference) if isinstance(reference, (str, os.PathLike))
@@ -247,6 +253,7 @@ class FID(GenerativeMetric):
     """Fréchet Inception Distance of ``feat_pool`` to the reference mu/sigma (:func:`frechet_distance`)."""
 
     def compute(self, outputs: Columns) -> dict[str, float]:
+        self.require_finite(outputs)
         self.check_reference(outputs)
         reference = self.resolve_reference()
         mu, sigma = feature_statistics(outputs["feat_pool"])
@@ -269,6 +276,7 @@ class SFID(GenerativeMetric):
         self._match(outputs["feat_spatial"], "feat_spatial", reference.mu_s.shape[0], "mu_s")
 
     def compute(self, outputs: Columns) -> dict[str, float]:
+        self.require_finite(outputs)
         self.check_reference(outputs)
         reference = self.resolve_reference()
         mu, sigma = feature_statistics(outputs["feat_spatial"])
@@ -294,6 +302,7 @@ class InceptionScore(GenerativeMetric):
             raise ValueError(f"InceptionScore: column 'feat_logits' must be [N, K], got shape {shape}")
 
     def compute(self, outputs: Columns) -> dict[str, float]:
+        self.require_finite(outputs)
         self.check_reference(outputs)
         mean, std = inception_score(outputs["feat_logits"], self.split_size)
         return {"IS": mean, "IS_std": std}
@@ -321,6 +330,7 @@ class PrecisionRecall(ReferenceFeatureMetric):
         self.k, self.batch_size, self.device = k, batch_size, device
 
     def compute(self, outputs: Columns) -> dict[str, float]:
+        self.require_finite(outputs)
         self.check_reference(outputs)
         device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
         precision, recall = manifold_precision_recall(self._needs_pool(), outputs["feat_pool"], k=self.k,
@@ -344,6 +354,7 @@ class KID(ReferenceFeatureMetric):
         self.subset_size_used: int | None = None
 
     def compute(self, outputs: Columns) -> dict[str, float]:
+        self.require_finite(outputs)
         self.check_reference(outputs)
         result = kernel_inception_distance(outputs["feat_pool"], self._needs_pool(), subsets=self.subsets,
                                            subset_size=self.subset_size, degree=self.degree, gamma=self.gamma,
@@ -368,5 +379,6 @@ class ClassAccuracy(Metric):
         labels = torch.as_tensor(outputs["class_label"])
         if (labels < 0).any():
             raise ValueError("ClassAccuracy needs class-conditional samples (every class_label >= 0)")
+        require_finite(outputs, "feat_logits", type(self).__name__)  # argmax of a NaN row picks a class
         predicted = torch.as_tensor(outputs["feat_logits"]).argmax(-1)
         return {"accuracy": float((predicted == labels).double().mean())}

@@ -24,7 +24,7 @@ class ShotBucketCalibration(ProbabilisticMetric):
         self.many_above, self.few_below = many_above, few_below
 
     def compute(self, outputs: Columns) -> dict[str, float]:
-        probs = class_probabilities(outputs)
+        probs = class_probabilities(outputs, type(self).__name__)
         target = outputs["target"].long()
         buckets = shot_buckets(self.train_file, probs.shape[1], many_above=self.many_above,
                                few_below=self.few_below)[target]

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.finite import NonFiniteError
 from bench.formats.cholec import MAPPING_COLUMNS, NUM_TRIPLETS, official_mapping, read_mapping
 from bench.metrics.base import Metric
 from bench.registry import METRICS
@@ -101,7 +102,7 @@ def _videos(scores: Sequence, targets: Sequence) -> list[tuple[np.ndarray, np.nd
         if not np.isin(t, (0, 1)).all():
             raise ValueError(f"video {position}: targets must be 0 or 1, got {np.unique(t[~np.isin(t, (0, 1))])[:5]}")
         if not np.isfinite(s).all():
-            raise ValueError(f"video {position}: {int((~np.isfinite(s)).sum())} scores are not finite")
+            raise NonFiniteError(f"video {position}: {int((~np.isfinite(s)).sum())} scores are not finite")
         videos.append((t.astype(np.int64), s))
     return videos
 

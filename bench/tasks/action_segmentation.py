@@ -22,6 +22,7 @@ class ActionSegmentationTask(EvalTask):
     """
 
     required_outputs = ("prediction", "target")
+    finite_outputs = ("prediction", "encoder_prediction")  # label ids: checked only if a method stores floats
     default_metrics = ({"type": "ActionSegmentationScores"},)
 
     def __init__(self, metrics: list[dict[str, Any]] | None = None, class_names: list[str] | str | None = None,

@@ -5,13 +5,17 @@ columns and default metrics; everything else (sharding, storage, aggregation) is
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from bench.finite import NonFiniteError, merge_record, nonfinite_mask
 from bench.metrics.base import Metric
 from bench.registry import METRICS
-from bench.store import Columns, SampleStore
+from bench.store import Columns, SampleStore, as_outputs, take_rows
 
 
 class EvalTask:
@@ -20,6 +24,7 @@ class EvalTask:
     required_outputs: tuple[str, ...] = ()
     scored_outputs: tuple[str, ...] | None = None  # what evaluate reads besides the metrics' (default: required)
     default_metrics: tuple[dict[str, Any], ...] = ()
+    finite_outputs: tuple[str, ...] = ()  # output columns that must hold no NaN/Inf (floating-point ones)
 
     def __init__(self, metrics: list[dict[str, Any]] | None = None) -> None:
         if metrics is not None and not (isinstance(metrics, (list, tuple))
@@ -28,6 +33,7 @@ class EvalTask:
                              f"got {metrics!r}")
         specs = list(metrics) if metrics is not None else [dict(m) for m in self.default_metrics]
         self.metrics: list[Metric] = [METRICS.build(dict(spec)) for spec in specs]
+        self.refusals: dict[str, str] = {}  # metric name -> why it refused, from the last evaluate
 
     def check_outputs(self, outputs: Columns, required: tuple[str, ...] | None = None) -> None:
         """The method's outputs hold the task's ``required`` columns (default: ``required_outputs``) and each
@@ -47,16 +53,65 @@ class EvalTask:
         return needed
 
     def evaluate(self, outputs: Columns) -> dict[str, float]:
-        """All metric values; two metrics writing the same name is an error."""
+        """All metric values; two metrics writing the same name is an error.
+
+        A metric that refuses non-finite input (:class:`bench.finite.NonFiniteError`) gives NaN for each of its
+        names, and ``refusals`` maps those names to its message: the runner then stops or flags the run by
+        ``run.nonfinite`` and writes them as null, never as a number.
+        """
         self.check_outputs(outputs, self._scored())
+        self.refusals = {}
         values: dict[str, float] = {}
         for metric in self.metrics:
-            for name, value in metric.compute(outputs).items():
+            try:
+                computed = metric.compute(outputs)
+            except NonFiniteError as error:
+                computed = self._refused(metric, outputs, error)
+            for name, value in computed.items():
                 name = self.metric_name(metric, name)
                 if name in values:
                     raise ValueError(f"metric name {name!r} produced twice (by {type(metric).__name__})")
                 values[name] = value
         return values
+
+    def _refused(self, metric: Metric, outputs: Columns, error: NonFiniteError) -> dict[str, float]:
+        """NaN under each name ``metric`` reports: the names come from computing it on the rows whose columns are
+        all finite (the values are discarded), or its class name when no such row is left."""
+        rows = len(next(iter(outputs.values()))) if outputs else 0
+        finite = torch.ones(rows, dtype=torch.bool)
+        for column in metric.columns(outputs):
+            mask = nonfinite_mask(outputs[column]) if column in outputs else None
+            if mask is not None and len(mask) == rows:
+                finite &= ~mask
+        try:
+            names = list(metric.compute(take_rows(outputs, torch.nonzero(finite).flatten()))) if finite.any() else []
+        except Exception:  # noqa: BLE001 - only the names are wanted; any failure falls back to the class name
+            names = []
+        names = names or [type(metric).__name__]
+        for name in names:
+            self.refusals[self.metric_name(metric, name)] = str(error)
+        return {name: math.nan for name in names}
+
+    def finite_columns(self, available: Collection[str]) -> list[str]:
+        """The stored columns :meth:`nonfinite` checks: the declared ``finite_outputs`` that are stored."""
+        return [name for name in self.finite_outputs if name in available]
+
+    def nonfinite_masks(self, block: Columns) -> dict[str, torch.Tensor]:
+        """``{column: bool [rows]}``: the rows of each checked column that hold a NaN or ±Inf."""
+        masks = {name: nonfinite_mask(block[name]) for name in self.finite_columns(block)}
+        return {name: mask for name, mask in masks.items() if mask is not None}
+
+    def nonfinite(self, outputs: Columns | SampleStore) -> dict[str, dict[str, Any]]:
+        """``{column: {"count", "sample_ids" (first 20)}}`` of the checked columns holding non-finite values, read a
+        block at a time from a run's store (or a column table with ``sample_id``); empty when all are finite."""
+        available = outputs.stored_columns() if isinstance(outputs, SampleStore) else list(outputs)
+        columns = self.finite_columns(available)
+        record: dict[str, dict[str, Any]] = {}
+        if not columns:
+            return record
+        for block in as_outputs(outputs).iter_chunks(columns):
+            merge_record(record, self.nonfinite_masks(block), block["sample_id"])
+        return record
 
     def _scored(self) -> tuple[str, ...]:
         return self.required_outputs if self.scored_outputs is None else self.scored_outputs

@@ -13,6 +13,7 @@ class ClassificationTask(EvalTask):
     """Single-label classification: ``target`` [N] with ``logits`` or ``probs`` [N, C]."""
 
     required_outputs = ("target",)
+    finite_outputs = ("logits", "probs", "distances")  # IDC also stores its class distances
     default_metrics: tuple[dict[str, Any], ...] = ({"type": "Accuracy"}, {"type": "NLL"}, {"type": "ECE", "n_bins": 15})
 
 

@@ -10,6 +10,7 @@ class DetectionTask(EvalTask):
     whose ``ann_file`` the config names)."""
 
     required_outputs = ("image_id", "det_bboxes", "det_scores", "det_labels")
+    finite_outputs = ("det_bboxes", "det_scores")
 
 
 @TASKS.register_module(name="binary_detection")
@@ -23,5 +24,6 @@ class BinaryDetectionTask(EvalTask):
     """
 
     required_outputs = ("score", "target")
+    finite_outputs = ("score",)
     default_metrics = ({"type": "FrameAccuracy", "threshold": 0.5}, {"type": "FrameAUC"},
                        {"type": "VideoAUC", "aggregate": "mean"})

@@ -9,4 +9,5 @@ class SegmentationTask(EvalTask):
     """Semantic segmentation: per-image class histograms (``bench.metrics.segmentation.AREA_COLUMNS``), mIoU."""
 
     required_outputs = ("area_intersect", "area_union", "area_pred_label", "area_label")
+    finite_outputs = required_outputs  # int64 histograms of label maps: checked only if a method stores floats
     default_metrics = ({"type": "MeanIoU"},)

@@ -11,4 +11,5 @@ class TripletRecognitionTask(EvalTask):
     it, ivt)."""
 
     required_outputs = ("triplet_scores", "triplet_target")
+    finite_outputs = ("triplet_scores", "encoder_triplet_scores", "unguided_triplet_scores")
     default_metrics = ({"type": "TripletRecognitionAP"},)

@@ -5,6 +5,7 @@ from typing import Any
 
 import torch
 
+from bench.finite import require_finite
 from bench.method import Method
 from bench.methods.consistency_calibration.calibrator import CALIBRATORS, Calibrator
 from bench.registry import DATASETS, METHODS
@@ -16,6 +17,9 @@ from bench.store import Columns
 class PostHocCalibration(Method):
     """Fit ``calibrator`` on ``fit_on`` (usually ``CachedLogits`` of the val split) in ``setup``, then
     calibrate each batch of the evaluated dataset's ``logits``.
+
+    Fitting refuses validation logits holding NaN/Inf (naming the samples); test logits that do give NaN outputs
+    for those samples, which the run's non-finite check then refuses or flags (``run.nonfinite``).
 
     Validation samples get the harness's per-sample seeds from the run seed and their ids, like test samples,
     so Monte-Carlo calibrators are reproducible from ``run.seed`` alone. A run is smoke when the classifier
@@ -35,6 +39,10 @@ class PostHocCalibration(Method):
             raise TypeError("fit_on must be a logits dataset (CachedLogits or LogitsFile), "
                             f"got {type(fit_set).__name__}")
         logits, targets = fit_set.logits.to(device), fit_set.targets.to(device)
+        if not bool(torch.isfinite(logits).all()):  # a calibrator fitted on NaN logits gives a meaningless fit
+            ids = [fit_set.sample_id(i) for i in range(len(fit_set))]
+            require_finite({"sample_id": ids, "logits": logits.cpu()}, "logits",
+                           f"{type(self.calibrator).__name__} fit on {self.fit_on_cfg.get('type')} (fit_on)")
         seeds = torch.tensor([sample_seed(seed, fit_set.sample_id(i)) for i in range(len(fit_set))], dtype=torch.int64)
         self.calibrator.fit(logits, targets, seeds.to(device))
         self.smoke = bool(getattr(fit_set, "smoke", False))

@@ -10,6 +10,9 @@ both noise kinds, keeping the kind with the lower criterion. Two differences, bo
   (common random numbers: the search compares eps values, not Monte-Carlo noise);
 - the library's NLL search passes keyword arguments that ``nn.NLLLoss`` does not take; here the NLL criterion
   is the harness's -log(p_true + 1e-12).
+
+Non-finite logits are never turned into numbers: ``fit`` refuses them, and ``calibrate`` gives NaN probabilities
+for a sample whose logits hold a NaN or ±Inf (the library's argmax votes would give such a row finite fractions).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import torch
 
 from bench.methods.consistency_calibration.calibrator import CALIBRATORS, Calibrator, default_seeds
 from bench.methods.consistency_calibration.noise import NOISE_KINDS, unit_noise
+from bench.finite import require_finite_values
 from bench.metrics.calibration import expected_calibration_error
 from bench.metrics.classification import NLL_EPSILON
 
@@ -96,7 +100,9 @@ class ConsistencyCalibrator(Calibrator):
         if eps is None or noise is None:
             raise RuntimeError("ConsistencyCalibrator is not fitted: call fit() or pass eps and a noise kind")
         seeds = default_seeds(len(logits)) if seeds is None else seeds
-        return self._aggregate(logits, seeds, [float(eps)], noise, num_samples or self.num_samples)[0]
+        probs = self._aggregate(logits, seeds, [float(eps)], noise, num_samples or self.num_samples)[0]
+        probs[~torch.isfinite(logits).all(dim=1)] = torch.nan
+        return probs
 
     def _aggregate(self, logits: torch.Tensor, seeds: torch.Tensor, eps_values: list[float], noise: str,
                    num_samples: int) -> list[torch.Tensor]:
@@ -134,6 +140,7 @@ class ConsistencyCalibrator(Calibrator):
     def fit(self, logits: torch.Tensor, labels: torch.Tensor, seeds: torch.Tensor | None = None
             ) -> ConsistencyCalibrator:
         """Search eps for each noise kind on validation data; keep the kind with the lower criterion."""
+        require_finite_values(logits, "ConsistencyCalibrator.fit: validation logits")
         if self.fixed_eps:
             return self  # a fixed eps: nothing to fit
         seeds = default_seeds(len(logits)) if seeds is None else seeds

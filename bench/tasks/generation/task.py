@@ -24,6 +24,7 @@ class GenerationTask(EvalTask):
     """
 
     required_outputs = ("image",)
+    finite_outputs = ("image", "feat_pool", "feat_logits", "feat_spatial")  # images count only when stored as floats
     scored_outputs = ()  # metrics read the stored features; images are only exported and drawn
     default_metrics = ({"type": "FID"}, {"type": "SFID"}, {"type": "InceptionScore"}, {"type": "PrecisionRecall"},
                        {"type": "KID"})

@@ -10,10 +10,12 @@ size; the batch size is recorded because attacks act on whole batches.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from typing import Any
 
 import torch
 
+from bench.finite import nonfinite_mask
 from bench.tasks.robustness.attacks import build_attack, library_version, resolve_attack
 from bench.method import Method
 from bench.metrics.robustness import ADV_PREFIX, LINF_PREFIX
@@ -32,6 +34,17 @@ def predicted_class(outputs: Columns) -> torch.Tensor:
     return scores.argmax(dim=1)
 
 
+def nonfinite_scores(outputs: Columns, rows: int) -> torch.Tensor:
+    """Bool [rows]: samples whose ``logits``/``probs`` (what :func:`predicted_class` took the argmax of) hold a NaN
+    or ±Inf, so a class picked from them is not silently counted."""
+    masks = [nonfinite_mask(outputs[name]) for name in ("logits", "probs") if name in outputs]
+    found = torch.zeros(rows, dtype=torch.bool)
+    for mask in masks:
+        if mask is not None:
+            found |= mask.cpu()
+    return found
+
+
 def attack_seed(seeds: torch.Tensor, name: str) -> int:
     digest = hashlib.sha256(",".join(str(int(s)) for s in seeds).encode() + b":" + name.encode())
     return int(digest.hexdigest()[:15], 16)
@@ -43,7 +56,11 @@ class RobustnessTask(EvalTask):
     :func:`bench.tasks.robustness.attacks.build_attack`; a spec may name its own ``view``). ``view`` is what the
     attacked module outputs (``Method.attack_model``): e.g. IDC's ``"paper"`` wrapper or ``"logits"``. Stored per
     sample: ``target``, ``clean_prediction``, ``adv_prediction.<name>``, ``linf.<name>`` (the perturbation's L∞ norm,
-    so the budget is checked on the data), and the attacked model's ``params`` and ``macs`` per image."""
+    so the budget is checked on the data), ``nonfinite_scores`` (how many of the clean and adversarial score rows the
+    predictions came from held NaN/Inf: non-zero rows are reported by the run's non-finite check), and the attacked
+    model's ``params`` and ``macs`` per image."""
+
+    NONFINITE_COLUMN = "nonfinite_scores"
 
     required_outputs = ("target", "clean_prediction")
     default_metrics = ({"type": "RobustAccuracy"}, {"type": "ModelCost"})
@@ -70,6 +87,7 @@ class RobustnessTask(EvalTask):
         clean = method.predict(batch, seeds)
         target = torch.as_tensor(batch["target"]).long()
         out: Columns = {"target": target, "clean_prediction": predicted_class(clean).cpu()}
+        nonfinite = nonfinite_scores(clean, len(target)).long()
         images = batch[self.image_key]
         for name in self.attacks:
             view, spec = self._view(name)
@@ -88,11 +106,24 @@ class RobustnessTask(EvalTask):
                     adv = attack(x, y).detach()
             adv_outputs = method.predict({**batch, self.image_key: adv.to(images.device)}, seeds)
             out[ADV_PREFIX + name] = predicted_class(adv_outputs).cpu()
+            nonfinite += nonfinite_scores(adv_outputs, len(target)).long()
             out[LINF_PREFIX + name] = (adv - x).flatten(1).abs().amax(dim=1).cpu()
         n = len(target)
+        out[self.NONFINITE_COLUMN] = nonfinite
         out["params"] = torch.full((n,), self._cost["params"], dtype=torch.int64)
         out["macs"] = torch.full((n,), self._cost["macs"], dtype=torch.int64)
         return out
+
+    def finite_columns(self, available: Collection[str]) -> list[str]:
+        """Every attack's L∞ column and the count of non-finite score rows."""
+        return [name for name in available if name.startswith(LINF_PREFIX) or name == self.NONFINITE_COLUMN]
+
+    def nonfinite_masks(self, block: Columns) -> dict[str, torch.Tensor]:
+        """The L∞ columns' non-finite rows, and the samples predicted from non-finite scores."""
+        masks = super().nonfinite_masks(block)
+        if self.NONFINITE_COLUMN in block:
+            masks[self.NONFINITE_COLUMN] = torch.as_tensor(block[self.NONFINITE_COLUMN]) > 0
+        return masks
 
     def describe(self) -> dict[str, Any]:
         return {"attack_library": library_version(), "attacks": self._resolved}
