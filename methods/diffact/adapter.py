@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.checkpoint import load_weights
+from bench.finite import require_finite_values
 from bench.method import Method, collate_ragged
 from bench.methods.diffact.model import ASDiffusionModel
 from bench.methods.diffact.postprocess import average_views, offset_views, postprocess
@@ -96,18 +97,21 @@ class DiffAct(Method):
         outputs: dict[str, list[torch.Tensor]] = {"prediction": [], "target": []}
         if self.encoder_outputs:
             outputs["encoder_prediction"] = []
-        videos = zip(batch["features"], batch["target"], batch["index"], seeds, strict=True)
-        for features, target, index, seed in videos:
+        names = batch.get("sample_id") or [str(int(index)) for index in batch["index"]]
+        videos = zip(batch["features"], batch["target"], batch["index"], seeds, names, strict=True)
+        for features, target, index, seed, name in videos:
             seed = int(index) if self.set_sampling_seed else int(seed)
-            labels = self.segment_video(self.model, features, seed)
+            labels = self.segment_video(self.model, features, seed, video=name)
             for name, value in labels.items():
                 outputs[name].append(torch.from_numpy(value))
             outputs["target"].append(torch.as_tensor(target, dtype=torch.int64))
         return outputs
 
-    def segment_video(self, model: ASDiffusionModel, features: torch.Tensor, seed: int | None
-                      ) -> dict[str, np.ndarray]:
-        """Full-length labels of one video (``features`` [1, D, T]) by the configured inference mode."""
+    def segment_video(self, model: ASDiffusionModel, features: torch.Tensor, seed: int | None,
+                      video: str = "video") -> dict[str, np.ndarray]:
+        """Full-length labels of one video (``features`` [1, D, T]) by the configured inference mode; class
+        probabilities holding NaN/Inf are refused (they would become labels here, where no stored column could
+        show them)."""
         if features.shape[0] != 1:
             raise ValueError(f"test features must hold one spatial version, got {features.shape[0]} "
                              "(the official test asserts the same)")
@@ -127,6 +131,9 @@ class DiffAct(Method):
             if probs is not None:
                 decoder_probs.append(probs[0].float().cpu().numpy())
         main = encoder_probs if self.inference == "encoder" else decoder_probs
+        for name, probs in (("probabilities", main), ("encoder probabilities", encoder_probs)):
+            for view in probs:
+                require_finite_values(torch.from_numpy(view), f"DiffAct {name} of {video}")
         labels = {"prediction": self._labels(main, num_frames, right_offset)}
         if self.encoder_outputs:
             labels["encoder_prediction"] = self._labels(encoder_probs, num_frames, right_offset)
