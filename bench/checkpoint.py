@@ -68,29 +68,32 @@ def safe_globals() -> list[Any]:
     return _numpy_globals() + _mmengine_globals() + [(YacsConfigNode, "yacs.config.CfgNode")]
 
 
-def load_checkpoint_file(path: str | Path) -> Any:
+REFETCH = "Re-download or re-copy it, or check that the path names the checkpoint you meant."
+
+
+def load_checkpoint_file(path: str | Path, fix: str = REFETCH) -> Any:
     """Load a checkpoint on CPU with ``weights_only=True`` and the metadata allowlist; a file that is not a
-    readable torch checkpoint is a :class:`CheckpointError` naming it, what is wrong and the fix."""
+    readable torch checkpoint is a :class:`CheckpointError` naming it, what is wrong and ``fix`` (a sentence: what
+    to do about damaged bytes; a refused global always gets the how-to-load-a-trusted-file advice)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if path.stat().st_size == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes), expected a torch checkpoint (torch.save); {_REFETCH}")
+        raise CheckpointError(f"{path} is empty (0 bytes); expected a torch checkpoint (torch.save). {fix}")
     try:
         with torch.serialization.safe_globals(safe_globals()):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises RuntimeError, EOFError, KeyError, UnpicklingError... for bad bytes
-        raise CheckpointError(unreadable_message(path, error)) from error
+        raise CheckpointError(unreadable_message(path, error, fix)) from error
 
 
-_REFETCH = "re-download or re-copy it, or check that the path names the checkpoint you meant"
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 _SIGNATURES = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
                (b"\x1f\x8b", "a gzip archive"), (b"%PDF", "a PDF document"), (b"\x93NUMPY", "a numpy .npy array"),
                (b"<", "an HTML/XML page (a failed download?)"), (b"{", "a JSON/text file"))
 
 
-def unreadable_message(path: Path, error: BaseException) -> str:
+def unreadable_message(path: Path, error: BaseException, fix: str = REFETCH) -> str:
     """Why ``torch.load`` could not read ``path`` (``error``), in words, with the fix: content the weights-only
     unpickler refuses (the global named, with how to load a trusted file), or bytes that are not (or no longer) a
     torch checkpoint."""
@@ -118,7 +121,7 @@ def unreadable_message(path: Path, error: BaseException) -> str:
     elif found is None:
         found = f"{type(error).__name__}: {text.splitlines()[0][:120] if text else 'no detail'}"
     return (f"{path} is not a readable torch checkpoint ({found}; {path.stat().st_size} bytes); expected a file "
-            f"written by torch.save. {_REFETCH[0].upper()}{_REFETCH[1:]}")
+            f"written by torch.save. {fix}")
 
 
 def extract_state_dict(checkpoint: Any, keys: tuple[str, ...] = ("state_dict", "model", "model_ema", "module")) -> dict:

@@ -38,16 +38,16 @@ def load_training_state(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
     """The state a training loop saved in its work folder (``latest.pth``) to resume from. A file that cannot be
     read, or lacks ``keys``, is a :class:`CheckpointError`: the training never restarts from scratch on its own
     (that would silently discard the epochs done); the message says to delete the file to restart."""
-    restart = (f"delete {path} to restart this training from its first epoch (the epochs it holds are lost), or "
-               "put back an intact copy; the file is written atomically, so damage points to a disk or copy fault")
+    restart = (f"Delete {path} to restart this training from its first epoch (the epochs it holds are lost), or "
+               "put back an intact copy; the file is written atomically, so damage points to a disk or copy fault.")
     try:
-        state = load_checkpoint_file(path)
+        state = load_checkpoint_file(path, fix=restart)
     except CheckpointError as error:
-        raise CheckpointError(f"cannot resume training: {error}\n  fix: {restart}") from error
+        raise CheckpointError(f"cannot resume training: {error}") from error
     missing = [key for key in keys if not isinstance(state, dict) or key not in state]
     if missing:
         raise CheckpointError(f"cannot resume training: {path} lacks {missing} (it is not the resume state this "
-                              f"training writes, which holds {list(keys)})\n  fix: {restart}")
+                              f"training writes, which holds {list(keys)}). {restart}")
     return state
 
 

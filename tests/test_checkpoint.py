@@ -66,7 +66,7 @@ def test_a_type_outside_the_allowlist_is_named(tmp_path: Path):
 
 
 REFETCH = ("expected a file written by torch.save. Re-download or re-copy it, or check that the path names the "
-           "checkpoint you meant")
+           "checkpoint you meant.")
 
 
 @pytest.mark.parametrize("kind, found", [
@@ -98,10 +98,12 @@ def test_a_file_that_is_not_a_checkpoint_is_named_with_the_fix(tmp_path: Path, k
 
 
 def test_an_empty_file_is_named_with_the_fix(tmp_path: Path):
-    (tmp_path / "empty.pth").touch()
-    with pytest.raises(CheckpointError, match=r"^\S+empty\.pth is empty \(0 bytes\), expected a torch checkpoint "
-                                              r"\(torch\.save\); re-download or re-copy it"):
-        load_checkpoint_file(tmp_path / "empty.pth")
+    path = tmp_path / "empty.pth"
+    path.touch()
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint_file(path)
+    assert str(caught.value) == (f"{path} is empty (0 bytes); expected a torch checkpoint (torch.save). Re-download "
+                                 "or re-copy it, or check that the path names the checkpoint you meant.")
 
 
 def test_mismatched_keys_are_listed(tmp_path: Path):

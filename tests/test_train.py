@@ -154,9 +154,9 @@ def test_a_damaged_latest_checkpoint_is_an_error_that_says_how_to_restart(tmp_pa
         train_supervised(make_model(), data, loss_after(None), tmp_path, torch.device("cpu"), epochs=2, batch_size=1000)
     message = str(caught.value)
     assert message.startswith(f"cannot resume training: {latest}")
-    assert message.endswith(f"fix: delete {latest} to restart this training from its first epoch (the epochs it holds "
+    assert message.endswith(f". Delete {latest} to restart this training from its first epoch (the epochs it holds "
                             "are lost), or put back an intact copy; the file is written atomically, so damage points "
-                            "to a disk or copy fault")
+                            "to a disk or copy fault.")
     assert {"truncated": "truncated or corrupt", "empty": "is empty (0 bytes)",
             "foreign": "lacks ['model', 'optimizer', 'scheduler', 'epoch']"}[damage] in message
     assert not (tmp_path / FINAL).exists()
