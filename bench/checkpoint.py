@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ from bench.io import sha256_file
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint does not fit the model: lists the missing and unexpected keys."""
+    """A checkpoint file cannot be read (empty, truncated, not a torch file, a type weights-only loading refuses) or
+    does not fit the model (lists the missing and unexpected keys)."""
 
 
 def _numpy_globals() -> list[Any]:
@@ -66,13 +68,60 @@ def safe_globals() -> list[Any]:
     return _numpy_globals() + _mmengine_globals() + [(YacsConfigNode, "yacs.config.CfgNode")]
 
 
-def load_checkpoint_file(path: str | Path) -> Any:
-    """Load a checkpoint on CPU with ``weights_only=True`` and the metadata allowlist."""
+REFETCH = "Re-download or re-copy it, or check that the path names the checkpoint you meant."
+
+
+def load_checkpoint_file(path: str | Path, fix: str = REFETCH) -> Any:
+    """Load a checkpoint on CPU with ``weights_only=True`` and the metadata allowlist; a file that is not a
+    readable torch checkpoint is a :class:`CheckpointError` naming it, what is wrong and ``fix`` (a sentence: what
+    to do about damaged bytes; a refused global always gets the how-to-load-a-trusted-file advice)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    with torch.serialization.safe_globals(safe_globals()):
-        return torch.load(path, map_location="cpu", weights_only=True)
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes); expected a torch checkpoint (torch.save). {fix}")
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, EOFError, KeyError, UnpicklingError... for bad bytes
+        raise CheckpointError(unreadable_message(path, error, fix)) from error
+
+
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+_SIGNATURES = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
+               (b"\x1f\x8b", "a gzip archive"), (b"%PDF", "a PDF document"), (b"\x93NUMPY", "a numpy .npy array"),
+               (b"<", "an HTML/XML page (a failed download?)"), (b"{", "a JSON/text file"))
+
+
+def unreadable_message(path: Path, error: BaseException, fix: str = REFETCH) -> str:
+    """Why ``torch.load`` could not read ``path`` (``error``), in words, with the fix: content the weights-only
+    unpickler refuses (the global named, with how to load a trusted file), or bytes that are not (or no longer) a
+    torch checkpoint."""
+    text = str(error)
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    refused = _GLOBAL.search(text)
+    what = (f"a reference to {refused.group(1)}, a global" if refused else  # a pickle holding more than tensors
+            f"data ({detail.group(1)})" if detail and head.startswith(b"PK") else None)
+    if what:
+        return (f"{path} holds {what} that weights-only loading refuses on purpose (unpickling arbitrary objects "
+                "can run code). If the file comes from a source you trust, re-save its tensors alone "
+                "(torch.load(path, weights_only=False), then torch.save of the state dict) or add the type to the "
+                "reviewed allowlist bench.checkpoint.safe_globals(); otherwise do not load it")
+    found = next((what for magic, what in _SIGNATURES if head.startswith(magic)), None)
+    if found is None and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        found = "a text file"
+    elif isinstance(error, EOFError) or re.search(r"central directory|unexpected EOF|corrupt", text):
+        found = "truncated or corrupt: it ends early or its archive index is damaged"
+    elif head.startswith(b"PK"):
+        found = "a zip archive that torch.save did not write"
+    elif found is None and detail:
+        found = f"bytes that do not unpickle as one: {detail.group(1)[:120]}"
+    elif found is None:
+        found = f"{type(error).__name__}: {text.splitlines()[0][:120] if text else 'no detail'}"
+    return (f"{path} is not a readable torch checkpoint ({found}; {path.stat().st_size} bytes); expected a file "
+            f"written by torch.save. {fix}")
 
 
 def extract_state_dict(checkpoint: Any, keys: tuple[str, ...] = ("state_dict", "model", "model_ema", "module")) -> dict:

@@ -34,6 +34,13 @@ class Method:
     def setup(self, device: torch.device, seed: int = 0) -> None:
         """Load weights and move to ``device``; called once per process before evaluation with the run's seed."""
 
+    def setup_untrained(self, device: torch.device, seed: int = 0) -> None:
+        """Build the model a ``train`` section starts from (its initial weights, no trained checkpoint), for
+        ``bench validate`` on a config whose train stage has not run yet. The default is :meth:`setup`, for adapters
+        whose setup builds the initial model when no checkpoint is configured; adapters whose setup requires one
+        override it."""
+        self.setup(device, seed=seed)
+
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
         """Outputs for one batch: tensors with the batch on dim 0, or lists with one entry per sample."""
         raise NotImplementedError

@@ -9,8 +9,9 @@ A run directory holds:
   diagrams); ``wandb/``: the offline W&B mirror.
 
 A train stage writes its checkpoints under ``<results root>/runs/<group>/train/<method>-<hash>/`` (keyed by
-the method and train sections and the resolved upstreams training uses, whatever ``run.work_dir`` says), so
-configs that evaluate one trained model on several splits, and sweep points that differ in eval-only keys, share it.
+the method section's training view, the train settings with the effective seed and the resolved upstreams training
+uses, whatever ``run.work_dir`` says: :func:`train_dir_for`), so configs that evaluate one trained model on several
+splits, and sweep points that differ in eval-only keys, share it.
 ``bench sweep`` points are ordinary runs under ``runs/<group>/``; ``<results root>/sweeps/<name>-<tag>/`` keeps only
 their summary and manifest.
 
@@ -137,20 +138,40 @@ def run_dir_for(cfg: Any, chash: str) -> Path:
 
 
 def train_dir_for(cfg: Any) -> Path:
-    """Where a train stage writes: keyed by the method and train sections only, so configs that evaluate the
-    same trained model on different splits (a calibrator's val and test logits) or with different inference
-    settings (the method's ``eval_only_params``, e.g. DiffAct's sampling steps, or a sweep's points) train it
-    once. Keyed by content only: ``run.work_dir`` moves the evaluation run directory, never training."""
+    """Where a train stage writes: keyed by every input training uses, the method section's training view, the
+    train settings as the stage runs them (:func:`train_settings`: the seed included, ``run.seed`` when the train
+    section sets none) and the upstreams training uses, so configs that evaluate the same trained model on
+    different splits (a calibrator's val and test logits) or with different inference settings (the method's
+    ``eval_only_params``, e.g. DiffAct's sampling steps, or a sweep's points) train it once, and a seed sweep
+    trains one model per seed. Keyed by content only: ``run.work_dir`` moves the evaluation run directory, never
+    training."""
     from bench.config import to_plain
 
     from bench.upstream import training_facts
 
-    key = {"method": training_view(to_plain(cfg.method)), "train": to_plain(cfg.train)}
+    key = {"method": training_view(to_plain(cfg.method)), "train": train_settings(cfg)}
     facts = training_facts(cfg)  # the upstreams training uses (a teacher): a retrained one keys a new folder
     if facts:
         key["upstream"] = facts
     thash = sha256_json(key)
     return results_root() / "runs" / _group(cfg) / "train" / f"{cfg.method.type}-{thash[:12]}"
+
+
+def train_settings(cfg: Any, train: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The train section as the train stage hands it to ``Method.fit``: ``train`` (default ``cfg.train`` as
+    written, upstream references unresolved; the stage passes the resolved one) with what the stage takes from
+    outside the section filled in: ``seed`` (model init, shuffling, every RNG) falls back to ``run.seed``.
+    :func:`train_dir_for` keys by it and ``bench.runner`` trains with it, so the two cannot drift.
+
+    Not taken from outside, so not keyed: ``run.device`` (where training runs, not what it learns: a model trained
+    on one device is reused on another, whose rounding differs) and ``run.precision``, ``run.batch_size``,
+    ``run.num_workers`` (evaluation settings; the training loops run in float32 without autocast and take their
+    batch size from the train section)."""
+    from bench.config import to_plain
+
+    settings = to_plain(cfg.train) if train is None else dict(train)
+    settings["seed"] = int(settings.get("seed", cfg.run.seed))
+    return settings
 
 
 def training_view(method_cfg: dict[str, Any]) -> dict[str, Any]:

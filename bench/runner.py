@@ -27,7 +27,7 @@ from bench.precision import autocast
 from bench.progress import progress
 from bench.registry import DATASETS, METHODS, TASKS
 from bench.results import (CONFIG_FILE, PROVENANCE_FILE, finite_metrics, paper_cells, read_results, run_dir_for,
-                           train_dir_for, write_results)
+                           train_dir_for, train_settings, write_results)
 from bench.seeding import sample_seed, seed_everything
 from bench.store import SampleStore, StoreError
 from bench.tasks.base import EvalTask
@@ -86,12 +86,11 @@ def build(cfg: Config) -> tuple[BenchDataset, Method, EvalTask]:
 def _train_stage(cfg: Config, method: Method, device: torch.device) -> dict[str, Any]:
     """Run the config's ``train`` section (resuming from its last checkpoint) and point the method at it; the
     final checkpoint and its sha256 are recorded beside it (what an ``upstream`` checkpoint product reads)."""
-    train_cfg = upstream.section(cfg, "train")
+    train_cfg = train_settings(cfg, upstream.section(cfg, "train"))  # what train_dir_for keys by
     train_set = DATASETS.build(train_cfg.pop("dataset"))
     val_spec = train_cfg.pop("val_dataset", None)
     val_set = DATASETS.build(val_spec) if val_spec else None
-    train_cfg["seed"] = int(train_cfg.get("seed", cfg.run.seed))  # model init and shuffling follow it
-    seed_everything(train_cfg["seed"])
+    seed_everything(train_cfg["seed"])  # model init and shuffling follow it
     checkpoint = method.fit(train_set, val_set, train_dir_for(cfg), device, **train_cfg)
     method.use_checkpoint(checkpoint)
     if dist.detect().rank == 0:
@@ -380,18 +379,24 @@ def _iso(timestamp: float) -> str:
 
 def validate(cfg: Config) -> dict[str, Any]:
     """``bench validate``: build dataset, method and task, push one batch through, report what was seen (every
-    upstream product must exist already; the error names the command that produces a missing one)."""
+    upstream product must exist already; the error names the command that produces a missing one). A config that
+    trains is checked with its untrained model (``Method.setup_untrained``, initialised as its train stage would
+    seed it): the checkpoint that stage produces need not exist yet, and the report says which weights were used."""
     upstream.resolve(cfg, mode="require")
     dataset, method, task = build(cfg)
     if len(dataset) == 0:
         raise ValueError(f"{cfg.dataset.type}: the dataset is empty")
     device = pick_device(cfg.run.device)
+    report_train: dict[str, Any] = {}
     if cfg.get("train"):
-        train_set = DATASETS.build(upstream.section(cfg, "train")["dataset"])
-        report_train = {"train_samples": len(train_set)}  # the untrained model checks the architecture
+        train_cfg = train_settings(cfg, upstream.section(cfg, "train"))
+        train_set = DATASETS.build(train_cfg["dataset"])
+        report_train = {"train_samples": len(train_set), "weights": "untrained (the train stage produces the "
+                        f"checkpoint: `bench train` or `bench run` trains into {train_dir_for(cfg)})"}
+        seed_everything(train_cfg["seed"])
+        method.setup_untrained(device, seed=int(cfg.run.seed))
     else:
-        report_train = {}
-    method.setup(device, seed=int(cfg.run.seed))
+        method.setup(device, seed=int(cfg.run.seed))
     indices = list(range(min(int(cfg.run.batch_size), len(dataset))))
     batch = method.collate([_Indexed(dataset, indices)[k] for k in range(len(indices))])
     seeds = torch.tensor([sample_seed(int(cfg.run.seed), sid) for sid in batch["sample_id"]])

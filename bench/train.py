@@ -1,7 +1,11 @@
-"""A small supervised training loop with atomic per-epoch checkpoints and exact resume.
+"""A small supervised training loop with atomic per-epoch checkpoints and exact resume, and the resume helpers
+every training loop shares (:func:`load_training_state`, :func:`resume_rng`).
 
 Used by method adapters whose ``fit`` is minibatch training. Shuffling draws from a generator seeded by
-(seed, epoch), so a run resumed from epoch k sees the same batches as an uninterrupted one. ``loss_fn`` returns
+(seed, epoch), so a run resumed from epoch k sees the same batches as an uninterrupted one (a loader with workers
+would draw their base seed from it too, never from the global RNG); everything else random (dropout, random
+augmentation, noise in the loss) draws from the global python, numpy, torch and CUDA RNGs, whose states
+``latest.pth`` stores and a resume restores. ``loss_fn`` returns
 the loss, or a dict with ``"loss"`` and extra numbers to log (averaged per epoch into the checkpoint's
 ``history``); with ``backward=False`` it fills the gradients itself (gradient surgery, e.g. two-in-one KD's
 homogenization) and the loop only steps.
@@ -17,9 +21,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from bench.checkpoint import load_checkpoint_file
+from bench.checkpoint import CheckpointError, load_checkpoint_file
 from bench.io import atomic_torch_save
 from bench.progress import progress
+from bench.seeding import OwnGenerator, capture_rng_state, restore_rng_state
 
 log = logging.getLogger("bench.train")
 LATEST = "latest.pth"
@@ -29,6 +34,33 @@ FINAL = "final.pth"
 LossOutput = torch.Tensor | dict[str, Any]
 
 
+def load_training_state(path: Path, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The state a training loop saved in its work folder (``latest.pth``) to resume from. A file that cannot be
+    read, or lacks ``keys``, is a :class:`CheckpointError`: the training never restarts from scratch on its own
+    (that would silently discard the epochs done); the message says to delete the file to restart."""
+    restart = (f"Delete {path} to restart this training from its first epoch (the epochs it holds are lost), or "
+               "put back an intact copy; the file is written atomically, so damage points to a disk or copy fault.")
+    try:
+        state = load_checkpoint_file(path, fix=restart)
+    except CheckpointError as error:
+        raise CheckpointError(f"cannot resume training: {error}") from error
+    missing = [key for key in keys if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"cannot resume training: {path} lacks {missing} (it is not the resume state this "
+                              f"training writes, which holds {list(keys)}). {restart}")
+    return state
+
+
+def resume_rng(state: dict[str, Any], path: Path, generators: dict[str, OwnGenerator] | None = None) -> None:
+    """Restore the RNG states ``state["rng"]`` holds (see :func:`bench.seeding.capture_rng_state`); a file written
+    before they were stored resumes with a warning, since its random stream differs from an uninterrupted run's."""
+    missing = restore_rng_state(state.get("rng") or {}, generators)
+    if missing:
+        log.warning("%s stores no RNG state for %s (written by an older bench or on other devices): the training "
+                    "resumes, but its random draws (dropout, augmentation, noise) differ from an uninterrupted "
+                    "run's; delete it to retrain from the start for an exact result", path, ", ".join(missing))
+
+
 def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn.Module, dict], LossOutput],
                      work_dir: Path, device: torch.device, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
                      weight_decay: float = 0.0, seed: int = 0, resume: bool = True,
@@ -36,8 +68,9 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
     """Train with AdamW and a one-cycle cosine schedule; return ``work_dir/final.pth`` (weights, and ``meta`` with
     the per-epoch ``history`` of mean loss and logged numbers).
 
-    ``latest.pth`` (model, optimiser, scheduler, epoch, history) is rewritten atomically after every epoch; with
-    ``resume`` a later call continues from it, and returns at once when ``final.pth`` exists.
+    ``latest.pth`` (model, optimiser, scheduler, epoch, history, every RNG state) is rewritten atomically after
+    every epoch; with ``resume`` a later call continues from it exactly, and returns at once when ``final.pth``
+    exists. A damaged ``latest.pth`` is an error that says how to restart (:func:`load_training_state`).
     """
     work_dir = Path(work_dir)
     final = work_dir / FINAL
@@ -50,11 +83,12 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
                                                     pct_start=0.15)
     start_epoch, history = 0, []
     if resume and (work_dir / LATEST).is_file():
-        state = load_checkpoint_file(work_dir / LATEST)
+        state = load_training_state(work_dir / LATEST, ("model", "optimizer", "scheduler", "epoch"))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, history = int(state["epoch"]), list(state.get("history", []))
+        resume_rng(state, work_dir / LATEST)
         log.info("resuming training from epoch %d (%s)", start_epoch, work_dir / LATEST)
     bar = progress(range(start_epoch, epochs), total=epochs, initial=start_epoch, desc=f"train {work_dir.name}",
                    unit="epoch")
@@ -80,7 +114,7 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
         bar.set_postfix({key: f"{value:.4f}" for key, value in history[-1].items() if key != "epoch"}, refresh=False)
         atomic_torch_save(work_dir / LATEST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                               "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
-                                              "history": history})
+                                              "history": history, "rng": capture_rng_state()})
     model.eval()
     if history:
         log.info("trained %d epochs (%s): %s", epochs, work_dir,

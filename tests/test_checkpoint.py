@@ -39,11 +39,71 @@ class Evil:
         return (print, ("arbitrary code ran",))
 
 
-def test_arbitrary_objects_are_still_refused(tmp_path: Path):
+TRUSTED_FIX = ("that weights-only loading refuses on purpose (unpickling arbitrary objects can run code). If the "
+               "file comes from a source you trust, re-save its tensors alone (torch.load(path, weights_only=False), "
+               "then torch.save of the state dict) or add the type to the reviewed allowlist "
+               "bench.checkpoint.safe_globals(); otherwise do not load it")
+
+
+def test_arbitrary_objects_are_still_refused(tmp_path: Path, capsys):
     path = tmp_path / "evil.pth"
     torch.save({"state_dict": {}, "payload": Evil()}, path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(CheckpointError) as caught:
         load_checkpoint_file(path)
+    assert str(caught.value) == f"{path} holds a reference to print, a global {TRUSTED_FIX}"
+    assert isinstance(caught.value.__cause__, pickle.UnpicklingError)
+    assert "arbitrary code ran" not in capsys.readouterr().out
+
+
+def test_a_type_outside_the_allowlist_is_named(tmp_path: Path):
+    import argparse
+
+    path = tmp_path / "fairseq_style.pt"  # old training scripts pickled their argparse arguments
+    torch.save({"args": argparse.Namespace(lr=0.1), "model": {}}, path)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint_file(path)
+    assert str(caught.value) == f"{path} holds a reference to argparse.Namespace, a global {TRUSTED_FIX}"
+
+
+REFETCH = ("expected a file written by torch.save. Re-download or re-copy it, or check that the path names the "
+           "checkpoint you meant.")
+
+
+@pytest.mark.parametrize("kind, found", [
+    ("truncated", "truncated or corrupt: it ends early or its archive index is damaged"),
+    ("legacy_truncated", "truncated or corrupt: it ends early or its archive index is damaged"),
+    ("text", "a text file"), ("jpeg", "a JPEG image"), ("zip", "a zip archive that torch.save did not write"),
+    ("pickle", "bytes that do not unpickle as one: Unsupported operand 149"),
+])
+def test_a_file_that_is_not_a_checkpoint_is_named_with_the_fix(tmp_path: Path, kind: str, found: str):
+    import zipfile
+
+    path = tmp_path / f"{kind}.pth"
+    if kind in ("truncated", "legacy_truncated"):
+        torch.save({"state_dict": {"w": torch.ones(500)}}, path, _use_new_zipfile_serialization=kind == "truncated")
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])  # a killed copy or download
+    elif kind == "text":
+        path.write_text("version https://git-lfs.github.com/spec/v1\n")  # an LFS pointer instead of the weights
+    elif kind == "jpeg":
+        path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(60))
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("weights.txt", "not torch")
+    else:
+        path.write_bytes(pickle.dumps({"w": [1.0]}))
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint_file(path)
+    assert str(caught.value) == f"{path} is not a readable torch checkpoint ({found}; {path.stat().st_size} bytes); " \
+                                f"{REFETCH}"
+
+
+def test_an_empty_file_is_named_with_the_fix(tmp_path: Path):
+    path = tmp_path / "empty.pth"
+    path.touch()
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint_file(path)
+    assert str(caught.value) == (f"{path} is empty (0 bytes); expected a torch checkpoint (torch.save). Re-download "
+                                 "or re-copy it, or check that the path names the checkpoint you meant.")
 
 
 def test_mismatched_keys_are_listed(tmp_path: Path):
@@ -71,8 +131,10 @@ def test_getattr_stand_in_serves_only_history_buffer_statistics(tmp_path: Path):
 
     path = tmp_path / "sneaky.pth"
     torch.save({"x": Sneaky()}, path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(CheckpointError) as caught:
         load_checkpoint_file(path)
+    assert str(caught.value) == (f"{path} holds data (getattr(HistoryBuffer, '__init__') is not allowed in a "
+                                 f"checkpoint) {TRUSTED_FIX}")
 
 
 def test_key_preference_picks_ema_weights_and_records_the_key(tmp_path: Path):

@@ -1,12 +1,14 @@
 """DiffAct training: official checkpoint files, exact resume, per-epoch test scores."""
 import json
+import logging
 
 import pytest
 import torch
 
 from bench.datasets.action_segmentation import GeneratedActionVideos
 from bench.methods.diffact import DiffAct
-from bench.methods.diffact.training import TrainSettings, saved_epochs
+from bench.methods.diffact.training import LATEST, TrainSettings, saved_epochs
+from bench.seeding import seed_everything
 
 TINY = dict(
     num_classes=9,
@@ -36,7 +38,7 @@ def test_saved_epochs_follow_log_freq_and_the_last_epoch():
         TrainSettings(epochs=1, loss_weights={**TRAIN["loss_weights"], "encoder_boundary_loss": 0.1})
 
 
-def test_training_writes_official_files_and_resumes_exactly(videos, tmp_path):
+def test_training_writes_official_files_and_resumes_exactly(videos, tmp_path, caplog):
     train_set, test_set = videos
     torch.manual_seed(0)
     straight = DiffAct(**TINY).fit(train_set, test_set, tmp_path / "straight", torch.device("cpu"), **TRAIN)
@@ -49,11 +51,28 @@ def test_training_writes_official_files_and_resumes_exactly(videos, tmp_path):
     # a run stopped after epoch 1 and resumed gives the same weights as the uninterrupted one
     torch.manual_seed(0)
     DiffAct(**TINY).fit(train_set, test_set, tmp_path / "resumed", torch.device("cpu"), **{**TRAIN, "epochs": 2})
-    torch.manual_seed(99)  # resume restores every RNG from latest.pt
+    seed_everything(99)  # resume restores every RNG from latest.pt
     resumed = DiffAct(**TINY).fit(train_set, test_set, tmp_path / "resumed", torch.device("cpu"), **TRAIN)
     a = torch.load(straight, weights_only=True)
     b = torch.load(resumed, weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # a latest.pt of an older bench (the loop generator under "numpy", torch states only) still resumes exactly
+    # (DiffAct draws nothing from python's or numpy's global RNG), with a warning naming what it lacks
+    torch.manual_seed(0)
+    DiffAct(**TINY).fit(train_set, None, tmp_path / "old", torch.device("cpu"), **{**TRAIN, "epochs": 2})
+    state = torch.load(tmp_path / "old" / LATEST, weights_only=True)
+    rng = state["rng"]
+    state["rng"] = {"numpy": rng["generators"]["loop"], "torch": rng["torch"],
+                    **({"cuda": rng["cuda"]} if "cuda" in rng else {})}
+    torch.save(state, tmp_path / "old" / LATEST)
+    seed_everything(99)
+    with caplog.at_level(logging.WARNING, logger="bench.train"):
+        old = DiffAct(**TINY).fit(train_set, None, tmp_path / "old", torch.device("cpu"), **TRAIN)
+    expected = f"{tmp_path / 'old' / LATEST} stores no RNG state for python, numpy (written by an older bench"
+    assert expected in caplog.text
+    c = torch.load(old, weights_only=True)
+    assert all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_fit_rejects_a_class_count_mismatch(videos, tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from bench.io import atomic_write_json
 from bench.config import load_config
 from bench.results import (RESULT_KEYS, find_runs, finite_metrics, paper_cells, read_results, run_dir_for,
-                           train_dir_for, write_results)
+                           train_dir_for, train_settings, write_results)
 
 
 def test_paper_cells_map_metrics_to_the_paper_unit():
@@ -35,6 +35,28 @@ def test_splits_of_one_trained_model_share_the_train_dir_but_not_the_run_dir():
     assert run_dir_for(val, config_hash(val)) != run_dir_for(test, config_hash(test))
     other = load_config("demo/harness_digits", {"train.epochs": 9})
     assert train_dir_for(other) != train_dir_for(harness)
+
+
+def test_the_train_dir_is_keyed_by_the_effective_seed():
+    harness = load_config("demo/harness_digits")  # train.seed=0 written out: a run.seed sweep shares its model
+    assert train_dir_for(load_config("demo/harness_digits", {"run.seed": 1})) == train_dir_for(harness)
+    unseeded = {}
+    for run_seed in (0, 1):
+        cfg = load_config("demo/harness_digits", {"run.seed": run_seed})
+        cfg.train.pop("seed")  # the train stage then seeds with run.seed
+        assert train_settings(cfg)["seed"] == run_seed
+        unseeded[run_seed] = train_dir_for(cfg)
+    assert unseeded[0] == train_dir_for(harness)  # the same effective settings: the same folder
+    assert unseeded[1] == train_dir_for(load_config("demo/harness_digits", {"train.seed": 1})) != unseeded[0]
+
+
+def test_train_settings_fill_the_seed_into_the_section_given():
+    cfg = load_config("demo/harness_digits", {"run.seed": 7})
+    cfg.train.pop("seed")
+    resolved = {"dataset": {"type": "Digits"}, "epochs": 2}
+    assert train_settings(cfg, resolved) == {"dataset": {"type": "Digits"}, "epochs": 2, "seed": 7}
+    assert resolved == {"dataset": {"type": "Digits"}, "epochs": 2}  # the caller's dict is left alone
+    assert train_settings(cfg, {"seed": 3})["seed"] == 3
 
 
 def test_results_round_trip_and_schema_check(tmp_path: Path):

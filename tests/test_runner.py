@@ -217,3 +217,40 @@ def test_flag_policy_stores_them_and_marks_results_in_strict_json(tmp_path: Path
     assert score(run_dir)["nonfinite"] == results["nonfinite"]  # rebuilt from the store: `bench score` sees it
     with pytest.raises(NonFiniteError, match=r"2 sample\(s\) .*'digits-0747'.*config\.py"):
         score(run_dir, cfg=eval_config(tmp_path / "flag", digits_checkpoint))  # the default policy refuses
+
+
+@pytest.mark.parametrize("name", ["demo/diffact_generated", "demo/difftriplet_generated"])
+def test_validate_checks_a_training_config_with_its_untrained_model(name: str):
+    from bench.config import load_config
+    from bench.results import train_dir_for
+
+    cfg = load_config(name)
+    report = validate(cfg)  # the checkpoint its train stage produces does not exist
+    assert report["weights"] == ("untrained (the train stage produces the checkpoint: `bench train` or `bench run` "
+                                 f"trains into {train_dir_for(cfg)})")
+    assert report["train_samples"] > 0 and report["batch"] == 1
+    assert set(report["outputs"]) >= ({"prediction", "target"} if "diffact" in name else
+                                      {"triplet_scores", "triplet_target"})
+    assert not train_dir_for(cfg).exists()  # validating trains nothing
+
+
+def test_the_train_stage_trains_with_the_settings_its_folder_is_keyed_by(monkeypatch):
+    from bench.config import load_config
+    from bench.results import train_dir_for
+    from bench.runner import train
+
+    received = {}
+
+    def fit(self, train_set, val_set, work_dir, device, resume=True, **train_cfg):
+        received.update(train_cfg, work_dir=work_dir, torch_draw=torch.rand(1))
+        (work_dir / "final.pth").parent.mkdir(parents=True, exist_ok=True)
+        torch.save({}, work_dir / "final.pth")
+        return work_dir / "final.pth"
+
+    monkeypatch.setattr(TimmClassifier, "fit", fit)
+    cfg = load_config("demo/harness_digits", {"run.seed": 5})
+    cfg.train.pop("seed")
+    assert train(cfg) == train_dir_for(cfg) / "final.pth"
+    assert received["seed"] == 5 and received["work_dir"] == train_dir_for(cfg)
+    torch.manual_seed(5)
+    assert torch.equal(received["torch_draw"], torch.rand(1))  # the globals were seeded with it

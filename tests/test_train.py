@@ -1,11 +1,16 @@
 """Training loop: an interrupted run resumed from latest.pth ends with the same weights as an uninterrupted one."""
+import logging
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from bench.checkpoint import CheckpointError
 from bench.datasets.digits import Digits
+from bench.seeding import seed_everything
 from bench.train import FINAL, LATEST, train_supervised
 
 
@@ -76,3 +81,82 @@ def test_history_survives_a_resume(tmp_path: Path):
         train_supervised(make_model(), data, loss_after(12), tmp_path, torch.device("cpu"), **settings)
     final = train_supervised(make_model(), data, loss_after(None), tmp_path, torch.device("cpu"), **settings)
     assert [h["epoch"] for h in torch.load(final, weights_only=True)["meta"]["history"]] == [1, 2]
+
+
+def make_dropout_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                               torch.nn.Linear(32, 10))
+
+
+def augmented_loss(kill_at_epoch: int | None = None):
+    """Cross-entropy on randomly augmented digits: torch noise, a numpy-drawn flip and a python-drawn gain (every
+    global RNG); raises in the first batch of epoch ``kill_at_epoch`` (counted from 0, 3 batches per epoch)."""
+    calls = {"n": 0}
+
+    def loss_fn(model, batch):
+        if kill_at_epoch is not None and calls["n"] == 3 * kill_at_epoch:
+            raise KeyboardInterrupt("killed")
+        calls["n"] += 1
+        images = batch["image"] + 0.1 * torch.randn_like(batch["image"])
+        if np.random.rand() < 0.5:
+            images = images.flip(-1)
+        return F.cross_entropy(model(images * random.uniform(0.8, 1.2)), batch["target"])
+
+    return loss_fn
+
+
+def test_resume_of_a_model_with_dropout_and_augmentation_is_bitwise_exact(tmp_path: Path):
+    data = Digits(split="val")  # 297 digits
+    settings = dict(epochs=3, batch_size=100, lr=1e-2, seed=0)
+    seed_everything(0)
+    clean = train_supervised(make_dropout_model(), data, augmented_loss(), tmp_path / "clean", torch.device("cpu"),
+                             **settings)
+    seed_everything(0)
+    with pytest.raises(KeyboardInterrupt):  # two epochs done, killed at the start of the third
+        train_supervised(make_dropout_model(), data, augmented_loss(kill_at_epoch=2), tmp_path / "resumed",
+                         torch.device("cpu"), **settings)
+    assert torch.load(tmp_path / "resumed" / LATEST, weights_only=True)["epoch"] == 2
+    model = make_dropout_model()
+    seed_everything(12345)  # a fresh process: every global RNG elsewhere
+    resumed = train_supervised(model, data, augmented_loss(), tmp_path / "resumed", torch.device("cpu"), **settings)
+    a = torch.load(clean, weights_only=True)["state_dict"]
+    b = torch.load(resumed, weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_latest_checkpoint_without_rng_state_resumes_with_a_warning(tmp_path: Path, caplog):
+    data = Digits(split="val")
+    with pytest.raises(KeyboardInterrupt):
+        train_supervised(make_model(), data, loss_after(1), tmp_path, torch.device("cpu"), epochs=2, batch_size=1000)
+    state = torch.load(tmp_path / LATEST, weights_only=True)
+    del state["rng"]  # a latest.pth of an older bench
+    torch.save(state, tmp_path / LATEST)
+    with caplog.at_level(logging.WARNING, logger="bench.train"):
+        train_supervised(make_model(), data, loss_after(None), tmp_path, torch.device("cpu"), epochs=2, batch_size=1000)
+    assert (tmp_path / FINAL).is_file()
+    assert f"{tmp_path / LATEST} stores no RNG state for python, numpy, torch" in caplog.text
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "foreign"])
+def test_a_damaged_latest_checkpoint_is_an_error_that_says_how_to_restart(tmp_path: Path, damage: str):
+    data = Digits(split="val")
+    with pytest.raises(KeyboardInterrupt):
+        train_supervised(make_model(), data, loss_after(1), tmp_path, torch.device("cpu"), epochs=2, batch_size=1000)
+    latest = tmp_path / LATEST
+    if damage == "truncated":  # a disk or copy fault
+        latest.write_bytes(latest.read_bytes()[:1000])
+    elif damage == "empty":
+        latest.write_bytes(b"")
+    else:  # a checkpoint, but not this loop's resume state
+        torch.save({"state_dict": {}}, latest)
+    with pytest.raises(CheckpointError) as caught:
+        train_supervised(make_model(), data, loss_after(None), tmp_path, torch.device("cpu"), epochs=2, batch_size=1000)
+    message = str(caught.value)
+    assert message.startswith(f"cannot resume training: {latest}")
+    assert message.endswith(f". Delete {latest} to restart this training from its first epoch (the epochs it holds "
+                            "are lost), or put back an intact copy; the file is written atomically, so damage points "
+                            "to a disk or copy fault.")
+    assert {"truncated": "truncated or corrupt", "empty": "is empty (0 bytes)",
+            "foreign": "lacks ['model', 'optimizer', 'scheduler', 'epoch']"}[damage] in message
+    assert not (tmp_path / FINAL).exists()

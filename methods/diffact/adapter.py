@@ -89,6 +89,11 @@ class DiffAct(Method):
         self.weights = load_weights(self.model, self.checkpoint)
         self.model.eval().to(device)
 
+    def setup_untrained(self, device: torch.device, seed: int = 0) -> None:
+        """The freshly initialised model (``bench validate`` on a training config: checks architecture and I/O)."""
+        self.device = device
+        self.model = self.build_model().eval().to(device)
+
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return collate_ragged(items, ("features", "target"))
 

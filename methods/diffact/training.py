@@ -4,9 +4,11 @@
 :func:`train_loop` is the loop itself, with the per-video losses passed in; :func:`train_diffact` gives it
 DiffAct's, and DiffTriplet (``bench.methods.difftriplet``) its own.
 
-Files in the work directory: ``latest.pt`` (model, optimiser, epoch, step, every RNG state and the gradients
-accumulated towards the next optimiser step, rewritten atomically after each epoch, so a resumed run continues
-exactly where a killed one stopped; the official resume drops the RNG states and pending gradients), ``epoch-<e>.model``
+Files in the work directory: ``latest.pt`` (model, optimiser, epoch, step, every RNG state (the loop's generator,
+python, numpy, torch, CUDA: :func:`bench.seeding.capture_rng_state`) and the gradients accumulated towards the next
+optimiser step, rewritten atomically after each epoch, so a resumed run continues exactly where a killed one
+stopped; the official resume drops the RNG states and pending gradients; a file of an older bench, without the
+python and numpy states, still resumes, with a warning), ``epoch-<e>.model``
 (plain state dicts, the official name and format, at epochs divisible by ``eval_every`` and at the last epoch)
 and ``test_results_epoch<e>.json`` (the five metrics of that epoch on the evaluation split, for epoch selection).
 """
@@ -21,11 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.checkpoint import load_checkpoint_file
 from bench.io import atomic_torch_save, atomic_write_json
 from bench.methods.diffact.losses import LOSS_NAMES, boundary_target, class_weights, training_losses
 from bench.methods.diffact.model import ASDiffusionModel
 from bench.progress import progress
+from bench.seeding import capture_rng_state
+from bench.train import load_training_state, resume_rng
 
 log = logging.getLogger("bench.diffact")
 LATEST = "latest.pt"
@@ -76,18 +79,14 @@ def saved_epochs(settings: LoopSettings) -> list[int]:
     return sorted({e for e in range(settings.epochs) if e % every == 0} | {settings.epochs - 1})
 
 
-def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    state = {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
-    rng.bit_generator.state = state["numpy"]
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def _stored_rng(rng_state: dict[str, Any]) -> dict[str, Any]:
+    """``latest.pt``'s ``rng`` in :func:`bench.seeding.capture_rng_state`'s layout; a file written before it held
+    the loop generator under ``numpy`` and only the torch states (the missing python and numpy global states are
+    then reported by :func:`bench.train.resume_rng`)."""
+    if "generators" in rng_state:
+        return rng_state
+    old = {"torch": rng_state["torch"], "generators": {"loop": rng_state["numpy"]}}
+    return {**old, "cuda": rng_state["cuda"]} if "cuda" in rng_state else old
 
 
 StepLosses = Callable[[int, np.random.Generator], dict[str, torch.Tensor]]
@@ -110,11 +109,11 @@ def train_loop(model: torch.nn.Module, num_videos: int, step_losses: StepLosses,
     start_epoch, step = 0, 1
     optimizer.zero_grad()  # once: as officially, a partial accumulation carries over into the next epoch
     if resume and (work_dir / LATEST).is_file():
-        state = load_checkpoint_file(work_dir / LATEST)
+        state = load_training_state(work_dir / LATEST, ("model", "optimizer", "epoch", "step", "pending_grads"))
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, step = int(state["epoch"]) + 1, int(state["step"])
-        _restore_rng(rng, state["rng"])
+        resume_rng({"rng": _stored_rng(state["rng"]) if "rng" in state else {}}, work_dir / LATEST, {"loop": rng})
         for param, grad in zip(model.parameters(), state["pending_grads"], strict=True):
             param.grad = None if grad is None else grad.to(device)
         if start_epoch >= settings.epochs and last.is_file():
@@ -144,7 +143,7 @@ def train_loop(model: torch.nn.Module, num_videos: int, step_losses: StepLosses,
                 atomic_write_json(epoch_results_path(work_dir, epoch), {"epoch": epoch, **scores})
                 log.debug("epoch %d  test %s", epoch, {k: round(v, 4) for k, v in scores.items()})
         atomic_torch_save(work_dir / LATEST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                              "epoch": epoch, "step": step, "rng": _rng_state(rng),
+                                              "epoch": epoch, "step": step, "rng": capture_rng_state({"loop": rng}),
                                               "pending_grads": [p.grad for p in model.parameters()]})
     log.info("%s trained epochs %d-%d of %d%s, last running loss %.4f (%s)", desc, first, settings.epochs - 1,
              settings.epochs, " (resumed)" if first else "", running, work_dir)

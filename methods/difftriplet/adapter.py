@@ -100,6 +100,8 @@ class DiffTriplet(Method):
             return torch.as_tensor(item_features)
         if frames is None:
             raise KeyError(f"video {video}: the backbone needs frame paths; read the dataset with frames=True")
+        if self.checkpoint is None:  # setup_untrained: no training run, so no fold folder to cache features in
+            return torch.from_numpy(self.backbone.features(frames, self.device)).T.unsqueeze(0)
         if video in self.backbone_info.get("train_videos", []) and self.backbone_info.get("check_leak", True):
             raise ValueError(f"video {video} was used to train this fold's backbone ({self.backbone_dir()}); "
                              "evaluating it would leak test data into the features")
@@ -123,6 +125,16 @@ class DiffTriplet(Method):
                 load_weights(self.backbone.model, self.backbone_dir() / "final.pth")
             else:
                 self.backbone.load_start()
+
+    def setup_untrained(self, device: torch.device, seed: int = 0) -> None:
+        """The freshly initialised model and, with a ``backbone``, its starting weights, whose features are then
+        computed without a cache (``bench validate`` on a training config: checks architecture and I/O)."""
+        self.device = device
+        self.model = self.build_model().eval().to(device)
+        self.guide = self.make_guide()
+        if self.backbone_settings is not None:
+            self.backbone = FrameBackbone(self.backbone_settings)
+            self.backbone.load_start()
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return collate_ragged(items, ("features", "target", "frames", "video"))

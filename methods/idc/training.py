@@ -5,7 +5,8 @@ Per batch: ``global_step += 1``; the loss (``BrownianBridge.losses``: L_intra + 
 the scheduler steps on that batch's loss; every ``ema.interval * accumulate_grad_batches`` steps the EMA updates,
 copying the weights before ``ema.start_step`` and decaying after. StepLR steps once per epoch. The loader drops the
 last partial batch (``drop_last=True``) and shuffles with a generator seeded by (seed, epoch); the timesteps,
-noise and augmentation of epoch e come from the global RNG seeded by (seed, e), so a run resumed from epoch e
+noise and augmentation of epoch e come from the global RNG seeded by (seed, e), and the checkpoint stores every RNG
+state besides (python's and numpy's, which a dataset's transforms may draw from), so a run resumed from epoch e
 continues exactly (a gradient still accumulating at the epoch boundary is saved with the checkpoint).
 """
 from __future__ import annotations
@@ -21,10 +22,11 @@ import torch
 import torchvision.transforms.functional as TF
 from torch.utils.data import DataLoader
 
-from bench.checkpoint import load_checkpoint_file
 from bench.io import atomic_torch_save, atomic_write_text
 from bench.methods.idc.bridge import BrownianBridge
 from bench.progress import progress
+from bench.seeding import capture_rng_state
+from bench.train import load_training_state, resume_rng
 
 log = logging.getLogger("bench.idc")
 LATEST = "latest.pth"
@@ -94,7 +96,9 @@ def train_idc(model: BrownianBridge, label_images: torch.Tensor, train_set: Any,
     averager = ParameterEMA(model, ema["decay"]) if ema else None
     start_epoch, step, history = 0, 0, []
     if resume and (work_dir / LATEST).is_file():
-        state = load_checkpoint_file(work_dir / LATEST)
+        state = load_training_state(work_dir / LATEST, ("model", "optimizer", "scheduler", "ema", "pending_grads",
+                                                        "epoch", "step", "history"))
+        resume_rng(state, work_dir / LATEST)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None:
@@ -145,7 +149,7 @@ def train_idc(model: BrownianBridge, label_images: torch.Tensor, train_set: Any,
             "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict() if scheduler is not None else None,
             "ema": averager.shadow if averager is not None else None, "pending_grads": pending,
-            "epoch": epoch + 1, "step": step, "history": history})
+            "epoch": epoch + 1, "step": step, "history": history, "rng": capture_rng_state()})
     model.eval()
     result: dict[str, Any] = {"epoch": epochs, "step": step, "model": model.state_dict()}
     if averager is not None:
