@@ -124,14 +124,19 @@ def unreadable_message(path: Path, error: BaseException, fix: str = REFETCH) -> 
             f"written by torch.save. {fix}")
 
 
-def extract_state_dict(checkpoint: Any, keys: tuple[str, ...] = ("state_dict", "model", "model_ema", "module")) -> dict:
-    """The weights inside a checkpoint: the first of ``keys`` present, else the checkpoint itself."""
+def extract_state_dict(checkpoint: Any, keys: tuple[str, ...] = ("state_dict", "model", "model_ema", "module"),
+                       path: str | Path | None = None) -> dict:
+    """The weights inside a checkpoint: the first of ``keys`` present, else the checkpoint itself (``path`` names
+    the file in the error when it holds no dict of weights)."""
     if isinstance(checkpoint, dict):
         for key in keys:
             if key in checkpoint and isinstance(checkpoint[key], dict):
                 return checkpoint[key]
     if not isinstance(checkpoint, dict):
-        raise CheckpointError(f"checkpoint holds a {type(checkpoint).__name__}, not a state dict")
+        where = f"{path}: " if path is not None else ""
+        raise CheckpointError(f"{where}the checkpoint holds a {type(checkpoint).__name__}, not a state dict (a dict of "
+                              f"parameter tensors, or one under {', '.join(map(repr, keys)) or 'a key'}); check the "
+                              "path points at the model's weights file")
     return checkpoint
 
 
@@ -143,7 +148,7 @@ def load_weights(model: nn.Module, path: str | Path, *, strict: bool = True, pre
     state dict) and the (possibly empty) key lists.
     """
     checkpoint = load_checkpoint_file(path)
-    state = extract_state_dict(checkpoint, keys)
+    state = extract_state_dict(checkpoint, keys, path)
     used_key = next((k for k in keys if isinstance(checkpoint, dict) and isinstance(checkpoint.get(k), dict)), None)
     if prefix_to_strip:
         state = {k[len(prefix_to_strip):] if k.startswith(prefix_to_strip) else k: v for k, v in state.items()}

@@ -239,7 +239,7 @@ class TwoInOneKD(ForgeryDetector):
         """The student's weights from a two-in-one KD checkpoint (keys ``student.*``; projectors are dropped) or
         from a plain student state dict."""
         checkpoint = load_checkpoint_file(path)
-        state = extract_state_dict(checkpoint)
+        state = extract_state_dict(checkpoint, path=path)
         if any(k.startswith("student.") for k in state):
             state = {k.removeprefix("student."): v for k, v in state.items() if k.startswith("student.")}
         load_state_strict(model, state, path, hint="Check that the config's student (model name, student_kwargs) is "
