@@ -230,8 +230,9 @@ class RunInterrupted(BaseException):
             stored = f"{len(store.finished_ids())} samples are stored in {store.dir}"
         except StoreError as error:
             stored = f"the store could not be counted ({error})"
-        message = f"interrupted by {signal.Signals(signum).name}: {stored}; resume with `{resume_command}`"
-        super().__init__(str(failure) if failure is not None else message)
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}; {failure}" if failure is not None else
+                         f"interrupted by {name}: {stored}; resume with `{resume_command}`")
 
 
 @contextlib.contextmanager
@@ -286,7 +287,7 @@ def _save_pending(store: SampleStore, run_dir: Path, resume_command: str,
                                f"{folder} ({second.strerror or second}): {store.pending_rows} computed samples are "
                                f"lost; free space, then `{resume_command}` recomputes them", error)
     try:
-        stored = len(store.finished_ids())
+        stored = str(len(store.finished_ids()))
     except StoreError:
         stored = "an unknown number of"
     return StoreWriteError(
@@ -473,7 +474,9 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset | None, task: Ev
     ``dataset_facts`` and ``original`` (its size) describe it."""
     if dataset is None and (dataset_facts is None or original is None):
         raise ValueError("write_run needs the dataset, or its recorded facts and size")
-    original = len(dataset) if original is None and dataset is not None else original
+    if original is None:
+        assert dataset is not None
+        original = len(dataset)
     chash = config_hash(cfg)
     metrics = dict(metrics)
     fitted = method.fitted_values() if method is not None else _previous_fitted(run_dir)

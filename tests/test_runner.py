@@ -26,11 +26,12 @@ class CrashingClassifier(TimmClassifier):
     seen: list[str] = []
     calls = 0
     crash_after: int | None = None
+    crash: type[BaseException] = RuntimeError
 
     def predict(self, batch, seeds):
         type(self).calls += 1
         if self.crash_after is not None and type(self).calls > self.crash_after:
-            raise RuntimeError("injected crash")
+            raise self.crash("injected crash")
         type(self).seen.extend(batch["sample_id"])
         return super().predict(batch, seeds)
 
@@ -174,8 +175,9 @@ def run(cfg, **kwargs) -> Path:  # noqa: ANN001
     return evaluate(cfg, wandb_mode="disabled", progress=False, **kwargs)
 
 
-def reset_crashing(crash_after: int | None = None) -> None:
+def reset_crashing(crash_after: int | None = None, crash: type[BaseException] = RuntimeError) -> None:
     CrashingClassifier.seen, CrashingClassifier.calls, CrashingClassifier.crash_after = [], 0, crash_after
+    CrashingClassifier.crash = crash
 
 
 HOLD = ("import sys\nfrom bench.runlock import run_lock\n"
@@ -202,6 +204,25 @@ def test_a_second_process_into_a_run_folder_is_refused_before_computing(tmp_path
     finally:
         holder.stdin.close()
         holder.wait()
+
+
+def test_ctrl_c_stores_what_was_computed_and_the_cli_says_how_to_resume(tmp_path: Path, digits_checkpoint: Path,
+                                                                       capsys: pytest.CaptureFixture):
+    import signal
+
+    from bench.cli import main
+    from test_dist import write_config
+
+    config = write_config(tmp_path / "int.py", tmp_path / "int", digits_checkpoint)
+    handler = signal.getsignal(signal.SIGTERM)
+    reset_crashing(crash_after=3, crash=KeyboardInterrupt)
+    code = main(["run", str(config), "--no-wandb", "--no-progress", "--cfg-options", "method.type=CrashingClassifier",
+                 "run.limit=60", "run.batch_size=10", "run.flush_every=20"])
+    assert code == 130 and signal.getsignal(signal.SIGTERM) is handler
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"bench run: interrupted by SIGINT: 30 samples are stored in {tmp_path}/int/samples; resume with "
+        f"`bench run {tmp_path}/int/config.py --resume --work-dir {tmp_path}/int`")
+    assert len(CrashingClassifier.seen) == 30  # one chunk of 20 written on the way, the pending 10 on the way out
 
 
 def test_a_work_dir_that_is_a_file_is_refused_before_computing(tmp_path: Path, digits_checkpoint: Path):
@@ -362,3 +383,46 @@ def test_training_waits_for_another_process_training_into_its_folder(tmp_path: P
         assert train(cfg) == first  # waited, then found the final checkpoint
     holder.wait()
     assert f"is in use by another training (pid {holder.pid}" in caplog.text
+
+
+@pytest.mark.slow
+def test_sigterm_mid_run_keeps_every_computed_sample_and_resumes_exactly(tmp_path: Path, digits_checkpoint: Path):
+    import os
+    import re
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bench.config import load_config
+    from test_dist import bench_cli, write_config
+
+    config = write_config(tmp_path / "term.py", tmp_path / "term", digits_checkpoint)
+    config.write_text(config.read_text().replace("batch_size=32, flush_every=64", "batch_size=1, flush_every=20"))
+    cfg = load_config(config)
+    store = SampleStore(tmp_path / "term", config_hash(cfg))
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", str(config), "--no-wandb", "--no-progress"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while len(store.chunk_paths()) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.05)  # a few samples into the next chunk
+    os.kill(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr[-2000:]
+    line = stderr.strip().splitlines()[-1]
+    match = re.fullmatch(rf"bench run: interrupted by SIGTERM: (\d+) samples are stored in {tmp_path}/term/samples; "
+                         r"resume with `(bench run .*)`", line)
+    assert match, line
+    kept = int(match.group(1))
+    assert kept == len(store.finished_ids()) and 40 <= kept < 500
+
+    bench_cli(*shlex.split(match.group(2))[1:], "--no-wandb", "--no-progress", cwd=tmp_path)  # the command as given
+    clean = evaluate(load_config(config, {"run.work_dir": str(tmp_path / "clean")}), wandb_mode="disabled",
+                     progress=False)
+    assert read_results(tmp_path / "term")["metrics"] == read_results(clean)["metrics"]
+    assert torch.equal(store.load()["logits"], stored(clean, cfg)["logits"])
+    prov = json.loads((tmp_path / "term" / "provenance.json").read_text())
+    assert prov["resumed_samples"] == kept and [s["samples"] for s in prov["sessions"]] == [500, 500 - kept]
