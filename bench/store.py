@@ -170,8 +170,8 @@ class SampleStore:
                       "sample_ids": [str(s) for s in record["sample_ids"]]}
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise StoreError(f"{path} is unreadable ({type(error).__name__}: {error}); delete it and rerun "
-                             f"`bench score {self.dir.parent}` with the dataset available (it lists the ids "
-                             "again)") from error
+                             f"`bench score {self.dir.parent}` with the dataset available (it then lists the "
+                             "ids from the dataset)") from error
         if record.pop("config_hash") != self.config_hash:
             raise StoreError(f"{path}: written by another config than this run's ({self.tag}...); use another "
                              "--work-dir, or delete that folder to start afresh")
