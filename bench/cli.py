@@ -135,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise
         print(f"bench {args.command}: error: {user_message(error)}", file=sys.stderr)
         return 2
+    except BaseException as error:  # SIGINT or SIGTERM stopped a run: not a traceback
+        runner = sys.modules.get("bench.runner")  # imported by every command that can be interrupted mid-run
+        if runner is None or not isinstance(error, runner.RunInterrupted) or args.debug:
+            raise
+        print(f"bench {args.command}: {error}", file=sys.stderr)  # samples stored and the resume command
+        return error.exit_code
 
 
 def user_message(error: BaseException) -> str:

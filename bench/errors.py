@@ -6,11 +6,12 @@ from bench.config import ConfigError
 from bench.data import DatasetLayoutError
 from bench.registry import RegistryConfigError, UnknownNameError
 from bench.reported import ReportedError
+from bench.runlock import RunFolderError
 from bench.runner import RunExistsError
 from bench.store import StoreError
 
 # ValueError covers bad arguments (a split name, a grid); other exceptions are bugs and keep their traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     CheckpointError, ConfigError, DatasetLayoutError, RegistryConfigError, UnknownNameError, ReportedError,
-    RunExistsError, StoreError, FileNotFoundError, ValueError,
+    RunExistsError, RunFolderError, StoreError, FileNotFoundError, ValueError,
 )

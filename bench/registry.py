@@ -175,7 +175,7 @@ def check_value_types(target: Any, params: dict, where: str) -> None:
     import typing
 
     try:
-        hints = typing.get_type_hints(target.__init__ if isinstance(target, type) else target)
+        hints = typing.get_type_hints(target.__init__ if isinstance(target, type) else target)  # type: ignore[misc]
     except Exception:  # noqa: BLE001 - unresolvable annotations: nothing to check against
         return
     for key, value in params.items():

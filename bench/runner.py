@@ -6,9 +6,15 @@ aggregation as a single process would.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
+import signal
+import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +35,8 @@ from bench.registry import DATASETS, METHODS, TASKS
 from bench.results import (CONFIG_FILE, PROVENANCE_FILE, finite_metrics, paper_cells, read_results, run_dir_for,
                            train_dir_for, train_settings, write_results)
 from bench.seeding import sample_seed, seed_everything
-from bench.store import SampleStore, StoreError
+from bench.runlock import RunFolderError, RunLockedError, run_lock
+from bench.store import SampleStore, StoreError, StoreWriteError
 from bench.tasks.base import EvalTask
 
 log = logging.getLogger("bench")
@@ -85,13 +92,19 @@ def build(cfg: Config) -> tuple[BenchDataset, Method, EvalTask]:
 
 def _train_stage(cfg: Config, method: Method, device: torch.device) -> dict[str, Any]:
     """Run the config's ``train`` section (resuming from its last checkpoint) and point the method at it; the
-    final checkpoint and its sha256 are recorded beside it (what an ``upstream`` checkpoint product reads)."""
+    final checkpoint and its sha256 are recorded beside it (what an ``upstream`` checkpoint product reads).
+
+    Training holds the train folder's lock, and a second process waits for it rather than being refused: the folder
+    is keyed by content, so configs that share a model (a calibrator's val and test runs, the ranks of one launch)
+    legitimately ask for the same training; once the first is done, the waiting one resumes from its final
+    checkpoint without training again."""
     train_cfg = train_settings(cfg, upstream.section(cfg, "train"))  # what train_dir_for keys by
     train_set = DATASETS.build(train_cfg.pop("dataset"))
     val_spec = train_cfg.pop("val_dataset", None)
     val_set = DATASETS.build(val_spec) if val_spec else None
     seed_everything(train_cfg["seed"])  # model init and shuffling follow it
-    checkpoint = method.fit(train_set, val_set, train_dir_for(cfg), device, **train_cfg)
+    with run_lock(train_dir_for(cfg), what="training", wait=True):  # see the docstring
+        checkpoint = method.fit(train_set, val_set, train_dir_for(cfg), device, **train_cfg)
     method.use_checkpoint(checkpoint)
     if dist.detect().rank == 0:
         atomic_write_json(train_dir_for(cfg) / upstream.TRAINED_FILE,
@@ -112,74 +125,254 @@ def train(cfg: Config) -> Path:
 
 def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None,
              progress: bool = True) -> Path:
-    """``bench run``: evaluate every (unfinished) sample, aggregate on rank 0, write results; returns the run dir."""
+    """``bench run``: evaluate every (unfinished) sample, aggregate on rank 0, write results; returns the run dir.
+
+    Rank 0 holds the run folder's lock (:mod:`bench.runlock`) from before the store is read until the results are
+    written. SIGTERM (Slurm's pre-emption notice) stops the run as Ctrl-C does: computed samples are written, and
+    :class:`RunInterrupted` says how many are stored and how to resume. A chunk that cannot be written (full disk,
+    read-only folder) loses nothing: its samples go to a rescue folder (:func:`rescue_dir`) and the error says how
+    to move them back.
+    """
     started = time.time()
+    _check_limit(cfg.run.limit)
     upstream_facts = upstream.resolve(cfg)  # before anything is built: may train or run other configs
     env = dist.init(cfg.run.device)
     device = pick_device(cfg.run.device, env.local_rank)
     chash = config_hash(cfg)
     run_dir = run_dir_for(cfg, chash)
     store = SampleStore(run_dir, chash, env.rank, int(cfg.run.flush_every), float(cfg.run.flush_seconds))
-    try:
-        dataset, method, task = build(cfg)
-        indices = _selected_indices(len(dataset), cfg.run.limit)
-
-        problem: list[str | None] = [None]
-        dataset_facts: dict[str, Any] | None = None
-        if env.rank == 0:
-            existing = store.chunk_paths()
-            if existing and not resume:
-                problem[0] = (f"{run_dir} already holds {len(existing)} chunk(s) of outputs of this config; "
-                              "pass --resume to continue it, or delete the folder to start afresh")
-            else:
-                dataset_facts = {**dataset.describe(), "fingerprint": dataset.fingerprint()}
-                problem[0] = _record_dataset(run_dir, dataset_facts, resume)
-                atomic_write_text(run_dir / CONFIG_FILE, config_text(cfg))
-        mmdist.broadcast_object_list(problem)  # every rank raises, none waits at a barrier
-        if problem[0]:
-            raise RunExistsError(problem[0])
-        done = store.finished_ids() if resume else set()
-        mmdist.barrier()  # every rank has read the store before any rank writes to it
-        todo = [i for i in indices if dataset.sample_id(i) not in done]
-        mine = todo[env.rank::env.world_size]
-
-        train_facts: dict[str, Any] = {}
-        if cfg.get("train"):
-            if env.rank == 0:
-                train_facts = _train_stage(cfg, method, device)
-            mmdist.barrier()
-            if env.rank != 0:
-                train_facts = _train_stage(cfg, method, device)  # finds the finished checkpoint
-        seed_everything(int(cfg.run.seed))
-        method.setup(device, seed=int(cfg.run.seed))
-        if mine:
-            task.prepare(device)
-        predict_start = time.perf_counter()
-        _predict(method, task, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
-                 desc=f"{cfg.name} [{len(done)} resumed]" if done else cfg.name)
-        store.flush()
-        predict_s = time.perf_counter() - predict_start
-        mmdist.barrier()
-
-        if env.rank == 0:
-            facts = {
-                "launcher": env.launcher, "world_size": env.world_size, "device": provenance.device_info(device),
-                "numerics": provenance.numerics(cfg.run.precision), "seeds": {"base_seed": int(cfg.run.seed),
-                "per_sample": "sha256(base_seed:sample_id:repeat), stored in samples/"},
-                "resumed_samples": len(done), "computed_samples_this_session": len(todo), **train_facts,
-                "prediction_rank0": {"samples": len(mine), "seconds": round(predict_s, 4),
-                                     "samples_per_s": round(len(mine) / predict_s, 2) if mine else None},
-                "started": _iso(started),
-            }
-            if upstream_facts:
-                facts["upstream"] = upstream_facts
-            score(run_dir, cfg=cfg, dataset=dataset, task=task, method=method, extra_provenance=facts,
-                  wandb_mode=wandb_mode, started=started, dataset_facts=dataset_facts)
-        mmdist.barrier()
-    finally:
-        store.flush()
-        dist.shutdown()
+    resume_command = f"bench run {run_dir / CONFIG_FILE} --resume --work-dir {run_dir}"
+    with _sigterm_raises(), contextlib.ExitStack() as lock:
+        try:
+            _evaluate(cfg, env, device, run_dir, store, lock, resume=resume, wandb_mode=wandb_mode,
+                      progress=progress, started=started, upstream_facts=upstream_facts)
+        except BaseException as error:
+            failure = _save_pending(store, run_dir, resume_command, after=error)
+            if isinstance(error, (KeyboardInterrupt, Terminated)):
+                signum = error.signum if isinstance(error, Terminated) else signal.SIGINT
+                raise RunInterrupted(signum, store, resume_command, failure) from error
+            if failure is not None:
+                raise failure from error
+            raise
+        finally:
+            dist.shutdown()
     return run_dir
+
+
+def _evaluate(cfg: Config, env: dist.DistEnv, device: torch.device, run_dir: Path, store: SampleStore,
+              lock: contextlib.ExitStack, *, resume: bool, wandb_mode: str | None, progress: bool, started: float,
+              upstream_facts: dict[str, Any]) -> None:
+    """The body of :func:`evaluate` (which keeps the samples it computed, whatever stops it)."""
+    problem: list[tuple[str, str] | None] = [None]
+    if env.rank == 0:
+        problem[0] = _refusal(lambda: lock.enter_context(run_lock(run_dir)))
+    mmdist.broadcast_object_list(problem)  # every rank raises, none waits at a barrier
+    _raise_refusal(problem[0])
+    dataset, method, task = build(cfg)
+    indices = _selected_indices(len(dataset), cfg.run.limit)
+
+    dataset_facts: dict[str, Any] | None = None
+    if env.rank == 0:
+        dataset_facts = {**dataset.describe(), "fingerprint": dataset.fingerprint()}
+        problem[0] = _refusal(lambda: _open_run(run_dir, cfg, dataset, indices, store, dataset_facts, resume))
+    mmdist.broadcast_object_list(problem)
+    _raise_refusal(problem[0])
+    done = store.finished_ids() if resume else set()
+    mmdist.barrier()  # every rank has read the store before any rank writes to it
+    todo = [i for i in indices if dataset.sample_id(i) not in done]
+    mine = todo[env.rank::env.world_size]
+    sessions: dict[str, Any] = {}
+    if env.rank == 0:
+        sessions = _record_session(run_dir, {
+            "started": _iso(started), "batch_size": int(cfg.run.batch_size), "world_size": env.world_size,
+            "precision": cfg.run.precision, "device": _device_name(device), "samples": len(todo)})
+
+    train_facts: dict[str, Any] = {}
+    if cfg.get("train"):
+        if env.rank == 0:
+            train_facts = _train_stage(cfg, method, device)
+        mmdist.barrier()
+        if env.rank != 0:
+            train_facts = _train_stage(cfg, method, device)  # finds the finished checkpoint
+    seed_everything(int(cfg.run.seed))
+    method.setup(device, seed=int(cfg.run.seed))
+    if mine:
+        task.prepare(device)
+    predict_start = time.perf_counter()
+    _predict(method, task, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
+             desc=f"{cfg.name} [{len(done)} resumed]" if done else cfg.name)
+    store.flush()
+    predict_s = time.perf_counter() - predict_start
+    mmdist.barrier()
+
+    if env.rank == 0:
+        facts = {
+            "launcher": env.launcher, "world_size": env.world_size, "device": provenance.device_info(device),
+            "numerics": provenance.numerics(cfg.run.precision), "seeds": {"base_seed": int(cfg.run.seed),
+            "per_sample": "sha256(base_seed:sample_id:repeat), stored in samples/"},
+            "resumed_samples": len(done), "computed_samples_this_session": len(todo), **train_facts, **sessions,
+            "prediction_rank0": {"samples": len(mine), "seconds": round(predict_s, 4),
+                                 "samples_per_s": round(len(mine) / predict_s, 2) if mine else None},
+            "started": _iso(started),
+        }
+        if upstream_facts:
+            facts["upstream"] = upstream_facts
+        score(run_dir, cfg=cfg, dataset=dataset, task=task, method=method, extra_provenance=facts,
+              wandb_mode=wandb_mode, started=started, dataset_facts=dataset_facts, repair=False)
+    mmdist.barrier()
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived (a BaseException, as KeyboardInterrupt is, so no ``except Exception`` swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"received {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class RunInterrupted(BaseException):
+    """A run stopped by SIGINT or SIGTERM after writing what it computed; ``exit_code`` is 128 + the signal."""
+
+    def __init__(self, signum: int, store: SampleStore, resume_command: str,
+                 failure: StoreWriteError | None = None) -> None:
+        self.signum, self.exit_code = int(signum), 128 + int(signum)
+        try:
+            stored = f"{len(store.finished_ids())} samples are stored in {store.dir}"
+        except StoreError as error:
+            stored = f"the store could not be counted ({error})"
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {name}; {failure}" if failure is not None else
+                         f"interrupted by {name}: {stored}; resume with `{resume_command}`")
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While the block runs, the first SIGTERM raises :class:`Terminated` in the main thread (later ones are
+    ignored so the pending samples can be written); the previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (a Ray or thread worker keeps its own)
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if received:
+            log.warning("received %s again; still writing the computed samples", signal.Signals(signum).name)
+            return
+        received.append(signum)
+        raise Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def rescue_dir(run_dir: Path) -> Path:
+    """Where samples that could not be written into ``run_dir`` go: ``$BENCH_RESCUE_DIR/<run folder name>``, else
+    ``<temp dir>/bench-rescue/<run folder name>``."""
+    root = os.environ.get("BENCH_RESCUE_DIR") or Path(tempfile.gettempdir()) / "bench-rescue"
+    return Path(root) / run_dir.name
+
+
+def _save_pending(store: SampleStore, run_dir: Path, resume_command: str,
+                  after: BaseException) -> StoreWriteError | None:
+    """Write the samples still pending; if that fails (or a write failed before), rescue them and return the
+    error that says what is where. None when everything computed is in the store."""
+    try:
+        store.flush()
+    except StoreWriteError as failed:
+        error = failed.error
+    else:
+        if not isinstance(after, StoreWriteError):
+            return None
+        error = after.error  # an earlier write failed, the retry worked: the store is whole
+        return StoreWriteError(f"a chunk write to {store.dir} failed ({error.strerror or error}); a retry "
+                               f"stored every computed sample; resume with `{resume_command}`", error)
+    folder = rescue_dir(run_dir)
+    try:
+        rows, path = store.rescue(folder)
+    except OSError as second:
+        return StoreWriteError(f"could not write to {store.dir} ({error.strerror or error}) nor to the rescue folder "
+                               f"{folder} ({second.strerror or second}): {store.pending_rows} computed samples are "
+                               f"lost; free space, then `{resume_command}` recomputes them", error)
+    try:
+        stored = str(len(store.finished_ids()))
+    except StoreError:
+        stored = "an unknown number of"
+    return StoreWriteError(
+        f"could not write to {store.dir} ({error.strerror or error}): {stored} samples are stored there and {rows} "
+        f"were rescued to {path.parent}. Free space (or make the folder writable), then move them back and resume: "
+        f"`mv {path.parent}/{store.tag}-*.pt {store.dir}/ && {resume_command}`", error)
+
+
+def _refusal(step: Callable[[], Any]) -> tuple[str, str] | None:
+    """Run rank 0's ``step``; a refusal (lock held, run exists, store unusable) becomes ``(class, message)`` to
+    broadcast, so every rank raises it instead of waiting at a barrier."""
+    try:
+        step()
+    except (RunFolderError, RunExistsError, StoreError) as error:
+        return type(error).__name__, str(error)
+    return None
+
+
+def _raise_refusal(problem: tuple[str, str] | None) -> None:
+    if problem is not None:
+        kinds = {cls.__name__: cls for cls in (RunFolderError, RunLockedError, RunExistsError, StoreError)}
+        raise kinds[problem[0]](problem[1])
+
+
+def _open_run(run_dir: Path, cfg: Config, dataset: BenchDataset, indices: list[int], store: SampleStore,
+              dataset_facts: dict[str, Any], resume: bool) -> None:
+    """Rank 0, under the lock: refuse a folder with outputs (without ``--resume``), record the dataset, config and
+    selected sample ids before any output, and repair a resumed store (duplicates, unreadable chunks)."""
+    existing = store.chunk_paths()
+    if existing and not resume:
+        raise RunExistsError(f"{run_dir} already holds {len(existing)} chunk(s) of outputs of this config; pass "
+                             "--resume to continue it, or delete the folder to start afresh")
+    problem = _record_dataset(run_dir, dataset_facts, resume)
+    if problem:
+        raise RunExistsError(problem)
+    atomic_write_text(run_dir / CONFIG_FILE, config_text(cfg))
+    store.write_expected([dataset.sample_id(i) for i in indices], len(dataset))
+    if existing:
+        _record_repair(run_dir, store.repair())
+
+
+def _record_repair(run_dir: Path, repair: dict[str, Any] | None) -> None:
+    """Append what :meth:`SampleStore.repair` did to ``store_repairs`` in provenance.json (if it did anything)."""
+    if not repair:
+        return
+    prov_path = run_dir / PROVENANCE_FILE
+    prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
+    prov.setdefault("store_repairs", []).append({"at": _iso(time.time()), **repair})
+    atomic_write_json(prov_path, prov)
+
+
+SESSION_SETTINGS = ("batch_size", "world_size", "precision", "device")
+
+
+def _record_session(run_dir: Path, session: dict[str, Any]) -> dict[str, Any]:
+    """Append this session's settings to ``sessions`` in provenance.json (before it computes anything, so an
+    interrupted session is recorded too); when sessions that computed samples differ in a setting that can change
+    the numerics (batch size, world size, precision, device), warn and set ``numerics_mixed``."""
+    prov_path = run_dir / PROVENANCE_FILE
+    prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
+    sessions = [*prov.get("sessions", []), session]
+    computing = [s for s in sessions if s.get("samples")]
+    differ = [key for key in SESSION_SETTINGS if len({repr(s.get(key)) for s in computing}) > 1]
+    if differ and session.get("samples"):
+        log.warning("%s: this session's %s differ from the earlier sessions' (%s); stored samples mix their "
+                    "numerics (recorded as numerics_mixed in provenance.json)", run_dir, ", ".join(differ),
+                    "; ".join(f"{k}: {sorted({repr(s.get(k)) for s in computing})}" for k in differ))
+    facts = {"sessions": sessions, "numerics_mixed": bool(differ), "numerics_mixed_settings": differ}
+    prov.update(facts)
+    atomic_write_json(prov_path, prov)
+    return facts
+
+
+def _device_name(device: torch.device) -> str:
+    return f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else device.type
 
 
 def _record_dataset(run_dir: Path, dataset_facts: dict[str, Any], resume: bool) -> str | None:
@@ -196,7 +389,15 @@ def _record_dataset(run_dir: Path, dataset_facts: dict[str, Any], resume: bool) 
     return None
 
 
+def _check_limit(limit: Any) -> None:
+    """``run.limit`` (``--limit``) is None or a positive number of samples."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"run.limit (--limit) must be a positive number of samples, or None for all; got "
+                         f"{limit!r}")
+
+
 def _selected_indices(n: int, limit: int | None) -> list[int]:
+    _check_limit(limit)
     return list(range(min(int(limit), n) if limit else n))
 
 
@@ -225,23 +426,45 @@ def _predict(method: Method, task: EvalTask, dataset: BenchDataset, indices: lis
 def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDataset | None = None,
           task: EvalTask | None = None, method: Method | None = None,
           extra_provenance: dict[str, Any] | None = None, wandb_mode: str | None = "disabled",
-          started: float | None = None, dataset_facts: dict[str, Any] | None = None) -> dict[str, Any]:
+          started: float | None = None, dataset_facts: dict[str, Any] | None = None,
+          repair: bool = True) -> dict[str, Any]:
     """Aggregate stored outputs, write results.json and provenance, then publish figures, exports and the W&B
-    mirror (``bench score`` calls this without re-running the model); returns the results."""
+    mirror (``bench score`` calls this without re-running the model); returns the results.
+
+    Holds the run folder's lock, and first repairs the store (``repair``: duplicate or unreadable chunks go to
+    ``samples/quarantine/``, recorded under ``store_repairs``). The sample ids and dataset facts recorded at the
+    run's start (``samples/expected.json``, provenance.json) stand in for the dataset, so a run scores after its
+    dataset is gone; a run written before they were recorded builds the dataset. No task reads the dataset when it
+    scores: metrics, figures and exports read the store (a task's own inputs, such as reference statistics or an
+    annotation file, are still read).
+    """
     run_dir = Path(run_dir)
     if cfg is None:
         cfg = load_config(run_dir / CONFIG_FILE)
     chash = config_hash(cfg)
-    if dataset is None:
-        dataset = DATASETS.build(upstream.section(cfg, "dataset"))  # the recorded upstream facts: nothing reruns
-    if task is None:
-        task = TASKS.build(upstream.section(cfg, "task"))
-    indices = _selected_indices(len(dataset), cfg.run.limit)
-    store = SampleStore(run_dir, chash)
-    metrics = aggregate(store, task, [dataset.sample_id(i) for i in indices])
-    results, prov = write_run(run_dir, cfg, dataset, task, method, metrics, len(indices),
-                              extra_provenance=extra_provenance, started=started, dataset_facts=dataset_facts)
-    return publish(run_dir, cfg, task, store, results, prov, wandb_mode)
+    with run_lock(run_dir, what="run or score"):
+        store = SampleStore(run_dir, chash)
+        if repair:
+            _record_repair(run_dir, store.repair())
+        recorded = store.expected()
+        prov_path = run_dir / PROVENANCE_FILE
+        if dataset_facts is None and dataset is None and prov_path.is_file():
+            dataset_facts = read_json(prov_path).get("dataset")
+        if dataset is None and (recorded is None or dataset_facts is None):
+            dataset = DATASETS.build(upstream.section(cfg, "dataset"))  # the recorded upstream facts: nothing reruns
+        if recorded is not None:
+            expected, original = recorded["sample_ids"], int(recorded["original"])
+        else:
+            assert dataset is not None
+            expected = [dataset.sample_id(i) for i in _selected_indices(len(dataset), cfg.run.limit)]
+            original = len(dataset)
+        if task is None:
+            task = TASKS.build(upstream.section(cfg, "task"))
+        metrics = aggregate(store, task, expected)
+        results, prov = write_run(run_dir, cfg, dataset, task, method, metrics, len(expected),
+                                  extra_provenance=extra_provenance, started=started, dataset_facts=dataset_facts,
+                                  original=original)
+        return publish(run_dir, cfg, task, store, results, prov, wandb_mode)
 
 
 def aggregate(store: SampleStore, task: EvalTask, expected: list[str]) -> dict[str, float]:
@@ -257,12 +480,18 @@ def aggregate(store: SampleStore, task: EvalTask, expected: list[str]) -> dict[s
     return task.evaluate(store.load(columns=task.score_columns(store.stored_columns())))
 
 
-def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask, method: Method | None,
+def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset | None, task: EvalTask, method: Method | None,
               metrics: dict[str, float], effective: int, *, extra_provenance: dict[str, Any] | None = None,
-              started: float | None = None,
-              dataset_facts: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+              started: float | None = None, dataset_facts: dict[str, Any] | None = None,
+              original: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write provenance.json and results.json (metrics, fitted values, paper cells) before anything is published,
-    so a failing figure or export never loses a computed score; returns both records."""
+    so a failing figure or export never loses a computed score; returns both records. Without ``dataset``,
+    ``dataset_facts`` and ``original`` (its size) describe it."""
+    if dataset is None and (dataset_facts is None or original is None):
+        raise ValueError("write_run needs the dataset, or its recorded facts and size")
+    if original is None:
+        assert dataset is not None
+        original = len(dataset)
     chash = config_hash(cfg)
     nonfinite, refused = _check_nonfinite(run_dir, cfg, task, chash)
     metrics = dict(metrics)
@@ -271,7 +500,7 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask,
     if clash:
         raise ValueError(f"fitted value(s) {clash} of {cfg.method.type} have the names of metrics")
     metrics.update(fitted)
-    partial = bool(cfg.run.limit) and effective < len(dataset)
+    partial = bool(cfg.run.limit) and effective < original
     written, undefined = finite_metrics(metrics)
     smoke, smoke_reason = (method.smoke, method.smoke_reason) if method is not None else _previous_smoke(run_dir)
     results = {
@@ -280,7 +509,7 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask,
         "method": cfg.method.type, "dataset": cfg.dataset.type, "task": cfg.task.type,
         "config_sha256": chash, "status": "flagged" if nonfinite or refused else "partial" if partial else "complete",
         "smoke": bool(smoke), "smoke_reason": smoke_reason,
-        "samples": {"original": len(dataset), "effective": effective, "limit": cfg.run.limit},
+        "samples": {"original": original, "effective": effective, "limit": cfg.run.limit},
         "metrics": written, "fitted": sorted(fitted), "cells": paper_cells(to_plain(cfg.get("paper")), written),
         "figures": {}, "exports": {},
         "evaluation": task.describe(),
@@ -297,7 +526,7 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset, task: EvalTask,
     prov.update({
         "git": provenance.git_state(), "packages": provenance.package_versions(),
         "config_sha256": chash,
-        "dataset": dataset_facts or {**dataset.describe(), "fingerprint": dataset.fingerprint()},
+        "dataset": dataset_facts or {**dataset.describe(), "fingerprint": dataset.fingerprint()},  # type: ignore[union-attr]
         "samples": results["samples"],
     })
     if method is not None:

@@ -4,9 +4,16 @@ Each rank appends the outputs of the samples it finished to its own chunk files 
 A chunk holds ``sample_id`` (list of str), ``index`` and ``seed`` (int64 tensors) and the method's output
 columns (tensors with the batch on dim 0, or lists). Because chunks are keyed by sample id rather than by
 rank, a run resumes under any world size, and rank 0 aggregates by reading every chunk back.
+
+Nothing computed is lost: a chunk that cannot be written keeps its samples pending (:meth:`SampleStore.rescue`
+writes them elsewhere as ordinary chunks), and :meth:`SampleStore.repair` moves duplicate or unreadable chunks to
+``samples/quarantine/`` instead of deleting them. ``samples/expected.json`` lists the sample ids a run selected, so
+scoring needs no dataset.
 """
 from __future__ import annotations
 
+import logging
+import shutil
 import time
 import uuid
 from collections.abc import Collection, Iterator
@@ -17,15 +24,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.io import atomic_torch_save
+from bench.io import atomic_torch_save, atomic_write_json, read_json
 
+log = logging.getLogger("bench")
 Columns = dict[str, Any]
 META_COLUMNS = ("sample_id", "index", "seed")
 ROW_KEYS = ("sample_id", "index")  # always read: they order the rows and name them
+QUARANTINE = "quarantine"
+EXPECTED_FILE = "expected.json"
 
 
 class StoreError(RuntimeError):
-    """The sample store is inconsistent (duplicates, foreign chunks, missing samples)."""
+    """The sample store is inconsistent (duplicates, foreign or unreadable chunks, missing samples)."""
+
+
+class StoreWriteError(StoreError):
+    """A chunk could not be written (no space, read-only or forbidden folder); its samples are still pending."""
+
+    def __init__(self, message: str, error: OSError) -> None:
+        super().__init__(message)
+        self.error = error
 
 
 def as_column(name: str, value: Any, batch: int) -> Any:
@@ -103,16 +121,61 @@ class SampleStore:
         if self._pending_rows >= self.flush_every or time.monotonic() - self._last_flush >= self.flush_seconds:
             self.flush()
 
+    @property
+    def pending_rows(self) -> int:
+        """Samples computed but not yet in a chunk file."""
+        return self._pending_rows
+
     def flush(self) -> None:
+        """Write the pending samples as one chunk; on an OS error they stay pending (:class:`StoreWriteError`)."""
         if not self._pending:
             return
+        try:
+            self._write_pending(self.dir)
+        except OSError as error:
+            raise StoreWriteError(f"could not write a chunk of {self._pending_rows} samples to {self.dir} "
+                                  f"({error.strerror or error})", error) from error
+        self._last_flush = time.monotonic()
+
+    def rescue(self, folder: str | Path) -> tuple[int, Path]:
+        """Write the pending samples into ``folder`` as an ordinary chunk (same name and config hash: moved into
+        ``samples/`` it is read like any other); returns how many samples it holds and its path."""
+        rows = self._pending_rows
+        return rows, self._write_pending(Path(folder))
+
+    def _write_pending(self, folder: Path) -> Path:
         chunk = concat_columns(self._pending)
         chunk["config_hash"] = self.config_hash
-        name = f"{self.tag}-r{self.rank:04d}-{self._writer_id}-{self._seq:06d}.pt"
-        atomic_torch_save(self.dir / name, chunk)
+        path = folder / f"{self.tag}-r{self.rank:04d}-{self._writer_id}-{self._seq:06d}.pt"
+        atomic_torch_save(path, chunk)
         self._seq += 1
         self._pending, self._pending_rows = [], 0
-        self._last_flush = time.monotonic()
+        return path
+
+    def write_expected(self, sample_ids: list[str], original: int) -> Path:
+        """Record the sample ids this run selected and the dataset's size (atomically), so scoring needs no
+        dataset to list them."""
+        return atomic_write_json(self.dir / EXPECTED_FILE, {"config_hash": self.config_hash, "original": original,
+                                                            "sample_ids": list(sample_ids)})
+
+    def expected(self) -> dict[str, Any] | None:
+        """``{"sample_ids", "original"}`` as :meth:`write_expected` recorded them (None for a run written before
+        they were recorded)."""
+        path = self.dir / EXPECTED_FILE
+        if not path.is_file():
+            return None
+        try:
+            record = read_json(path)
+            record = {"config_hash": record["config_hash"], "original": int(record["original"]),
+                      "sample_ids": [str(s) for s in record["sample_ids"]]}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise StoreError(f"{path} is unreadable ({type(error).__name__}: {error}); delete it and rerun "
+                             f"`bench score {self.dir.parent}` with the dataset available (it then lists the "
+                             "ids from the dataset)") from error
+        if record.pop("config_hash") != self.config_hash:
+            raise StoreError(f"{path}: written by another config than this run's ({self.tag}...); use another "
+                             "--work-dir, or delete that folder to start afresh")
+        return record
 
     # -- reading -------------------------------------------------------------------------------------
     def chunk_paths(self) -> list[Path]:
@@ -128,10 +191,80 @@ class SampleStore:
         return paths
 
     def _read(self, path: Path) -> Columns:
-        chunk = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        """One chunk, memory-mapped; a truncated, corrupt or malformed file is a :class:`StoreError` naming it."""
+        chunk, problem = self._load(path)
+        if problem:
+            raise StoreError(f"{path} is not a readable chunk ({problem}); `bench score {self.dir.parent}` or "
+                             "`bench run ... --resume` moves it to samples/quarantine/ (--resume then recomputes "
+                             "its samples)")
+        return chunk
+
+    def _load(self, path: Path) -> tuple[Columns, str | None]:
+        """The chunk at ``path`` without its config hash, or what makes it unreadable (a chunk of another config
+        is a :class:`StoreError`: that is a mix-up of folders, not damage)."""
+        try:
+            chunk = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            problem = _malformed(chunk)
+        except Exception as error:  # torch/zip/pickle errors of a damaged file: one clear message instead
+            return {}, f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        if problem:
+            return {}, problem
         if chunk.pop("config_hash", None) != self.config_hash:
             raise StoreError(f"{path}: written by another config than this run's ({self.tag}...)")
-        return chunk
+        return chunk, None
+
+    def repair(self) -> dict[str, Any] | None:
+        """Make the store readable again, losing nothing: keep the first copy of each sample (chunks in name
+        order), move chunks that are unreadable or hold only duplicates to ``samples/quarantine/``, and rewrite a
+        chunk holding some duplicates without them (atomically, its original kept in quarantine). Returns what
+        was done (None when the store was sound); samples of a quarantined unreadable chunk are missing
+        afterwards, so ``--resume`` recomputes them."""
+        seen: set[str] = set()
+        record: dict[str, Any] = {"duplicates_dropped": 0, "unreadable": {}, "quarantined": [], "rewritten": []}
+        for path in self.chunk_paths():
+            chunk, problem = self._load(path)
+            if problem:
+                record["unreadable"][path.name] = problem
+                record["quarantined"].append(self._quarantine(path, copy=False).name)
+                continue
+            ids, keep = chunk["sample_id"], []
+            for row, sample_id in enumerate(chunk["sample_id"]):
+                if sample_id not in seen:
+                    seen.add(sample_id)
+                    keep.append(row)
+            if len(keep) == len(ids):
+                continue
+            record["duplicates_dropped"] += len(ids) - len(keep)
+            if not keep:
+                del chunk
+                record["quarantined"].append(self._quarantine(path, copy=False).name)
+                continue
+            kept = take_rows(chunk, torch.tensor(keep, dtype=torch.int64))  # indexing copies out of the mapping
+            del chunk
+            kept["config_hash"] = self.config_hash
+            self._quarantine(path, copy=True)  # the original stays whole; then the chunk is replaced atomically
+            atomic_torch_save(path, kept)
+            record["rewritten"].append(path.name)
+        if not (record["duplicates_dropped"] or record["unreadable"]):
+            return None
+        log.warning("repaired %s: dropped %d duplicate sample(s) and %d unreadable chunk(s) (%s); moved %d chunk(s) "
+                    "and the originals of %d rewritten one(s) to %s, nothing deleted", self.dir,
+                    record["duplicates_dropped"], len(record["unreadable"]), ", ".join(record["unreadable"]) or "none",
+                    len(record["quarantined"]), len(record["rewritten"]), self.dir / QUARANTINE)
+        return record
+
+    def _quarantine(self, path: Path, copy: bool) -> Path:
+        """Move (or copy) ``path`` into ``samples/quarantine/`` under a name no earlier repair used."""
+        folder = self.dir / QUARANTINE
+        folder.mkdir(exist_ok=True)
+        target, n = folder / path.name, 1
+        while target.exists():
+            target, n = folder / f"{path.stem}.{n}{path.suffix}", n + 1
+        if copy:
+            shutil.copy2(path, target)
+        else:
+            path.replace(target)
+        return target
 
     def finished_ids(self) -> set[str]:
         """Sample ids whose outputs are already stored (read without loading the output tensors)."""
@@ -194,12 +327,27 @@ class SampleStore:
         sorted_index = index[order]
         if sorted_index.numel() > 1 and bool((sorted_index[1:] == sorted_index[:-1]).any()):
             dup = int(sorted_index[1:][sorted_index[1:] == sorted_index[:-1]][0])
-            raise StoreError(f"{self.dir}: sample index {dup} is stored twice; the store is corrupt")
+            raise StoreError(f"{self.dir}: sample index {dup} is stored twice; the store is corrupt. `bench score "
+                             f"{self.dir.parent}` (or `bench run ... --resume`) repairs it: it keeps one copy of each "
+                             "sample and moves the rest to samples/quarantine/")
         chunk_of = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(sizes, dtype=torch.int64))
         starts = torch.tensor([0, *sizes], dtype=torch.int64).cumsum(0)[:-1]
         row_in_chunk = torch.arange(index.numel()) - starts[chunk_of] if sizes else index
         return _ReadPlan(paths, layout, order, sorted_index, [sample_ids[i] for i in order.tolist()],
                          chunk_of[order], row_in_chunk[order], max(sizes, default=0))
+
+
+def _malformed(chunk: Any) -> str | None:
+    """What is wrong with a loaded chunk's layout (None if it is a chunk): the row keys the store relies on."""
+    if not isinstance(chunk, dict):
+        return f"a {type(chunk).__name__}, not a dict of columns"
+    ids, index = chunk.get("sample_id"), chunk.get("index")
+    if not isinstance(ids, list) or not isinstance(index, torch.Tensor):
+        return "no sample_id list or index tensor"
+    lengths = {name: len(col) for name, col in chunk.items() if name != "config_hash" and hasattr(col, "__len__")}
+    if len(set(lengths.values())) > 1:
+        return f"columns of different lengths {lengths}"
+    return None
 
 
 @dataclass

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.finite import NonFiniteError
 from bench.registry import METHODS
 from bench.results import read_results
-from bench.runner import RunExistsError, evaluate, score, validate
-from bench.store import SampleStore
 from bench.config import config_hash
+from bench.finite import NonFiniteError
+from bench.runner import RunExistsError, evaluate, score, validate
+from bench.store import SampleStore, StoreError
 from bench.methods.classifier import TimmClassifier
 from helpers import eval_config
 
@@ -28,11 +28,12 @@ class CrashingClassifier(TimmClassifier):
     seen: list[str] = []
     calls = 0
     crash_after: int | None = None
+    crash: type[BaseException] = RuntimeError
 
     def predict(self, batch, seeds):
         type(self).calls += 1
         if self.crash_after is not None and type(self).calls > self.crash_after:
-            raise RuntimeError("injected crash")
+            raise self.crash("injected crash")
         type(self).seen.extend(batch["sample_id"])
         return super().predict(batch, seeds)
 
@@ -164,6 +165,269 @@ def test_score_refuses_an_unfinished_run(tmp_path: Path, digits_checkpoint: Path
 def test_validate_builds_one_batch(digits_checkpoint: Path, tmp_path: Path):
     report = validate(eval_config(tmp_path / "v", digits_checkpoint, **{"run.batch_size": 4}))
     assert report["batch"] == 4 and report["outputs"] == {"logits": (4, 10), "target": (4,)}
+
+
+def cheap(tmp_path: Path, checkpoint: Path, name: str, **options):  # noqa: ANN201 - an mmengine Config
+    """The first 60 digits in batches of 10, a chunk every 20: three chunks in about a second."""
+    return eval_config(tmp_path / name, checkpoint, **{"method.type": "CrashingClassifier", "run.limit": 60,
+                                                        "run.batch_size": 10, "run.flush_every": 20, **options})
+
+
+def run(cfg, **kwargs) -> Path:  # noqa: ANN001
+    return evaluate(cfg, wandb_mode="disabled", progress=False, **kwargs)
+
+
+def reset_crashing(crash_after: int | None = None, crash: type[BaseException] = RuntimeError) -> None:
+    CrashingClassifier.seen, CrashingClassifier.calls, CrashingClassifier.crash_after = [], 0, crash_after
+    CrashingClassifier.crash = crash
+
+
+HOLD = ("import sys\nfrom bench.runlock import run_lock\n"
+        "with run_lock(sys.argv[1]):\n    print('held', flush=True)\n    sys.stdin.readline()\n")
+
+
+def test_a_second_process_into_a_run_folder_is_refused_before_computing(tmp_path: Path, digits_checkpoint: Path):
+    import subprocess
+    import sys
+
+    from bench.runlock import RunLockedError
+
+    reset_crashing()
+    run_dir = run(cheap(tmp_path, digits_checkpoint, "r"))
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        reset_crashing()
+        for attempt in (lambda: run(cheap(tmp_path, digits_checkpoint, "r"), resume=True), lambda: score(run_dir)):
+            with pytest.raises(RunLockedError, match=rf"{run_dir} is in use by another run.* \(pid {holder.pid} on "):
+                attempt()
+        assert CrashingClassifier.seen == []
+    finally:
+        holder.stdin.close()
+        holder.wait()
+
+
+def test_ctrl_c_stores_what_was_computed_and_the_cli_says_how_to_resume(tmp_path: Path, digits_checkpoint: Path,
+                                                                       capsys: pytest.CaptureFixture):
+    import signal
+
+    from bench.cli import main
+    from test_dist import write_config
+
+    config = write_config(tmp_path / "int.py", tmp_path / "int", digits_checkpoint)
+    handler = signal.getsignal(signal.SIGTERM)
+    reset_crashing(crash_after=3, crash=KeyboardInterrupt)
+    code = main(["run", str(config), "--no-wandb", "--no-progress", "--cfg-options", "method.type=CrashingClassifier",
+                 "run.limit=60", "run.batch_size=10", "run.flush_every=20"])
+    assert code == 130 and signal.getsignal(signal.SIGTERM) is handler
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"bench run: interrupted by SIGINT: 30 samples are stored in {tmp_path}/int/samples; resume with "
+        f"`bench run {tmp_path}/int/config.py --resume --work-dir {tmp_path}/int`")
+    assert len(CrashingClassifier.seen) == 30  # one chunk of 20 written on the way, the pending 10 on the way out
+
+
+def test_a_work_dir_that_is_a_file_is_refused_before_computing(tmp_path: Path, digits_checkpoint: Path):
+    from bench.runlock import RunFolderError
+
+    (tmp_path / "taken").write_text("not a folder")
+    reset_crashing()
+    with pytest.raises(RunFolderError, match=r"taken is a file, not a folder.*another --work-dir"):
+        run(cheap(tmp_path, digits_checkpoint, "taken"))
+    assert CrashingClassifier.seen == []
+
+
+@pytest.mark.parametrize("limit", [0, -3])
+def test_a_limit_below_one_is_refused(tmp_path: Path, digits_checkpoint: Path, limit: int):
+    with pytest.raises(ValueError, match=rf"run.limit \(--limit\) must be a positive number of samples.*got {limit}"):
+        run(cheap(tmp_path, digits_checkpoint, "l", **{"run.limit": limit}))
+    assert not (tmp_path / "l").exists()
+
+
+def test_score_and_resume_repair_a_store_with_duplicates(tmp_path: Path, digits_checkpoint: Path):
+    import shutil
+
+    reset_crashing()
+    run_dir = run(cheap(tmp_path, digits_checkpoint, "d"))
+    before = read_results(run_dir)["metrics"]
+    chunks = sorted((run_dir / "samples").glob("*.pt"))
+    twin = chunks[1].with_name(chunks[1].name.replace("-000001", "-000009"))  # a second writer's copy, later by name
+    shutil.copy(chunks[1], twin)
+    with pytest.raises(StoreError, match="stored twice"):
+        stored(run_dir, cheap(tmp_path, digits_checkpoint, "d"))
+    assert score(run_dir)["metrics"] == before
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    [repair] = prov["store_repairs"]
+    assert repair["duplicates_dropped"] == 20 and repair["quarantined"] == [twin.name]
+    assert sorted(p.name for p in (run_dir / "samples" / "quarantine").iterdir()) == [twin.name]
+    shutil.copy(chunks[0], twin)  # again, then --resume: repaired, nothing recomputed
+    reset_crashing()
+    resumed = run(cheap(tmp_path, digits_checkpoint, "d"), resume=True)
+    assert CrashingClassifier.seen == [] and read_results(resumed)["metrics"] == before
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert len(prov["store_repairs"]) == 2
+    assert len(prov["sessions"]) == 2 and prov["numerics_mixed"] is False  # same settings: not mixed
+
+
+def test_resume_after_a_corrupt_chunk_recomputes_exactly_its_samples(tmp_path: Path, digits_checkpoint: Path):
+    reset_crashing()
+    cfg = cheap(tmp_path, digits_checkpoint, "c")
+    run_dir = run(cfg)
+    before = read_results(run_dir)["metrics"]
+    store = SampleStore(run_dir, config_hash(cfg))
+    bad = store.chunk_paths()[1]
+    lost = list(store._read(bad)["sample_id"])
+    bad.write_bytes(bad.read_bytes()[:1000])  # truncated
+    with pytest.raises(StoreError, match=rf"{bad} is not a readable chunk"):
+        store.finished_ids()
+    reset_crashing()
+    resumed = run(cheap(tmp_path, digits_checkpoint, "c"), resume=True)
+    assert CrashingClassifier.seen == lost and len(lost) == 20
+    assert read_results(resumed)["metrics"] == before
+    repair = json.loads((run_dir / "provenance.json").read_text())["store_repairs"][0]
+    assert list(repair["unreadable"]) == [bad.name] and repair["duplicates_dropped"] == 0
+    assert (run_dir / "samples" / "quarantine" / bad.name).stat().st_size == 1000
+
+
+def test_a_write_failure_loses_no_sample(tmp_path: Path, digits_checkpoint: Path, monkeypatch):
+    import errno
+
+    from bench import store as store_module
+    from bench.store import StoreWriteError
+
+    real_save, writes = store_module.atomic_torch_save, []
+    run_dir = tmp_path / "w"
+
+    def fills_up(path, obj):
+        if Path(path).parent == run_dir / "samples":
+            writes.append(path)
+            if len(writes) > 1:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(path, obj)
+
+    monkeypatch.setattr(store_module, "atomic_torch_save", fills_up)
+    monkeypatch.setenv("BENCH_RESCUE_DIR", str(tmp_path / "rescue"))
+    reset_crashing()
+    with pytest.raises(StoreWriteError) as failed:
+        run(cheap(tmp_path, digits_checkpoint, "w"))
+    computed = list(CrashingClassifier.seen)
+    rescue = tmp_path / "rescue" / "w"
+    message = str(failed.value)
+    assert message.startswith(f"could not write to {run_dir / 'samples'} (No space left on device): 20 samples are "
+                              f"stored there and 20 were rescued to {rescue}. Free space")
+    assert len(computed) == 40, "the run stops at the first failed write"
+    move = message.split("`")[1]
+    assert move.startswith(f"mv {rescue}/") and f"--resume --work-dir {run_dir}" in move
+
+    monkeypatch.setattr(store_module, "atomic_torch_save", real_save)  # space freed
+    for chunk in rescue.glob("*.pt"):
+        chunk.rename(run_dir / "samples" / chunk.name)
+    cfg = cheap(tmp_path, digits_checkpoint, "w")
+    assert SampleStore(run_dir, config_hash(cfg)).finished_ids() == set(computed)
+    reset_crashing()
+    resumed = run(cfg, resume=True)
+    assert len(CrashingClassifier.seen) == 20 and not set(CrashingClassifier.seen) & set(computed)
+    assert read_results(resumed)["samples"]["effective"] == 60
+    assert SampleStore(run_dir, config_hash(cfg)).load(columns=())["index"].tolist() == list(range(60))
+
+
+def test_score_needs_no_dataset_once_the_ids_are_recorded(tmp_path: Path, digits_checkpoint: Path, monkeypatch):
+    from bench import runner
+
+    reset_crashing()
+    run_dir = run(cheap(tmp_path, digits_checkpoint, "n"))
+    before = read_results(run_dir)
+    assert json.loads((run_dir / "samples" / "expected.json").read_text())["original"] == 500
+
+    def gone(spec):
+        raise FileNotFoundError(f"dataset root of {spec['type']} is gone")
+
+    monkeypatch.setattr(runner.DATASETS, "build", gone)
+    again = score(run_dir)
+    assert again["metrics"] == before["metrics"] and again["samples"] == before["samples"]
+    assert again["status"] == "partial"
+    (run_dir / "samples" / "expected.json").unlink()  # a run from before the ids were recorded: needs the dataset
+    with pytest.raises(FileNotFoundError, match="dataset root of Digits is gone"):
+        score(run_dir)
+
+
+def test_a_resume_with_another_batch_size_is_recorded_as_mixed_numerics(tmp_path: Path, digits_checkpoint: Path,
+                                                                      caplog: pytest.LogCaptureFixture):
+    reset_crashing(crash_after=3)
+    with pytest.raises(RuntimeError, match="injected crash"):
+        run(cheap(tmp_path, digits_checkpoint, "m"))
+    reset_crashing()
+    with caplog.at_level("WARNING", logger="bench"):
+        run_dir = run(cheap(tmp_path, digits_checkpoint, "m", **{"run.batch_size": 7}), resume=True)
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert [(s["batch_size"], s["world_size"], s["device"], s["samples"]) for s in prov["sessions"]] == [
+        (10, 1, "cpu", 60), (7, 1, "cpu", 30)]
+    assert prov["numerics_mixed"] is True and prov["numerics_mixed_settings"] == ["batch_size"]
+    assert "this session's batch_size differ from the earlier sessions' (batch_size: ['10', '7'])" in caplog.text
+
+
+def test_training_waits_for_another_process_training_into_its_folder(tmp_path: Path, caplog, monkeypatch):
+    import subprocess
+    import sys
+    import threading
+
+    from bench.config import load_config
+    from bench.results import train_dir_for
+    from bench.runner import train
+
+    cfg = load_config("demo/harness_digits", {"train.epochs": 1, "run.work_dir": str(tmp_path / "t")})
+    first = train(cfg)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(train_dir_for(cfg))], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    threading.Timer(0.5, holder.stdin.close).start()
+    with caplog.at_level("INFO", logger="bench"):
+        assert train(cfg) == first  # waited, then found the final checkpoint
+    holder.wait()
+    assert f"is in use by another training (pid {holder.pid}" in caplog.text
+
+
+@pytest.mark.slow
+def test_sigterm_mid_run_keeps_every_computed_sample_and_resumes_exactly(tmp_path: Path, digits_checkpoint: Path):
+    import os
+    import re
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bench.config import load_config
+    from test_dist import bench_cli, write_config
+
+    config = write_config(tmp_path / "term.py", tmp_path / "term", digits_checkpoint)
+    config.write_text(config.read_text().replace("batch_size=32, flush_every=64", "batch_size=1, flush_every=20"))
+    cfg = load_config(config)
+    store = SampleStore(tmp_path / "term", config_hash(cfg))
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", str(config), "--no-wandb", "--no-progress"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while len(store.chunk_paths()) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.05)  # a few samples into the next chunk
+    os.kill(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr[-2000:]
+    line = stderr.strip().splitlines()[-1]
+    match = re.fullmatch(rf"bench run: interrupted by SIGTERM: (\d+) samples are stored in {tmp_path}/term/samples; "
+                         r"resume with `(bench run .*)`", line)
+    assert match, line
+    kept = int(match.group(1))
+    assert kept == len(store.finished_ids()) and 40 <= kept < 500
+
+    bench_cli(*shlex.split(match.group(2))[1:], "--no-wandb", "--no-progress", cwd=tmp_path)  # the command as given
+    clean = evaluate(load_config(config, {"run.work_dir": str(tmp_path / "clean")}), wandb_mode="disabled",
+                     progress=False)
+    assert read_results(tmp_path / "term")["metrics"] == read_results(clean)["metrics"]
+    assert torch.equal(store.load()["logits"], stored(clean, cfg)["logits"])
+    prov = json.loads((tmp_path / "term" / "provenance.json").read_text())
+    assert prov["resumed_samples"] == kept and [s["samples"] for s in prov["sessions"]] == [500, 500 - kept]
 
 
 POISON = {"digits-0747": math.nan, "digits-0630": math.inf}  # dataset indices 120 and 130: the third batch of 50

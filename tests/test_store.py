@@ -185,3 +185,104 @@ def test_streamed_exports_are_byte_identical_to_the_all_in_memory_ones(tmp_path:
     assert len(files) == 7 and files == sorted(p.name for p in (tmp_path / "seg_streamed" / "prediction").iterdir())
     assert all((tmp_path / "seg_streamed" / "prediction" / f).read_bytes()
                == (tmp_path / "seg_whole" / "prediction" / f).read_bytes() for f in files)
+
+
+def two_writers(tmp_path: Path, first: list[int], second: list[int], chash: str = "ab" * 32) -> SampleStore:
+    """Two processes' chunks in one store, as two runs into one folder left them (one chunk each, ``first``'s
+    chunk first in name order)."""
+    for writer, indices in enumerate((first, second)):
+        store = SampleStore(tmp_path, chash, flush_every=10_000)
+        store._writer_id = f"writer{writer}"  # random per process; fixed here to fix the name order
+        add(store, indices)
+        store.flush()
+    return SampleStore(tmp_path, chash)
+
+
+def test_repair_keeps_the_first_copy_of_each_sample_and_quarantines_the_rest(tmp_path: Path):
+    store = two_writers(tmp_path, [0, 1, 2], [2, 3, 1])
+    first, second = store.chunk_paths()
+    original_second = second.read_bytes()
+    record = store.repair()
+    assert record == {"duplicates_dropped": 2, "unreadable": {}, "quarantined": [], "rewritten": [second.name]}
+    assert store.chunk_paths() == [first, second]
+    out = store.load()
+    assert out["sample_id"] == ["s0", "s1", "s2", "s3"] and out["logits"][:, 0].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert (store.dir / "quarantine" / second.name).read_bytes() == original_second  # nothing lost
+    assert store.repair() is None  # sound now
+
+
+def test_repair_moves_a_chunk_of_only_duplicates_to_quarantine(tmp_path: Path):
+    store = two_writers(tmp_path, [0, 1, 2], [1, 2])
+    first, second = store.chunk_paths()
+    assert store.repair()["quarantined"] == [second.name]
+    assert store.chunk_paths() == [first]
+    assert sorted(p.name for p in (store.dir / "quarantine").iterdir()) == [second.name]
+    assert store.load()["sample_id"] == ["s0", "s1", "s2"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "not_a_chunk"])
+def test_an_unreadable_chunk_is_a_store_error_naming_it_and_repair_quarantines_it(tmp_path: Path, damage: str):
+    store = two_writers(tmp_path, [0, 1], [2, 3])
+    bad = store.chunk_paths()[1]
+    if damage == "truncate":
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    elif damage == "garbage":
+        bad.write_bytes(b"\x00\xff" * 100)
+    elif damage == "empty":
+        bad.write_bytes(b"")
+    else:
+        torch.save({"config_hash": "ab" * 32, "logits": torch.zeros(2)}, bad)
+    for read in (store.finished_ids, store.load, lambda: list(store.iter_chunks())):
+        with pytest.raises(StoreError, match=rf"{bad} is not a readable chunk \(.+\); `bench score {tmp_path}` or "
+                                             r"`bench run \.\.\. --resume` moves it to samples/quarantine/"):
+            read()
+    record = store.repair()
+    assert list(record["unreadable"]) == [bad.name] and record["quarantined"] == [bad.name]
+    assert record["duplicates_dropped"] == 0
+    assert store.finished_ids() == {"s0", "s1"}  # --resume recomputes s2, s3
+    assert (store.dir / "quarantine" / bad.name).is_file()
+
+
+def test_duplicates_message_names_the_repair(tmp_path: Path):
+    store = two_writers(tmp_path, [0], [0])
+    with pytest.raises(StoreError, match=rf"stored twice; the store is corrupt. `bench score {tmp_path}` .* repairs"):
+        store.load()
+
+
+def test_a_failed_write_keeps_the_samples_pending_and_rescue_writes_an_ordinary_chunk(tmp_path: Path, monkeypatch):
+    import errno
+
+    from bench import store as store_module
+    from bench.store import StoreWriteError
+
+    real_save = store_module.atomic_torch_save
+
+    def full_disk(path, obj):
+        if Path(path).parent == tmp_path / "samples":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(path, obj)
+
+    monkeypatch.setattr(store_module, "atomic_torch_save", full_disk)
+    store = SampleStore(tmp_path, "cd" * 32, flush_every=2)
+    add(store, [0])
+    with pytest.raises(StoreWriteError, match=r"could not write a chunk of 2 samples to .*samples \(No space left"):
+        add(store, [1])
+    assert store.pending_rows == 2 and store.chunk_paths() == []
+    rows, path = store.rescue(tmp_path / "rescue")
+    assert rows == 2 and store.pending_rows == 0 and path.parent == tmp_path / "rescue"
+    monkeypatch.setattr(store_module, "atomic_torch_save", real_save)
+    store.dir.mkdir()
+    path.rename(store.dir / path.name)  # what the rescue message tells the user to do
+    assert SampleStore(tmp_path, "cd" * 32).load()["sample_id"] == ["s0", "s1"]
+
+
+def test_expected_ids_round_trip_and_refuse_another_config(tmp_path: Path):
+    store = SampleStore(tmp_path, "ef" * 32)
+    assert store.expected() is None
+    store.write_expected(["b", "a"], 10)
+    assert store.expected() == {"sample_ids": ["b", "a"], "original": 10}
+    with pytest.raises(StoreError, match="expected.json: written by another config"):
+        SampleStore(tmp_path, "01" * 32).expected()
+    (store.dir / "expected.json").write_text("{")
+    with pytest.raises(StoreError, match=r"expected.json is unreadable \(JSONDecodeError"):
+        store.expected()
