@@ -36,7 +36,7 @@ from bench.results import (CONFIG_FILE, PROVENANCE_FILE, finite_metrics, paper_c
                            train_dir_for, train_settings, write_results)
 from bench.seeding import sample_seed, seed_everything
 from bench.runlock import RunFolderError, RunLockedError, run_lock
-from bench.store import SampleStore, StoreError, StoreWriteError
+from bench.store import QUARANTINE, SampleStore, StoreError, StoreWriteError
 from bench.tasks.base import EvalTask
 
 log = logging.getLogger("bench")
@@ -444,8 +444,8 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
     chash = config_hash(cfg)
     with run_lock(run_dir, what="run or score"):
         store = SampleStore(run_dir, chash)
-        if repair:
-            _record_repair(run_dir, store.repair())
+        repaired = store.repair() if repair else None
+        _record_repair(run_dir, repaired)
         recorded = store.expected()
         prov_path = run_dir / PROVENANCE_FILE
         if dataset_facts is None and dataset is None and prov_path.is_file():
@@ -460,7 +460,13 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
             original = len(dataset)
         if task is None:
             task = TASKS.build(upstream.section(cfg, "task"))
-        metrics = aggregate(store, task, expected)
+        try:
+            metrics = aggregate(store, task, expected)
+        except StoreError as error:
+            if repaired and repaired["unreadable"]:  # say why samples are missing: the chunks this call set aside
+                raise StoreError(f"{error}\n  unreadable chunk(s) {', '.join(sorted(repaired['unreadable']))} were "
+                                 f"moved to {store.dir / QUARANTINE}; --resume recomputes their samples") from error
+            raise
         results, prov = write_run(run_dir, cfg, dataset, task, method, metrics, len(expected),
                                   extra_provenance=extra_provenance, started=started, dataset_facts=dataset_facts,
                                   original=original)
