@@ -154,9 +154,15 @@ class SampleStore:
 
     def write_expected(self, sample_ids: list[str], original: int) -> Path:
         """Record the sample ids this run selected and the dataset's size (atomically), so scoring needs no
-        dataset to list them."""
-        return atomic_write_json(self.dir / EXPECTED_FILE, {"config_hash": self.config_hash, "original": original,
-                                                            "sample_ids": list(sample_ids)})
+        dataset to list them; a resume that selects the same leaves the file untouched."""
+        record = {"config_hash": self.config_hash, "original": original, "sample_ids": list(sample_ids)}
+        try:
+            same = self.expected() == {"original": original, "sample_ids": record["sample_ids"]}
+        except StoreError:  # unreadable or another config's: this run's record replaces it
+            same = False
+        if same:
+            return self.dir / EXPECTED_FILE
+        return atomic_write_json(self.dir / EXPECTED_FILE, record)
 
     def expected(self) -> dict[str, Any] | None:
         """``{"sample_ids", "original"}`` as :meth:`write_expected` recorded them (None for a run written before
