@@ -8,6 +8,7 @@ from bench.config import load_config, to_plain
 from bench.datasets.segmentation import GeneratedScenes, PascalContext59, PascalContext60
 from bench.methods.trident.adapter import (TridentSegmentor, build_clip, build_dino, build_sam, class_lines,
                                            resolve_class_file)
+from bench.methods.trident.precision import STAGES
 from bench.results import PROVENANCE_FILE, read_results
 from bench.runner import evaluate
 
@@ -139,7 +140,7 @@ def test_voc21_config_runs_on_a_voc_example_with_tiny_models(tmp_path):
     demo = to_plain(load_config("demo/trident_generated_scenes").method)
     cfg = load_config("trident/voc21", {
         "dataset.data_root": str(root), "method.clip": demo["clip"],
-        "method.dino": demo["dino"], "method.sam": demo["sam"], "method.dtype": "fp32",
+        "method.dino": demo["dino"], "method.sam": demo["sam"], "method.precision": "fp32",
         "method.settings": {**demo["settings"], "prob_thd": 0.2}, "method.refinement.minimal_area": 4,
         "run.work_dir": str(tmp_path / "run"), "run.num_workers": 0})
     run_dir = evaluate(cfg, progress=False, wandb_mode="disabled")
@@ -150,17 +151,77 @@ def test_voc21_config_runs_on_a_voc_example_with_tiny_models(tmp_path):
     assert 0.0 <= results["metrics"]["mIoU"] <= 1.0
 
 
-def test_float16_placement_follows_the_official_code():
-    """CLIP, DINO and SAM's image encoder in float16; SAM's prompt encoder and mask decoder in float32."""
-    method = demo_method(dtype="fp16")
+@pytest.fixture(scope="module")
+def fp16_and_fp32_runs():
+    """The demo's tiny models (same seed) under precision "fp16" and "fp32": each method, the stage outputs and
+    the class probabilities of one generated scene."""
+    from bench.methods.trident.pipeline import coarse_predict
+
+    rgb = GeneratedScenes(num_images=1, size=(64, 96), num_classes=3)[0]["image"].permute(1, 2, 0).numpy()
+    runs = {}
+    for precision in ("fp16", "fp32"):
+        method = demo_method(precision=precision)
+        method.setup(torch.device("cpu"), seed=0)
+        trace: dict[str, torch.Tensor] = {}
+        probs, _ = coarse_predict(method.models, method.settings, rgb, trace)
+        runs[precision] = (method, trace, probs)
+    return runs
+
+
+def test_fp16_layout_per_stage_follows_the_official_code(fp16_and_fp32_runs):
+    """open_clip's precision='fp16' CLIP (LayerNormFp32, convert_weights_to_lp: LayerNorm, class/position/token
+    embeddings and logit_scale float32, the rest float16); DINO and SAM's image encoder float16 whole, SAM's
+    prompt encoder and mask decoder float32; every stage's output float16, the probabilities float32."""
+    from open_clip.transformer import LayerNormFp32
+
+    method, trace, probs = fp16_and_fp32_runs["fp16"]
+    clip = method.models.clip
+    norms = [name for name, module in clip.named_modules() if isinstance(module, torch.nn.LayerNorm)]
+    assert norms and all(isinstance(clip.get_submodule(name), LayerNormFp32) for name in norms)
+    kept = {"visual.class_embedding", "visual.positional_embedding", "positional_embedding",
+            "token_embedding.weight", "logit_scale", *(f"{name}.{p}" for name in norms for p in ("weight", "bias"))}
+    dtypes = {name: p.dtype for name, p in clip.named_parameters()}
+    assert {name for name, dtype in dtypes.items() if dtype == torch.float32} == kept
+    assert {dtype for name, dtype in dtypes.items() if name not in kept} == {torch.float16}
+    assert {p.dtype for p in method.models.dino.parameters()} == {torch.float16}
+    assert {p.dtype for p in method.models.sam.image_encoder.parameters()} == {torch.float16}
+    decoder = [*method.models.sam.mask_decoder.parameters(), *method.models.sam.prompt_encoder.parameters()]
+    assert {p.dtype for p in decoder} == {torch.float32}
+    assert set(trace) == {"dino", "clip", "proxy_attention", "splice", "aggregation", "classification"}
+    assert {t.dtype for t in trace.values()} == {torch.float16} and method.models.text.dtype == torch.float16
+    assert probs.dtype == torch.float32
+    assert method.provenance()["precision"] == {**dict.fromkeys(STAGES, "float16"), "sam_decoder": "float32"}
+    assert method.provenance()["resize"].startswith("cv2.resize INTER_LINEAR on uint8")
+
+
+def test_fp16_stage_outputs_match_fp32_within_fp16_rounding(fp16_and_fp32_runs):
+    """Same weights (up to their float16 rounding) in float16 and float32. A float16 stage output carries the
+    rounding of its inputs, weights and result (each at most eps/2 relative) and what earlier stages pass on;
+    measured about one eps of the output's scale on these tiny models, bounded here by 8 eps. The probabilities
+    move at most logit_scale / 2 times the cosine logits' error (a softmax's rows have l1 norm <= 1/2), cosines
+    being within 8 eps too."""
+    eps = torch.finfo(torch.float16).eps
+    _, half, half_probs = fp16_and_fp32_runs["fp16"]
+    method, full, full_probs = fp16_and_fp32_runs["fp32"]
+    assert {t.dtype for t in full.values()} == {torch.float32}
+    for stage, reference in full.items():
+        error = float((half[stage].float() - reference).abs().max())
+        assert 0 < error <= 8 * eps * float(reference.abs().max()), stage
+    assert float((half_probs - full_probs).abs().max()) <= method.settings.logit_scale / 2 * 8 * eps
+
+
+def test_a_precision_dict_overrides_single_stages():
+    method = demo_method(precision={"default": "fp16", "aggregation": "fp32", "classification": "fp32"})
     method.setup(torch.device("cpu"))
-    models = method.models
-    assert next(models.clip.parameters()).dtype == next(models.dino.parameters()).dtype == torch.float16
-    assert next(models.sam.image_encoder.parameters()).dtype == torch.float16
-    assert next(models.sam.mask_decoder.parameters()).dtype == torch.float32
-    assert next(models.sam.prompt_encoder.parameters()).dtype == torch.float32
-    image = GeneratedScenes(num_images=1, size=(64, 96), num_classes=3)[0]["image"]
-    assert method.predict_one(image).shape == (64, 96)
+    from bench.methods.trident.pipeline import coarse_predict
+
+    trace: dict[str, torch.Tensor] = {}
+    rgb = GeneratedScenes(num_images=1, size=(48, 64), num_classes=3)[0]["image"].permute(1, 2, 0).numpy()
+    coarse_predict(method.models, method.settings, rgb, trace)
+    assert {stage: str(t.dtype) for stage, t in trace.items()} == {
+        "dino": "torch.float16", "clip": "torch.float16", "proxy_attention": "torch.float16",
+        "splice": "torch.float16", "aggregation": "torch.float32", "classification": "torch.float32"}
+    assert method.provenance()["precision"]["aggregation"] == "float32"
 
 
 @pytest.mark.parametrize(("smoke", "phrase"), [(True, "is a smoke check of the code path, not the paper's effect"),

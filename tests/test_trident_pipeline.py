@@ -1,10 +1,11 @@
-"""Trident's coarse prediction wired through tiny random stock CLIP / DINO / SAM (CPU, float32)."""
+"""Trident's test-pipeline resize and coarse prediction wired through tiny random stock CLIP / DINO / SAM (CPU)."""
 import numpy as np
 import pytest
 import torch
 
 from bench.methods.trident.pipeline import (TridentModels, TridentSettings, clip_input, coarse_predict,
-                                            keep_ratio_size)
+                                            keep_ratio_size, resize_uint8)
+from bench.methods.trident.precision import StagePrecision
 
 open_clip = pytest.importorskip("open_clip")
 segment_anything = pytest.importorskip("segment_anything")
@@ -28,13 +29,52 @@ def tiny_models(num_queries=4, query_index=(0, 0, 1, 2)) -> TridentModels:
               MaskDecoder(transformer_dim=16, transformer=TwoWayTransformer(depth=1, embedding_dim=16, num_heads=2,
                                                                             mlp_dim=32), iou_head_hidden_dim=16))
     text = torch.nn.functional.normalize(torch.randn(num_queries, 16), dim=-1)
-    return TridentModels(clip, dino, sam, text, list(query_index), dtype=torch.float32)
+    return TridentModels(clip, dino, sam, text, list(query_index), precision=StagePrecision.parse("fp32"))
 
 
 def test_test_pipeline_scale_follows_mmcv_rescale():
     assert keep_ratio_size(375, 500, 448) == (448, 597)
     assert keep_ratio_size(1024, 2048, 688) == (688, 1376)
+    assert keep_ratio_size(4, 5, 2) == (2, 3)  # mmcv's int(5 * 0.5 + 0.5) = 3 where round(2.5) gives 2
+    assert keep_ratio_size(5, 7, 3) == (3, 4)  # factor 3/5: int(3.0 + 0.5), int(4.2 + 0.5)
     assert clip_input(np.zeros((30, 40, 3), np.uint8), 40).shape == (1, 3, 40, 53)
+
+
+def test_resize_is_cv2_inter_linear_with_its_half_up_fixed_point_rounding():
+    """1x3 -> 1x2 by hand: source x = (x' + 0.5) * 1.5 - 0.5 = 0.25, 1.75, weights exact in cv2's 11-bit fixed
+    point, halves rounded up: R (0, 2, 5) -> (0.5, 4.25) -> (1, 4), where a float kernel rounded half-to-even
+    gives 0; G (10, 13, 20) -> (10.75, 18.25); B (255, 100, 1) -> (216.25, 25.75)."""
+    import cv2
+
+    tiny = np.array([[[0, 10, 255], [2, 13, 100], [5, 20, 1]]], np.uint8)
+    assert resize_uint8(tiny, (1, 2)).transpose(2, 0, 1).tolist() == [[[1, 4]], [[11, 18]], [[216, 26]]]
+    odd = np.random.default_rng(0).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
+    expected = cv2.resize(odd, (4, 3), interpolation=cv2.INTER_LINEAR)  # keep_ratio_size(5, 7, 3) == (3, 4)
+    np.testing.assert_array_equal(resize_uint8(odd, keep_ratio_size(5, 7, 3)), expected)
+    normalised = (torch.from_numpy(expected).permute(2, 0, 1).float() - torch.tensor([122.771, 116.746, 104.094])
+                  .view(3, 1, 1)) / torch.tensor([68.501, 66.632, 70.323]).view(3, 1, 1)
+    assert torch.equal(clip_input(odd, 3), normalised[None])  # resize on uint8 first, then float and normalise
+
+
+@pytest.mark.seg
+@pytest.mark.parametrize(("height", "width", "short_side"), [(375, 500, 448), (481, 321, 576), (7, 11, 5),
+                                                              (1024, 2048, 560)])
+def test_clip_input_equals_mmseg_resize_and_the_official_preprocessor(height, width, short_side):
+    """The official test pipeline on the BGR image: mmseg Resize(scale=(2048, S), keep_ratio=True), then the
+    SegDataPreProcessor of the official Trident (its mean/std and bgr_to_rgb)."""
+    pytest.importorskip("mmseg")
+    from mmseg.datasets.transforms import Resize
+    from mmseg.models.data_preprocessor import SegDataPreProcessor
+
+    rgb = np.random.default_rng(height).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    resized = Resize(scale=(2048, short_side), keep_ratio=True)({"img": bgr})["img"]
+    np.testing.assert_array_equal(resize_uint8(rgb, keep_ratio_size(height, width, short_side)), resized[..., ::-1])
+    preprocessor = SegDataPreProcessor(mean=[122.771, 116.746, 104.094], std=[68.501, 66.632, 70.323],
+                                       bgr_to_rgb=True)
+    packed = torch.from_numpy(np.ascontiguousarray(resized.transpose(2, 0, 1)))
+    official = preprocessor({"inputs": [packed], "data_samples": None}, training=False)["inputs"]
+    assert torch.equal(clip_input(rgb, short_side), official)
 
 
 def test_coarse_prediction_shapes_probabilities_and_determinism():

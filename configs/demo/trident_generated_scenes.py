@@ -13,6 +13,6 @@ method = dict(
     # windows and thresholds scaled to the tiny patch size (8): crop 32, stride 16, short side 64
     settings=dict(short_side=64, slide_crop=32, slide_stride=16, window_pad=8, prob_thd=0.0),
     refinement=dict(coarse_thresh=0.2, minimal_area=4, sam_mask_coff=0.005, sam_iou_thresh=-1.0),
-    dtype="fp32",  # CPU
+    precision="fp32",  # CPU
 )
 run = dict(batch_size=2, num_workers=0)

@@ -16,10 +16,10 @@ import torch
 from bench.checkpoint import load_weights
 from bench.method import Method, collate_ragged
 from bench.methods.trident import stages
-from bench.methods.trident.pipeline import (RefinementSettings, TridentModels, TridentSettings, coarse_predict,
-                                            refine_prediction)
+from bench.methods.trident.pipeline import (RESIZE, RefinementSettings, TridentModels, TridentSettings,
+                                            coarse_predict, refine_prediction)
+from bench.methods.trident.precision import StagePrecision
 from bench.metrics.segmentation import segmentation_columns
-from bench.precision import dtype_of
 from bench.registry import DATASETS, METHODS
 from bench.store import Columns
 
@@ -34,18 +34,25 @@ def _require(path: str | None, what: str, names: str) -> Path:
     return Path(path)
 
 
-def build_clip(cfg: dict[str, Any]) -> tuple[torch.nn.Module, int]:
+def build_clip(cfg: dict[str, Any], low_precision: torch.dtype | None = None) -> tuple[torch.nn.Module, int]:
     """An open_clip CLIP and its text context length: ``model_name`` + ``tag`` (the open_clip pretrained tag of the
     weights, e.g. "openai") + ``checkpoint``; ``random_weights`` instead of a checkpoint; or ``tiny`` kwargs.
 
     The tag sets QuickGELU as open_clip's pretrained registry says: loading a file does not, and OpenAI's weights
-    under plain GELU would run without error and give wrong features.
+    under plain GELU would run without error and give wrong features. ``low_precision`` (float16 or bfloat16)
+    builds it as open_clip's ``precision='fp16'`` does, the official setting: float32-computing LayerNorms and
+    ``convert_weights_to_lp`` (LayerNorm, class/position/token embeddings and logit_scale stay float32).
     """
     import open_clip
 
+    names = {torch.float16: "fp16", torch.bfloat16: "bf16"}
+    precision = names[low_precision] if low_precision is not None else "fp32"
     if cfg.get("tiny"):
         tiny = dict(cfg["tiny"])
-        return open_clip.CLIP(**tiny), int(tiny["text_cfg"]["context_length"])
+        model = open_clip.CLIP(**tiny, cast_dtype=low_precision)
+        if low_precision is not None:
+            open_clip.model.convert_weights_to_lp(model, dtype=low_precision)
+        return model, int(tiny["text_cfg"]["context_length"])
     name, tag = cfg["model_name"], cfg.get("tag")
     weights = open_clip.get_pretrained_cfg(name, tag) if tag else {}
     if not weights:
@@ -54,10 +61,10 @@ def build_clip(cfg: dict[str, Any]) -> tuple[torch.nn.Module, int]:
                          f"got {tag!r} for {name} (known: {known})")
     quick_gelu = bool(weights.get("quick_gelu", False))
     if cfg.get("random_weights"):
-        return open_clip.create_model(name, force_quick_gelu=quick_gelu), 77
+        return open_clip.create_model(name, precision=precision, force_quick_gelu=quick_gelu), 77
     path = _require(cfg.get("checkpoint"), "CLIP", "open_clip_pytorch_model.bin of ViT-B-16 openai or ViT-H-14 "
                     "laion2b_s32b_b79k")
-    return open_clip.create_model(name, pretrained=str(path), force_quick_gelu=quick_gelu), 77
+    return open_clip.create_model(name, pretrained=str(path), precision=precision, force_quick_gelu=quick_gelu), 77
 
 
 def build_dino(cfg: dict[str, Any]) -> torch.nn.Module:
@@ -130,15 +137,19 @@ def class_lines(class_names: str | dict[str, Any]) -> list[str]:
 
 @METHODS.register_module(name="Trident")
 class TridentSegmentor(Method):
-    """Splice-then-segment with SAM-guided aggregation and optional SAM refinement (``refinement`` None: off)."""
+    """Splice-then-segment with SAM-guided aggregation and optional SAM refinement (``refinement`` None: off).
+
+    ``precision`` says what each stage runs in (``bench.methods.trident.precision``): "fp16" is the official
+    layout, "fp32" float32 throughout, a dict overrides single stages.
+    """
 
     def __init__(self, class_names: str | dict[str, Any], clip: dict[str, Any], dino: dict[str, Any],
                  sam: dict[str, Any], settings: dict[str, Any] | None = None, refinement: dict[str, Any] | None = None,
-                 dtype: str = "fp16", ignore_index: int = 255) -> None:
+                 precision: str | dict[str, str] = "fp16", ignore_index: int = 255) -> None:
         self.class_names, self.clip_cfg, self.dino_cfg, self.sam_cfg = class_names, clip, dino, sam
         self.settings = TridentSettings(**(settings or {}))
         self.refinement = RefinementSettings(**refinement) if refinement is not None else None
-        self.dtype, self.ignore_index = dtype_of(dtype, "Trident: dtype"), ignore_index
+        self.precision, self.ignore_index = StagePrecision.parse(precision), ignore_index
         tiny = [name for name, cfg in (("CLIP", clip), ("DINO", dino), ("SAM", sam)) if cfg.get("tiny")]
         random = [name for name, cfg in (("CLIP", clip), ("DINO", dino), ("SAM", sam))
                   if cfg.get("random_weights") and not cfg.get("tiny")]
@@ -158,11 +169,11 @@ class TridentSegmentor(Method):
         names, query_index = stages.query_names(self.class_lines)
         with torch.random.fork_rng(devices=[]):  # tiny models' random weights depend on the run seed only
             torch.manual_seed(seed)
-            clip, context_length = build_clip(self.clip_cfg)
+            clip, context_length = build_clip(self.clip_cfg, self.precision.low_precision_clip())
             dino, sam = build_dino(self.dino_cfg), build_sam(self.sam_cfg)
-        clip, dino = clip.to(device, self.dtype).eval(), dino.to(device, self.dtype).eval()
-        sam = sam.to(device, self.dtype).eval()  # image encoder and pixel statistics in ``dtype``, as the official
-        sam.prompt_encoder.float()  # code; the prompt encoder and mask decoder stay in float32
+        clip, dino = clip.to(device).eval(), dino.to(device, self.precision.dino).eval()
+        sam = sam.to(device, self.precision.sam_encoder).eval()  # image encoder and pixel statistics, as the
+        sam.prompt_encoder.float()  # official code; the prompt encoder and mask decoder stay in float32
         sam.mask_decoder.float()
         from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 
@@ -170,8 +181,8 @@ class TridentSegmentor(Method):
             return clip.encode_text(open_clip.tokenize(texts, context_length=context_length).to(device))
 
         with torch.no_grad():
-            text = stages.text_embeddings(encode_text, names, OPENAI_IMAGENET_TEMPLATES)
-        self.models = TridentModels(clip, dino, sam, text, query_index, dtype=self.dtype)
+            text = stages.text_embeddings(encode_text, names, OPENAI_IMAGENET_TEMPLATES, dtype=self.precision.clip)
+        self.models = TridentModels(clip, dino, sam, text, query_index, precision=self.precision)
 
     def collate(self, items: list[dict[str, Any]]) -> dict[str, Any]:
         return collate_ragged(items, ("img_path", "seg_map_path", "gt_seg_map", "image"))
@@ -193,5 +204,5 @@ class TridentSegmentor(Method):
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "class_names": self.class_names,
-                "class_lines": self.class_lines, "dtype": str(self.dtype),
+                "class_lines": self.class_lines, "precision": self.precision.describe(), "resize": RESIZE,
                 "settings": self.settings.__dict__, "refinement": self.refinement.__dict__ if self.refinement else None}

@@ -54,9 +54,10 @@ def clip_last_block_input(visual: nn.Module, images: Tensor) -> tuple[Tensor, tu
     return transformer.resblocks[-1].ln_1(x[:, 1:]), grid
 
 
-def clip_project(visual: nn.Module, tokens: Tensor) -> Tensor:
-    """CLIP's ``ln_post`` and ``proj`` on aggregated tokens [..., D]."""
-    return visual.ln_post(tokens) @ visual.proj
+def clip_project(visual: nn.Module, tokens: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """CLIP's ``ln_post`` and ``proj`` on aggregated tokens [..., D], in ``dtype`` (default: the tokens')."""
+    dtype = tokens.dtype if dtype is None else dtype
+    return visual.ln_post(tokens.to(dtype)) @ visual.proj.to(dtype)
 
 
 def dino_patch_features(vit: nn.Module, images: Tensor) -> Tensor:

@@ -1,9 +1,10 @@
 """Trident's coarse prediction for one image, composed from the stages on stock modules (no refinement yet).
 
 Follows the official ``Trident.get_trident_seg`` and ``postprocess_result``: SAM sees the original RGB image
-resized up to multiples of the CLIP patch; CLIP and DINO see the test-pipeline image (short side ``S``) resized by
-``preprocess_image`` and cut into ``slide_crop`` windows. Resizes use torch's bilinear kernel where the official
-code uses cv2/mmcv (``INTER_LINEAR``, the same sampling grid; uint8 results can differ by one grey level).
+resized up to multiples of the CLIP patch (``cv2.resize``); CLIP and DINO see the test-pipeline image (mmseg
+``Resize`` to short side ``S``: ``cv2.resize`` on uint8, then ``SegDataPreProcessor``'s normalisation) resized in
+float by ``preprocess_image`` and cut into ``slide_crop`` windows. Each stage runs in the dtype its
+``StagePrecision`` names and ``trace`` can keep every stage's output.
 """
 from __future__ import annotations
 
@@ -18,8 +19,13 @@ from torch.profiler import record_function
 from bench.methods.trident import refinement, stages
 from bench.methods.trident.encoders import (SamLastAttention, clip_last_block_input, clip_project,
                                             dino_patch_features)
+from bench.methods.trident.precision import StagePrecision
 
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+# the official SegDataPreProcessor's mean/std on the 0-255 scale: CLIP's, rounded to three decimals
+PIXEL_MEAN, PIXEL_STD = (122.771, 116.746, 104.094), (68.501, 66.632, 70.323)
+#: how uint8 images are resized (recorded in provenance)
+RESIZE = "cv2.resize INTER_LINEAR on uint8, sizes rounded as mmcv rescale_size (mmseg Resize, keep_ratio)"
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 SAM_PATCH = 16
 
@@ -43,23 +49,27 @@ class TridentSettings:
 
 
 def resize_uint8(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """uint8 HWC resized to ``size`` (H, W) with bilinear sampling (cv2 ``INTER_LINEAR``'s grid), rounded."""
-    image = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float()
-    image = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
-    return image[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+    """uint8 HWC resized to ``size`` (H, W) by ``cv2.resize`` with ``INTER_LINEAR``, as mmcv's ``imresize`` and
+    the official SAM input do (cv2's fixed-point weights round differently from a float bilinear kernel rounded
+    to uint8: about 10% of values of natural images differ by one grey level, 13% of noise)."""
+    import cv2  # imported on first use: the import costs a noticeable fraction of a second
+
+    return cv2.resize(np.ascontiguousarray(rgb), (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
 
 
 def keep_ratio_size(height: int, width: int, short_side: int, long_side: int = 2048) -> tuple[int, int]:
-    """mmcv ``rescale_size`` for ``Resize(scale=(long_side, short_side), keep_ratio=True)``: (H, W)."""
+    """mmcv ``rescale_size`` for ``Resize(scale=(long_side, short_side), keep_ratio=True)``: (H, W), each side
+    ``int(side * factor + 0.5)`` (halves round up, unlike Python's ``round``)."""
     factor = min(long_side / max(height, width), short_side / min(height, width))
     return int(height * factor + 0.5), int(width * factor + 0.5)
 
 
 def clip_input(rgb: np.ndarray, short_side: int) -> Tensor:
-    """The test-pipeline image: keep-ratio resize to (2048, ``short_side``), CLIP mean/std, [1, 3, H, W]."""
-    resized = torch.from_numpy(resize_uint8(rgb, keep_ratio_size(*rgb.shape[:2], short_side))).float() / 255
-    mean, std = torch.tensor(CLIP_MEAN), torch.tensor(CLIP_STD)
-    return ((resized - mean) / std).permute(2, 0, 1)[None]
+    """The test-pipeline image [1, 3, H, W]: mmseg ``Resize(scale=(2048, short_side), keep_ratio=True)`` on the
+    uint8 image, then ``SegDataPreProcessor``: float32, ``(x - mean) / std`` with its 0-255 constants."""
+    resized = torch.from_numpy(resize_uint8(rgb, keep_ratio_size(*rgb.shape[:2], short_side))).permute(2, 0, 1)
+    mean, std = torch.tensor(PIXEL_MEAN).view(-1, 1, 1), torch.tensor(PIXEL_STD).view(-1, 1, 1)
+    return ((resized.float() - mean) / std)[None]
 
 
 class TridentModels:
@@ -67,10 +77,10 @@ class TridentModels:
     embeddings of the class names and a probe on SAM's last attention."""
 
     def __init__(self, clip: nn.Module, dino: nn.Module, sam: nn.Module, text: Tensor, query_index: list[int],
-                 dtype: torch.dtype = torch.float16) -> None:
+                 precision: StagePrecision) -> None:
         from segment_anything import SamPredictor
 
-        self.clip, self.dino, self.sam, self.dtype = clip.eval(), dino.eval(), sam.eval(), dtype
+        self.clip, self.dino, self.sam, self.precision = clip.eval(), dino.eval(), sam.eval(), precision
         self.text, self.query_index = text, list(query_index)
         self.clip_patch = int(clip.visual.conv1.kernel_size[0])
         self.device = clip.visual.conv1.weight.device
@@ -79,7 +89,8 @@ class TridentModels:
         self.last_sam_image: np.ndarray | None = None  # the image the refinement re-uses SAM's embedding of
 
     def sam_tokens(self, rgb: np.ndarray) -> tuple[Tensor, Tensor, tuple[int, int]]:
-        """SAM's last attention [heads, N, N] and values [heads, N, c] over the valid (unpadded) token grid."""
+        """SAM's last attention [heads, N, N] and values [heads, N, c] over the valid (unpadded) token grid, in the
+        aggregation dtype."""
         with record_function("trident.sam_encoder"):
             self.predictor.set_image(rgb)
         grid = (self.predictor.input_size[0] // SAM_PATCH, self.predictor.input_size[1] // SAM_PATCH)
@@ -88,13 +99,21 @@ class TridentModels:
         attention = attention[:, : grid[0], : grid[1], : grid[0], : grid[1]].reshape(-1, grid[0] * grid[1],
                                                                                       grid[0] * grid[1])
         values = self.probe.values[0, :, : grid[0], : grid[1]].flatten(1, 2)
-        return attention.float(), values.float(), grid
+        dtype = self.precision.aggregation
+        return attention.to(dtype), values.to(dtype), grid
 
 
 @torch.no_grad()
-def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.ndarray) -> tuple[Tensor, Tensor]:
-    """Class probabilities [K, H, W] and labels [H, W] at the original size of ``rgb`` (uint8 HWC)."""
-    stride = models.clip_patch
+def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.ndarray,
+                   trace: dict[str, Tensor] | None = None) -> tuple[Tensor, Tensor]:
+    """Class probabilities [K, H, W] and labels [H, W] at the original size of ``rgb`` (uint8 HWC).
+
+    ``trace``, when given, receives the outputs of the stages named in ``precision.STAGES`` (``dino``, ``clip``:
+    ``ln_1`` of the tokens entering CLIP's last block, ``proxy_attention``, ``splice``, ``aggregation`` unless
+    SAM aggregation is off, ``classification``: the projected features), for inspection and tests.
+    """
+    trace = {} if trace is None else trace
+    precision, stride = models.precision, models.clip_patch
     height, width = rgb.shape[:2]
     with record_function("trident.windows"):
         sam_image = resize_uint8(rgb, (-(-height // stride) * stride, -(-width // stride) * stride))
@@ -112,33 +131,42 @@ def coarse_predict(models: TridentModels, settings: TridentSettings, rgb: np.nda
 
         dino_in = (crops * channels(CLIP_STD) + channels(CLIP_MEAN) - channels(IMAGENET_MEAN)) / channels(IMAGENET_STD)
     with record_function("trident.dino"):
-        vfm = dino_patch_features(models.dino, dino_in.to(models.dtype))
+        trace["dino"] = vfm = dino_patch_features(models.dino, dino_in.to(precision.dino))
     with record_function("trident.clip"):
-        tokens, clip_grid = clip_last_block_input(models.clip.visual, crops.to(models.dtype))
-        last = models.clip.visual.transformer.resblocks[-1].attn
-        attention = stages.proxy_attention(vfm.float(), settings.beta, settings.gamma)
-        out = stages.proxy_block_output(tokens, last.in_proj_weight, last.in_proj_bias, last.out_proj,
+        tokens, clip_grid = clip_last_block_input(models.clip.visual, crops.to(precision.clip))
+        trace["clip"] = tokens
+        last, dtype = models.clip.visual.transformer.resblocks[-1].attn, precision.proxy_attention
+        bias = last.in_proj_bias.to(dtype) if last.in_proj_bias is not None else None
+
+        def out_proj(x: Tensor) -> Tensor:
+            return F.linear(x, last.out_proj.weight.to(dtype),
+                            last.out_proj.bias.to(dtype) if last.out_proj.bias is not None else None)
+
+        attention = stages.proxy_attention(vfm.to(dtype), settings.beta, settings.gamma)
+        out = stages.proxy_block_output(tokens.to(dtype), last.in_proj_weight.to(dtype), bias, out_proj,
                                         last.num_heads, clip_grid, tuple(vfm.shape[-2:]), attention)
+        trace["proxy_attention"] = out
     with record_function("trident.splice"):
-        maps = out.transpose(1, 2).reshape(len(windows), -1, *vfm.shape[-2:])
+        maps = out.transpose(1, 2).reshape(len(windows), -1, *vfm.shape[-2:]).to(precision.splice)
         if tuple(maps.shape[-2:]) != tuple(clip_grid):  # e.g. ViT-H/14: 21 DINO tokens a side onto 24 CLIP
-            maps = F.interpolate(maps.float(), size=clip_grid, mode="bilinear", align_corners=False).to(maps.dtype)
+            maps = F.interpolate(maps, size=clip_grid, mode="bilinear", align_corners=False)
         boxes = [(y1 // stride, x1 // stride, y2 // stride, x2 // stride) for y1, x1, y2, x2 in windows]
-        canvas = stages.splice(maps.float(), boxes, (image.shape[-2] // stride, image.shape[-1] // stride))
+        trace["splice"] = canvas = stages.splice(maps, boxes, (image.shape[-2] // stride, image.shape[-1] // stride))
     if not settings.sam_aggregation:
         grid = (canvas.shape[-2], canvas.shape[-1])
         features = canvas.flatten(2)[0].T
     elif settings.sam_per_half:
-        features, grid = _aggregate_halves(models, settings, sam_image, canvas)
+        features, grid = _aggregate_halves(models, settings, sam_image, canvas.to(precision.aggregation))
+        trace["aggregation"] = features
     else:
         sam_attention, sam_values, grid = models.sam_tokens(sam_image)
         with record_function("trident.aggregate"):
             weights = stages.sam_guided_weights(sam_values, sam_attention, settings.cos_fac,
                                                 settings.refine_neg_cos)
-            features = stages.aggregate(canvas, weights, grid)
+            trace["aggregation"] = features = stages.aggregate(canvas.to(precision.aggregation), weights, grid)
     with record_function("trident.classify"):
-        projected = clip_project(models.clip.visual, features.to(models.dtype)).float()
-        return stages.classify(projected, models.text.float(), models.query_index, grid, (height, width),
+        trace["classification"] = projected = clip_project(models.clip.visual, features, precision.classification)
+        return stages.classify(projected, models.text, models.query_index, grid, (height, width),
                                settings.logit_scale, settings.prob_thd)
 
 

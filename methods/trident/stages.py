@@ -49,11 +49,12 @@ def query_names(lines: Sequence[str]) -> tuple[list[str], list[int]]:
 
 
 def text_embeddings(encode_text: Callable[[list[str]], Tensor], names: Sequence[str],
-                    templates: Sequence[Callable[[str], str]]) -> Tensor:
-    """One embedding per name: every template's text embedding L2-normalised, averaged, normalised again."""
+                    templates: Sequence[Callable[[str], str]], dtype: torch.dtype = torch.float32) -> Tensor:
+    """One embedding per name: every template's text embedding L2-normalised, averaged, normalised again, in
+    ``dtype`` (the official fp16 path does this in CLIP's float16 output)."""
     rows = []
     for name in names:
-        features = encode_text([template(name) for template in templates]).float()
+        features = encode_text([template(name) for template in templates]).to(dtype)
         features = features / features.norm(dim=-1, keepdim=True)
         mean = features.mean(dim=0)
         rows.append(mean / mean.norm())
@@ -178,13 +179,14 @@ def classify(features: Tensor, text: Tensor, query_index: Sequence[int], sam_gri
              output_size: tuple[int, int], logit_scale: float = 40.0, prob_thd: float = 0.0) -> tuple[Tensor, Tensor]:
     """Class probabilities [K, H, W] and labels [H, W] from projected features [N, D] and text embeddings [Q, D].
 
-    Cosine logits on the SAM grid, bilinear upsampling to ``output_size``, softmax over queries after
+    Cosine logits on the SAM grid and their bilinear upsampling to ``output_size`` in the dtype of ``features``
+    (as the official code, which casts to float32 only after upsampling), softmax over queries after
     ``logit_scale``; background synonyms (the first ``Q - K + 1`` queries, as the official code assumes) merge
     by max. Pixels whose top probability is below ``prob_thd`` become class 0.
     """
     features = features / features.norm(dim=-1, keepdim=True)
-    logits = (features @ text.T.to(features.dtype)).T.reshape(1, -1, *sam_grid).float()
-    logits = F.interpolate(logits, size=output_size, mode="bilinear", align_corners=False)[0]
+    logits = (features @ text.T.to(features.dtype)).T.reshape(1, -1, *sam_grid)
+    logits = F.interpolate(logits, size=output_size, mode="bilinear", align_corners=False)[0].float()
     probs = (logits * logit_scale).softmax(dim=0)
     num_classes = max(query_index) + 1
     if num_classes != len(query_index):

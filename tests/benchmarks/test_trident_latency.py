@@ -78,7 +78,7 @@ def test_trident_real_shapes_stage_breakdown(benchmark):
     for model in ("clip", "dino", "sam"):
         cfg[model]["random_weights"] = True
     cfg["class_names"] = {"classes": ["background", "red box", "blue box"]}
-    cfg["dtype"] = "fp16" if DEVICE.type == "cuda" else "fp32"
+    cfg["precision"] = "fp16" if DEVICE.type == "cuda" else "fp32"
     method = TridentSegmentor(**cfg)
     method.setup(DEVICE)
     image = GeneratedScenes(num_images=1, size=(375, 500), num_classes=3)[0]["image"]

@@ -18,7 +18,7 @@ method = dict(
     settings=dict(short_side=448, slide_crop=336, slide_stride=224, beta=1.2, gamma=3.0, cos_fac=1.2,
                   refine_neg_cos=True, logit_scale=40.0, prob_thd=0.0),
     refinement=dict(coarse_thresh=0.2, minimal_area=225, sam_mask_coff=0.005, sam_iou_thresh=0.8),
-    dtype="fp16",  # CLIP, DINO and SAM's image encoder; SAM's prompt encoder and mask decoder stay float32
+    precision="fp16",  # what each stage runs in: the official layout (bench.methods.trident.precision)
 )
 run = dict(batch_size=1, num_workers=4)
 paper = dict(slug="trident", table="main", metrics={"mIoU": dict(key="mIoU", scale=100)})
