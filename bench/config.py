@@ -202,9 +202,6 @@ def validate_config(cfg: Config, source: str = "<config>") -> None:
         if cfg.get(key) is not None and not isinstance(cfg.get(key), dict):
             raise ConfigError(f"{source}: section {key!r} must be a dict, got {cfg.get(key)!r} "
                               f"({type(cfg.get(key)).__name__}); e.g. {key} = dict(...)")
-    for key in REQUIRED:
-        if "type" not in cfg[key]:
-            raise ConfigError(f"{source}: section {key!r} needs a 'type' key naming a registered {key}.")
     for key, value in cfg.run.items():
         if key not in RUN_DEFAULTS:
             raise ConfigError(f"{source}: unknown run setting {key!r}.{suggest(key, list(RUN_DEFAULTS))} "
@@ -224,6 +221,9 @@ def validate_config(cfg: Config, source: str = "<config>") -> None:
     from bench.upstream import validate_section
 
     validate_section(cfg, source)  # entries, products, and that every "upstream:<name>" reference is declared
+    for key in REQUIRED:
+        if "type" not in cfg[key]:
+            raise ConfigError(f"{source}: section {key!r} needs a 'type' key naming a registered {key}.")
 
 
 def to_plain(obj: Any) -> Any:

@@ -134,7 +134,6 @@ def evaluate(cfg: Config, *, resume: bool = False, wandb_mode: str | None = None
     to move them back.
     """
     started = time.time()
-    _check_limit(cfg.run.limit)
     upstream_facts = upstream.resolve(cfg)  # before anything is built: may train or run other configs
     env = dist.init(cfg.run.device)
     device = pick_device(cfg.run.device, env.local_rank)
@@ -389,15 +388,7 @@ def _record_dataset(run_dir: Path, dataset_facts: dict[str, Any], resume: bool) 
     return None
 
 
-def _check_limit(limit: Any) -> None:
-    """``run.limit`` (``--limit``) is None or a positive number of samples."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"run.limit (--limit) must be a positive number of samples, or None for all; got "
-                         f"{limit!r}")
-
-
 def _selected_indices(n: int, limit: int | None) -> list[int]:
-    _check_limit(limit)
     return list(range(min(int(limit), n) if limit else n))
 
 

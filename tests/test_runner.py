@@ -239,7 +239,10 @@ def test_a_work_dir_that_is_a_file_is_refused_before_computing(tmp_path: Path, d
 
 @pytest.mark.parametrize("limit", [0, -3])
 def test_a_limit_below_one_is_refused(tmp_path: Path, digits_checkpoint: Path, limit: int):
-    with pytest.raises(ValueError, match=rf"run.limit \(--limit\) must be a positive number of samples.*got {limit}"):
+    from bench.config import ConfigError
+
+    expected = rf"run.limit must be None \(every sample\) or a positive integer, got {limit}"
+    with pytest.raises(ConfigError, match=expected):
         run(cheap(tmp_path, digits_checkpoint, "l", **{"run.limit": limit}))
     assert not (tmp_path / "l").exists()
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+import bench.methods.vssd  # noqa: F401 - registers the vssd_* timm entrypoints (run alone, nothing else imports it)
 from bench.config import configs_root, load_config, to_plain
 from bench.methods.classifier import TimmClassifier
 from bench.results import read_results
@@ -60,6 +61,7 @@ def test_in1k_config_runs_end_to_end_on_an_imagefolder_fixture(tmp_path, officia
             Image.fromarray(pixels).save(folder / f"ILSVRC2012_val_{10 * c + i + 1:08d}.JPEG")
     cfg = load_config("vssd/in1k_vssd_micro", {
         "dataset.root": str(tmp_path / "imagenet"), "dataset.resize": 73, "dataset.crop_size": 64,
+        "dataset.classes": ["n01440764", "n01443537", "n01484850"],  # a 3-class subset of the known wnids
         "method.num_classes": 3, "method.checkpoint": str(path), "method.model_kwargs": SMALL,
         "run.work_dir": str(tmp_path / "run"), "run.num_workers": 0, "run.batch_size": 4})
     run_dir = evaluate(cfg, progress=False, wandb_mode="disabled")
