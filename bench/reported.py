@@ -26,6 +26,11 @@ class Entry:
     higher_is_better: bool | None = None
     std: float | None = None
     mean_of: tuple[str, tuple[str, ...]] | None = None  # (setting key, its values): the cell is their plain mean
+    # a statistic over runs: "run.seed" (this cell's runs, one per seed) or (setting key, its values) (one cell
+    # per value, e.g. folds); ``value`` (and ``std``) are the runs' mean (and std), or ``value`` is their std
+    over: str | tuple[str, tuple[str, ...]] | None = None
+    statistic: str = "mean"
+    ddof: int = 1
 
     @property
     def key(self) -> tuple[str, tuple[tuple[str, str], ...], str]:
@@ -33,10 +38,12 @@ class Entry:
 
     @property
     def member_keys(self) -> list[tuple[str, tuple[tuple[str, str], ...], str]]:
-        """The cells a ``mean_of`` entry averages (its setting with the key set to each value); empty otherwise."""
-        if not self.mean_of:
+        """The cells a ``mean_of`` entry, or an entry ``over`` a setting key, averages (its setting with the key set
+        to each value); empty otherwise."""
+        members = self.mean_of or (self.over if isinstance(self.over, tuple) else None)
+        if not members:
             return []
-        key, values = self.mean_of
+        key, values = members
         return [cell_key(self.table, {**self.setting, key: value}, self.metric) for value in values]
 
 
@@ -123,8 +130,8 @@ def parse_report(data: dict[str, Any], source: str = "<reported>") -> PaperRepor
                 raise fail(f"{where}: setting must map names to strings")
             entry = Entry(table=table["id"], setting=dict(raw["setting"]), metric=str(raw["metric"]),
                           value=float(raw["value"]), unit=str(raw.get("unit", "")), source=str(raw["source"]),
-                          higher_is_better=raw.get("higher_is_better"), std=raw.get("std"),
-                          mean_of=_mean_of(raw, fail, where))
+                          higher_is_better=raw.get("higher_is_better"), std=_std(raw, fail, where),
+                          mean_of=_mean_of(raw, fail, where), **_over(raw, fail, where))
             if entry.key in seen:
                 raise fail(f"{where}: (setting, metric) {entry.setting} / {entry.metric} appears twice")
             seen.add(entry.key)
@@ -144,3 +151,55 @@ def _mean_of(raw: dict[str, Any], fail: Any, where: str) -> tuple[str, tuple[str
     if key not in raw["setting"] or not values or not all(isinstance(v, str) for v in values):
         raise fail(f"{where}: mean_of key {key!r} must be a setting key and its values a non-empty list of strings")
     return key, tuple(values)
+
+
+RUN_KEYS = ("run.seed",)  # run keys an ``over`` statistic can range over (read from each run's provenance.json)
+STATISTICS = ("mean", "std")
+
+
+def _std(raw: dict[str, Any], fail: Any, where: str) -> float | None:
+    """The reported standard deviation: a non-negative number, or absent."""
+    std = raw.get("std")
+    if std is None:
+        return None
+    if not isinstance(std, (int, float)) or isinstance(std, bool) or not std >= 0:
+        raise fail(f"{where}: std must be a non-negative number, got {std!r}")
+    return float(std)
+
+
+def _over(raw: dict[str, Any], fail: Any, where: str) -> dict[str, Any]:
+    """A statistic over runs: ``"over": "run.seed"`` (the runs filling this cell, one per seed) or
+    ``"over": {"<setting key>": ["<value>", ...]}`` (one cell per value, e.g. cross-validation folds), with
+    ``"statistic"``: ``"mean"`` (default: ``value`` is the mean, ``std`` the reported spread) or ``"std"``
+    (``value`` is the std itself), and ``"ddof"`` 1 (default, sample std) or 0. Returns Entry keyword arguments."""
+    spec = raw.get("over")
+    if spec is None:
+        stray = [key for key in ("statistic", "ddof") if key in raw]
+        if stray:
+            raise fail(f"{where}: {stray} only apply to a statistic over runs; add \"over\": \"run.seed\" or "
+                       "{\"<setting key>\": [values]}")
+        return {}
+    if raw.get("mean_of") is not None:
+        raise fail(f"{where}: use either mean_of (a plain mean of cells) or over (mean and std over runs), not both")
+    if isinstance(spec, str):
+        if spec not in RUN_KEYS:
+            raise fail(f"{where}: over must be one of {list(RUN_KEYS)} or {{setting key: [values]}}, got {spec!r}")
+        over: str | tuple[str, tuple[str, ...]] = spec
+    elif isinstance(spec, dict) and len(spec) == 1:
+        (key, values), = spec.items()
+        if key not in raw["setting"] or not isinstance(values, list) or len(values) < 2 \
+                or not all(isinstance(v, str) for v in values) or len(set(values)) != len(values):
+            raise fail(f"{where}: over key {key!r} must be a setting key and its values a list of at least 2 "
+                       "distinct strings (the cells the statistic ranges over, e.g. the folds)")
+        over = (key, tuple(values))
+    else:
+        raise fail(f"{where}: over must be one of {list(RUN_KEYS)} or {{setting key: [values]}}, got {spec!r}")
+    statistic = raw.get("statistic", "mean")
+    if statistic not in STATISTICS:
+        raise fail(f"{where}: statistic must be one of {list(STATISTICS)}, got {statistic!r}")
+    if statistic == "std" and raw.get("std") is not None:
+        raise fail(f"{where}: statistic 'std' reports the spread in value; drop std")
+    ddof = raw.get("ddof", 1)
+    if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof not in (0, 1):
+        raise fail(f"{where}: ddof must be 1 (sample std) or 0 (population std), got {ddof!r}")
+    return {"over": over, "statistic": statistic, "ddof": int(ddof)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import decimal
 import math
+import statistics
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +30,8 @@ PAGE_TABLE_START = "<!-- bench:table:start -->"
 PAGE_TABLE_END = "<!-- bench:table:end -->"
 PAPER_COLUMNS = ["table", "setting", "metric", "reported", "reproduced", "delta", "tolerance", "status", "run_id",
                  "source", "note"]
+# Added after ``reproduced`` in the tables of papers with statistic entries (mean / std over runs, see docs/results.md)
+STAT_COLUMNS = ["reported_std", "reproduced_std", "n"]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,6 +60,7 @@ def collect_cells(slug: str, run_roots: Iterable[Path]) -> dict[tuple, dict[str,
             bucket = cells.setdefault(key, {"full": [], "smoke": []})
             bucket[kind].append({**cell, "run_id": results["run_id"], "created": results["created"],
                                  "status": results["status"], "smoke": results["smoke"]})
+            bucket[kind][-1]["run_dir"] = run_dir  # statistic cells read the run's seed from its provenance
     for bucket in cells.values():
         for runs in bucket.values():
             runs.sort(key=lambda c: c["created"], reverse=True)
@@ -82,7 +86,8 @@ def paper_table(slug: str, run_roots: Iterable[Path] | None = None) -> pd.DataFr
     """One row per reported cell (plus cells runs filled that the paper does not report)."""
     import pandas as pd
 
-    return pd.DataFrame(paper_rows(slug, run_roots), columns=PAPER_COLUMNS)
+    rows = paper_rows(slug, run_roots)
+    return pd.DataFrame(rows, columns=list(rows[0]) if rows and "n" in rows[0] else PAPER_COLUMNS)
 
 
 def paper_rows(slug: str, run_roots: Iterable[Path] | None = None) -> Rows:
@@ -93,6 +98,9 @@ def paper_rows(slug: str, run_roots: Iterable[Path] | None = None) -> Rows:
     rows = []
     for entry in report.entries:
         bucket = cells.pop(entry.key, {"full": [], "smoke": []})
+        if entry.over is not None:
+            rows.append(_statistic_row(entry, bucket, filled, report.tolerance_for(entry.table, entry.metric), slug))
+            continue
         best = bucket["full"][0] if bucket["full"] else None
         reproduced = round(best["value"], 6) if best else None
         if best is None and entry.mean_of:
@@ -112,7 +120,84 @@ def paper_rows(slug: str, run_roots: Iterable[Path] | None = None) -> Rows:
         value = runs[0]["value"]
         rows.append(_row(table, dict(setting), metric, None, round(value, 6), None, "unreported", runs[0], "",
                          "" if bucket["full"] else "smoke/partial"))
+    if any(entry.over is not None for entry in report.entries):
+        rows = [_with_stat_columns(row) for row in rows]
     return rows
+
+
+def _statistic_row(entry: Any, bucket: dict[str, list[dict[str, Any]]],
+                   cells: dict[tuple, dict[str, list[dict[str, Any]]]], table_tolerance: float, slug: str
+                   ) -> dict[str, Any]:
+    """The row of an entry that is a statistic over runs (``over``): reported mean +/- std (or std), the runs'
+    mean +/- std with n, the delta of means, and a status by the rule in docs/results.md: with a reported std,
+    ``within tolerance`` means the reproduced mean lies within reported mean +/- reported std (the tolerance column
+    shows that std); without one (or for a ``std`` statistic) the table's tolerance applies as for any cell."""
+    values, label, note = _statistic_values(entry, bucket, cells)
+    n = len(values)
+    mean = statistics.fmean(values) if values else None
+    spread = None if n < 2 else statistics.stdev(values) if entry.ddof == 1 else statistics.pstdev(values)
+    if n == 1:
+        note = "; ".join(filter(None, [note, "n=1: a std needs at least 2 runs"]))
+    reproduced = mean if entry.statistic == "mean" else spread
+    tolerance = entry.std if entry.statistic == "mean" and entry.std is not None else table_tolerance
+    status = cell_status(entry.value, None if reproduced is None else round(reproduced, 6), tolerance)
+    if not values and bucket["smoke"]:
+        smoke = bucket["smoke"][0]
+        status, note = "smoke", f"smoke/partial run {smoke['run_id']}: {smoke['value']:.4g}"
+    elif not values and not note and not is_configured(entry, slug):
+        note = f"no config in configs/{slug}/ fills this cell"
+    run = {"run_id": f"{n} runs over {label}"} if values else None
+    metric = entry.metric if entry.statistic == "mean" else f"{entry.metric} std"
+    row = _row(entry.table, entry.setting, metric, entry.value, None if reproduced is None else round(reproduced, 6),
+               tolerance, status, run, entry.source, note)
+    row.update({"reported_std": entry.std, "n": n,
+                "reproduced_std": None if entry.statistic == "std" or spread is None else round(spread, 6)})
+    return row
+
+
+def _statistic_values(entry: Any, bucket: dict[str, list[dict[str, Any]]],
+                      cells: dict[tuple, dict[str, list[dict[str, Any]]]]) -> tuple[list[float], str, str]:
+    """The values a statistic ranges over, what they range over, and a note. ``over="run.seed"``: the newest full
+    run of this cell for each seed (``provenance.json`` ``seeds.base_seed``; a run without one is skipped and
+    counted in the note). ``over={key: values}``: the newest full run of each member cell, all or none (a mean
+    over some folds is not the reported statistic)."""
+    if isinstance(entry.over, tuple):
+        key, wanted = entry.over
+        members = [cells.get(member, {"full": []})["full"] for member in entry.member_keys]
+        filled = [runs[0]["value"] for runs in members if runs]
+        if len(filled) < len(members):
+            return [], key, f"{len(filled)} of {len(members)} {key} cells filled" if filled else ""
+        return filled, key, ""
+    per_seed: dict[int, float] = {}
+    unknown = 0
+    for run in bucket["full"]:  # newest first: a rerun of a seed replaces the older run
+        seed = _run_seed(run.get("run_dir"))
+        if seed is None:
+            unknown += 1
+        else:
+            per_seed.setdefault(seed, run["value"])
+    note = f"{unknown} run(s) without a recorded seed skipped" if unknown else ""
+    return list(per_seed.values()), entry.over, note
+
+
+def _run_seed(run_dir: Path | None) -> int | None:
+    """``run.seed`` of a run, as its ``provenance.json`` records it (``seeds.base_seed``); None when absent."""
+    path = None if run_dir is None else Path(run_dir) / PROVENANCE_FILE
+    if path is None or not path.is_file():
+        return None
+    seed = (read_json(path).get("seeds") or {}).get("base_seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def _with_stat_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with :data:`STAT_COLUMNS` after ``reproduced`` (blank for rows that are not statistics)."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if key not in STAT_COLUMNS:
+            out[key] = value
+        if key == "reproduced":
+            out.update({column: row.get(column) for column in STAT_COLUMNS})
+    return out
 
 
 def _mean_cell(entry: Any, cells: dict[tuple, dict[str, list[dict[str, Any]]]]

@@ -116,11 +116,15 @@ def test_shipped_configs_load_and_sweeps_replace_the_calibrator():
     from bench.sweep import config_grid
 
     paths = [p for p in (configs_root() / "consistency_calibration").rglob("*.py") if "_base_" not in p.parts]
-    assert len(paths) == 36
+    assert len(paths) == 38
     for path in paths:
         cfg = load_config(path)
         TASKS.build(to_plain(cfg.task))
         if not cfg.get("sweep"):
+            continue
+        if "run.seed" in config_grid(cfg):  # the Monte-Carlo spread sweeps: one run per seed
+            assert config_grid(cfg) == {"run.seed": [0, 1, 2, 3, 4]} and cfg.paper.table == "mc_spread"
+            assert load_config(path, {"run.seed": 3}).run.seed == 3
             continue
         for calibrator in config_grid(cfg)["method.calibrator"]:
             point = load_config(path, {"method.calibrator": calibrator})

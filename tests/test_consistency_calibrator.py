@@ -148,3 +148,64 @@ def test_calibrate_gives_nan_for_a_sample_with_nonfinite_logits_never_a_vote_fra
     probs = ConsistencyCalibrator(noise="gaussian", eps=1.0, num_samples=20, aggregation=aggregation).calibrate(logits)
     assert probs[[2, 5]].isnan().all()
     assert torch.equal(probs[[0, 1, 3, 4]], clean[[0, 1, 3, 4]])  # the other samples are unchanged
+
+
+def library_fine_grained(logits, labels, seeds, kind, t, fresh=True):
+    """A hand-rolled copy of the author library's ``_fit`` (fine_grained, ECE-15, vote fractions): 20 eps over
+    [0, 10], then 20 over best -/+ 1, 0.1, 0.01; each candidate draws its own noise (the library's global generator
+    moves on), here the stream of SplitMix64 output ``kind * 2^32 + candidate`` of each sample's seed."""
+    from bench.methods.consistency_calibration.noise import NOISE_KINDS, splitmix64
+    from bench.metrics.calibration import expected_calibration_error
+
+    best, best_loss, log = None, float("inf"), []
+    for level in range(4):
+        grid = np.linspace(0, 10, 20) if level == 0 else np.linspace(best - 10.0 ** (1 - level),
+                                                                    best + 10.0 ** (1 - level), 20)
+        for eps in grid:
+            counter = torch.tensor(NOISE_KINDS.index(kind) * 2**32 + len(log))
+            draws = unit_noise(splitmix64(seeds, counter) if fresh else seeds, 0, t, logits.shape[1], kind)
+            votes = (logits[:, None, :] + draws * float(eps)).argmax(2)
+            probs = torch.nn.functional.one_hot(votes, logits.shape[1]).float().mean(1)
+            confidence, pred = probs.max(1)
+            loss = expected_calibration_error(confidence, (pred == labels).double(), 15)
+            log.append((float(eps), loss))
+            if loss < best_loss:
+                best, best_loss = float(eps), loss
+    return best, best_loss, log
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "uniform"])
+def test_default_search_is_the_library_procedure_with_fresh_draws_per_eps(kind):
+    logits, labels = overconfident_logits(n=60, k=4, seed=3)
+    seeds = default_seeds(60, 7)
+    cc = ConsistencyCalibrator(noise=kind, num_samples=50).fit(logits, labels, seeds)
+    assert (cc.search_draws, cc.search_num_samples) == ("fresh", 50)  # the library's: fresh draws, one T
+    eps, loss, log = library_fine_grained(logits, labels, seeds, kind, 50)
+    assert cc.search_log[kind] == log and (cc.eps, cc.best_loss) == (eps, loss)
+
+
+def test_common_random_numbers_reuse_one_set_of_draws_for_every_eps():
+    logits, labels = overconfident_logits(n=60, k=4, seed=3)
+    seeds = default_seeds(60, 7)
+    common = ConsistencyCalibrator(noise="gaussian", num_samples=50, search_draws="common").fit(logits, labels, seeds)
+    fresh = ConsistencyCalibrator(noise="gaussian", num_samples=50).fit(logits, labels, seeds)
+    # common: every candidate is scored on the samples' own draws (a reference with no fresh streams gives it)
+    assert common.search_log["gaussian"] == library_fine_grained(logits, labels, seeds, "gaussian", 50, fresh=False)[2]
+    # the coarse grid is the same 20 eps under both; the scores differ because the draws differ
+    coarse_common, coarse_fresh = common.search_log["gaussian"][:20], fresh.search_log["gaussian"][:20]
+    assert [e for e, _ in coarse_common] == [e for e, _ in coarse_fresh]
+    assert sum(a[1] != b[1] for a, b in zip(coarse_common, coarse_fresh, strict=True)) >= 10
+    assert common.eps == pytest.approx(common.search_log["gaussian"][[x[1] for x in common.search_log[
+        "gaussian"]].index(common.best_loss)][0])
+    assert common.describe()["search_draws"] == "common" and fresh.describe()["search_draws"] == "fresh"
+    with pytest.raises(ValueError, match=r"search_draws must be one of \('fresh', 'common'\), got 'crn'"):
+        ConsistencyCalibrator(search_draws="crn")
+
+
+def test_fresh_search_streams_are_distinct_per_candidate_and_kind():
+    from bench.methods.consistency_calibration.consistency import search_seeds
+
+    seeds = default_seeds(5)
+    streams = torch.stack([search_seeds(seeds, kind, j) for kind in ("gaussian", "uniform") for j in range(80)])
+    assert len(set(streams.flatten().tolist()) | set(seeds.tolist())) == 5 * 160 + 5
+    assert torch.equal(search_seeds(seeds[2:4], "uniform", 9), search_seeds(seeds, "uniform", 9)[2:4])  # per sample

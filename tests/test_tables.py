@@ -178,3 +178,114 @@ def test_paper_tables_and_leaderboard_render_the_same_without_pandas(tmp_path: P
     for slug in all_slugs():
         assert render(paper_rows(slug, roots), "md") == render(paper_table(slug, roots), "md"), slug
     assert render(leaderboard_rows(roots), "md") == render(leaderboard(roots), "md")
+
+
+MC_SETTING = {"dataset": "CIFAR-10", "model": "ResNet-50", "loss": "cross-entropy", "method": "CC-Gaussian"}
+
+
+def stat_run(root: Path, name: str, paper: str, table: str, setting: dict, metric: str, value: float,
+             seed: int | None = 0, created: str = "2026-01-01T00:00:00+00:00") -> None:
+    """A results.json filling one cell, with the provenance.json that records ``run.seed`` (None: no provenance)."""
+    atomic_write_json(root / name / "results.json", {
+        "schema_version": 1, "run_id": name, "name": name, "paper": paper, "method": "M", "dataset": "D",
+        "task": "t", "config_sha256": "0" * 64, "status": "complete", "smoke": False, "smoke_reason": None,
+        "samples": {}, "metrics": {"m": value}, "created": created,
+        "cells": [{"table": table, "setting": setting, "metric": metric, "value": value}]})
+    if seed is not None:
+        atomic_write_json(root / name / "provenance.json", {"seeds": {"base_seed": seed}})
+
+
+def mc_row(frame, t: str):
+    setting = ", ".join(f"{k}={v}" for k, v in {**MC_SETTING, "T": t}.items())
+    return frame[(frame.table == "mc_spread") & (frame.setting == setting)].iloc[0]
+
+
+def test_std_over_seeds_is_numpys_sample_std_one_run_per_seed(tmp_path: Path):
+    import numpy as np
+
+    values = [1.13, 1.15, 1.26, 1.20, 1.14]
+    for seed, value in enumerate(values):
+        stat_run(tmp_path, f"s{seed}", "consistency_calibration", "mc_spread", {**MC_SETTING, "T": "100"},
+                 "ECE-15", value, seed=seed, created=f"2026-01-0{seed + 2}T00:00:00+00:00")
+    # an older run of seed 2 is replaced by the newer one; a run without a recorded seed is skipped, and said so
+    stat_run(tmp_path, "old2", "consistency_calibration", "mc_spread", {**MC_SETTING, "T": "100"}, "ECE-15", 9.0,
+             seed=2, created="2026-01-01T00:00:00+00:00")
+    stat_run(tmp_path, "noprov", "consistency_calibration", "mc_spread", {**MC_SETTING, "T": "100"}, "ECE-15", 9.0,
+             seed=None)
+    frame = paper_table("consistency_calibration", [tmp_path])
+    assert list(frame.columns[3:8]) == ["reported", "reproduced", "reported_std", "reproduced_std", "n"]
+    row = mc_row(frame, "100")
+    assert row.metric == "ECE-15 std" and row.reported == 0.04 and row.n == 5
+    assert row.reproduced == pytest.approx(np.std(values, ddof=1), abs=1e-6)  # 0.054037
+    assert row.delta == pytest.approx(row.reproduced - 0.04) and row.tolerance == 0.02
+    assert row.status == "within tolerance" and row.run_id == "5 runs over run.seed"
+    assert row.note == "1 run(s) without a recorded seed skipped" and pd.isna(row.reproduced_std)
+    other = frame[frame.metric == "Acc"].iloc[0]  # rows that are not statistics leave the new columns blank
+    assert pd.isna(other.reported_std) and pd.isna(other.n)
+
+
+def test_a_statistic_of_one_run_says_so_instead_of_a_zero_std(tmp_path: Path):
+    stat_run(tmp_path, "only", "consistency_calibration", "mc_spread", {**MC_SETTING, "T": "1000"}, "ECE-15", 1.2)
+    row = mc_row(paper_table("consistency_calibration", [tmp_path]), "1000")
+    assert row.status == "missing" and pd.isna(row.reproduced) and row.n == 1
+    assert row.note == "n=1: a std needs at least 2 runs" and row.run_id == "1 runs over run.seed"
+    empty = mc_row(paper_table("consistency_calibration", [tmp_path]), "100")
+    assert empty.status == "missing" and empty.n == 0 and empty.run_id == "" and empty.note == ""
+
+
+FOLD_SETTING = {"dataset": "CholecT45", "method": "Rendezvous"}
+
+
+def fold_rows(root: Path):
+    frame = paper_table("difftriplet", [root])
+    return frame[frame.setting == "dataset=CholecT45, split=5-fold CV, method=Rendezvous"].iloc[0]
+
+
+def test_mean_and_std_over_folds_and_the_spread_rule(tmp_path: Path):
+    import numpy as np
+
+    values = [31.0, 27.5, 33.1, 26.4, 30.2]  # reported 29.4 +- 2.8
+    for k, value in enumerate(values[:4], start=1):
+        stat_run(tmp_path, f"k{k}", "difftriplet", "baselines_cholect45_cv", {**FOLD_SETTING, "split": f"fold {k}"},
+                 "mAP_IVT", value)
+    row = fold_rows(tmp_path)
+    assert row.status == "missing" and row.note == "4 of 5 split cells filled" and row.n == 0
+    stat_run(tmp_path, "k5", "difftriplet", "baselines_cholect45_cv", {**FOLD_SETTING, "split": "fold 5"},
+             "mAP_IVT", values[4])
+    row = fold_rows(tmp_path)
+    assert row.reproduced == pytest.approx(np.mean(values)) and row.n == 5
+    assert row.reproduced_std == pytest.approx(np.std(values, ddof=1), abs=1e-6)
+    assert (row.reported, row.reported_std, row.tolerance) == (29.4, 2.8, 2.8)
+    assert row.delta == pytest.approx(np.mean(values) - 29.4) and row.status == "within tolerance"
+    assert row.run_id == "5 runs over split"
+    for k in range(1, 6):  # five folds far off: the mean leaves reported mean +- reported std
+        stat_run(tmp_path, f"late{k}", "difftriplet", "baselines_cholect45_cv", {**FOLD_SETTING, "split": f"fold {k}"},
+                 "mAP_IVT", 20.0 + k, created="2026-03-01T00:00:00+00:00")
+    row = fold_rows(tmp_path)
+    assert row.reproduced == pytest.approx(23.0) and row.status == "mismatch"
+
+
+def test_mean_over_seeds_with_ddof_0_and_one_run(tmp_path: Path, monkeypatch):
+    import numpy as np
+
+    from bench import tables
+    from bench.reported import parse_report
+
+    report = parse_report({
+        "schema_version": 1, "paper": {k: "x" for k in ("slug", "title", "arxiv", "venue", "official_code",
+                                                         "task_family", "datasets", "metrics")},
+        "tolerance": {"default": 0.5},
+        "tables": [{"id": "t", "title": "T", "entries": [
+            {"setting": {"dataset": "A"}, "metric": "acc", "value": 80.1, "std": 0.5, "unit": "%",
+             "source": "paper", "over": "run.seed", "ddof": 0}]}]})
+    monkeypatch.setattr(tables, "load_report", lambda slug: report)
+    stat_run(tmp_path, "a", "x", "t", {"dataset": "A"}, "acc", 80.3, seed=0)
+    row = tables.paper_rows("x", [tmp_path])[0]
+    assert (row["reproduced"], row["reproduced_std"], row["n"], row["status"]) == (80.3, None, 1, "within tolerance")
+    assert row["note"] == "n=1: a std needs at least 2 runs"
+    stat_run(tmp_path, "b", "x", "t", {"dataset": "A"}, "acc", 80.8, seed=1)
+    row = tables.paper_rows("x", [tmp_path])[0]
+    assert row["reproduced"] == pytest.approx(80.55) and row["n"] == 2 and row["status"] == "within tolerance"
+    assert row["reproduced_std"] == pytest.approx(np.std([80.3, 80.8], ddof=0), abs=1e-6)  # ddof 0: 0.25
+    stat_run(tmp_path, "c", "x", "t", {"dataset": "A"}, "acc", 82.0, seed=2)
+    assert tables.paper_rows("x", [tmp_path])[0]["status"] == "mismatch"  # mean 81.03: outside 80.1 +- 0.5

@@ -6,8 +6,11 @@ on validation data by ECE-15 (or NLL) with the library's ``fine_grained`` or ``g
 both noise kinds, keeping the kind with the lower criterion. Two differences, both deliberate:
 
 - noise is drawn per sample from a counter-based stream (``noise.unit_noise``), so results are
-  reproducible from the seed whatever the batching, and the same draws serve every eps of the search
-  (common random numbers: the search compares eps values, not Monte-Carlo noise);
+  reproducible from the seed whatever the batching. The eps search draws fresh noise for every candidate, as the
+  library does (its global generator simply moves on); each candidate's stream is seeded from the sample's seed,
+  the noise kind and the candidate's position in the search (``search_seeds``), so the search is reproducible
+  from ``run.seed``. ``search_draws="common"`` instead reuses one set of draws for every candidate (common random
+  numbers: the search then compares eps values on the same noise, a smoother and cheaper but different search);
 - the library's NLL search passes keyword arguments that ``nn.NLLLoss`` does not take; here the NLL criterion
   is the harness's -log(p_true + 1e-12).
 
@@ -23,7 +26,7 @@ import numpy as np
 import torch
 
 from bench.methods.consistency_calibration.calibrator import CALIBRATORS, Calibrator, default_seeds
-from bench.methods.consistency_calibration.noise import NOISE_KINDS, unit_noise
+from bench.methods.consistency_calibration.noise import NOISE_KINDS, splitmix64, unit_noise
 from bench.finite import require_finite_values
 from bench.metrics.calibration import expected_calibration_error
 from bench.metrics.classification import NLL_EPSILON
@@ -31,6 +34,7 @@ from bench.metrics.classification import NLL_EPSILON
 AGGREGATIONS = ("consistency", "mean")
 SEARCH_METHODS = ("fine_grained", "grid_search")
 CRITERIA = ("ece", "nll")
+SEARCH_DRAWS = ("fresh", "common")
 
 
 def eps_schedule(search_method: str) -> list[np.ndarray] | None:
@@ -47,6 +51,15 @@ def refine_grid(best: float, level: int) -> np.ndarray:
     return np.linspace(best - 1 / 10**level, best + 1 / 10**level, 20)
 
 
+def search_seeds(seeds: torch.Tensor, kind: str, candidate: int) -> torch.Tensor:
+    """Per-sample seeds of the fresh noise that search candidate ``candidate`` (its 0-based position among the
+    eps values the search of ``kind`` evaluates) draws: output number ``kind index * 2^32 + candidate`` of each
+    sample's SplitMix64 stream. Distinct for every (sample, kind, candidate), so no two candidates share draws,
+    and a function of the sample's seed only (batch-independent, reproducible from ``run.seed``)."""
+    counter = NOISE_KINDS.index(kind) * (1 << 32) + candidate
+    return splitmix64(seeds.to(torch.int64), torch.tensor(counter, dtype=torch.int64, device=seeds.device))
+
+
 @CALIBRATORS.register_module()
 class ConsistencyCalibrator(Calibrator):
     """Post-hoc CC at the logit level; outputs probabilities (vote fractions are multiples of 1/T).
@@ -57,6 +70,8 @@ class ConsistencyCalibrator(Calibrator):
         aggregation: "consistency" (vote fraction of each class) or "mean" (mean softmax of the copies).
         num_samples: T for calibration (library default 1000).
         search_num_samples: T while searching eps (None: the same T, as the library does).
+        search_draws: "fresh" (new noise for every eps candidate, as the library draws; the default) or
+            "common" (one set of draws for every candidate: common random numbers).
         search_method: "fine_grained" (20 points over [0, 10], then 3 refinements of 20 points over
             +-1, +-0.1, +-0.01) or "grid_search" (100 points over [0, 10]).
         criterion: "ece" (15 bins, lo < conf <= hi) or "nll".
@@ -69,13 +84,16 @@ class ConsistencyCalibrator(Calibrator):
 
     def __init__(self, noise: str = "auto", aggregation: str = "consistency", num_samples: int = 1000,
                  search_num_samples: int | None = None, search_method: str = "fine_grained",
-                 criterion: str = "ece", eps: float | None = None, max_elements: int = 1 << 18) -> None:
+                 criterion: str = "ece", eps: float | None = None, max_elements: int = 1 << 18,
+                 search_draws: str = "fresh") -> None:
         if noise not in ("auto", *NOISE_KINDS):
             raise ValueError(f"noise must be 'auto' or one of {NOISE_KINDS}, got {noise!r}")
         if aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {aggregation!r}")
         if criterion not in CRITERIA:
             raise ValueError(f"criterion must be one of {CRITERIA}, got {criterion!r}")
+        if search_draws not in SEARCH_DRAWS:
+            raise ValueError(f"search_draws must be one of {SEARCH_DRAWS}, got {search_draws!r}")
         eps_schedule(search_method)
         if eps is not None and noise == "auto":
             raise ValueError("a fixed eps needs a fixed noise kind ('gaussian' or 'uniform')")
@@ -83,7 +101,7 @@ class ConsistencyCalibrator(Calibrator):
             raise ValueError("num_samples and search_num_samples must be positive")
         self.noise, self.aggregation, self.criterion = noise, aggregation, criterion
         self.num_samples, self.search_num_samples = num_samples, search_num_samples or num_samples
-        self.search_method, self.max_elements = search_method, max_elements
+        self.search_method, self.max_elements, self.search_draws = search_method, max_elements, search_draws
         self.eps: float | None = eps
         self.fixed_eps = eps is not None
         self.best_loss: float | None = None
@@ -162,8 +180,12 @@ class ConsistencyCalibrator(Calibrator):
         grids = eps_schedule(self.search_method)
         levels = 3 if self.search_method == "fine_grained" else 0
         for level in range(-1, levels):
-            grid = grids[0] if level < 0 else refine_grid(best_eps, level)
-            probs_per_eps = self._aggregate(logits, seeds, [float(e) for e in grid], kind, self.search_num_samples)
+            grid = [float(e) for e in (grids[0] if level < 0 else refine_grid(best_eps, level))]
+            if self.search_draws == "common":  # one set of draws serves every eps of the grid
+                probs_per_eps = self._aggregate(logits, seeds, grid, kind, self.search_num_samples)
+            else:  # fresh draws per candidate, numbered by position in the whole search
+                probs_per_eps = [self._aggregate(logits, search_seeds(seeds, kind, len(log) + i), [eps], kind,
+                                                 self.search_num_samples)[0] for i, eps in enumerate(grid)]
             for eps, probs in zip(grid, probs_per_eps, strict=True):
                 loss = self._criterion(probs, labels)
                 log.append((float(eps), loss))
@@ -187,5 +209,8 @@ class ConsistencyCalibrator(Calibrator):
         return {"type": type(self).__name__, "noise": self.noise, "noise_kind": self.noise_kind, "eps": self.eps,
                 "aggregation": self.aggregation, "num_samples": self.num_samples,
                 "search_num_samples": self.search_num_samples, "search_method": self.search_method,
+                "search_draws": self.search_draws,
                 "criterion": self.criterion, "per_kind": self.per_kind, "best_loss": self.best_loss,
-                "noise_stream": "SplitMix64 per sample seed, draw index t * C + k"}
+                "noise_stream": "SplitMix64 per sample seed, draw index t * C + k",
+                "search_stream": ("the sample's seed (every candidate)" if self.search_draws == "common" else
+                                  "SplitMix64 output kind * 2^32 + candidate of the sample's seed")}
