@@ -256,7 +256,8 @@ def test_losses_default_draws_order(tiny: BrownianBridge) -> None:
 # num_timesteps 4, linear schedule, grad objective, skip_sample / sample_step 4, eta 1, max_var 1, to_normal,
 # cls_loss, its U-Net with the TINY kwargs (dropout 0), loaded with the `tiny64` fixture's state dict (strict), in
 # float64 (U-Net and inputs; schedule buffers float32 as registered) and in eval mode. Our implementation matched it bit
-# for bit (max |Δ| = 0) on the CPU, in float64 and in float32. The golden values are float64 because float32 ones move
+# for bit (max |Δ| = 0) on the CPU in float64, and in float32 with the `tiny` weights. The golden values are float64:
+# float32 ones move
 # with the CPU: its draws (normal_, uniform_(a, b)) and its oneDNN convolutions differ by an ulp between ATen/oneDNN
 # capabilities, and 4 U-Net calls grow that to 4e-6 relative (tests/golden/README.md).
 # reverse: torch.manual_seed(123); y01 = torch.rand(2, 3, 8, 8).double(); torch.manual_seed(0); out = p_sample_loop(y01)
