@@ -22,7 +22,7 @@ from bench.methods.diffusion.adm import (
     load_adm,
 )
 from bench.methods.diffusion.unet import ModelLayoutError
-from helpers import rounding_tolerance
+from helpers import layer_roundings, rounding_tolerance, seeded_state_dict
 
 
 @pytest.fixture(autouse=True)
@@ -54,12 +54,12 @@ CLASSIFIERS = {
 }
 
 # Golden float64 numbers from the OFFICIAL openai/guided-diffusion UNetModel / EncoderUNetModel (HEAD 22e0df8;
-# printed by tests/golden/guided_diffusion_adm.py, which applies the edits below as patches) given the
-# same state dict (_fill) and inputs (_inputs). For float64 the official code needed three dtype-only edits (GroupNorm32
-# and the attention softmax upcast with promote_types instead of .float(), the float32 timestep embedding cast to the
-# time_embed dtype, model.dtype set to float64). Measured in development: max |Δ| = 0.0 (bit-identical) for A, B, C and
-# the classifier with each of the four pools, in float64, in float32 (unmodified official code) and in float32 after
-# convert_to_fp16 on CPU; the input gradients matched bit for bit too.
+# printed by tests/golden/guided_diffusion_adm.py, which applies the edits below as patches) given the same state
+# dict (helpers.seeded_state_dict) and inputs (_inputs). For float64 the official code needed three dtype-only edits
+# (GroupNorm32 and the attention softmax upcast with promote_types instead of .float(), the float32 timestep embedding
+# cast to the time_embed dtype, model.dtype set to float64). Measured in development: max |Δ| = 0.0 (bit-identical)
+# for A, B, C and the classifier with each of the four pools, in float64, in float32 (unmodified official code) and
+# in float32 after convert_to_fp16 on CPU; the input gradients matched bit for bit too.
 GOLDEN = {
     "A": {"sum": -327.372504865564, "abs": 1208.9591318407554,
           "at": {(0, 0, 0, 0): 0.01929729678126516, (1, 5, 7, 3): 0.6366572360331476,
@@ -93,16 +93,6 @@ LAYOUTS = {
 }
 
 
-def _fill(model: torch.nn.Module, dtype: torch.dtype = torch.float64) -> dict[str, torch.Tensor]:
-    """A state dict independent of construction order: key i (sorted) is drawn from a generator seeded with i;
-    1-D ``.weight`` entries (norm scales) are 1 + noise, everything else noise, both with scale 0.05."""
-    state = {}
-    for index, (key, value) in enumerate(sorted(model.state_dict().items())):
-        noise = torch.randn(value.shape, generator=torch.Generator().manual_seed(index), dtype=torch.float64)
-        state[key] = ((1 + 0.05 * noise) if key.endswith(".weight") and value.ndim == 1 else 0.05 * noise).to(dtype)
-    return state
-
-
 def _inputs(config: dict, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     size = config["image_size"]
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1234), dtype=torch.float64).to(dtype)
@@ -113,18 +103,11 @@ def _close(value: float, expected: float, tol: float) -> bool:
     return math.isclose(value, expected, rel_tol=0, abs_tol=tol)
 
 
-def _roundings(model: torch.nn.Module) -> int:
-    """Dependent float64 roundings a different BLAS may reorder: one per conv, linear and norm layer (bit-equal here,
-    so only another kernel's summation order is allowed for)."""
-    return sum(isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear, torch.nn.GroupNorm))
-               for m in model.modules())
-
-
 def _tiny(name: str, dtype: torch.dtype = torch.float64) -> ADMUNet | ADMClassifier:
     config = {**UNETS, **CLASSIFIERS}[name]
     torch.manual_seed(0)
     model = (ADMUNet if name in UNETS else ADMClassifier)(**config).to(dtype)
-    model.load_state_dict(_fill(model, dtype), strict=True)
+    model.load_state_dict(seeded_state_dict(model, dtype), strict=True)
     return model.eval()
 
 
@@ -138,14 +121,15 @@ def test_matches_official_outputs(name: str) -> None:
     golden = GOLDEN[name]
     assert out.dtype == torch.float64
     # layers x eps(float64) x magnitude: sum of |out| for the sums, max |out| for an entry (around 1e-13 and 1e-15)
-    sum_tol = rounding_tolerance(torch.float64, golden["abs"], _roundings(model))
-    entry_tol = rounding_tolerance(torch.float64, out.abs().max().item(), _roundings(model))
+    sum_tol = rounding_tolerance(torch.float64, golden["abs"], layer_roundings(model))
+    entry_tol = rounding_tolerance(torch.float64, out.abs().max().item(), layer_roundings(model))
     assert _close(out.sum().item(), golden["sum"], sum_tol) and _close(out.abs().sum().item(), golden["abs"], sum_tol)
     for index, expected in golden["at"].items():
         assert _close(out[index].item(), expected, entry_tol), (index, out[index].item(), expected)
     if name in CLASSIFIERS:  # the classifier-guidance gradient: d log p(y | x_t) / d x_t
         torch.log_softmax(out, dim=-1)[torch.arange(2), torch.tensor([1, 7])].sum().backward()
-        grad_tol = rounding_tolerance(torch.float64, golden["grad_abs"], 2 * _roundings(model))  # forward + backward
+        # forward + backward: twice the dependent roundings
+        grad_tol = rounding_tolerance(torch.float64, golden["grad_abs"], 2 * layer_roundings(model))
         assert _close(x.grad.sum().item(), golden["grad_sum"], grad_tol)
         assert _close(x.grad.abs().sum().item(), golden["grad_abs"], grad_tol)
 

@@ -12,7 +12,7 @@ from torch import nn
 from bench.methods.diffusion.adm import ADMUNet
 from bench.methods.idc.bridge import BrownianBridge, per_sample_noise, weights_init
 from bench.methods.idc.label_images import label_images
-from helpers import rounding_tolerance
+from helpers import layer_roundings, rounding_tolerance, seeded_state_dict
 
 BUFFERS = ["m_t", "m_tminus", "variance_t", "variance_tminus", "variance_t_tminus", "posterior_variance_t"]
 TINY = dict(image_size=8, in_channels=3, model_channels=32, out_channels=3, num_res_blocks=1,
@@ -42,6 +42,16 @@ def tiny() -> BrownianBridge:
         torch.manual_seed(0)
         unet = ADMUNet(**TINY)
         unet.apply(weights_init)
+    return BrownianBridge(unet).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny64() -> BrownianBridge:
+    """The golden tests' bridge: the tiny U-Net in float64 with ``seeded_state_dict`` weights (the same on every CPU,
+    unlike the float32 draws of ``tiny``), schedule buffers float32 as the official code registers them, eval mode."""
+    with torch.random.fork_rng(devices=[]):
+        unet = ADMUNet(**TINY).double()
+    unet.load_state_dict(seeded_state_dict(unet, torch.float64), strict=True)
     return BrownianBridge(unet).eval()
 
 
@@ -244,25 +254,38 @@ def test_losses_default_draws_order(tiny: BrownianBridge) -> None:
 
 # Golden values from the OFFICIAL hfmei/IDC BrownianBridgeModel (tests/golden/idc_bridge.py prints them): built with
 # num_timesteps 4, linear schedule, grad objective, skip_sample / sample_step 4, eta 1, max_var 1, to_normal,
-# cls_loss, its U-Net with the TINY kwargs (dropout 0), loaded with the `tiny` fixture's state dict (strict) and in
-# eval mode. Our implementation matched it bit for bit (max |Δ| = 0) on the CPU.
-# reverse: torch.manual_seed(123); y01 = torch.rand(2, 3, 8, 8); torch.manual_seed(0); out = p_sample_loop(y01)
-GOLDEN_REVERSE = {"sum": 6.165031544864178, "abs_sum": 229.54410061240196, "weighted_sum": 8.643560904660259,
-                  "entries": {(0, 0, 0, 0): -0.9432910680770874, (0, 1, 3, 4): -0.23202945291996002,
-                              (1, 2, 7, 7): 0.20021750032901764, (1, 0, 5, 2): -1.0}}
-GOLDEN_TRANSLATE_SUM = 195.08251547813416  # out.mul_(0.5).add_(0.5).clamp_(0, 1).sum(), as SDE_Adv_Model
-GOLDEN_NOCLIP_SUM = 19.529936611652374  # p_sample_loop(y01, clip_denoised=False).sum()
-GOLDEN_GRAD_SUM = -9.247449681162834  # d/dy01 of p_sample_loop(y01).pow(2).sum(), summed
-# losses: protos = label_images(10, image_size=8), labels [3, 0, 9, 3], torch.manual_seed(7);
-# img01 = torch.rand(4, 3, 8, 8); torch.manual_seed(11); model(protos[labels], img01, dataset, labels)
-GOLDEN_LOSSES = {"loss": 0.41085782647132874, "intra": 0.4738880395889282, "inter": -0.06303020566701889}
-# Tolerances: bit-equal here, so only another kernel's summation order is allowed for: one float32 rounding per
-# U-Net call that feeds the value (4 reverse steps, 1 for the losses) of the value's magnitude (|x| <= 1 for an
-# entry, the sum of |x| for a sum: 229.5 for 384 entries; the losses are means of |x| below 0.5).
+# cls_loss, its U-Net with the TINY kwargs (dropout 0), loaded with the `tiny64` fixture's state dict (strict), in
+# float64 (U-Net and inputs; schedule buffers float32 as registered) and in eval mode. Our implementation matched it bit
+# for bit (max |Δ| = 0) on the CPU in float64, and in float32 with the `tiny` weights. The golden values are float64:
+# float32 ones move
+# with the CPU: its draws (normal_, uniform_(a, b)) and its oneDNN convolutions differ by an ulp between ATen/oneDNN
+# capabilities, and 4 U-Net calls grow that to 4e-6 relative (tests/golden/README.md).
+# reverse: torch.manual_seed(123); y01 = torch.rand(2, 3, 8, 8).double(); torch.manual_seed(0); out = p_sample_loop(y01)
+GOLDEN_REVERSE = {"sum": -1.00238749047326, "abs_sum": 252.2213967223522, "weighted_sum": -4.456265647664194,
+                  "entries": {(0, 0, 0, 0): -0.5688336939786841, (0, 1, 3, 4): 0.639038285392948,
+                              (1, 2, 7, 7): 0.9519109703049475, (1, 0, 5, 2): -1.0}}
+GOLDEN_TRANSLATE_SUM = 191.49880625476337  # out.mul_(0.5).add_(0.5).clamp_(0, 1).sum(), as SDE_Adv_Model
+GOLDEN_NOCLIP_SUM = 16.196139020444  # p_sample_loop(y01, clip_denoised=False).sum()
+GOLDEN_GRAD_SUM = -76.15249220471168  # d/dy01 of p_sample_loop(y01).pow(2).sum(), summed
+# losses: protos = _prototypes01() (not label_images: its float32 randn moves by an ulp without AVX2), labels
+# [3, 0, 9, 3], torch.manual_seed(7); img01 = torch.rand(4, 3, 8, 8).double(); torch.manual_seed(11);
+# model(protos[labels], img01, dataset, labels)
+GOLDEN_LOSSES = {"loss": 0.5347134631247259, "intra": 0.6169494095408603, "inter": -0.08223594641613444}
+# Tolerances: bit-equal here, so only another kernel's summation order is allowed for: one float64 rounding per conv,
+# linear and norm layer of each U-Net call that feeds the value (4 reverse steps, 1 for the losses), of the value's
+# magnitude (|x| <= 1 for an entry, the sum of |x| for a sum; the losses are means of |x| below 1). Measured across
+# ATen capabilities default / avx2 / avx512 and oneDNN AVX2: at most 57 of the 288 allowed roundings for an entry,
+# 2.3 for a sum, 0.1 of 72 for a loss.
 STEPS = 4
-ENTRY_TOL = rounding_tolerance(torch.float32, 1.0, STEPS)  # 4.8e-7
-SUM_TOL = rounding_tolerance(torch.float32, GOLDEN_REVERSE["abs_sum"], STEPS)  # 1.1e-4
-LOSS_TOL = rounding_tolerance(torch.float32, 0.5, 1)  # 6.0e-8
+
+
+def _roundings(bridge: BrownianBridge, calls: int) -> int:
+    return calls * layer_roundings(bridge.denoise_fn)
+
+
+def _prototypes01() -> torch.Tensor:
+    """Ten 3x8x8 prototypes in [0, 1), float64 and the same on every CPU."""
+    return torch.rand(10, 3, 8, 8, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
 
 
 def _weighted(x: torch.Tensor) -> float:
@@ -270,51 +293,57 @@ def _weighted(x: torch.Tensor) -> float:
     return (x.double() * weights).sum().item()
 
 
-def test_reverse_matches_official_golden(tiny: BrownianBridge) -> None:
-    y01 = _inputs01()
+def test_reverse_matches_official_golden(tiny64: BrownianBridge) -> None:
+    y01 = _inputs01().double()
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(0)
-        out = tiny.reverse(tiny.to_model_range(y01))
+        out = tiny64.reverse(tiny64.to_model_range(y01))
         torch.manual_seed(0)
-        translated = tiny.translate(y01)
+        translated = tiny64.translate(y01)
         torch.manual_seed(0)
-        unclipped = tiny.reverse(tiny.to_model_range(y01), clip_denoised=False)
-    assert out.double().sum().item() == pytest.approx(GOLDEN_REVERSE["sum"], abs=SUM_TOL)
-    assert out.double().abs().sum().item() == pytest.approx(GOLDEN_REVERSE["abs_sum"], abs=SUM_TOL)
-    assert _weighted(out) == pytest.approx(GOLDEN_REVERSE["weighted_sum"], abs=SUM_TOL)  # weights in [0, 1)
+        unclipped = tiny64.reverse(tiny64.to_model_range(y01), clip_denoised=False)
+    assert out.dtype == torch.float64
+    roundings = _roundings(tiny64, STEPS)
+    entry_tol = rounding_tolerance(torch.float64, 1.0, roundings)  # 288 roundings: 6.4e-14
+    sum_tol = rounding_tolerance(torch.float64, GOLDEN_REVERSE["abs_sum"], roundings)  # 1.6e-11
+    assert out.sum().item() == pytest.approx(GOLDEN_REVERSE["sum"], abs=sum_tol)
+    assert out.abs().sum().item() == pytest.approx(GOLDEN_REVERSE["abs_sum"], abs=sum_tol)
+    assert _weighted(out) == pytest.approx(GOLDEN_REVERSE["weighted_sum"], abs=sum_tol)  # weights in [0, 1)
     for index, value in GOLDEN_REVERSE["entries"].items():
-        assert out[index].item() == pytest.approx(value, abs=ENTRY_TOL)
-    assert translated.double().sum().item() == pytest.approx(GOLDEN_TRANSLATE_SUM, abs=SUM_TOL / 2)  # x/2 + 1/2
+        assert out[index].item() == pytest.approx(value, abs=entry_tol)
+    assert translated.sum().item() == pytest.approx(GOLDEN_TRANSLATE_SUM, abs=sum_tol / 2)  # x/2 + 1/2
+    # same kernels, same process: translate is reverse followed by the elementwise range map
     torch.testing.assert_close(translated, (out * 0.5 + 0.5).clamp(0, 1), rtol=0, atol=0)
-    unclipped_tol = rounding_tolerance(torch.float32, unclipped.double().abs().sum().item(), STEPS)
-    assert unclipped.double().sum().item() == pytest.approx(GOLDEN_NOCLIP_SUM, abs=unclipped_tol)
+    unclipped_tol = rounding_tolerance(torch.float64, unclipped.abs().sum().item(), roundings)
+    assert unclipped.sum().item() == pytest.approx(GOLDEN_NOCLIP_SUM, abs=unclipped_tol)
 
 
-def test_gradient_through_translate_matches_official_golden(tiny: BrownianBridge) -> None:
-    y01 = _inputs01().requires_grad_(True)
+def test_gradient_through_translate_matches_official_golden(tiny64: BrownianBridge) -> None:
+    y01 = _inputs01().double().requires_grad_(True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        tiny.reverse(tiny.to_model_range(y01)).pow(2).sum().backward()
+        tiny64.reverse(tiny64.to_model_range(y01)).pow(2).sum().backward()
     assert y01.grad is not None and torch.isfinite(y01.grad).all()
-    # backward doubles the chain of dependent U-Net calls: 2 x 4 roundings of the sum of |grad|
-    grad_tol = rounding_tolerance(torch.float32, y01.grad.double().abs().sum().item(), 2 * STEPS)
-    assert y01.grad.double().sum().item() == pytest.approx(GOLDEN_GRAD_SUM, abs=grad_tol)
+    # backward doubles the chain of dependent U-Net calls: 2 x 4 calls' roundings of the sum of |grad|
+    grad_tol = rounding_tolerance(torch.float64, y01.grad.abs().sum().item(), 2 * _roundings(tiny64, STEPS))
+    assert y01.grad.sum().item() == pytest.approx(GOLDEN_GRAD_SUM, abs=grad_tol)
 
     y01.grad = None
-    tiny.translate(y01, noise=torch.zeros_like).sum().backward()
+    tiny64.translate(y01, noise=torch.zeros_like).sum().backward()
     assert y01.grad.abs().sum() > 0
 
 
-def test_losses_match_official_golden(tiny: BrownianBridge) -> None:
-    protos01 = label_images(10, image_size=8)
+def test_losses_match_official_golden(tiny64: BrownianBridge) -> None:
+    protos01 = _prototypes01()
     labels = torch.tensor([3, 0, 9, 3])
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(7)
-        images01 = torch.rand(4, 3, 8, 8)
+        images01 = torch.rand(4, 3, 8, 8).double()
         torch.manual_seed(11)
-        out = tiny.losses(tiny.to_model_range(protos01[labels]), tiny.to_model_range(images01), labels, protos01)
+        out = tiny64.losses(tiny64.to_model_range(protos01[labels]), tiny64.to_model_range(images01), labels, protos01)
+    loss_tol = rounding_tolerance(torch.float64, 1.0, _roundings(tiny64, 1))
     for key, value in GOLDEN_LOSSES.items():
-        assert out[key].item() == pytest.approx(value, abs=LOSS_TOL)
+        assert out[key].item() == pytest.approx(value, abs=loss_tol)
 
 
 def test_inference_mode(tiny: BrownianBridge) -> None:

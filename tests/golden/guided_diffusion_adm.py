@@ -3,10 +3,11 @@
 Not part of the suite (it needs the official code): clone openai/guided-diffusion at 22e0df8 and run
 ``python tests/golden/guided_diffusion_adm.py --official PATH [--dtype float64|float32]``; it prints the GOLDEN dict.
 
-The models get the test's configs, state dict (``_fill``) and inputs (``_inputs``), imported from the test module so
-the two cannot drift. For float64 the official code needs three dtype-only edits, applied here as patches (the
-official files stay untouched): GroupNorm32 and the attention softmax upcast with ``promote_types`` instead of
-``.float()``, the float32 timestep embedding is cast to the time_embed dtype, and ``model.dtype`` is float64.
+The models get the test's configs, state dict (``helpers.seeded_state_dict``) and inputs (``_inputs``), imported from
+the tests so the two cannot drift. For float64 the official code needs three dtype-only edits, applied here as
+patches (the official files stay untouched): GroupNorm32 and the attention softmax upcast with ``promote_types``
+instead of ``.float()``, the float32 timestep embedding is cast to the time_embed dtype, and ``model.dtype`` is
+float64.
 """
 from __future__ import annotations
 
@@ -49,7 +50,8 @@ def main() -> None:
     sys.path[:0] = [str(args.official), str(TESTS)]
     from guided_diffusion import nn as official_nn
     from guided_diffusion import unet as official_unet
-    from test_diffusion_adm import CLASSIFIERS, UNETS, _fill, _inputs
+    from helpers import seeded_state_dict
+    from test_diffusion_adm import CLASSIFIERS, UNETS, _inputs
 
     if dtype == torch.float64:
         patch_for_float64(official_nn, official_unet, dtype)
@@ -59,7 +61,7 @@ def main() -> None:
         cls = official_unet.UNetModel if name in UNETS else official_unet.EncoderUNetModel
         model = cls(**config).to(dtype)
         model.dtype = dtype
-        model.load_state_dict(_fill(model, dtype), strict=True)
+        model.load_state_dict(seeded_state_dict(model, dtype), strict=True)
         model.eval()
         x, t, y = _inputs(config, dtype)
         x.requires_grad_(True)
