@@ -1,7 +1,6 @@
 """Faulty checkpoint files given to a run: each is refused naming the file, what was expected and the fix."""
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
@@ -9,16 +8,7 @@ import pytest
 import torch
 
 from fault_harness import expect_clear, run_cli, write_eval_config
-
-
-class _RunsCode:
-    """Unpickling this calls ``os.system``: what a crafted checkpoint would do under ``weights_only=False``."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # noqa: ANN204
-        return os.system, (f"touch {self.marker}",)
+from pickle_fixture import CreatesMarker
 
 
 def _truncated(path: Path, good: Path) -> None:
@@ -60,7 +50,7 @@ def test_bad_checkpoint_is_refused_naming_it(case, writer, names, tmp_path: Path
 
 def test_checkpoint_that_would_run_code_is_refused(tmp_path: Path, digits_checkpoint: Path):
     bad, marker = tmp_path / "evil.pth", tmp_path / "code_ran"
-    torch.save({"state_dict": _RunsCode(marker)}, bad)
+    torch.save({"state_dict": CreatesMarker(marker)}, bad)
     config = write_eval_config(tmp_path, bad)
     outcome = run_cli("run", config, "--no-progress", "--no-wandb")
     assert not marker.exists(), "unpickling the checkpoint ran code"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import shutil
 from pathlib import Path
@@ -13,6 +12,7 @@ import torch
 from PIL import Image
 
 from fault_harness import call_like_cli, expect_clear, record
+from pickle_fixture import CreatesMarker, malicious_pickle
 
 SMALL = {"resize": 10, "crop_size": 8}
 
@@ -101,19 +101,11 @@ def _cifar(root: Path, split: str = "test"):  # noqa: ANN202
     return CIFAR10(root, split=split)
 
 
-class _RunsCode:
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # noqa: ANN204
-        return os.system, (f"touch {self.marker}",)
-
-
 def test_cifar_pickle_that_runs_code_is_refused(tmp_path: Path):
     root = _cifar10(tmp_path)
     marker = tmp_path / "code_ran"
     batch = root / "cifar-10-batches-py" / "test_batch"
-    batch.write_bytes(pickle.dumps({b"data": _RunsCode(marker), b"labels": [0]}))
+    batch.write_bytes(malicious_pickle(marker))
     outcome = call_like_cli(_cifar, root)
     kind = record("CIFAR pickle that runs code", outcome, ("test_batch", "system"), silent=marker.exists())
     assert kind == "clear", f"{kind} (code ran: {marker.exists()})\n{outcome.message}"
@@ -201,7 +193,7 @@ def test_truncated_feature_file_is_named(tmp_path: Path):
 def test_feature_pickle_that_runs_code_is_refused(tmp_path: Path):
     reader = _videos(tmp_path)
     path, marker = tmp_path / "features/video_003.npy", tmp_path / "code_ran"
-    np.save(path, np.array([_RunsCode(marker), 1], dtype=object), allow_pickle=True)
+    np.save(path, np.array([CreatesMarker(marker), 1], dtype=object), allow_pickle=True)
 
     def read_all() -> None:
         data = reader(tmp_path, 1, allow_pickle=True)
