@@ -125,6 +125,8 @@ def test_image_folder_batches_sorted_nested_rgb(tmp_path) -> None:
     write_png(tmp_path / "a" / "1.PNG", 10)
     write_png(tmp_path / "c.bmp", 40, mode="L")  # grayscale: decoded to RGB
     (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "b" / "._2.png").write_bytes(b"\x00\x05\x16\x07")  # AppleDouble: hidden, not an image of the set
+    write_png(tmp_path / ".ipynb_checkpoints" / "2-checkpoint.png", 99)
     assert [p.relative_to(tmp_path).as_posix() for p in list_images(tmp_path)] == [
         "a/1.PNG", "a/sub/0.png", "b/2.png", "c.bmp"]
     batches = list(image_folder_batches(tmp_path, batch_size=3))

@@ -258,11 +258,14 @@ def _folder_error(folder: Path, problem: str) -> DatasetLayoutError:
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Every image file (.png/.jpg/.jpeg/.webp/.bmp, any case) under ``folder``, sorted by relative path."""
+    """Every image file (.png/.jpg/.jpeg/.webp/.bmp, any case) under ``folder``, sorted by relative path; hidden
+    entries (``._x.png`` AppleDouble files, ``.ipynb_checkpoints``) are not images of the set."""
+    from bench.data import visible
+
     folder = Path(folder)
     if not folder.is_dir():
         raise _folder_error(folder, "the folder does not exist" if not folder.exists() else "not a folder")
-    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    found = [p for p in visible(folder.rglob("*"), folder) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
     if not found:
         raise _folder_error(folder, f"no images ({'/'.join(IMAGE_SUFFIXES)}) found in the folder or below it")
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
