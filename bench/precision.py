@@ -1,8 +1,9 @@
 """The one precision setting: its names, their dtypes and the autocast context every forward pass runs under.
 
-A run's ``run.precision``, ``bench cost --precision`` and an adapter's ``dtype`` option all take these names, so
-"fp16" means the same thing everywhere: ``torch.autocast`` to float16 (or the weights cast to it, for adapters
-that hold half-precision weights as their official code does). torch is imported only when a dtype is needed,
+A run's ``run.precision``, ``bench cost --precision`` and the adapters' own options (the diffusion samplers'
+``dtype``, Trident's per-stage ``precision``) all take these names, so "fp16" means the same thing everywhere:
+``torch.autocast`` to float16 (or the weights cast to it, for adapters that hold half-precision weights as their
+official code does). torch is imported only when a dtype is needed,
 so the CLI can list the names without it.
 """
 from __future__ import annotations
