@@ -140,7 +140,8 @@ class MemorizedPrompts(PromptSet):
 detection (Wen; BE README):  sdv1_500_memorized.jsonl
   one JSON object per line: {"caption": "...", "index": 1030727993, "url": "https://..."}  (500 lines)
 ground truth (BE-PRSS):      sdv1_500_mem_groundtruth/
-  sdv1_500_mem_groundtruth_repeated.jsonl          (same keys; optim_utils.get_dataset)
+  sdv1_500_mem_groundtruth.jsonl                   (same keys; Wen's optim_utils.get_dataset_finetune)
+  sdv1_500_mem_groundtruth_repeated.jsonl          (same keys; BE-PRSS optim_utils.get_dataset)
   sdv1_500_mem_groundtruth_repeated_withss.jsonl   (+ "caption1" ... "caption25" paraphrases)
   gt_images/<index>/*.png                          (one or more training images per prompt)
 """
