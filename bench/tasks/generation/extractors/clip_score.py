@@ -37,7 +37,7 @@ CLIP_PREPROCESSING = {
         "amg", "chenchen-usyd/AMG-sd scripts/eval.py get_image_emb_from_tensor (sscd_transform, no CLIP "
         "normalisation)", resize=(224, 224), interpolation="bilinear", backend="pil"),
 }
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "wen": {"model_name": "ViT-g-14", "tag": "laion2b_s12b_b42k", "preprocessing": "open_clip", "scale": 1.0},
     "amg": {"model_name": "ViT-L-14", "tag": "openai", "preprocessing": "amg", "scale": 100.0},
 }
@@ -107,6 +107,7 @@ class CLIPScoreFeatures(ImageFeatureExtractor):
             raise FileNotFoundError(f"CLIP checkpoint not found: {str(path)!r} is not a file. Expected {source}; "
                                     "nothing is downloaded here: pass the local file as `checkpoint`.")
         self.checkpoint, self.checkpoint_sha256 = str(path), sha256_file(path)
+        self.model: Any  # an open_clip CLIP (encode_image, encode_text, visual.image_size)
         self.model, self.quick_gelu = self._build(open_clip, path, model_cfg, source)
         self.model.eval()
         image_size = self.model.visual.image_size
@@ -120,7 +121,7 @@ class CLIPScoreFeatures(ImageFeatureExtractor):
         self._device = torch.device("cpu")
 
     def _build(self, open_clip: Any, path: Path, model_cfg: dict[str, Any] | None,
-               source: str) -> tuple[torch.nn.Module, bool]:
+               source: str) -> tuple[Any, bool]:
         """The model with the checkpoint's weights, and whether it uses QuickGELU."""
         if model_cfg is not None:
             model = open_clip.CLIP(**model_cfg)

@@ -100,7 +100,7 @@ class ImagePreprocessing:
             new_long = int(self.resize * long / short)  # torchvision's rounding of the longer side
             size = (self.resize, new_long) if h <= w else (new_long, self.resize)
         else:
-            size = tuple(self.resize)
+            size = (self.resize[0], self.resize[1])
         x = F.interpolate(x, size=size, mode=self.interpolation, align_corners=False)[0]
         if self.crop is not None:
             import torchvision.transforms.functional as TF
