@@ -102,8 +102,7 @@ class SSCDFeatures(ImageFeatureExtractor):
         parts = []
         with torch.no_grad():  # not inference_mode: callers may edit the returned tensors in place
             for start in range(0, len(items), self.batch_size):
-                chunk = items[start:start + self.batch_size]
-                batch = self.preprocessing(chunk if isinstance(chunk, torch.Tensor) else list(chunk))
+                batch = self.preprocessing(list(items[start:start + self.batch_size]))
                 descriptors = self.model(batch.to(self._device)).float()
                 parts.append(torch.nn.functional.normalize(descriptors, dim=1, p=2))
         if not parts:
