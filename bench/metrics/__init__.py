@@ -1,7 +1,8 @@
 """Metrics computed from stored per-sample outputs, so ``bench score`` can recompute them."""
 from bench.metrics.action_segmentation import ActionSegmentationScores
 from bench.metrics.base import Metric
-from bench.metrics.binary_detection import FrameAccuracy, FrameAUC, VideoAUC
+from bench.metrics.binary_detection import (BestBalancedAccuracy, DetectionAUC, FrameAccuracy, FrameAUC, TPRAtFPR,
+                                            VideoAUC)
 from bench.metrics.calibration import ECE, AdaECE, ClasswiseECE
 from bench.metrics.cost import ModelCost
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
@@ -12,7 +13,7 @@ from bench.metrics.robustness import RobustAccuracy
 from bench.metrics.segmentation import MeanIoU
 from bench.metrics.triplet_recognition import TripletRecognitionAP
 
-__all__ = ["ECE", "FID", "KID", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE", "Brier", "COCOMeanAP",
-           "ClasswiseECE", "FrameAUC", "FrameAccuracy", "InceptionScore", "MeanIoU", "Metric", "ModelCost",
-           "PrecisionRecall", "RobustAccuracy", "ShotBucketCalibration", "TopKAccuracy", "TripletRecognitionAP",
-           "VideoAUC"]
+__all__ = ["ECE", "FID", "KID", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE", "BestBalancedAccuracy",
+           "Brier", "COCOMeanAP", "ClasswiseECE", "DetectionAUC", "FrameAUC", "FrameAccuracy", "InceptionScore",
+           "MeanIoU", "Metric", "ModelCost", "PrecisionRecall", "RobustAccuracy", "ShotBucketCalibration", "TPRAtFPR",
+           "TopKAccuracy", "TripletRecognitionAP", "VideoAUC"]

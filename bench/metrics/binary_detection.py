@@ -1,9 +1,11 @@
-"""Binary detection metrics (face-forgery detection; later membership inference) from per-frame ``score`` and
+"""Binary detection metrics (face-forgery detection, memorization detection) from per-sample ``score`` and
 ``target`` columns.
 
 ``score`` [N] is the probability of the positive class (label 1, "fake"), ``target`` [N] the 0/1 label and
 ``video_id`` (a list of str, or an integer tensor) names each frame's video. Everything is computed in float64;
-AUC is scikit-learn's ``roc_auc_score``, the protocol's reference (two_in_one_kd sheet, section 6).
+AUC is scikit-learn's ``roc_auc_score``, the protocol's reference (two_in_one_kd sheet, section 6). The ROC
+operating-point metrics (TPR at a fixed FPR, accuracy at the best threshold) follow Wen et al.'s detection evaluation
+(``YuxinWenRick/diffusion_memorization``, ``examples/det_mem_viz.ipynb``), which Bright Ending reuses.
 """
 from __future__ import annotations
 
@@ -123,3 +125,81 @@ class VideoAUC(Metric):
     def compute(self, outputs: Columns) -> dict[str, float]:
         names, score, target = self.video_scores(outputs)
         return {"video AUC": binary_auc(target, score, "videos"), "videos": float(len(names))}
+
+
+def roc_points(target: torch.Tensor, score: torch.Tensor, unit: str) -> tuple[np.ndarray, np.ndarray]:
+    """``fpr`` and ``tpr`` of sklearn's ``roc_curve(target, score, pos_label=1)`` with its defaults
+    (``drop_intermediate=True``, as Wen's notebook calls it; the first point is (0, 0) at threshold +inf), after
+    refusing a single-class input as :func:`binary_auc` does."""
+    from sklearn.metrics import roc_curve
+
+    positives = int(target.sum())
+    negatives = len(target) - positives
+    if positives == 0 or negatives == 0:
+        raise ValueError(f"a ROC curve is undefined with a single class: {negatives} negative and {positives} "
+                         f"positive {unit}")
+    fpr, tpr, _ = roc_curve(target.numpy(), score.numpy(), pos_label=1)
+    return fpr, tpr
+
+
+def tpr_at_fpr(target: torch.Tensor, score: torch.Tensor, max_fpr: float = 0.01, unit: str = "samples") -> float:
+    """TPR of the last ROC point whose FPR is strictly below ``max_fpr``: Wen's
+    ``tpr[np.where(fpr < .01)[0][-1]]``. No interpolation between points, and strict: with 100 negatives one false
+    positive is FPR 0.01, not below 0.01, so "TPR@1%FPR" is then the TPR at zero false positives."""
+    fpr, tpr = roc_points(target, score, unit)
+    return float(tpr[np.where(fpr < max_fpr)[0][-1]])  # (0, 0) is always a point, so the index exists
+
+
+def best_balanced_accuracy(target: torch.Tensor, score: torch.Tensor, unit: str = "samples") -> float:
+    """Wen's "ACC": ``max(1 - (fpr + (1 - tpr)) / 2)`` over the ROC points, i.e. the best (TPR + TNR) / 2 over the
+    thresholds of ``roc_curve``; balanced accuracy, not the plain fraction correct (they agree on balanced classes)."""
+    fpr, tpr = roc_points(target, score, unit)
+    return float(np.max(1 - (fpr + (1 - tpr)) / 2))
+
+
+@METRICS.register_module()
+class DetectionAUC(Metric):
+    """ROC AUC over samples (``roc_auc_score(target, score)``; equals Wen's ``metrics.auc(fpr, tpr)``), named
+    ``AUC``: the per-sample counterpart of ``FrameAUC`` for tasks whose samples are not frames (prompts)."""
+
+    required = ("score", "target")
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        score, target = binary_columns(outputs)
+        return {"AUC": binary_auc(target, score, "samples")}
+
+
+@METRICS.register_module()
+class TPRAtFPR(Metric):
+    """True-positive rate at a false-positive rate below ``max_fpr`` (default 0.01), named ``TPR@1%FPR``: the TPR
+    of the last sklearn ``roc_curve`` point with FPR < ``max_fpr`` (strictly, no interpolation), as Wen's code
+    computes it (:func:`tpr_at_fpr`)."""
+
+    required = ("score", "target")
+
+    def __init__(self, max_fpr: float = 0.01, prefix: str = "") -> None:
+        super().__init__(prefix)
+        if isinstance(max_fpr, bool) or not isinstance(max_fpr, (int, float)) or not 0 < max_fpr <= 1:
+            raise ValueError(f"TPRAtFPR: max_fpr must be a number in (0, 1], got {max_fpr!r} (0.01 is 1% FPR)")
+        self.max_fpr = float(max_fpr)
+
+    @property
+    def name(self) -> str:
+        return f"TPR@{self.max_fpr * 100:g}%FPR"
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        score, target = binary_columns(outputs)
+        return {self.name: tpr_at_fpr(target, score, self.max_fpr)}
+
+
+@METRICS.register_module()
+class BestBalancedAccuracy(Metric):
+    """Accuracy at the best threshold as Wen's code computes its "ACC" (:func:`best_balanced_accuracy`): the
+    maximum over sklearn ``roc_curve`` thresholds of (TPR + TNR) / 2, named ``balanced ACC`` (a fraction). The
+    threshold is chosen on the scored samples themselves, so it is an optimistic operating point."""
+
+    required = ("score", "target")
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        score, target = binary_columns(outputs)
+        return {"balanced ACC": best_balanced_accuracy(target, score)}
