@@ -7,9 +7,9 @@ wrapped processor; at the recorded step it recomputes Q, K and the softmax of th
 half, less than one extra UNet call. So the capture's share is at most 1/STEPS of the plain loop; asserted:
 ratio ≤ 1 + 1/STEPS + ``NOISE``. Measured on the shared 2-core machine (2026-12-05, load average 4-5, CPU): single
 UNet calls interleaved 30 times, median 52.7 ms plain, 53.1 ms with the capture installed but not recording,
-54.1 ms recording; whole-loop ratios of two runs 1.108 (2 rounds) and 0.738 (5 rounds), i.e. the loop timings
-drift by tens of percent under that load, hence ``NOISE`` = 0.3 (the capture's own cost is about 1/STEPS · 3%).
-The benchmark takes about 2.5 minutes on CPU.
+54.1 ms recording; whole-loop ratios 1.108 (2 rounds) and 0.738 (5 rounds) under that load, 0.999 (0.644 s each,
+5 rounds, 18 s in all) at load 3.4: loop timings drift by tens of percent on a loaded machine, hence ``NOISE`` = 0.3
+(the capture's own cost is about 3% of one of the STEPS calls).
 """
 from __future__ import annotations
 
