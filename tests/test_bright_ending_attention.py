@@ -169,6 +169,18 @@ def test_map_is_the_same_whatever_extra_unet_calls_happen(unet):
     assert (five - reference_map(unet, latents + 4, text, 40, [7, 7])).abs().max() <= tolerance
 
 
+def test_a_batch_without_unconditional_half(unet):
+    latents, text = cfg_inputs(7)
+    capture = EOSAttentionCapture(step=0, conditional_half=False)
+    previous = install(unet, capture)
+    capture.start([4, 8], num_steps=1)
+    with torch.no_grad(), capture.at_step(0):
+        unet(latents[2:], 3, encoder_hidden_states=text[2:])  # the conditional items alone (guidance scale <= 1)
+    uninstall(unet, previous)
+    want = reference_map(unet, latents, text, 3, [4, 8])  # the same items as the conditional half of a CFG batch
+    assert (capture.eos_map(LATENT, LATENT) - want).abs().max() <= rounding_tolerance(torch.float32, 1.0, 2 * TOKENS)
+
+
 def test_capture_errors_name_the_fix(unet):
     latents, text = cfg_inputs(6)
     capture = EOSAttentionCapture()
@@ -183,6 +195,10 @@ def test_capture_errors_name_the_fix(unet):
     try:
         capture.start([3, 4, 5], num_steps=1)
         with pytest.raises(ValueError, match=r"3 EOS indices for 2 conditional batch items"), torch.no_grad():
+            with capture.at_step(0):
+                unet(latents, 1, encoder_hidden_states=text)
+        capture.start(77, num_steps=1)
+        with pytest.raises(ValueError, match=r"EOS indices \[77, 77\] must lie in 0 .. 76"), torch.no_grad():
             with capture.at_step(0):
                 unet(latents, 1, encoder_hidden_states=text)
         capture.start(3, num_steps=1)

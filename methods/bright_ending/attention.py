@@ -106,9 +106,9 @@ class EOSAttentionCapture:
         if eos.numel() != n:
             raise ValueError(f"bright_ending capture: {eos.numel()} EOS indices for {n} conditional batch items; "
                              "pass one per generation (or one int) to start()")
-        if int(eos.max()) >= probs.shape[-1]:
-            raise ValueError(f"bright_ending capture: EOS index {int(eos.max())} is beyond the {probs.shape[-1]} "
-                             "text tokens")
+        if int(eos.max()) >= probs.shape[-1] or int(eos.min()) < 0:
+            raise ValueError(f"bright_ending capture: EOS indices {eos.tolist()} must lie in 0 .. "
+                             f"{probs.shape[-1] - 1} (the text tokens); use eos_index(prompt, tokenizer)")
         index = eos.view(n, 1, 1, 1).expand(n, probs.shape[1], probs.shape[2], 1)
         column = probs.gather(-1, index).squeeze(-1)  # (n, heads, queries)
         self._maps[layer] = column.float().mean(dim=1)
