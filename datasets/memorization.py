@@ -23,7 +23,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,21 @@ class PromptSet(BenchDataset):
         self.source_size = 0
         self.rows: list[int] = []
         self.items: list[dict[str, Any]] = []
+
+    def _json_lines(self, path: Path, text: str, expected: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """(line number, object) of each non-blank line of a JSON-lines file; a line that is not a JSON object
+        (``expected`` says what it should hold) is an error naming the file and the line."""
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise self.layout_error(path, f"line {number} is not valid JSON ({error.msg} at column "
+                                              f"{error.colno}): {line[:80]!r}") from error
+            if not isinstance(obj, dict):
+                raise self.layout_error(path, f"line {number} is a JSON {type(obj).__name__}, not {expected}")
+            yield number, obj
 
     def _select(self, records: list[dict[str, Any]]) -> None:
         """Keep the subset's records and complete each to the shared item keys."""
@@ -170,18 +185,8 @@ ground truth (BE-PRSS):      sdv1_500_mem_groundtruth/
     def _parse(self, text: str) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
         first_line: dict[int, int] = {}
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        for number, obj in self._json_lines(self.prompts_file, text, "an object with caption, index and url"):
             where = f"line {number}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise self.layout_error(self.prompts_file, f"{where} is not valid JSON ({error.msg} at column "
-                                                           f"{error.colno}): {line[:80]!r}") from error
-            if not isinstance(obj, dict):
-                raise self.layout_error(self.prompts_file, f"{where} is a JSON {type(obj).__name__}, not an object "
-                                                           "with caption, index and url")
             missing = [key for key in ("caption", "index") if key not in obj]
             if missing:
                 raise self.layout_error(self.prompts_file, f"{where} lacks {', '.join(missing)} (keys found: "
@@ -329,17 +334,7 @@ class NonMemorizedPrompts(PromptSet):
         with self.reading(self.prompts_file, "a UTF-8 JSON-lines file"):
             text = self.prompts_file.read_text(encoding="utf-8")
         prompts = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise self.layout_error(self.prompts_file, f"line {number} is not valid JSON ({error.msg} at "
-                                                           f"column {error.colno}): {line[:80]!r}") from error
-            if not isinstance(obj, dict):
-                raise self.layout_error(self.prompts_file, f"line {number} is a JSON {type(obj).__name__}, not an "
-                                                           "object")
+        for number, obj in self._json_lines(self.prompts_file, text, "an object"):
             prompts.append(self._check(obj.get(self.key), f"line {number}", list(obj)))
         return prompts
 

@@ -24,7 +24,7 @@ import torch
 from bench.io import sha256_file
 from bench.registry import EXTRACTORS
 from bench.suggest import suggest
-from bench.tasks.generation.extractors.base import ImageFeatureExtractor
+from bench.tasks.generation.extractors.base import UnitNormEmbedder
 from bench.tasks.generation.extractors.preprocessing import (CLIP_MEAN, CLIP_STD, ImagePreprocessing, Images,
                                                              check_images, pick_preset)
 
@@ -62,7 +62,7 @@ def clip_score(image_features: torch.Tensor, text_features: torch.Tensor, scale:
 
 
 @EXTRACTORS.register_module()
-class CLIPScoreFeatures(ImageFeatureExtractor):
+class CLIPScoreFeatures(UnitNormEmbedder):
     """open_clip image embeddings ``{"pool": [B, D]}`` (L2-normalised float32), text embeddings
     (:meth:`encode_text`) and the CLIP score of images with their prompts (:meth:`score`).
 
@@ -143,26 +143,8 @@ class CLIPScoreFeatures(ImageFeatureExtractor):
                              ) from error
         return model, quick_gelu
 
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    def to(self, device: torch.device | str) -> CLIPScoreFeatures:
-        self._device = torch.device(device)
-        self.model.to(self._device)
-        return self
-
-    def __call__(self, images: Images) -> dict[str, torch.Tensor]:
-        """uint8 [B, H, W, C] or a list of uint8 [H, W, C] -> ``{"pool": [B, D]}`` L2-normalised image embeddings."""
-        items = check_images(images)
-        parts = []
-        with torch.no_grad():
-            for start in range(0, len(items), self.batch_size):
-                batch = self.preprocessing(list(items[start:start + self.batch_size])).to(self._device)
-                parts.append(torch.nn.functional.normalize(self.model.encode_image(batch).float(), dim=-1))
-        if not parts:
-            return {"pool": torch.empty(0, 0, dtype=torch.float32, device=self._device)}
-        return {"pool": torch.cat(parts)}
+    def embed(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(batch)
 
     def encode_text(self, prompts: Sequence[str]) -> torch.Tensor:
         """L2-normalised text embeddings [N, D] of ``prompts`` (float32, on the extractor's device)."""

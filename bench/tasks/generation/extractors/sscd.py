@@ -25,8 +25,8 @@ import torch
 
 from bench.io import sha256_file
 from bench.registry import EXTRACTORS
-from bench.tasks.generation.extractors.base import ImageFeatureExtractor
-from bench.tasks.generation.extractors.preprocessing import ImagePreprocessing, Images, check_images, pick_preset
+from bench.tasks.generation.extractors.base import UnitNormEmbedder
+from bench.tasks.generation.extractors.preprocessing import ImagePreprocessing, pick_preset
 
 SSCD_URL = "https://dl.fbaipublicfiles.com/sscd-copy-detection/{}"
 
@@ -65,7 +65,7 @@ def load_torchscript(path: Path, what: str, expected: str, url: str) -> torch.ji
 
 
 @EXTRACTORS.register_module()
-class SSCDFeatures(ImageFeatureExtractor):
+class SSCDFeatures(UnitNormEmbedder):
     """SSCD descriptors of uint8 images: ``{"pool": [B, D]}`` float32, L2-normalised (D = 1024 for
     ``sscd_disc_large``, 512 for ``sscd_disc_mixup``).
 
@@ -86,28 +86,8 @@ class SSCDFeatures(ImageFeatureExtractor):
         self.expected_file = expected
         self._device = torch.device("cpu")
 
-    @property
-    def device(self) -> torch.device:
-        return self._device
-
-    def to(self, device: torch.device | str) -> SSCDFeatures:
-        """Move the network; images are preprocessed on the CPU and copied chunk by chunk."""
-        self._device = torch.device(device)
-        self.model.to(self._device)
-        return self
-
-    def __call__(self, images: Images) -> dict[str, torch.Tensor]:
-        """uint8 [B, H, W, C] or a list of uint8 [H, W, C] (any sizes) -> ``{"pool": [B, D]}`` unit-norm float32."""
-        items = check_images(images)
-        parts = []
-        with torch.no_grad():  # not inference_mode: callers may edit the returned tensors in place
-            for start in range(0, len(items), self.batch_size):
-                batch = self.preprocessing(list(items[start:start + self.batch_size]))
-                descriptors = self.model(batch.to(self._device)).float()
-                parts.append(torch.nn.functional.normalize(descriptors, dim=1, p=2))
-        if not parts:
-            return {"pool": torch.empty(0, 0, dtype=torch.float32, device=self._device)}
-        return {"pool": torch.cat(parts)}
+    def embed(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.model(batch)
 
     def describe(self) -> dict[str, Any]:
         """Network, weight file and its sha256, the preprocessing, for the run's results."""
