@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 from bench import dist, provenance, upstream
 from bench.config import config_hash, config_text, load_config, to_plain
 from bench.data import BenchDataset
-from bench.finite import NonFiniteError, check_policy, output_error
+from bench.finite import NonFiniteError, check_policy, merge_records, output_error
 from bench.io import atomic_write_json, atomic_write_text, read_json
 from bench.method import Method
 from bench.precision import autocast
@@ -198,7 +198,7 @@ def _evaluate(cfg: Config, env: dist.DistEnv, device: torch.device, run_dir: Pat
     if mine:
         task.prepare(device)
     predict_start = time.perf_counter()
-    _predict(method, task, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
+    found = _predict(method, task, dataset, mine, store, cfg, device, show=progress and env.rank == 0,
              desc=f"{cfg.name} [{len(done)} resumed]" if done else cfg.name)
     store.flush()
     predict_s = time.perf_counter() - predict_start
@@ -216,8 +216,10 @@ def _evaluate(cfg: Config, env: dist.DistEnv, device: torch.device, run_dir: Pat
         }
         if upstream_facts:
             facts["upstream"] = upstream_facts
+        checked = found if not done and env.world_size == 1 else None  # every stored sample was checked just now
         score(run_dir, cfg=cfg, dataset=dataset, task=task, method=method, extra_provenance=facts,
-              wandb_mode=wandb_mode, started=started, dataset_facts=dataset_facts, repair=False)
+              wandb_mode=wandb_mode, started=started, dataset_facts=dataset_facts, repair=False,
+              nonfinite_record=checked)
     mmdist.barrier()
 
 
@@ -393,12 +395,15 @@ def _selected_indices(n: int, limit: int | None) -> list[int]:
 
 
 def _predict(method: Method, task: EvalTask, dataset: BenchDataset, indices: list[int], store: SampleStore,
-             cfg: Config, device: torch.device, show: bool, desc: str) -> None:
+             cfg: Config, device: torch.device, show: bool, desc: str) -> dict[str, dict[str, Any]]:
+    """Predict, check and store each batch; returns the non-finite record of what it stored (``run.nonfinite=
+    "flag"``; under "error" the first non-finite batch raises before it is stored)."""
     loader = DataLoader(_Indexed(dataset, indices), batch_size=int(cfg.run.batch_size), shuffle=False,
                         num_workers=int(cfg.run.num_workers), collate_fn=method.collate,
                         pin_memory=device.type == "cuda")
     base_seed = int(cfg.run.seed)
     policy = check_policy(cfg.run.nonfinite)
+    record: dict[str, dict[str, Any]] = {}
     with torch.inference_mode(), progress(total=len(indices), desc=desc, unit="sample", show=show) as bar:
         for batch in loader:
             ids = list(batch["sample_id"])
@@ -406,19 +411,21 @@ def _predict(method: Method, task: EvalTask, dataset: BenchDataset, indices: lis
             with autocast(device, cfg.run.precision):
                 outputs = task.predict(method, batch, seeds)
             outputs.update(task.featurize(outputs))  # outside autocast: the task fixes its own numerics
-            found = task.nonfinite({"sample_id": ids, **outputs}) if policy == "error" else {}
-            if found:  # the samples before this batch are stored when the error unwinds (evaluate's finally)
+            found = task.nonfinite({"sample_id": ids, **outputs})
+            if found and policy == "error":  # the samples before this batch are stored when the error unwinds
                 raise output_error(found, f"run {store.dir.parent} (the samples computed before this batch are "
                                           "kept; --resume continues them)")
+            merge_records(record, found)
             store.add(ids, batch["index"], seeds, outputs)
             bar.update(len(ids))
+    return record
 
 
 def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDataset | None = None,
           task: EvalTask | None = None, method: Method | None = None,
           extra_provenance: dict[str, Any] | None = None, wandb_mode: str | None = "disabled",
           started: float | None = None, dataset_facts: dict[str, Any] | None = None,
-          repair: bool = True) -> dict[str, Any]:
+          repair: bool = True, nonfinite_record: dict[str, Any] | None = None) -> dict[str, Any]:
     """Aggregate stored outputs, write results.json and provenance, then publish figures, exports and the W&B
     mirror (``bench score`` calls this without re-running the model); returns the results.
 
@@ -460,7 +467,7 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
             raise
         results, prov = write_run(run_dir, cfg, dataset, task, method, metrics, len(expected),
                                   extra_provenance=extra_provenance, started=started, dataset_facts=dataset_facts,
-                                  original=original)
+                                  original=original, nonfinite_record=nonfinite_record)
         return publish(run_dir, cfg, task, store, results, prov, wandb_mode)
 
 
@@ -480,17 +487,19 @@ def aggregate(store: SampleStore, task: EvalTask, expected: list[str]) -> dict[s
 def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset | None, task: EvalTask, method: Method | None,
               metrics: dict[str, float], effective: int, *, extra_provenance: dict[str, Any] | None = None,
               started: float | None = None, dataset_facts: dict[str, Any] | None = None,
-              original: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+              original: int | None = None, nonfinite_record: dict[str, Any] | None = None
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write provenance.json and results.json (metrics, fitted values, paper cells) before anything is published,
     so a failing figure or export never loses a computed score; returns both records. Without ``dataset``,
-    ``dataset_facts`` and ``original`` (its size) describe it."""
+    ``dataset_facts`` and ``original`` (its size) describe it; ``nonfinite_record`` is the non-finite record of
+    the whole store when the caller checked every sample as it was stored (else the store is read again)."""
     if dataset is None and (dataset_facts is None or original is None):
         raise ValueError("write_run needs the dataset, or its recorded facts and size")
     if original is None:
         assert dataset is not None
         original = len(dataset)
     chash = config_hash(cfg)
-    nonfinite, refused = _check_nonfinite(run_dir, cfg, task, chash)
+    nonfinite, refused = _check_nonfinite(run_dir, cfg, task, chash, nonfinite_record)
     metrics = dict(metrics)
     fitted = method.fitted_values() if method is not None else _previous_fitted(run_dir)
     clash = sorted(set(fitted) & set(metrics))
@@ -538,12 +547,13 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset | None, task: Ev
     return results, prov
 
 
-def _check_nonfinite(run_dir: Path, cfg: Config, task: EvalTask, chash: str
-                     ) -> tuple[dict[str, Any], dict[str, str]]:
+def _check_nonfinite(run_dir: Path, cfg: Config, task: EvalTask, chash: str,
+                     record: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str]]:
     """The stored outputs' non-finite values by column (``{column: {"count", "sample_ids"}}``) and the metrics that
     refused non-finite input (``{name: why}``); under ``run.nonfinite="error"`` either is an error, so ``bench
     score`` of a store written before the check refuses it too."""
-    record = task.nonfinite(SampleStore(run_dir, chash))
+    if record is None:
+        record = task.nonfinite(SampleStore(run_dir, chash))
     refusals = dict(getattr(task, "refusals", {}))
     if check_policy(cfg.run.nonfinite) == "error":
         fix = (f" (for `bench score`, set nonfinite='flag' in the run section of {run_dir / CONFIG_FILE})")

@@ -34,3 +34,20 @@ def test_require_finite_names_rows_without_sample_ids():
     with pytest.raises(NonFiniteError, match=r"M: 1 of 2 samples have non-finite \(NaN/Inf\) 'score': 1 sample\(s\) "
                                              r"\(ids 'row 1'\)"):
         require_finite({"score": torch.tensor([0.5, float("nan")])}, "score", "M")
+
+
+def test_all_finite_agrees_with_the_elementwise_test_and_records_merge():
+    from bench.finite import all_finite, merge_records
+
+    x = torch.randn(50, 7)
+    assert all_finite(x) and all_finite(torch.empty(0))  # the fast path: one sum
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        y = x.clone()
+        y[13, 2] = bad
+        assert not all_finite(y)
+    big = torch.full((4,), 3e38)  # the sum overflows to inf although every value is finite: the fallback decides
+    assert all_finite(big)
+    record = merge_records({}, {"logits": {"count": 2, "sample_ids": ["a", "b"]}}, shown=3)
+    later = {"logits": {"count": 2, "sample_ids": ["c", "d"]}, "probs": {"count": 1, "sample_ids": ["e"]}}
+    merge_records(record, later, shown=3)
+    assert record == {"logits": {"count": 4, "sample_ids": ["a", "b", "c"]}, "probs": {"count": 1, "sample_ids": ["e"]}}
