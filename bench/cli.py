@@ -147,12 +147,9 @@ def user_message(error: BaseException) -> str:
     """The error's message; one re-raised from a DataLoader worker carries the worker's traceback in its text
     (torch's ``"Caught X in DataLoader worker process N. Original Traceback ..."``): only the original message
     is kept, with where it was raised."""
-    text = str(error)
-    marker = f"\n{type(error).__name__}: "
-    if not text.startswith("Caught ") or "Original Traceback" not in text or marker not in text:
-        return text
-    where = text.split("\n", 1)[0].removeprefix(f"Caught {type(error).__name__} ").rstrip(".")
-    return f"{text.rsplit(marker, 1)[1].rstrip()}\n  (raised {where})"
+    from bench.data import without_worker_traceback
+
+    return without_worker_traceback(str(error), type(error).__name__)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

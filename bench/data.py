@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,7 @@ class DatasetLayoutError(FileNotFoundError):
     def __init__(self, dataset: str, path: str | Path | None = None, problem: str | None = None, layout: str = "",
                  obtain: str = "") -> None:
         if path is None and problem is None:
-            message = _without_worker_traceback(dataset)
+            message = without_worker_traceback(dataset, DatasetLayoutError.__name__)
             self.path: Path | None = None
         else:
             message = (
@@ -38,13 +39,15 @@ class DatasetLayoutError(FileNotFoundError):
         return str(self.args[0])
 
 
-def _without_worker_traceback(message: str) -> str:
-    """The original error message inside torch's ``ExceptionWrapper`` text, headed by where it was caught."""
-    marker = f"{DatasetLayoutError.__name__}: "
-    if not message.startswith("Caught ") or "Original Traceback" not in message or marker not in message:
+def without_worker_traceback(message: str, class_name: str) -> str:
+    """The original error message inside torch's ``ExceptionWrapper`` text (``"Caught X in DataLoader worker
+    process N. Original Traceback ... X: <message>"``), followed by where it was raised; other text unchanged."""
+    raised = re.compile(rf"\n(?:[\w.]+\.)?{re.escape(class_name)}: ")  # the traceback's last line, module-qualified
+    parts = raised.split(message)
+    if not message.startswith("Caught ") or "Original Traceback" not in message or len(parts) < 2:
         return message
-    where = message.split("\n", 1)[0].removeprefix(f"Caught {DatasetLayoutError.__name__} ").rstrip(".")
-    return f"{message.split(marker, 1)[1].rstrip()}\n  (raised {where})"
+    where = message.split("\n", 1)[0].removeprefix(f"Caught {class_name} ").rstrip(".")
+    return f"{parts[-1].rstrip()}\n  (raised {where})"
 
 
 def is_hidden(path: str | Path) -> bool:

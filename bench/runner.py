@@ -340,14 +340,24 @@ def _open_run(run_dir: Path, cfg: Config, dataset: BenchDataset, indices: list[i
         _record_repair(run_dir, store.repair())
 
 
+def read_provenance(run_dir: Path) -> dict[str, Any]:
+    """The run's provenance.json (empty before the run first wrote it)."""
+    path = run_dir / PROVENANCE_FILE
+    return read_json(path) if path.is_file() else {}
+
+
+def write_provenance(run_dir: Path, prov: dict[str, Any]) -> None:
+    """Replace the run's provenance.json atomically (callers read it, update their keys, write it back)."""
+    atomic_write_json(run_dir / PROVENANCE_FILE, prov)
+
+
 def _record_repair(run_dir: Path, repair: dict[str, Any] | None) -> None:
     """Append what :meth:`SampleStore.repair` did to ``store_repairs`` in provenance.json (if it did anything)."""
     if not repair:
         return
-    prov_path = run_dir / PROVENANCE_FILE
-    prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
+    prov = read_provenance(run_dir)
     prov.setdefault("store_repairs", []).append({"at": _iso(time.time()), **repair})
-    atomic_write_json(prov_path, prov)
+    write_provenance(run_dir, prov)
 
 
 SESSION_SETTINGS = ("batch_size", "world_size", "precision", "device")
@@ -357,8 +367,7 @@ def _record_session(run_dir: Path, session: dict[str, Any]) -> dict[str, Any]:
     """Append this session's settings to ``sessions`` in provenance.json (before it computes anything, so an
     interrupted session is recorded too); when sessions that computed samples differ in a setting that can change
     the numerics (batch size, world size, precision, device), warn and set ``numerics_mixed``."""
-    prov_path = run_dir / PROVENANCE_FILE
-    prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
+    prov = read_provenance(run_dir)
     sessions = [*prov.get("sessions", []), session]
     computing = [s for s in sessions if s.get("samples")]
     differ = [key for key in SESSION_SETTINGS if len({repr(s.get(key)) for s in computing}) > 1]
@@ -368,7 +377,7 @@ def _record_session(run_dir: Path, session: dict[str, Any]) -> dict[str, Any]:
                     "; ".join(f"{k}: {sorted({repr(s.get(k)) for s in computing})}" for k in differ))
     facts = {"sessions": sessions, "numerics_mixed": bool(differ), "numerics_mixed_settings": differ}
     prov.update(facts)
-    atomic_write_json(prov_path, prov)
+    write_provenance(run_dir, prov)
     return facts
 
 
@@ -379,14 +388,13 @@ def _device_name(device: torch.device) -> str:
 def _record_dataset(run_dir: Path, dataset_facts: dict[str, Any], resume: bool) -> str | None:
     """Write the dataset's fingerprint into provenance before any output; a resume over changed data (a new
     logit cache, another split file) is refused, because its stored samples would mix two datasets."""
-    prov_path = run_dir / PROVENANCE_FILE
-    prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
+    prov = read_provenance(run_dir)
     recorded = (prov.get("dataset") or {}).get("fingerprint")
     if resume and recorded not in (None, dataset_facts["fingerprint"]):
         return (f"{run_dir} holds outputs for dataset fingerprint {recorded[:12]}, but the dataset now has "
                 f"{dataset_facts['fingerprint'][:12]}; delete the folder to start afresh")
     prov["dataset"] = dataset_facts
-    atomic_write_json(prov_path, prov)
+    write_provenance(run_dir, prov)
     return None
 
 
@@ -445,9 +453,8 @@ def score(run_dir: str | Path, *, cfg: Config | None = None, dataset: BenchDatas
         repaired = store.repair() if repair else None
         _record_repair(run_dir, repaired)
         recorded = store.expected()
-        prov_path = run_dir / PROVENANCE_FILE
-        if dataset_facts is None and dataset is None and prov_path.is_file():
-            dataset_facts = read_json(prov_path).get("dataset")
+        if dataset_facts is None and dataset is None:
+            dataset_facts = read_provenance(run_dir).get("dataset")
         if dataset is None and (recorded is None or dataset_facts is None):
             dataset = DATASETS.build(upstream.section(cfg, "dataset"))  # the recorded upstream facts: nothing reruns
         if recorded is not None:
@@ -527,8 +534,7 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset | None, task: Ev
         results["refused_metrics"] = refused
     if undefined:
         results["nonfinite_metrics"] = undefined
-    prov_path = run_dir / PROVENANCE_FILE
-    prov: dict[str, Any] = read_json(prov_path) if prov_path.is_file() else {}
+    prov = read_provenance(run_dir)
     prov.update({
         "git": provenance.git_state(), "packages": provenance.package_versions(),
         "config_sha256": chash,
@@ -542,7 +548,7 @@ def write_run(run_dir: Path, cfg: Config, dataset: BenchDataset | None, task: Ev
     if started is not None:
         prov["finished"] = _iso(time.time())
         prov["wall_time_s"] = round(time.time() - started, 3)
-    atomic_write_json(prov_path, prov)
+    write_provenance(run_dir, prov)
     write_results(run_dir, results)
     return results, prov
 

@@ -139,3 +139,12 @@ def test_every_bench_command_named_in_messages_and_readme_exists():
     found = {where: _bench_commands(text) for where, text in texts.items()}
     assert sum(map(len, found.values())) > 20, found
     assert {where: bad for where, commands in found.items() if (bad := _unknown_commands(commands, parser))} == {}
+
+
+def test_a_user_error_from_a_dataloader_worker_prints_only_its_message():
+    from bench.cli import user_message
+
+    wrapped = ValueError("Caught ValueError in DataLoader worker process 2.\nOriginal Traceback (most recent call "
+                         "last):\n  File \"reader.py\", line 9, in __getitem__\nValueError: bad value in /data/x.png")
+    assert user_message(wrapped) == "bad value in /data/x.png\n  (raised in DataLoader worker process 2)"
+    assert user_message(ValueError("plain message")) == "plain message"
