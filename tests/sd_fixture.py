@@ -22,14 +22,19 @@ def write_tokenizer_files(folder: Path) -> dict[str, int]:
     return vocab
 
 
-def write_tiny_stable_diffusion(root: Path) -> Path:
-    """A randomly initialised Stable Diffusion pipeline (16x16 images, 8x8x4 latents) saved under ``root/sd``."""
+def write_tiny_stable_diffusion(root: Path, cross_attention_first: bool = False) -> Path:
+    """A randomly initialised Stable Diffusion pipeline (16x16 images, 8x8x4 latents) saved under ``root/sd``;
+    ``cross_attention_first`` puts the cross-attention block first (down_blocks.0, as SD v1.x: the Bright Ending
+    map is read there)."""
     vocab = write_tokenizer_files(root / "tokenizer_source")
     tokenizer = CLIPTokenizer.from_pretrained(str(root / "tokenizer_source"), model_max_length=16)
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
         sample_size=8, in_channels=4, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D") if cross_attention_first
+        else ("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D") if cross_attention_first
+        else ("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)
     vae = AutoencoderKL(
         in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64), layers_per_block=1,

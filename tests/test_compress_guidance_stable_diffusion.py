@@ -19,11 +19,8 @@ from sd_fixture import write_tiny_stable_diffusion  # noqa: E402
 from bench.io import sha256_file  # noqa: E402
 from bench.methods.compress_guidance.guidance import GuidanceCost  # noqa: E402
 from bench.methods.compress_guidance.schedule import build_schedule  # noqa: E402
-from bench.methods.compress_guidance.stable_diffusion import (  # noqa: E402
-    PipelineLayoutError,
-    load_stable_diffusion,
-    sample_stable_diffusion,
-)
+from bench.methods.compress_guidance.stable_diffusion import sample_stable_diffusion  # noqa: E402
+from bench.methods.diffusion.stable_diffusion import PipelineLayoutError, load_stable_diffusion  # noqa: E402
 from bench.seeding import sample_generator  # noqa: E402
 
 PROMPTS = ["a cat", "a red dog", "blue sky at night"]

@@ -120,7 +120,7 @@ class CompressGuidanceSampler(Method):
     def _setup_stable_diffusion(self, device: torch.device) -> None:
         """A Stable Diffusion folder: CFG against the negative prompt, ``respacing`` = the scheduler's step count."""
         from bench.methods.compress_guidance.schedule import build_schedule
-        from bench.methods.compress_guidance.stable_diffusion import load_stable_diffusion
+        from bench.methods.diffusion.stable_diffusion import load_stable_diffusion
 
         spec = dict(self.guidance_spec)
         if spec.get("type") != "cfg":

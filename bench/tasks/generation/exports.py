@@ -48,6 +48,12 @@ def _png_bytes(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def write_png(path: Path, image: torch.Tensor) -> Path:
+    """One uint8 (H, W, C) image as a PNG, written atomically."""
+    atomic_write_bytes(path, _png_bytes(image.numpy()))
+    return path
+
+
 def write_png_shards(directory: Path, sample_ids: list[str], indices: torch.Tensor, images: torch.Tensor) -> Path:
     """``<directory>/<index // 1000:05d>/<sample_id>.png``; files already there are kept (a sample's image is
     fixed by its id and seed, so a rescore need not rewrite 50,000 PNGs)."""

@@ -7,6 +7,6 @@ this package registers the task's extractors in ``bench.registry.EXTRACTORS`` (t
 ``bench.methods.classifier.features``).
 """
 from bench.tasks.generation.extractors.base import FEATURE_KEYS, ImageFeatureExtractor
-from bench.tasks.generation.extractors import clip_score, inception, sscd  # noqa: F401,E402  (registration)
+from bench.tasks.generation.extractors import clip_score, inception, pixels, sscd  # noqa: F401,E402  (registration)
 
 __all__ = ["FEATURE_KEYS", "ImageFeatureExtractor"]

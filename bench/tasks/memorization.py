@@ -1,0 +1,163 @@
+"""The text-to-image memorization task (Wen et al. 2024, Bright Ending, AMG): one row per prompt, holding its
+generations' detection tracks, maps and images, scored for detection, mitigation (copy similarity, CLIP score) and
+localization by :mod:`bench.metrics.memorization`.
+
+The method returns per prompt ``label`` (1 memorized) and any of: magnitude tracks (generations, steps), a map per
+generation (generations, h, w), ``image`` (generations, H, W, 3) uint8 and ``prompt``. On the generating rank the
+task adds what needs the images and the prompt's ground truth, so scoring never needs them again:
+
+- ``copy_similarity`` (generations,): the ``similarity`` extractor's cosine of each generation with the prompt's
+  ground-truth training images, max over them (SSCD in the papers; NaN for a prompt without GT images);
+- ``clip_score`` (generations,): the ``clip`` extractor's cosine of each generation with the prompt;
+- ``gt_mask`` (H, W): the known memorized region, when the prompt set has one (the ground-truth demo).
+
+Images are kept in the store unless ``keep_images`` is False (500 prompts × 16 generations at 512² are 6 GB).
+``write_exports`` writes each stored map as a PNG overlay on its generation (``maps/``, the localization export),
+up to ``export_maps`` prompts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.registry import EXTRACTORS, TASKS
+from bench.store import Columns, SampleStore, as_outputs
+from bench.tasks.base import EvalTask
+
+GT_KEY = "_gt_images"  # batch ground truth handed from predict to featurize on the same rank, never stored
+
+
+def load_gt_image(entry: Any) -> np.ndarray:
+    """A ground-truth image as uint8 (H, W, 3): a PNG path (read with PIL, converted to RGB as Wen's
+    ``Image.open(...).convert("RGB")``) or an array already in memory."""
+    if isinstance(entry, (str, Path)):
+        from PIL import Image
+
+        with Image.open(entry) as image:
+            return np.array(image.convert("RGB"))
+    array = np.asarray(entry)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"a ground-truth image must be a PNG path or a uint8 (H, W, 3) array, got {array.dtype} "
+                         f"{array.shape}")
+    return array
+
+
+@TASKS.register_module(name="text_to_image_memorization")
+class TextToImageMemorizationTask(EvalTask):
+    """Prompts in, per-prompt memorization signals out (module docstring). ``similarity`` and ``clip`` are
+    extractor specs (``bench.registry.EXTRACTORS``, e.g. ``dict(type="SSCDFeatures", weights=...)`` and
+    ``dict(type="CLIPScoreFeatures", checkpoint=...)``); without them no copy similarity / CLIP score is computed."""
+
+    required_outputs = ("label",)
+    finite_outputs = ("text_noise_norm", "masked_noise_norm", "uncond_noise_norm", "eos_map", "clip_score")
+
+    def __init__(self, metrics: list[dict[str, Any]] | None = None, similarity: dict[str, Any] | None = None,
+                 clip: dict[str, Any] | None = None, keep_images: bool = True, export_maps: int = 16,
+                 grid_size: int = 8) -> None:
+        super().__init__(metrics)
+        self.similarity_spec, self.clip_spec = similarity, clip
+        self.keep_images, self.export_maps, self.grid_size = bool(keep_images), int(export_maps), int(grid_size)
+        self.device: Any = "cpu"
+        self._extractors: dict[str, Any] = {}
+
+    def _extractor(self, role: str) -> Any:
+        spec = self.similarity_spec if role == "similarity" else self.clip_spec
+        if role not in self._extractors and spec is not None:
+            self._extractors[role] = EXTRACTORS.build(dict(spec)).to(self.device)
+        return self._extractors.get(role)
+
+    def prepare(self, device: Any) -> None:
+        self.device = device
+        for role in ("similarity", "clip"):
+            self._extractor(role)
+
+    def predict(self, method: Any, batch: dict[str, Any], seeds: Any) -> Columns:
+        outputs = method.predict(batch, seeds)
+        if self.similarity_spec is not None:
+            outputs[GT_KEY] = list(batch.get("gt_images") or [[] for _ in batch["prompt"]])
+        if "gt_mask" in batch:
+            outputs["gt_mask"] = torch.as_tensor(np.asarray(batch["gt_mask"])).to(torch.uint8)
+        if "prompt" not in outputs:
+            outputs["prompt"] = list(batch["prompt"])
+        return outputs
+
+    def featurize(self, outputs: Columns) -> Columns:
+        """Copy similarity and CLIP score per generation; drops the images when they are not kept (after use)."""
+        gt = outputs.pop(GT_KEY, None)
+        features: Columns = {}
+        images = outputs.get("image")
+        if images is not None and gt is not None:
+            features["copy_similarity"] = self._copy_similarity(images, gt)
+        if images is not None and self.clip_spec is not None:
+            clip = self._extractor("clip")
+            features["clip_score"] = torch.stack([clip.score(list(gens), prompt).float().cpu()
+                                                  for gens, prompt in zip(images, outputs["prompt"], strict=True)])
+        if images is not None and not self.keep_images:
+            outputs.pop("image")
+        return features
+
+    def _copy_similarity(self, images: torch.Tensor, gt: list[Any]) -> torch.Tensor:
+        from bench.tasks.generation.extractors.sscd import max_similarity
+
+        extractor = self._extractor("similarity")
+        rows = []
+        for generations, references in zip(images, gt, strict=True):
+            if not references:
+                rows.append(torch.full((len(generations),), float("nan")))
+                continue
+            gen = extractor(generations)["pool"]
+            ref = extractor([torch.from_numpy(load_gt_image(r)) for r in references])["pool"]
+            rows.append(max_similarity(gen, ref)[0].float().cpu())
+        return torch.stack(rows)
+
+    def describe(self) -> dict[str, Any]:
+        return {role: self._extractor(role).describe() for role in ("similarity", "clip")
+                if (self.similarity_spec if role == "similarity" else self.clip_spec) is not None}
+
+    def write_exports(self, outputs: Columns | SampleStore, run_dir: Path) -> dict[str, Path]:
+        """``maps/<sample id>_<generation>.png``: each stored map (bilinear to the image size, matplotlib's
+        ``jet``) at half opacity over its generation, for the first ``export_maps`` prompts."""
+        source = as_outputs(outputs)
+        stored = set(source.stored_columns() if isinstance(source, SampleStore) else source.load())
+        if self.export_maps <= 0 or not {"eos_map", "image"} <= stored:
+            return {}
+        from bench.tasks.generation.exports import write_png
+
+        folder = run_dir / "maps"
+        block = next(source.iter_chunks(["eos_map", "image"], rows=self.export_maps))
+        for sample_id, maps, images in zip(block["sample_id"], block["eos_map"], block["image"], strict=True):
+            for g, (heat, image) in enumerate(zip(maps, images, strict=True)):
+                write_png(folder / f"{sample_id}_{g}.png", map_overlay(image, heat))
+        return {"maps": folder}
+
+    def write_figures(self, outputs: Columns | SampleStore, directory: Path, title: str = "") -> dict[str, Path]:
+        """A grid of the first generation of the first ``grid_size`` prompts, with their map overlays below when
+        maps are stored."""
+        source = as_outputs(outputs)
+        stored = set(source.stored_columns() if isinstance(source, SampleStore) else source.load())
+        if "image" not in stored:
+            return {}
+        from bench.tasks.generation.exports import sample_grid
+
+        columns = ["image"] + (["eos_map"] if "eos_map" in stored else [])
+        block = next(source.iter_chunks(columns, rows=self.grid_size))
+        tiles = [image[0] for image in block["image"]]
+        if "eos_map" in block:
+            tiles += [map_overlay(image[0], heat[0]) for image, heat in zip(block["image"], block["eos_map"],
+                                                                           strict=True)]
+        return {"generations": sample_grid(torch.stack(tiles), directory / "generations.png")}
+
+
+def map_overlay(image: torch.Tensor, heat: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
+    """uint8 (H, W, 3): ``image`` blended with the map (min-max scaled, upsampled bilinearly to H × W, ``jet``)."""
+    from matplotlib import colormaps
+
+    h, w = image.shape[:2]
+    m = heat.float()
+    m = (m - m.min()) / (m.max() - m.min()).clamp_min(1e-12)
+    m = torch.nn.functional.interpolate(m[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
+    colour = torch.from_numpy(colormaps["jet"](m.clamp(0, 1).numpy())[..., :3]).float() * 255
+    return (image.float() * (1 - alpha) + colour * alpha).round().clamp(0, 255).to(torch.uint8)

@@ -1,0 +1,120 @@
+"""``BrightEnding`` through the runner on a tiny Stable Diffusion folder and prompt files in the official layouts:
+the per-prompt columns, seeds = gen_seed + row, the detection cells recomputed from the stored tracks, copy
+similarity against the GT PNGs, the map export, and errors."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("diffusers")
+pytest.importorskip("transformers")
+
+from sd_fixture import write_tiny_stable_diffusion  # noqa: E402
+
+from bench.config import load_config  # noqa: E402
+from bench.datasets.memorization import MemorizedPrompts, NonMemorizedPrompts  # noqa: E402
+from bench.metrics.memorization import prompt_scores  # noqa: E402
+from bench.methods.bright_ending.adapter import BrightEnding  # noqa: E402
+from bench.runner import evaluate  # noqa: E402
+from bench.store import SampleStore  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sd_folder(tmp_path_factory):
+    return write_tiny_stable_diffusion(tmp_path_factory.mktemp("sd"), cross_attention_first=True)
+
+
+def write_config(tmp_path, sd_folder, method_extra: str = "", metrics: str | None = None):  # noqa: ANN201
+    memorized = MemorizedPrompts.write_example(tmp_path / "data", variant="repeated", num_prompts=3,
+                                               gt_per_prompt=(1, 2, 0))
+    lexica = NonMemorizedPrompts.write_example(tmp_path / "data", num_prompts=3)
+    metrics = metrics or """[dict(type="MemorizationDetection", signal="text_noise_norm", budget="first_step", n_gens=1,
+                     prefix="Wen first step n=1 "),
+                dict(type="MemorizationDetection", signal="masked_noise_norm", budget="all_steps", n_gens=2,
+                     prefix="BE all steps n=2 "),
+                dict(type="CopySimilarity", prefix="pixel similarity ")]"""
+    path = tmp_path / "be.py"
+    path.write_text(f"""
+dataset = dict(type="DetectionPrompts",
+               memorized=dict(type="MemorizedPrompts", prompts_file={str(memorized)!r}),
+               nonmemorized=dict(type="NonMemorizedPrompts", prompts_file={str(lexica)!r}, name="lexica"))
+method = dict(type="BrightEnding", model={str(sd_folder)!r}, num_images=2, gen_seed=7,
+              sampling=dict(num_inference_steps=3){method_extra})
+task = dict(type="text_to_image_memorization", similarity=dict(type="PixelCorrelationFeatures"), export_maps=2,
+            metrics={metrics})
+run = dict(device="cpu", batch_size=2)
+""")
+    return path
+
+
+def test_detection_run_columns_metrics_and_exports(tmp_path, sd_folder):
+    path = write_config(tmp_path, sd_folder)
+    run_dir = evaluate(load_config(path, {"run.work_dir": str(tmp_path / "run")}), wandb_mode="disabled",
+                       progress=False)
+    results = json.loads((run_dir / "results.json").read_text())
+    rows = SampleStore(run_dir, results["config_sha256"]).load()
+    assert rows["sample_id"][:3] == [f"memorized-{1000003 + 7919 * i}" for i in range(3)]
+    assert rows["label"].tolist() == [1, 1, 1, 0, 0, 0]
+    assert rows["text_noise_norm"].shape == (6, 2, 3) and rows["masked_noise_norm"].shape == (6, 2, 3)
+    assert rows["eos_map"].shape == (6, 2, 8, 8) and rows["eos_map"].dtype == torch.float16
+    assert rows["image"].shape == (6, 2, 16, 16, 3) and rows["copy_similarity"].shape == (6, 2)
+    assert bool(torch.isnan(rows["copy_similarity"][2]).all())  # the third memorized prompt has no GT image
+    assert bool(torch.isnan(rows["copy_similarity"][3:]).all())  # non-memorized prompts have none
+    metrics = results["metrics"]
+    for prefix, column, budget, n in (("Wen first step n=1 ", "text_noise_norm", "first_step", 1),
+                                      ("BE all steps n=2 ", "masked_noise_norm", "all_steps", 2)):
+        from sklearn.metrics import roc_auc_score
+
+        scores = prompt_scores(rows[column], n, budget)
+        assert metrics[prefix + "AUC"] == pytest.approx(roc_auc_score(rows["label"].numpy(), scores.numpy()))
+    assert metrics["pixel similarity prompts without GT"] == 1.0
+    assert -1 <= metrics["pixel similarity max"] <= 1
+    assert sorted(p.name for p in (run_dir / "maps").iterdir())[:2] == [
+        "memorized-1000003_0.png", "memorized-1000003_1.png"]
+    provenance = json.loads((run_dir / "provenance.json").read_text())
+    method = provenance["method"] if "method" in provenance else provenance
+    assert "gen_seed + row" in json.dumps(method)
+
+
+def test_seeds_follow_the_row_and_batches_do_not_matter(tmp_path, sd_folder):
+    method = BrightEnding(model=str(sd_folder), num_images=1, gen_seed=4, signals=("wen",),
+                          sampling=dict(num_inference_steps=2))
+    method.setup(torch.device("cpu"))
+    batch = {"prompt": ["a cat", "a dog"], "row": torch.tensor([0, 5]), "label": torch.tensor([1, 0])}
+    both = method.predict(batch, torch.zeros(2))
+    alone = method.predict({"prompt": ["a dog"], "row": torch.tensor([5]), "label": torch.tensor([0])}, torch.zeros(1))
+    assert torch.equal(both["image"][1], alone["image"][0])
+    assert torch.equal(both["text_noise_norm"][1], alone["text_noise_norm"][0])
+    moved = method.predict({"prompt": ["a dog"], "row": torch.tensor([0]), "label": torch.tensor([0])}, torch.zeros(1))
+    assert not torch.equal(moved["image"][0], alone["image"][0])  # seed 4 + 0, not 4 + 5
+    assert "eos_map" not in both and "masked_noise_norm" not in both  # signals=("wen",): no capture
+
+
+def test_two_passes_equal_one(tmp_path, sd_folder):
+    batch = {"prompt": ["a cat"], "row": torch.tensor([2]), "label": torch.tensor([1])}
+    outs = []
+    for passes in (1, 2):
+        method = BrightEnding(model=str(sd_folder), num_images=2, passes=passes, sampling=dict(num_inference_steps=3))
+        method.setup(torch.device("cpu"))
+        outs.append(method.predict(batch, torch.zeros(1)))
+    assert torch.equal(outs[0]["masked_noise_norm"], outs[1]["masked_noise_norm"])
+    assert torch.equal(outs[0]["eos_map"], outs[1]["eos_map"])
+
+
+def test_errors(tmp_path, sd_folder):
+    with pytest.raises(ValueError, match=r"signals must be a non-empty subset of \('wen', 'be'\)"):
+        BrightEnding(model="x", signals=("amg",))
+    with pytest.raises(ValueError, match=r"passes must be 1"):
+        BrightEnding(model="x", passes=3)
+    with pytest.raises(ValueError, match=r"mitigation.type must be one of"):
+        BrightEnding(model="x", mitigation=dict(type="rewrite"))
+    with pytest.raises(RuntimeError, match=r"no model folder; set method.model"):
+        BrightEnding().setup(torch.device("cpu"))
+    method = BrightEnding(model=str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match=r"folder not found"):
+        method.setup(torch.device("cpu"))
+    plain_first = write_tiny_stable_diffusion(tmp_path / "plain")  # down_blocks.0 has no cross-attention
+    with pytest.raises(ValueError, match=r"no cross-attention layer \(attn2\) under 'down_blocks.0'"):
+        BrightEnding(model=str(plain_first)).setup(torch.device("cpu"))
