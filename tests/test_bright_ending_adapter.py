@@ -118,3 +118,43 @@ def test_errors(tmp_path, sd_folder):
     plain_first = write_tiny_stable_diffusion(tmp_path / "plain")  # down_blocks.0 has no cross-attention
     with pytest.raises(ValueError, match=r"no cross-attention layer \(attn2\) under 'down_blocks.0'"):
         BrightEnding(model=str(plain_first)).setup(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("name", ["detection_lexica", "detection_wen_sanity", "localization", "mitigation_none"])
+def test_the_paper_configs_run_on_fixtures_in_the_official_layout(tmp_path, sd_folder, name):
+    """Each paper config with only its file paths (and the SSCD/CLIP weights, not here) swapped for fixtures, at 2
+    DDIM steps: the configs are complete and their metrics compute."""
+    from bench.config import configs_root
+
+    memorized = MemorizedPrompts.write_example(tmp_path / "data", variant="repeated", num_prompts=3)
+    lexica = NonMemorizedPrompts.write_example(tmp_path / "data", num_prompts=12)
+    overrides = {"run.work_dir": str(tmp_path / "run"), "method.model": str(sd_folder),
+                 "method.sampling.num_inference_steps": 2, "method.sampling.height": 16, "method.sampling.width": 16,
+                 "run.device": "cpu"}
+    if name.startswith("detection"):
+        overrides["dataset.memorized.prompts_file"] = str(memorized)
+        overrides["dataset.nonmemorized.prompts_file"] = str(lexica)
+        overrides["dataset.nonmemorized.subset_size"] = 5
+        overrides["method.num_images"] = 16 if name == "detection_lexica" else 4
+        overrides["method.sampling.num_inference_steps"] = 10  # the "first 10 steps" budget needs 10
+    else:
+        overrides["dataset.prompts_file"] = str(memorized)
+    cfg = load_config(configs_root() / "bright_ending" / f"{name}.py", overrides)
+    if name == "detection_lexica":  # 5 subsets of 500 of 2,500 -> 5 subsets of 4 of 5
+        for metric in cfg["task"]["metrics"]:
+            metric["subset_size"] = 4
+    if name == "mitigation_none":
+        cfg["task"]["similarity"] = {"type": "PixelCorrelationFeatures"}
+        cfg["task"]["clip"] = None
+        cfg["task"]["metrics"] = [m for m in cfg["task"]["metrics"] if m["type"] != "MeanCLIPScore"]
+    run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
+    metrics = json.loads((run_dir / "results.json").read_text())["metrics"]
+    if name == "detection_lexica":
+        assert len([k for k in metrics if k.endswith(" AUC")]) == 18  # 2 signals x 3 budgets x 3 n_gens
+        assert 0 <= metrics["BE first_10_steps n=16 AUC std"] <= 0.5  # over the 5 subsets
+    if name == "detection_wen_sanity":
+        assert {"Wen all_steps n=4 AUC", "Wen all_steps n=4 ACC", "Wen all_steps n=4 TPR@1%FPR"} <= set(metrics)
+    if name == "localization":
+        assert len(list((run_dir / "maps").iterdir())) == 3 * 4
+    if name == "mitigation_none":
+        assert metrics["SSCD prompts without GT"] == 1.0
