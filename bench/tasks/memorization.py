@@ -9,7 +9,11 @@ task adds what needs the images and the prompt's ground truth, so scoring never 
 - ``copy_similarity`` (generations,): the ``similarity`` extractor's cosine of each generation with the prompt's
   ground-truth training images, max over them (SSCD in the papers; NaN for a prompt without GT images);
 - ``clip_score`` (generations,): the ``clip`` extractor's cosine of each generation with the prompt;
-- ``gt_mask`` (H, W): the known memorized region, when the prompt set has one (the ground-truth demo).
+- ``gt_mask`` (H, W): the known memorized region, when the prompt set has one (the ground-truth demo);
+- ``nearest_train_similarity`` (generations,): with ``train_reference`` (a dataset spec whose items hold ``image``),
+  the same extractor's max cosine of each generation over that whole image pool (Somepalli et al.'s nearest
+  training neighbour): with a pool of ordinary training images it tells whether a mitigated generation still looks
+  like the training distribution, the quality cost that CLIP score measures in the papers.
 
 Images are kept in the store unless ``keep_images`` is False (500 prompts × 16 generations at 512² are 6 GB).
 ``write_exports`` writes each stored map as a PNG overlay on its generation (``maps/``, the localization export),
@@ -52,13 +56,18 @@ class TextToImageMemorizationTask(EvalTask):
     ``dict(type="CLIPScoreFeatures", checkpoint=...)``); without them no copy similarity / CLIP score is computed."""
 
     required_outputs = ("label",)
-    finite_outputs = ("text_noise_norm", "masked_noise_norm", "uncond_noise_norm", "eos_map", "clip_score")
+    finite_outputs = ("text_noise_norm", "masked_noise_norm", "uncond_noise_norm", "eos_map", "clip_score",
+                      "nearest_train_similarity")
 
     def __init__(self, metrics: list[dict[str, Any]] | None = None, similarity: dict[str, Any] | None = None,
-                 clip: dict[str, Any] | None = None, keep_images: bool = True, export_maps: int = 16,
-                 grid_size: int = 8) -> None:
+                 clip: dict[str, Any] | None = None, train_reference: dict[str, Any] | None = None,
+                 keep_images: bool = True, export_maps: int = 16, grid_size: int = 8) -> None:
         super().__init__(metrics)
-        self.similarity_spec, self.clip_spec = similarity, clip
+        if train_reference is not None and similarity is None:
+            raise ValueError("text_to_image_memorization: train_reference needs a similarity extractor (task."
+                             "similarity) to compare generations with the reference images")
+        self.similarity_spec, self.clip_spec, self.train_reference = similarity, clip, train_reference
+        self._reference_embeddings: torch.Tensor | None = None
         self.keep_images, self.export_maps, self.grid_size = bool(keep_images), int(export_maps), int(grid_size)
         self.device: Any = "cpu"
         self._extractors: dict[str, Any] = {}
@@ -91,6 +100,11 @@ class TextToImageMemorizationTask(EvalTask):
         images = outputs.get("image")
         if images is not None and gt is not None:
             features["copy_similarity"] = self._copy_similarity(images, gt)
+        if images is not None and self.train_reference is not None:
+            pool = self._reference_pool()
+            extractor = self._extractor("similarity")
+            features["nearest_train_similarity"] = torch.stack([
+                (extractor(gens)["pool"].float().cpu() @ pool.T).max(dim=1).values for gens in images])
         if images is not None and self.clip_spec is not None:
             clip = self._extractor("clip")
             features["clip_score"] = torch.stack([clip.score(list(gens), prompt).float().cpu()
@@ -98,6 +112,20 @@ class TextToImageMemorizationTask(EvalTask):
         if images is not None and not self.keep_images:
             outputs.pop("image")
         return features
+
+    def _reference_pool(self) -> torch.Tensor:
+        """Unit-norm embeddings [R, D] of every ``train_reference`` image (computed once per process)."""
+        if self._reference_embeddings is None:
+            from bench.registry import DATASETS
+
+            dataset = DATASETS.build(dict(self.train_reference))
+            images = [as_uint8_image(dataset[i]["image"]) for i in range(len(dataset))]
+            if not images:
+                raise ValueError(f"text_to_image_memorization: train_reference {self.train_reference} is empty")
+            extractor = self._extractor("similarity")
+            self._reference_embeddings = torch.cat([extractor(images[i:i + 256])["pool"].float().cpu()
+                                                    for i in range(0, len(images), 256)])
+        return self._reference_embeddings
 
     def _copy_similarity(self, images: torch.Tensor, gt: list[Any]) -> torch.Tensor:
         from bench.tasks.generation.extractors.sscd import max_similarity
@@ -149,6 +177,19 @@ class TextToImageMemorizationTask(EvalTask):
             tiles += [map_overlay(image[0], heat[0]) for image, heat in zip(block["image"], block["eos_map"],
                                                                            strict=True)]
         return {"generations": sample_grid(torch.stack(tiles), directory / "generations.png")}
+
+
+def as_uint8_image(image: Any) -> torch.Tensor:
+    """A dataset image as uint8 (H, W, 3): uint8 (H, W, C) kept; a float (C, H, W) tensor in [-1, 1] (a diffusion
+    training item) mapped by ``(x + 1) / 2 · 255``, rounded; one channel repeated to three."""
+    image = torch.as_tensor(image)
+    if image.dtype != torch.uint8:
+        if image.ndim != 3:
+            raise ValueError(f"a reference image must be uint8 (H, W, C) or float (C, H, W), got {tuple(image.shape)}")
+        image = ((image.float() + 1) / 2 * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0)
+    if image.shape[-1] == 1:
+        image = image.expand(-1, -1, 3)
+    return image.contiguous()
 
 
 def map_overlay(image: torch.Tensor, heat: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:

@@ -35,7 +35,7 @@ def eos_index(prompt: str | Sequence[int], tokenizer: Any = None, max_tokens: in
     if isinstance(prompt, str):
         if tokenizer is None:
             raise ValueError("eos_index: a text prompt needs the pipeline's tokenizer (or pass its token ids)")
-        ids = list(tokenizer.encode(prompt))
+        ids = list(tokenizer.encode(prompt, verbose=False))  # no "longer than the maximum" warning: we clip
     else:
         ids = list(prompt)
     if len(ids) < 2:
