@@ -51,10 +51,29 @@ def cfg_predictions(unet, latents, cond, uncond) -> tuple[torch.Tensor, torch.Te
     return eps_c, eps_u
 
 
+class TextRecorder(torch.nn.Module):
+    """The UNet, recording the text batch of every call."""
+
+    def __init__(self, unet) -> None:  # noqa: ANN001
+        super().__init__()
+        self.unet, self.texts = unet, []
+
+    def forward(self, sample, timestep, encoder_hidden_states, **kwargs):  # noqa: ANN001, ANN201
+        self.texts.append(encoder_hidden_states.detach().clone())
+        return self.unet(sample, timestep, encoder_hidden_states=encoder_hidden_states, **kwargs)
+
+
 def test_optimisation_lowers_wens_loss_and_freezes_bos(unet):
     latents, cond, uncond = inputs(2)
     settings = PromptOptimization(iters=4, target_loss=None, dtype="float32")
-    embed, record = optimize_prompt_embedding(unet, latents, TIMESTEP, cond, uncond, settings)
+    recorder = TextRecorder(unet)
+    embed, record = optimize_prompt_embedding(recorder, latents, TIMESTEP, cond, uncond, settings)
+    # every call: [uncond, uncond, cond', cond'] with the BOS row of cond' the input's (gradient zeroed, weight decay
+    # undone), the unconditional rows constant
+    assert len(recorder.texts) == 4
+    for text in recorder.texts:
+        assert torch.equal(text[:2], uncond.expand(2, -1, -1)) and torch.equal(text[2], text[3])
+        assert torch.equal(text[2:, 0], cond[:, 0].expand(2, -1))
     losses = record["losses"]
     assert record["iterations"] == 4 and len(losses) == 4 and not record["reached_target"]
     assert record["precision"] == "float32 weights"
@@ -191,9 +210,11 @@ def test_augmentations_golden_with_one_stream():
     assert augment_prompt(prompt, "rand_numb_add", 2, random.Random(0)) == "a photo 5306 of 50494 a cat"
     # randrange(4) = 3 -> "tree" at 3, randrange(4) = 0 -> "dog" at 2
     assert augment_prompt(prompt, "rand_word_add", 2, random.Random(0), VOCAB) == "a photo dog of tree a cat"
-    # CWR draws from the original words [red, fox, on, snow]: 3 "snow" at 3, 0 "red" at 2, 3 "snow" at 3
-    assert augment_prompt("red fox on snow", "rand_word_repeat", 3, random.Random(0)) == \
-        "red fox red snow on snow snow"
+    # CWR draws from the original words [red, fox, runs] only: randrange(3), randint(0, 3 + i) give (1, 3), (0, 2),
+    # (2, 3): "fox" at 3, "red" at 2, "runs" at 3 (drawing from the grown list would give "fox" last)
+    r = random.Random(0)
+    assert [(r.randrange(3), r.randint(0, 3 + i)) for i in range(3)] == [(1, 3), (0, 2), (2, 3)]
+    assert augment_prompt("red fox runs", "rand_word_repeat", 3, random.Random(0)) == "red fox red runs runs fox"
     for style in ("rand_numb_add", "rand_word_add", "rand_word_repeat"):
         for k in (0, 1, 4):
             out = augment_prompt(prompt, style, k, random.Random(7), VOCAB)

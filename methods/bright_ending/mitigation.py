@@ -43,8 +43,10 @@ Differences from the official code:
   still multiplies it by (1 − lr·wd) per step; in the official bf16 that product always rounds back to the same
   value (0.05 % < half a bf16 ulp), so this matches the official bit for bit in bf16 and freezes BOS as intended in
   float32. The returned BOS row is the input's, in the input's dtype.
-* A non-finite loss raises instead of propagating NaN; the plain ``print_optim`` / ``optim_epsilon`` (L2 leash, off
-  in every official run) options are not offered.
+* A non-finite loss raises instead of propagating NaN; a generation whose mask has mean 0 is an error (the official
+  divides by the batch's mean); the ``print_optim`` / ``optim_epsilon`` (L2 leash, off in every official run)
+  options are not offered. Zeroing BOS's gradient is kept as the official does, though restoring the row makes it
+  unobservable (AdamW is elementwise).
 * Augmentations take explicit RNGs: one ``random.Random`` for everything (per-prompt seeding) or, to reproduce the
   official two-stream draws exactly, a ``numpy.random.RandomState`` for the draws (``RandomState.randint(0, k)``
   consumes the stream exactly like ``choice(k)`` and ``randint(k, size=1)``). RT's vocabulary is the list
