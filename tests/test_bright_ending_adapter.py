@@ -158,3 +158,45 @@ def test_the_paper_configs_run_on_fixtures_in_the_official_layout(tmp_path, sd_f
         assert len(list((run_dir / "maps").iterdir())) == 3 * 4
     if name == "mitigation_none":
         assert metrics["SSCD prompts without GT"] == 1.0
+
+
+@pytest.mark.parametrize("mitigation", [
+    dict(type="prompt_optimization", loss="plain", lr=0.05, iters=3, target_loss=0.0, target_step=0),
+    dict(type="prompt_optimization", loss="masked", lr=0.05, iters=3, target_loss=0.0, target_step=1),
+    dict(type="prompt_augmentation", style="rand_numb_add", repeat_num=2),
+    dict(type="prompt_augmentation", style="rand_word_repeat", repeat_num=2),
+    dict(type="embedding_noise", std=0.5),
+], ids=["wen", "be_step1", "rna", "cwr", "gni"])
+def test_mitigations_change_the_generation_and_record_what_they_did(sd_folder, mitigation):
+    batch = {"prompt": ["a cat"], "row": torch.tensor([1]), "label": torch.tensor([1])}
+    plain = BrightEnding(model=str(sd_folder), num_images=2, sampling=dict(num_inference_steps=3))
+    plain.setup(torch.device("cpu"))
+    base = plain.predict(batch, torch.zeros(1))
+    method = BrightEnding(model=str(sd_folder), num_images=2, sampling=dict(num_inference_steps=3),
+                          mitigation=mitigation)
+    method.setup(torch.device("cpu"))
+    out = method.predict(batch, torch.zeros(1))
+    if mitigation.get("style") != "rand_numb_add":  # the fixture tokenizer reads digits as <|endoftext|>, the pad
+        assert not torch.equal(out["image"], base["image"])
+    assert out["masked_noise_norm"].shape == out["text_noise_norm"].shape == (1, 2, 3)
+    if mitigation["type"] == "prompt_optimization":
+        assert out["optim_iterations"].tolist() == [[3.0, 3.0]]  # target 0 is never reached: every iteration runs
+        assert bool(torch.isfinite(out["optim_final_loss"]).all())
+        assert out["prompt"] == ["a cat"]
+    elif mitigation["type"] == "prompt_augmentation":
+        assert out["prompt"][0] != "a cat" and len(out["prompt"][0].split(" ")) == 4  # two words inserted
+        again = method.predict(batch, torch.zeros(1))
+        assert again["prompt"] == out["prompt"] and torch.equal(again["image"], out["image"])  # seeded per prompt
+    else:
+        assert out["prompt"] == ["a cat"]
+
+
+def test_mitigation_knobs_fail_at_build_time():
+    with pytest.raises(ValueError, match=r"mitigation.loss must be 'plain'"):
+        BrightEnding(model="x", mitigation=dict(type="prompt_optimization", loss="global"))
+    with pytest.raises(ValueError, match=r"prompt_augmentation takes style"):
+        BrightEnding(model="x", mitigation=dict(type="prompt_augmentation", style="shuffle"))
+    with pytest.raises(ValueError, match=r"embedding_noise takes std"):
+        BrightEnding(model="x", mitigation=dict(type="embedding_noise", sigma=0.1))
+    with pytest.raises(ValueError, match=r"lr"):
+        BrightEnding(model="x", mitigation=dict(type="prompt_optimization", lr=-1.0))

@@ -14,8 +14,9 @@ seeded ``gen_seed + row`` (the official per-prompt seed) and returns, per prompt
 ``mitigation`` (one of, the rows of the mitigation table):
 
 - ``dict(type="prompt_optimization", loss="plain" | "masked", lr=0.05, iters=10, target_loss=1.0,
-  target_steps=(0,), dtype="bfloat16")``: Wen's inference-time prompt-embedding optimisation; ``masked`` is BE's
-  loss m′ with the map of a first, unmitigated generation with the same seed (the official ``mit_attn_scores.npz``);
+  target_step=0, dtype="bfloat16", weight_decay=0.01)``: Wen's inference-time prompt-embedding optimisation
+  (:mod:`.mitigation`); ``masked`` is BE's loss m′ with the map of a first, unmitigated generation with the
+  same seed (the official ``mit_attn_scores.npz``);
 - ``dict(type="prompt_augmentation", style="rand_numb_add" | "rand_word_add" | "rand_word_repeat", repeat_num=...)``:
   Somepalli et al.'s RNA / RT / CWR baselines of the same repository, drawn from a ``random.Random(gen_seed + row)``;
 - ``dict(type="embedding_noise", std=...)``: GNI, Gaussian noise on the text embedding.
@@ -44,15 +45,28 @@ RAGGED = ("gt_images", "paraphrases", "token_ids")
 
 
 def _mitigation_spec(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The mitigation spec, checked now (a bad knob fails at build time, not after the first generation)."""
     if spec is None:
         return None
+    from bench.methods.bright_ending.mitigation import AUGMENTATION_STYLES, PromptOptimization
+
     spec = dict(spec)
     kind = spec.get("type")
     if kind not in MITIGATIONS:
         raise ValueError(f"BrightEnding: mitigation.type must be one of {MITIGATIONS}, got {kind!r}")
-    if kind == "prompt_optimization" and spec.get("loss", "plain") not in ("plain", "masked"):
-        raise ValueError(f"BrightEnding: mitigation.loss must be 'plain' (Wen) or 'masked' (BE's m′), got "
-                         f"{spec.get('loss')!r}")
+    options = {k: v for k, v in spec.items() if k != "type"}
+    if kind == "prompt_optimization":
+        if options.pop("loss", "plain") not in ("plain", "masked"):
+            raise ValueError(f"BrightEnding: mitigation.loss must be 'plain' (Wen) or 'masked' (BE's m′), got "
+                             f"{spec.get('loss')!r}")
+        PromptOptimization(**options)
+    elif kind == "prompt_augmentation":
+        if options.get("style") not in AUGMENTATION_STYLES or set(options) - {"style", "repeat_num"}:
+            raise ValueError(f"BrightEnding: prompt_augmentation takes style (one of {sorted(AUGMENTATION_STYLES)}) "
+                             f"and repeat_num, got {options}")
+    elif set(options) != {"std"} or float(options["std"]) < 0:
+        raise ValueError(f"BrightEnding: embedding_noise takes std (>= 0, the noise's standard deviation), got "
+                         f"{options}")
     return spec
 
 
@@ -93,11 +107,15 @@ class BrightEnding(Method):
         self.components: Any = None
         self.capture: Any = None
         self._uncond: torch.Tensor | None = None
+        self._vocabulary: list[str] | None = None
 
     # ------------------------------------------------------------------------------------------------ building
     def _dtype(self, device: torch.device) -> torch.dtype:
-        if self.dtype_name == "auto":  # the official fp16 on GPU; fp16 convolutions are slow or missing on CPU
-            return torch.float16 if device.type == "cuda" else torch.float32
+        if self.dtype_name == "auto":  # the official precision on GPU (fp16 detection, bf16 mitigation); float32 on
+            if device.type != "cuda":  # CPU, where the bf16 optimisation runs under autocast (mitigation.py)
+                return torch.float32
+            optimising = (self.mitigation or {}).get("type") == "prompt_optimization"
+            return torch.bfloat16 if optimising else torch.float16
         return dtype_of(self.dtype_name)
 
     @property
@@ -145,40 +163,56 @@ class BrightEnding(Method):
         spec = self.mitigation or {}
         if spec.get("type") != "prompt_augmentation":
             return prompt
-        from bench.methods.bright_ending.mitigation import augment_prompt
+        from bench.methods.bright_ending.mitigation import augment_prompt, rt_vocabulary
 
-        options = {k: v for k, v in spec.items() if k != "type"}
-        return augment_prompt(prompt, rng=random.Random(seed), tokenizer=self.components.tokenizer, **options)
+        if spec["style"] == "rand_word_add" and self._vocabulary is None:
+            self._vocabulary = rt_vocabulary(self.components.tokenizer)
+        return augment_prompt(prompt, spec["style"], int(spec.get("repeat_num", 1)), random.Random(seed),
+                              vocabulary=self._vocabulary)
 
-    def _condition(self, text: str, seed: int) -> torch.Tensor:
-        cond = self._encode([text])
+    def _embeddings(self, text: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The conditional and unconditional embeddings; GNI (as ``inference_mem_gni.py``) adds noise of std
+        ``std`` to every position of both halves of the CFG batch, one draw per generation."""
+        if self._uncond is None:
+            self._uncond = self._encode([""])
+        cond, uncond = self._encode([text]), self._uncond
         spec = self.mitigation or {}
         if spec.get("type") == "embedding_noise":
             from bench.methods.bright_ending.mitigation import gaussian_noise_embedding
 
-            generator = torch.Generator().manual_seed(seed)
-            cond = gaussian_noise_embedding(cond.expand(self.num_images, -1, -1).cpu().float(), float(spec["std"]),
-                                            generator).to(cond.device, cond.dtype)
-        return cond
+            generator, n = torch.Generator().manual_seed(seed), self.num_images
+            both = torch.cat([uncond.expand(n, -1, -1), cond.expand(n, -1, -1)]).cpu()
+            noisy = gaussian_noise_embedding(both, float(spec["std"]), generator).to(cond.device, cond.dtype)
+            uncond, cond = noisy.chunk(2)
+        return cond, uncond
 
-    def _optimiser(self, mask: torch.Tensor | None, record: list[dict[str, Any]]) -> Any:
+    def _optimised(self, cond: torch.Tensor, uncond: torch.Tensor, mask: torch.Tensor | None, run: dict[str, Any],
+                   ) -> tuple[Any, list[dict[str, Any]]]:
+        """Wen's mitigation: optimise the conditional embedding at ``target_step`` of a generation, then generate
+        from the same x_T with the optimised embedding at every step (official ``inference_mem.py``); at step 0 the
+        first generation already is that one."""
         from bench.methods.bright_ending.mitigation import PromptOptimization, optimize_prompt_embedding
+        from bench.methods.bright_ending.sampling import generate
 
-        spec = {k: v for k, v in (self.mitigation or {}).items() if k not in ("type", "loss")}
-        if "target_steps" in spec:
-            spec["target_steps"] = tuple(spec["target_steps"])
-        settings = PromptOptimization(**spec)
+        settings = PromptOptimization(**{k: v for k, v in (self.mitigation or {}).items() if k not in ("type", "loss")})
         unet, scheduler = self.components.unet, self.components.scheduler
+        record: list[dict[str, Any]] = []
+        optimised: dict[str, torch.Tensor] = {}
 
-        def before_step(i: int, t: torch.Tensor, latents: torch.Tensor, cond: torch.Tensor,
-                        uncond: torch.Tensor) -> torch.Tensor:
-            if i not in settings.target_steps:
-                return cond
-            new, facts = optimize_prompt_embedding(unet, latents, t, cond, uncond, settings, mask=mask,
-                                                   scale_model_input=scheduler.scale_model_input)
+        def before_step(i: int, t: torch.Tensor, latents: torch.Tensor, c: torch.Tensor,
+                        u: torch.Tensor) -> torch.Tensor:
+            if i != settings.target_step or optimised:
+                return c
+            optimised["cond"], facts = optimize_prompt_embedding(unet, latents, t, c, u, settings, mask=mask,
+                                                                 scale_model_input=scheduler.scale_model_input)
             record.append(facts)
-            return new
-        return before_step
+            return optimised["cond"]
+
+        keep = "be" in self.signals  # m′ of the mitigated generation, with its own map
+        gen = generate(self.components, cond, uncond, before_step=before_step, keep_differences=keep, **run)
+        if settings.target_step > 0:
+            gen = generate(self.components, optimised["cond"], uncond, keep_differences=keep, **run)
+        return gen, record
 
     def _one_prompt(self, prompt: str, row: int) -> dict[str, Any]:
         from bench.methods.bright_ending.attention import eos_index
@@ -188,9 +222,8 @@ class BrightEnding(Method):
         text = self._prompt(prompt, seed)
         tokenizer = self.components.tokenizer
         eos = eos_index(text, tokenizer, max_tokens=tokenizer.model_max_length)
-        if self._uncond is None:
-            self._uncond = self._encode([""])
-        cond, n = self._condition(text, seed), self.num_images
+        cond, uncond = self._embeddings(text, seed)
+        n = self.num_images
         capture = self.capture if self.needs_map else None
         run = dict(n=n, seed=seed, settings=self.sampling, capture=capture, eos=eos)
         spec = self.mitigation or {}
@@ -198,23 +231,21 @@ class BrightEnding(Method):
         if spec.get("type") == "prompt_optimization":
             mask = None
             if spec.get("loss") == "masked":  # the map of the unmitigated generation (official: mit_attn_scores.npz)
-                mask = generate(self.components, cond, self._uncond, **run).eos_map[:, None]
-            record: list[dict[str, Any]] = []
-            gen = generate(self.components, cond, self._uncond, before_step=self._optimiser(mask, record),
-                           mask=mask if "be" in self.signals else None, **run)
-            out["optim_iterations"] = torch.tensor([float(sum(r["iterations"] for r in record))] * n)
-            out["optim_final_loss"] = torch.tensor([float(record[-1]["losses"][-1]) if record and record[-1]["losses"]
-                                                    else float("nan")] * n)
-            masked = gen.masked_noise_norm
+                mask = generate(self.components, cond, uncond, **run).eos_map[:, None]
+            gen, record = self._optimised(cond, uncond, mask, run)
+            out["optim_iterations"] = torch.full((n,), float(sum(r["iterations"] for r in record)))
+            last = record[-1]["losses"] if record else []
+            out["optim_final_loss"] = torch.full((n,), float(last[-1]) if last else float("nan"))
+            masked = masked_tracks(gen.differences, gen.eos_map) if "be" in self.signals else None
         else:
             keep = "be" in self.signals and self.passes == 1
-            gen = generate(self.components, cond, self._uncond, keep_differences=keep, **run)
+            gen = generate(self.components, cond, uncond, keep_differences=keep, **run)
             masked = None
             if "be" in self.signals:
                 if self.passes == 1:
                     masked = masked_tracks(gen.differences, gen.eos_map)
                 else:
-                    masked = generate(self.components, cond, self._uncond, mask=gen.eos_map[:, None],
+                    masked = generate(self.components, cond, uncond, mask=gen.eos_map[:, None],
                                       **run).masked_noise_norm
         out["text_noise_norm"], out["uncond_noise_norm"] = gen.text_noise_norm, gen.uncond_noise_norm
         if "be" in self.signals:

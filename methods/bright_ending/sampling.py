@@ -103,14 +103,14 @@ def generate(model: TextToImageModel, cond: torch.Tensor, uncond: torch.Tensor, 
              settings: SamplingSettings, capture: EOSAttentionCapture | None = None, eos: int | None = None,
              mask: torch.Tensor | None = None, keep_differences: bool = False,
              before_step: StepHook | None = None) -> Generation:
-    """``n`` generations of one prompt (conditional embedding ``cond`` (1 or n, L, d); ``uncond`` the empty prompt's)
-    from latents drawn by a generator seeded ``seed``.
+    """``n`` generations of one prompt (conditional embedding ``cond`` (1 or n, L, d); ``uncond`` the empty prompt's,
+    (1 or n, L, d)) from latents drawn by a generator seeded ``seed``.
 
     ``capture`` (installed on the UNet, see :func:`.attention.install`) records the BE map at its step, with the EOS
     column ``eos``; ``mask`` (n, 1, h, w) adds BE's masked magnitude track; ``keep_differences`` keeps ε_c − ε_u
     of every step (in the UNet's dtype, on its device, for :func:`masked_tracks`: the same values m′ is taken from
     here); ``before_step`` may return a new conditional
-    embedding before a step's UNet call (used from then on)."""
+    embedding before a step's UNet call (used from then on); it receives the embeddings as given (batch 1 or n)."""
     unet, scheduler = model.unet, model.scheduler
     device, dtype = unet.device, unet.dtype
     shape = latent_shape(model, n, settings)
@@ -123,7 +123,11 @@ def generate(model: TextToImageModel, cond: torch.Tensor, uncond: torch.Tensor, 
                          f"{settings.num_inference_steps} steps; the per-step tracks need one call per step (use "
                          "DDIMScheduler, the official choice)")
     latents = latents * scheduler.init_noise_sigma
-    cond, uncond = cond.to(device, dtype).expand(n, -1, -1), uncond.to(device, dtype).expand(n, -1, -1)
+    cond, uncond = cond.to(device, dtype), uncond.to(device, dtype)
+    for name, embeds in (("cond", cond), ("uncond", uncond)):
+        if embeds.shape[0] not in (1, n):
+            raise ValueError(f"generate: {name} embeddings have batch {embeds.shape[0]}; give 1 (shared by the {n} "
+                             f"generations) or {n}")
     if capture is not None:
         if eos is None:
             raise ValueError("generate: a capture needs the prompt's EOS column (attention.eos_index)")
@@ -135,11 +139,12 @@ def generate(model: TextToImageModel, cond: torch.Tensor, uncond: torch.Tensor, 
             with torch.enable_grad():
                 cond = before_step(i, t, latents, cond, uncond).detach().to(device, dtype)
         model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
+        text_batch = torch.cat([uncond.expand(n, -1, -1), cond.expand(n, -1, -1)])
         if capture is not None:
             with capture.at_step(i):
-                eps = unet(model_input, t, encoder_hidden_states=torch.cat([uncond, cond]), return_dict=False)[0]
+                eps = unet(model_input, t, encoder_hidden_states=text_batch, return_dict=False)[0]
         else:
-            eps = unet(model_input, t, encoder_hidden_states=torch.cat([uncond, cond]), return_dict=False)[0]
+            eps = unet(model_input, t, encoder_hidden_states=text_batch, return_dict=False)[0]
         eps_u, eps_c = eps.chunk(2)
         text = eps_c - eps_u
         text_norms.append(text.float().flatten(1).norm(dim=1))
