@@ -152,3 +152,15 @@ def test_localization_scores_partial_masks_only_and_resizes():
     assert got["IoU@area"] == pytest.approx(0.5, abs=1e-12)  # 1 and 0
     with pytest.raises(ValueError, match=r"no prompt has a partial ground-truth mask"):
         LocalizationQuality().compute({"eos_map": maps[2:], "gt_mask": masks[2:]})
+
+
+def test_detection_restricted_to_one_kind_of_memorization():
+    labels = torch.tensor([1, 1, 0, 0])
+    kinds = ["global", "local", "none", "none"]
+    values = [5.0, 0.5, 1.0, 0.0]  # the local prompt hides below a non-memorized one
+    columns = {"text_noise_norm": _tracks(values, gens=1), "label": labels, "memorization": kinds}
+    assert MemorizationDetection(n_gens=1).compute(columns)["AUC"] == pytest.approx(0.75)
+    assert MemorizationDetection(n_gens=1, positive_kind="global").compute(columns)["AUC"] == 1.0
+    assert MemorizationDetection(n_gens=1, positive_kind="local").compute(columns)["AUC"] == 0.5
+    with pytest.raises(ValueError, match=r"no memorized prompt of kind 'verbatim'"):
+        MemorizationDetection(n_gens=1, positive_kind="verbatim").compute(columns)

@@ -102,11 +102,14 @@ class MemorizationDetection(Metric):
 
     With ``subsets`` > 1 each number is the mean over that many random draws of ``subset_size`` non-memorized prompts
     (all memorized prompts every time; the protocol averages ≥ 5, Wen repo issue #1) and ``<name> std`` (ddof 1) is
-    reported beside it. Name the cell with ``prefix`` (e.g. ``"Wen all steps n=4 "``)."""
+    reported beside it. ``positive_kind`` keeps only the memorized prompts whose ``memorization`` column (a list of
+    str: "global" / "local", known in the ground-truth demo) is that kind, against all non-memorized ones. Name the
+    cell with ``prefix`` (e.g. ``"Wen all steps n=4 "``)."""
 
     def __init__(self, signal: str = "text_noise_norm", budget: str | Sequence[int | None] = "all_steps",
                  n_gens: int = 4, max_fpr: float = 0.01, subsets: int = 1, subset_size: int | None = None,
-                 subset_seed: int = 0, label: str = "label", prefix: str = "") -> None:
+                 subset_seed: int = 0, positive_kind: str | None = None, label: str = "label",
+                 prefix: str = "") -> None:
         super().__init__(prefix)
         step_slice(budget)
         if isinstance(n_gens, bool) or not isinstance(n_gens, int) or n_gens < 1:
@@ -115,12 +118,21 @@ class MemorizationDetection(Metric):
             raise ValueError(f"MemorizationDetection: subsets must be a positive int, got {subsets!r}")
         self.signal, self.budget, self.n_gens, self.max_fpr = signal, budget, n_gens, float(max_fpr)
         self.subsets, self.subset_size, self.subset_seed, self.label = subsets, subset_size, int(subset_seed), label
-        self.required = (signal, label)
+        self.positive_kind = positive_kind
+        self.required = (signal, label) if positive_kind is None else (signal, label, "memorization")
 
     def compute(self, outputs: Columns) -> dict[str, float]:
         require_finite(outputs, self.signal, f"MemorizationDetection({self.signal})")
         scores = prompt_scores(torch.as_tensor(outputs[self.signal]), self.n_gens, self.budget)
         labels = _labels(outputs, self.label)
+        if self.positive_kind is not None:
+            kinds = list(outputs["memorization"])
+            keep = torch.tensor([int(label) == 0 or kind == self.positive_kind
+                                 for label, kind in zip(labels.tolist(), kinds, strict=True)])
+            if not bool((labels[keep] == 1).any()):
+                raise ValueError(f"MemorizationDetection: no memorized prompt of kind {self.positive_kind!r} (kinds: "
+                                 f"{sorted(set(kinds))})")
+            scores, labels = scores[keep], labels[keep]
         fpr_name = f"TPR@{self.max_fpr * 100:g}%FPR"
         values: dict[str, list[float]] = {"AUC": [], fpr_name: [], "ACC": []}
         for rows in subset_rows(labels, self.subsets, self.subset_size, self.subset_seed):

@@ -9,7 +9,8 @@ task adds what needs the images and the prompt's ground truth, so scoring never 
 - ``copy_similarity`` (generations,): the ``similarity`` extractor's cosine of each generation with the prompt's
   ground-truth training images, max over them (SSCD in the papers; NaN for a prompt without GT images);
 - ``clip_score`` (generations,): the ``clip`` extractor's cosine of each generation with the prompt;
-- ``gt_mask`` (H, W): the known memorized region, when the prompt set has one (the ground-truth demo);
+- ``gt_mask`` (H, W) and ``memorization`` ("global" / "local" / "none"): the known memorized region and kind, when
+  the prompt set has them (the ground-truth demo);
 - ``nearest_train_similarity`` (generations,): with ``train_reference`` (a dataset spec whose items hold ``image``),
   the same extractor's max cosine of each generation over that whole image pool (Somepalli et al.'s nearest
   training neighbour): with a pool of ordinary training images it tells whether a mitigated generation still looks
@@ -89,6 +90,8 @@ class TextToImageMemorizationTask(EvalTask):
             outputs[GT_KEY] = list(batch.get("gt_images") or [[] for _ in batch["prompt"]])
         if "gt_mask" in batch:
             outputs["gt_mask"] = torch.as_tensor(np.asarray(batch["gt_mask"])).to(torch.uint8)
+        if "memorization" in batch:
+            outputs["memorization"] = list(batch["memorization"])
         if "prompt" not in outputs:
             outputs["prompt"] = list(batch["prompt"])
         return outputs
