@@ -57,6 +57,7 @@ class DigitsMemorization:
     """The constructed training set (images float32 (N, size, size) in [-1, 1]) and its planted memorization."""
 
     knobs: dict[str, int | None]
+    size: int
     images: np.ndarray
     captions: tuple[str, ...]
     kinds: tuple[str, ...]  # "ordinary" | "global" | "local", per training item
@@ -71,9 +72,9 @@ class DigitsMemorization:
 
     def mask(self, local: int) -> np.ndarray:
         """The uint8 (size, size) 0/1 region local caption ``local``'s motif covers."""
-        size, motif = int(self.knobs["size"] or 0), self.local_motifs.shape[1]
+        motif = self.local_motifs.shape[1]
         row, column = self.local_corners[local]
-        out = np.zeros((size, size), dtype=np.uint8)
+        out = np.zeros((self.size, self.size), dtype=np.uint8)
         out[row:row + motif, column:column + motif] = 1
         return out
 
@@ -104,10 +105,14 @@ def build_digits_memorization(num_global: int = 8, num_local: int = 8, copies: i
     if size % 8:
         raise ValueError(f"DigitsMemorization: size must be a multiple of 8 in 8..64 (nearest-neighbour "
                          f"upsampling of the 8x8 digits), got {size}")
-    _check_range("motif_size", motif_size, 2, size, f" (at most size={size})")
+    _check_range("motif_size", motif_size, 4, size, f" (at most size={size})")
     if motif_size % 2:
         raise ValueError(f"DigitsMemorization: motif_size must be even (the motif is drawn in 2x2 cells), got "
                          f"{motif_size}")
+    patterns = 2 ** ((motif_size // 2) ** 2) - 2  # two-valued cell patterns
+    if num_local > patterns:
+        raise ValueError(f"DigitsMemorization: motif_size {motif_size} has {patterns} distinct motifs, fewer than "
+                         f"num_local={num_local}; raise motif_size or lower num_local")
     digits = load_digits()
     scale = size // 8
     pictures = np.kron(digits.images, np.ones((scale, scale))) / 8.0 - 1.0  # (1797, size, size) in [-1, 1]
@@ -160,7 +165,7 @@ def build_digits_memorization(num_global: int = 8, num_local: int = 8, copies: i
     knobs = {"num_global": num_global, "num_local": num_local, "copies": copies, "size": size, "seed": seed,
              "motif_size": motif_size, "num_ordinary": num_ordinary}
     return DigitsMemorization(
-        knobs=knobs, images=np.stack(images).astype(np.float32), captions=tuple(captions), kinds=tuple(kinds),
+        knobs=knobs, size=size, images=np.stack(images).astype(np.float32), captions=tuple(captions), kinds=tuple(kinds),
         item_ids=tuple(ids), global_captions=global_captions, global_sources=tuple(int(s) for s in global_sources),
         local_captions=local_captions, local_corners=tuple(corners),
         local_motifs=np.stack(motifs) if motifs else np.zeros((0, motif_size, motif_size)),
@@ -245,7 +250,7 @@ class DigitsMemorizationPrompts(PromptSet):
         self._select(records)
 
     def _records(self) -> list[dict[str, Any]]:
-        data, size = self.data, int(self.data.knobs["size"] or 0)
+        data, size = self.data, self.data.size
         records: list[dict[str, Any]] = []
 
         def add(prompt: str, label: int, memorization: str, gt_images: list[np.ndarray], mask: np.ndarray) -> None:
