@@ -165,9 +165,10 @@ def build_digits_memorization(num_global: int = 8, num_local: int = 8, copies: i
     knobs = {"num_global": num_global, "num_local": num_local, "copies": copies, "size": size, "seed": seed,
              "motif_size": motif_size, "num_ordinary": num_ordinary}
     return DigitsMemorization(
-        knobs=knobs, size=size, images=np.stack(images).astype(np.float32), captions=tuple(captions), kinds=tuple(kinds),
-        item_ids=tuple(ids), global_captions=global_captions, global_sources=tuple(int(s) for s in global_sources),
-        local_captions=local_captions, local_corners=tuple(corners),
+        knobs=knobs, size=size, images=np.stack(images).astype(np.float32), captions=tuple(captions),
+        kinds=tuple(kinds), item_ids=tuple(ids), global_captions=global_captions,
+        global_sources=tuple(int(s) for s in global_sources), local_captions=local_captions,
+        local_corners=tuple(corners),
         local_motifs=np.stack(motifs) if motifs else np.zeros((0, motif_size, motif_size)),
         local_sources=np.stack(local_sources) if local_sources else np.zeros((0, copies), dtype=np.int64),
         items_of=items_of)

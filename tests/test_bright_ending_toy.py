@@ -120,5 +120,5 @@ def test_same_seed_same_weights_other_seed_other_weights(trained, tmp_path):
 
 
 def test_bad_settings_name_the_key():
-    with pytest.raises(ValueError, match="need steps > 0.*got steps=0, batch_size=8"):
+    with pytest.raises(ValueError, match="need steps > 0.*got steps=0, batch_size=8, lr=0.003, text_encoder_lr=None"):
         train_toy_text_to_image(DigitsMemorizationTrain(**TINY), "unused", **{**TRAIN, "steps": 0})

@@ -32,13 +32,17 @@ ATTENTION_HEADS = 2  # diffusers' attention_head_dim is the number of heads: 2 h
 SCHEDULER_CONFIG = {"num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012,
                     "beta_schedule": "scaled_linear", "clip_sample": True, "clip_sample_range": 1.0,
                     "set_alpha_to_one": False, "steps_offset": 1, "prediction_type": "epsilon"}
-# Settings measured on this 2-core machine (one core, torch threads 1; see configs/bright_ending/README.md):
-# QUICK_DATA + QUICK train in about 12 s and Wen's magnitude separates the planted captions; FULL_DATA + FULL
-# (4x the steps, the issue's 16x16 images) is `bench demo --full`'s.
+# Settings (DigitsMemorizationTrain knobs + training), measured 2026-12-05 on the loaded 2-core dev machine, one
+# core, torch threads 1, seed 0, DDIM 25 steps, CFG 7.5, 4 generations per prompt:
+# - QUICK (8x8 pixels: 16x16 is ~2.5x the cost per step): 14.6 s wall; Wen's first-step magnitude 0.27 (global),
+#   0.29 (local) vs 0.10 (non-memorized), AUC 0.99; the generations are not yet copies of their own image.
+# - FULL (`--full`: 16x16, 4x the steps, 5x the text encoder's lr): 136 s wall; magnitude 0.39 / 0.17 vs 0.06,
+#   AUC 1.0; at CFG 1 the global captions reproduce planted images (nearest training image at cosine 0.9-0.98),
+#   often another global caption's; at CFG 7.5 their generations saturate.
 QUICK_DATA = {"size": 8, "motif_size": 4, "num_ordinary": 256}
 QUICK = {"steps": 250, "batch_size": 32, "lr": 3e-3}
 FULL_DATA = {"size": 16, "motif_size": 6, "num_ordinary": 256}
-FULL = {**QUICK, "steps": 4 * QUICK["steps"]}
+FULL = {**QUICK, "steps": 4 * QUICK["steps"], "text_encoder_lr": 5 * QUICK["lr"]}
 
 
 def unet_channels(size: int) -> tuple[int, ...]:
@@ -153,22 +157,25 @@ def encode_captions(tokenizer: Any, text_encoder: Any, captions: Sequence[str]) 
 def train_toy_text_to_image(train_set: Any, folder: str | Path, steps: int = QUICK["steps"],
                             batch_size: int = QUICK["batch_size"], lr: float = QUICK["lr"], seed: int = 0,
                             device: str | torch.device = "cpu", caption_dropout: float = 0.1,
-                            block_out_channels: Sequence[int] | None = None, show_progress: bool = True) -> Path:
+                            block_out_channels: Sequence[int] | None = None, text_encoder_lr: float | None = None,
+                            show_progress: bool = True) -> Path:
     """Train the UNet and text encoder jointly on ``train_set`` (items ``{"image": (1, s, s) in [-1, 1],
     "caption": str}``) with the epsilon-prediction MSE, and save the diffusers folder ``folder``.
 
     Each step draws ``batch_size`` items uniformly with replacement, replaces a caption by "" with probability
     ``caption_dropout`` (so classifier-free guidance has an unconditional model), a timestep uniform in
     0..999 and Gaussian noise, all from one ``torch.Generator(seed)`` on the CPU: the same seed gives the same
-    weights on CPU. AdamW (``lr``, weight decay 0), no schedule. Torch's thread count is the caller's.
+    weights on CPU. AdamW (``lr``; ``text_encoder_lr`` for the text encoder, default ``lr``; weight decay 0), no
+    schedule. ``block_out_channels`` defaults to :func:`unet_channels`. Torch's thread count is the caller's.
 
     ``folder`` gets ``unet/``, ``text_encoder/``, ``tokenizer/``, ``scheduler/``, ``model_index.json``
     (``StableDiffusionPipeline``, no ``vae``) and ``toy.json`` (the settings, the loss curve and the time).
     """
-    if steps <= 0 or batch_size <= 0 or lr <= 0 or not 0 <= caption_dropout < 1:
-        raise ValueError(f"train_toy_text_to_image: need steps > 0, batch_size > 0, lr > 0 and 0 <= caption_dropout"
-                         f" < 1, got steps={steps}, batch_size={batch_size}, lr={lr}, "
-                         f"caption_dropout={caption_dropout}")
+    text_lr = lr if text_encoder_lr is None else text_encoder_lr
+    if steps <= 0 or batch_size <= 0 or lr <= 0 or text_lr <= 0 or not 0 <= caption_dropout < 1:
+        raise ValueError(f"train_toy_text_to_image: need steps > 0, batch_size > 0, lr > 0, text_encoder_lr > 0 and "
+                         f"0 <= caption_dropout < 1, got steps={steps}, batch_size={batch_size}, lr={lr}, "
+                         f"text_encoder_lr={text_encoder_lr}, caption_dropout={caption_dropout}")
     folder = Path(folder)
     images = torch.stack([train_set[i]["image"] for i in range(len(train_set))]).float()
     item_captions = [train_set[i]["caption"] for i in range(len(train_set))]
@@ -185,8 +192,8 @@ def train_toy_text_to_image(train_set: Any, folder: str | Path, steps: int = QUI
     ids = tokenizer([*captions, ""], padding="max_length", max_length=tokenizer.model_max_length,
                     return_tensors="pt").input_ids.to(device)
     alphas = scheduler.alphas_cumprod.float()
-    parameters = [*unet.parameters(), *text_encoder.parameters()]
-    optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.0)
+    optimizer = torch.optim.AdamW([{"params": list(unet.parameters()), "lr": lr},
+                                   {"params": list(text_encoder.parameters()), "lr": text_lr}], weight_decay=0.0)
     generator = torch.Generator().manual_seed(seed)
     unet.train()
     text_encoder.train()
@@ -212,7 +219,8 @@ def train_toy_text_to_image(train_set: Any, folder: str | Path, steps: int = QUI
     text_encoder.save_pretrained(str(folder / "text_encoder"))
     scheduler.save_pretrained(str(folder / "scheduler"))
     _write_model_index(folder)
-    settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "caption_dropout": caption_dropout,
+    settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "text_encoder_lr": text_lr, "seed": seed,
+                "caption_dropout": caption_dropout,
                 "optimizer": "AdamW(weight_decay=0)", "num_images": len(images), "num_captions": len(captions),
                 "size": int(images.shape[-1]), "unet_block_out_channels": list(unet.config.block_out_channels),
                 "text_hidden_size": text_encoder.config.hidden_size, "scheduler": SCHEDULER_CONFIG,
