@@ -22,6 +22,7 @@ overwriting, so a training image's pixels inside the mask are exactly the motif'
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -43,6 +44,7 @@ RARE_WORDS = ("zorblax", "quimble", "flonkish", "vespira", "drumbo", "kestrix", 
               "brandix", "tazzle", "glimber", "sporkan", "yullow", "fennick", "crovax", "jibbet", "nuvola",
               "pextor", "huxley", "ombrel", "quastor", "raffin", "tyzzo")
 PARTS = ("all", "memorized", "nonmemorized")
+KINDS = ("ordinary", "global", "local")
 SOURCE = "scikit-learn's load_digits (8x8, 1,797 images), bundled with scikit-learn"
 
 
@@ -180,30 +182,39 @@ class DigitsMemorizationTrain(BenchDataset):
 
     Items: ``image`` float32 tensor (1, size, size) in [-1, 1], ``caption`` str. Sample ids:
     ``ordinary-<load_digits index>``, ``global-<g>-<copy>``, ``local-<j>-<copy>``. ``captions`` lists the
-    distinct captions (the tokenizer's words come from them).
+    distinct captions of the whole construction (the tokenizer's words come from them); ``kinds`` keeps only the
+    items of those kinds (default all).
     """
 
     layout = SOURCE
     obtain = "pip install scikit-learn"
 
     def __init__(self, num_global: int = 8, num_local: int = 8, copies: int = 32, size: int = 16, seed: int = 0,
-                 motif_size: int = 6, num_ordinary: int | None = None) -> None:
+                 motif_size: int = 6, num_ordinary: int | None = None, kinds: Sequence[str] = KINDS) -> None:
+        unknown = [kind for kind in kinds if kind not in KINDS]
+        if unknown or not kinds:
+            raise ValueError(f"DigitsMemorizationTrain: kinds must be a non-empty subset of {KINDS}, got {list(kinds)}")
         self.data = build_digits_memorization(num_global, num_local, copies, size, seed, motif_size, num_ordinary)
         self.images = torch.from_numpy(self.data.images.copy()).unsqueeze(1)  # the cached arrays stay untouched
         self.captions = sorted(set(self.data.captions))
+        self.kinds = tuple(kinds)  # e.g. ("ordinary",): the pool of ordinary digits a generation is compared with
+        self.positions = [i for i, kind in enumerate(self.data.kinds) if kind in self.kinds]
 
     def __len__(self) -> int:
-        return len(self.data.captions)
+        return len(self.positions)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"image": self.images[index], "caption": self.data.captions[index]}
+        position = self.positions[index]
+        return {"image": self.images[position], "caption": self.data.captions[position]}
 
     def sample_id(self, index: int) -> str:
-        return self.data.item_ids[index]
+        return self.data.item_ids[self.positions[index]]
 
     def fingerprint(self) -> str:
         digest = hashlib.sha256(self.data.images.tobytes())
         digest.update("\0".join(self.data.captions).encode())
+        if self.kinds != KINDS:
+            digest.update(f"\0kinds={','.join(self.kinds)}".encode())
         return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:

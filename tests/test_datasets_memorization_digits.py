@@ -186,3 +186,18 @@ def test_bad_knobs_name_the_key_and_range(knobs, message):
 def test_bad_part_names_the_choices():
     with pytest.raises(ValueError, match=r"part must be one of \('all', 'memorized', 'nonmemorized'\), got 'mem'"):
         DigitsMemorizationPrompts(part="mem")
+
+
+def test_train_kinds_keep_only_those_items():
+    from bench.datasets.memorization_digits import DigitsMemorizationTrain
+
+    full = DigitsMemorizationTrain(size=8, motif_size=4, num_ordinary=20, copies=4, num_global=2, num_local=2)
+    ordinary = DigitsMemorizationTrain(size=8, motif_size=4, num_ordinary=20, copies=4, num_global=2, num_local=2,
+                                       kinds=("ordinary",))
+    assert len(full) == 20 + 2 * 4 + 2 * 4 and len(ordinary) == 20
+    assert all(ordinary.sample_id(i).startswith("ordinary-") for i in range(len(ordinary)))
+    first = full.sample_id(0) if full.sample_id(0).startswith("ordinary-") else None
+    assert first is None or torch.equal(ordinary[0]["image"], full[0]["image"])
+    assert ordinary.fingerprint() != full.fingerprint()
+    with pytest.raises(ValueError, match=r"kinds must be a non-empty subset"):
+        DigitsMemorizationTrain(kinds=("verbatim",))

@@ -9,11 +9,14 @@ from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.detection import COCOMeanAP
 from bench.metrics.generation import FID, KID, SFID, InceptionScore, PrecisionRecall
 from bench.metrics.long_tail import ShotBucketCalibration
+from bench.metrics.memorization import (CopySimilarity, LocalizationQuality, MeanCLIPScore,
+                                        MemorizationDetection)
 from bench.metrics.robustness import RobustAccuracy
 from bench.metrics.segmentation import MeanIoU
 from bench.metrics.triplet_recognition import TripletRecognitionAP
 
 __all__ = ["ECE", "FID", "KID", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE", "BestBalancedAccuracy",
-           "Brier", "COCOMeanAP", "ClasswiseECE", "DetectionAUC", "FrameAUC", "FrameAccuracy", "InceptionScore",
-           "MeanIoU", "Metric", "ModelCost", "PrecisionRecall", "RobustAccuracy", "ShotBucketCalibration", "TPRAtFPR",
+           "Brier", "COCOMeanAP", "ClasswiseECE", "CopySimilarity", "DetectionAUC", "FrameAUC", "FrameAccuracy",
+           "InceptionScore", "LocalizationQuality", "MeanCLIPScore", "MeanIoU", "MemorizationDetection", "Metric",
+           "ModelCost", "PrecisionRecall", "RobustAccuracy", "ShotBucketCalibration", "TPRAtFPR",
            "TopKAccuracy", "TripletRecognitionAP", "VideoAUC"]

@@ -99,6 +99,7 @@ def _step_kwargs(scheduler: Any, eta: float) -> dict[str, Any]:
     return {"eta": eta} if "eta" in inspect.signature(scheduler.step).parameters else {}
 
 
+@torch.no_grad()  # the step hook re-enables gradients for itself
 def generate(model: TextToImageModel, cond: torch.Tensor, uncond: torch.Tensor, n: int, seed: int,
              settings: SamplingSettings, capture: EOSAttentionCapture | None = None, eos: int | None = None,
              mask: torch.Tensor | None = None, keep_differences: bool = False,

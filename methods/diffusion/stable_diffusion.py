@@ -199,7 +199,8 @@ def load_text_to_image(folder: str | Path, dtype: torch.dtype = torch.float32,
     from bench.registry import SCHEDULERS
 
     files = check_layout(root, pixel_space=True)
-    unet = UNet2DConditionModel.from_pretrained(str(root / "unet"), local_files_only=True, torch_dtype=dtype)
+    unet = UNet2DConditionModel.from_pretrained(str(root / "unet"), local_files_only=True, torch_dtype=dtype,
+                                                low_cpu_mem_usage=importlib.util.find_spec("accelerate") is not None)
     text_encoder = CLIPTextModel.from_pretrained(str(root / "text_encoder"), local_files_only=True, torch_dtype=dtype)
     tokenizer = CLIPTokenizer.from_pretrained(str(root / "tokenizer"), local_files_only=True)
     declared = json.loads((root / "model_index.json").read_text(encoding="utf-8"))
