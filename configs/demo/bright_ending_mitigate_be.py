@@ -1,7 +1,7 @@
 # Bright Ending demo: Wen's prompt-embedding optimisation with the BE-masked loss m' (map of the unmitigated generation)
-# at step 0 (AdamW lr 0.05, 10 iterations, no target: every iteration runs), float32 on CPU.
+# at step 0 (AdamW lr 0.05, 5 iterations, no target: every iteration runs), float32 on CPU.
 _base_ = ["../bright_ending/_base_/demo_digits.py"]
 
 dataset = dict(part="memorized")
-method = dict(mitigation=dict(type="prompt_optimization", loss="masked", lr=0.05, iters=10, target_loss=None,
+method = dict(mitigation=dict(type="prompt_optimization", loss="masked", lr=0.05, iters=5, target_loss=None,
                               target_step=0, dtype="float32"))

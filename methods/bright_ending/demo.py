@@ -2,9 +2,10 @@
 memorization (``datasets/memorization_digits.py``), what the paper claims measured against ground truth it never had.
 
 Runs: ``bright_ending_detect`` (all prompts: detection AUC of Wen's magnitude and BE's m′ per kind of memorization,
-the BE map's per-pixel AUROC against the known duplicated region) and ``bright_ending_mitigate_{none,wen,be}`` (the
-memorized prompts without mitigation, with Wen's prompt-embedding optimisation and with BE's masked loss: pixel
-correlation to the duplicated training images, and to the nearest ordinary training digit as the quality cost).
+the BE map's per-pixel AUROC against the known duplicated region, and the memorized prompts' pixel correlation to
+their duplicated training images without mitigation) and ``bright_ending_mitigate_{wen,be}`` (the memorized prompts
+with the same seeds under Wen's prompt-embedding optimisation and under BE's masked loss: the same correlation, and
+the one to the nearest ordinary training digit as the quality cost).
 
 Noise: with 8 memorized prompts of a kind against 40 others an AUC moves by 1/320 per swapped pair; AUCs closer
 than about 0.05 are not told apart. A map AUROC of 0.5 is chance.
@@ -20,7 +21,7 @@ from bench.registry import DEMOS
 
 GROUP = "bright_ending"
 DETECT = f"{GROUP}_detect"
-MITIGATION = {"none": f"{GROUP}_mitigate_none", "wen": f"{GROUP}_mitigate_wen", "be": f"{GROUP}_mitigate_be"}
+MITIGATION = {"wen": f"{GROUP}_mitigate_wen", "be": f"{GROUP}_mitigate_be"}  # the baseline: the detect run
 BUDGET = "all_steps"
 CLOSE = 0.05  # AUCs (and similarities) closer than this are not told apart at the demo's size
 
@@ -46,6 +47,8 @@ def summarize(runs: dict[str, dict[str, Any]]) -> DemoSummary:
     names = [detection_name(s, k) for s in ("Wen", "BE") for k in ("global", "local")] + ["map AUROC"]
     detect = _metrics(runs, DETECT, names)
     copy = {key: _metrics(runs, stem, ["copy mean", "typicality mean"]) for key, stem in MITIGATION.items()}
+    baseline = _metrics(runs, DETECT, ["copy mean", "memorized typicality mean"])
+    copy["none"] = {"copy mean": baseline["copy mean"], "typicality mean": baseline["memorized typicality mean"]}
     wen_local, be_local = detect[detection_name("Wen", "local")], detect[detection_name("BE", "local")]
     wen_global = detect[detection_name("Wen", "global")]
     if be_local - wen_local > CLOSE:
