@@ -25,7 +25,7 @@ def test_papers_json_lists_all_seventeen(capsys):
     amg = next(e for e in entries if e["slug"] == "amg")
     assert amg["status"] == "not started: reported numbers only" and not amg["adapter"]
     be = next(e for e in entries if e["slug"] == "bright_ending")
-    assert be["adapter"] and be["status"].startswith("in progress: the EOS-attention capture (BE map)")
+    assert be["adapter"] and be["status"] == "faithful" and "demo/bright_ending_detect.py" in be["demo_configs"]
     kd = next(e for e in entries if e["slug"] == "two_in_one_kd")
     assert kd["status"] == "re-implementation" and "two_in_one_kd/ffpp_c23.py" in kd["configs"]
     assert "demo/two_in_one_kd_6_two_in_one.py" in kd["demo_configs"]
