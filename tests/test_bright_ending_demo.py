@@ -33,6 +33,9 @@ def test_sentence_reports_absent_effects():
         summary.sentence
     assert "the BE map does not find the duplicated region" in summary.sentence
     assert "mitigation barely moves the copy similarity (0.40 -> 0.42 Wen, 0.43 BE)" in summary.sentence
+    raised = summarize(_runs(0.9, 0.9, 0.6, {"none": 0.49, "wen": 0.55, "be": 0.56}))
+    assert "mitigation raises the copy similarity instead of lowering it (0.49 -> 0.55 Wen, 0.56 BE)" in \
+        raised.sentence
     alike = summarize(_runs(0.80, 0.82, 0.6, {"none": 0.8, "wen": 0.5, "be": 0.4}))
     assert "detect local memorization alike" in alike.sentence and "hints at" in alike.sentence
 

@@ -67,7 +67,10 @@ def summarize(runs: dict[str, dict[str, Any]]) -> DemoSummary:
     mitigation = (f"mitigation lowers the copy similarity from {before:.2f} to {after_wen:.2f} (Wen's loss) and "
                   f"{after_be:.2f} (BE's masked loss) at a typicality of {quality['wen']:.2f} / {quality['be']:.2f} "
                   f"against {quality['none']:.2f} unmitigated")
-    if before - min(after_wen, after_be) <= CLOSE:
+    if min(after_wen, after_be) - before > CLOSE:
+        mitigation = (f"mitigation raises the copy similarity instead of lowering it ({before:.2f} -> "
+                      f"{after_wen:.2f} Wen, {after_be:.2f} BE): the paper's mitigation effect does not reproduce here")
+    elif before - min(after_wen, after_be) <= CLOSE:
         mitigation = (f"mitigation barely moves the copy similarity ({before:.2f} -> {after_wen:.2f} Wen, "
                       f"{after_be:.2f} BE)")
     sentence = (f"With memorization planted and known, Wen's magnitude separates global memorization at AUC "
