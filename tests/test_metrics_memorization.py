@@ -164,3 +164,10 @@ def test_detection_restricted_to_one_kind_of_memorization():
     assert MemorizationDetection(n_gens=1, positive_kind="local").compute(columns)["AUC"] == 0.5
     with pytest.raises(ValueError, match=r"no memorized prompt of kind 'verbatim'"):
         MemorizationDetection(n_gens=1, positive_kind="verbatim").compute(columns)
+
+
+def test_copy_similarity_of_one_kind():
+    sims = torch.tensor([[0.9], [0.2], [0.5]], dtype=torch.float64)
+    columns = {"copy_similarity": sims, "label": torch.tensor([1, 1, 0]), "memorization": ["global", "local", "none"]}
+    assert CopySimilarity(only_kind="local").compute(columns)["mean"] == pytest.approx(0.2)
+    assert CopySimilarity(only_kind="global").compute(columns)["mean"] == pytest.approx(0.9)

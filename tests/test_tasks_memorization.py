@@ -92,3 +92,26 @@ def test_images_and_overlays(tmp_path):
     assert overlay.shape == (16, 16, 3) and overlay.dtype == torch.uint8
     # jet: high values red, low values blue; half opacity over black
     assert overlay[0, 0, 0] > overlay[0, 0, 2] and overlay[15, 15, 2] > overlay[15, 15, 0]
+
+
+def test_local_copy_similarity_is_the_pearson_inside_the_mask():
+    from bench.tasks.memorization import masked_correlation
+
+    rng = np.random.default_rng(7)
+    gt = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    gens = torch.from_numpy(rng.integers(0, 256, (2, 8, 8, 3), dtype=np.uint8))
+    gens[0, :4, :4] = torch.from_numpy(gt[:4, :4])  # generation 0 copies the masked region only
+    mask = torch.zeros(8, 8, dtype=torch.uint8)
+    mask[:4, :4] = 1
+    got = masked_correlation(gens, [gt], mask)
+    assert got[0].item() == pytest.approx(1.0, abs=1e-6)
+    want = _pearson(gens[1, :4, :4].numpy(), gt[:4, :4])
+    assert got[1].item() == pytest.approx(want, abs=1e-6)
+    assert bool(torch.isnan(masked_correlation(gens, [gt], torch.ones(8, 8))).all())  # full mask: not local
+    assert bool(torch.isnan(masked_correlation(gens, [], mask)).all())
+    task = TextToImageMemorizationTask(metrics=[], similarity={"type": "PixelCorrelationFeatures"})
+    batch = {"prompt": ["p"], "label": torch.tensor([1]), "gt_images": [[gt]], "gt_mask": mask[None].numpy(),
+             "memorization": ["local"]}
+    outputs = task.predict(FakeMethod(gens[None]), batch, torch.zeros(1))
+    assert outputs["memorization"] == ["local"]
+    assert torch.equal(task.featurize(outputs)["local_copy_similarity"][0], got)

@@ -152,21 +152,28 @@ class CopySimilarity(Metric):
     the max over GT images of the descriptor cosine, e.g. SSCD): ``mean``, ``p95``, ``max`` over all generations
     of the scored prompts and the fraction above each of ``thresholds`` (``>0.5``, ``>0.4``: Wen/BE's mitigation
     numbers), plus ``mean of prompt max`` (each prompt's best copy over its generations). Prompts without GT images
-    (NaN rows) are skipped and counted as ``prompts without GT``; ``only_label`` keeps prompts with that label."""
+    (NaN rows) are skipped and counted as ``prompts without GT``; ``only_label`` keeps prompts with that label and
+    ``only_kind`` those whose ``memorization`` column is that kind ("global" / "local", the ground-truth demo)."""
 
     def __init__(self, column: str = "copy_similarity", thresholds: Sequence[float] = (0.5, 0.4),
-                 percentile: float = 95.0, only_label: int | None = 1, label: str = "label", prefix: str = "") -> None:
+                 percentile: float = 95.0, only_label: int | None = 1, only_kind: str | None = None,
+                 label: str = "label", prefix: str = "") -> None:
         super().__init__(prefix)
         self.column, self.thresholds, self.percentile = column, [float(t) for t in thresholds], float(percentile)
-        self.only_label, self.label = only_label, label
-        self.required = (column,) if only_label is None else (column, label)
+        self.only_label, self.only_kind, self.label = only_label, only_kind, label
+        self.required = ((column,) if only_label is None else (column, label)) + \
+            (("memorization",) if only_kind is not None else ())
 
     def compute(self, outputs: Columns) -> dict[str, float]:
         values = torch.as_tensor(outputs[self.column]).double()
         if values.ndim == 1:
             values = values.unsqueeze(1)
+        keep = torch.ones(len(values), dtype=torch.bool)
         if self.only_label is not None:
-            values = values[_labels(outputs, self.label) == int(self.only_label)]
+            keep &= _labels(outputs, self.label) == int(self.only_label)
+        if self.only_kind is not None:
+            keep &= torch.tensor([kind == self.only_kind for kind in outputs["memorization"]])
+        values = values[keep]
         if bool(torch.isinf(values).any()):
             raise ValueError(f"CopySimilarity: '{self.column}' holds ±inf; a cosine lies in [-1, 1]")
         missing = torch.isnan(values).all(dim=1)

@@ -10,7 +10,9 @@ task adds what needs the images and the prompt's ground truth, so scoring never 
   ground-truth training images, max over them (SSCD in the papers; NaN for a prompt without GT images);
 - ``clip_score`` (generations,): the ``clip`` extractor's cosine of each generation with the prompt;
 - ``gt_mask`` (H, W) and ``memorization`` ("global" / "local" / "none"): the known memorized region and kind, when
-  the prompt set has them (the ground-truth demo);
+  the prompt set has them (the ground-truth demo), and then ``local_copy_similarity`` (generations,): the pixel
+  correlation inside the known region only (:func:`masked_correlation`, a localized similarity whose region is
+  known; BE's LS formula is unpublished);
 - ``nearest_train_similarity`` (generations,): with ``train_reference`` (a dataset spec whose items hold ``image``),
   the same extractor's max cosine of each generation over that whole image pool (Somepalli et al.'s nearest
   training neighbour): with a pool of ordinary training images it tells whether a mitigated generation still looks
@@ -58,7 +60,7 @@ class TextToImageMemorizationTask(EvalTask):
 
     required_outputs = ("label",)
     finite_outputs = ("text_noise_norm", "masked_noise_norm", "uncond_noise_norm", "eos_map", "clip_score",
-                      "nearest_train_similarity")
+                      "nearest_train_similarity")  # copy similarities are NaN for prompts without ground truth
 
     def __init__(self, metrics: list[dict[str, Any]] | None = None, similarity: dict[str, Any] | None = None,
                  clip: dict[str, Any] | None = None, train_reference: dict[str, Any] | None = None,
@@ -103,6 +105,10 @@ class TextToImageMemorizationTask(EvalTask):
         images = outputs.get("image")
         if images is not None and gt is not None:
             features["copy_similarity"] = self._copy_similarity(images, gt)
+            if "gt_mask" in outputs:
+                features["local_copy_similarity"] = torch.stack([
+                    masked_correlation(gens, refs, mask) for gens, refs, mask in zip(images, gt, outputs["gt_mask"],
+                                                                                     strict=True)])
         if images is not None and self.train_reference is not None:
             pool = self._reference_pool()
             extractor = self._extractor("similarity")
@@ -180,6 +186,26 @@ class TextToImageMemorizationTask(EvalTask):
             tiles += [map_overlay(image[0], heat[0]) for image, heat in zip(block["image"], block["eos_map"],
                                                                            strict=True)]
         return {"generations": sample_grid(torch.stack(tiles), directory / "generations.png")}
+
+
+def masked_correlation(generations: torch.Tensor, references: list[Any], mask: torch.Tensor) -> torch.Tensor:
+    """The localized similarity with a known region: per generation, the max over the ground-truth images of the
+    Pearson correlation of the grey pixels inside ``mask`` (H, W) only (NaN without GT images or with a mask that is
+    empty or full: then the whole-image similarity is the measure). Needs pixel-aligned images of one size."""
+    inside = mask.bool().flatten()
+    if not references or not bool(inside.any()) or bool(inside.all()):
+        return torch.full((len(generations),), float("nan"))
+
+    def centred(images: torch.Tensor) -> torch.Tensor:
+        pixels = images.double().mean(dim=-1).flatten(1)[:, inside]
+        pixels = pixels - pixels.mean(dim=1, keepdim=True)
+        return pixels / pixels.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+    gt = torch.stack([torch.from_numpy(load_gt_image(r)) for r in references])
+    if gt.shape[1:3] != generations.shape[1:3] or mask.shape != generations.shape[1:3]:
+        raise ValueError(f"local copy similarity needs generations, GT images and gt_mask of one size; got "
+                         f"{tuple(generations.shape[1:3])}, {tuple(gt.shape[1:3])} and {tuple(mask.shape)}")
+    return (centred(generations) @ centred(gt).T).max(dim=1).values.float()
 
 
 def as_uint8_image(image: Any) -> torch.Tensor:

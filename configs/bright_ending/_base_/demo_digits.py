@@ -5,8 +5,10 @@
 # motif's region is the known mask), besides 256 ordinary captioned digits. All demo configs share the trained model
 # (eval-only knobs differ); the detect run's memorized prompts are the mitigation runs' baseline (same seeds). The
 # prompts are the 16 planted captions and 40 non-memorized ones (class captions and unseen word orders). Similarity
-# is the Pearson correlation of pixels (PixelCorrelationFeatures, the SSCD stand-in at 8x8); "typicality" is the
-# same to the nearest ordinary training digit, the quality cost of a mitigation.
+# is the Pearson correlation of pixels (PixelCorrelationFeatures, the SSCD stand-in at 8x8): "global copy" to the
+# duplicated image of a global caption, "local copy" inside the motif's region only (the training images of a local
+# caption share nothing else); "typicality" is the same to the nearest ordinary training digit, the quality cost of
+# a mitigation.
 _base_ = ["../../_base_/default_run.py"]
 
 # the construction's knobs, the same in the prompt set, the train set and the reference pool
@@ -23,7 +25,9 @@ task = dict(type="text_to_image_memorization", similarity=dict(type="PixelCorrel
             train_reference=dict(type="DigitsMemorizationTrain", kinds=("ordinary",), num_global=8, num_local=8,
                                  copies=32, size=8, motif_size=4, num_ordinary=256, seed=0),
             export_maps=8,
-            metrics=[dict(type="CopySimilarity", prefix="copy "),
-                     dict(type="CopySimilarity", column="nearest_train_similarity", only_label=None,
-                          prefix="typicality ")])
+            metrics=[dict(type="CopySimilarity", only_kind="global", prefix="global copy "),
+                     dict(type="CopySimilarity", column="local_copy_similarity", only_kind="local",
+                          prefix="local copy "),
+                     dict(type="CopySimilarity", column="nearest_train_similarity", only_label=1,
+                          prefix="memorized typicality ")])
 run = dict(batch_size=8, device="cpu")

@@ -9,6 +9,7 @@ task = dict(metrics=[
       for signal, name in (("text_noise_norm", "Wen"), ("masked_noise_norm", "BE"))
       for kind in ("global", "local") for budget in ("first_step", "all_steps")],
     dict(type="LocalizationQuality", prefix="map "),
-    dict(type="CopySimilarity", prefix="copy "),
+    dict(type="CopySimilarity", only_kind="global", prefix="global copy "),
+    dict(type="CopySimilarity", column="local_copy_similarity", only_kind="local", prefix="local copy "),
     dict(type="CopySimilarity", column="nearest_train_similarity", only_label=None, prefix="typicality "),
     dict(type="CopySimilarity", column="nearest_train_similarity", only_label=1, prefix="memorized typicality ")])
