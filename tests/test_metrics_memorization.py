@@ -74,7 +74,7 @@ def test_detection_cell_reads_the_budget_and_generations():
     labels = torch.tensor([1, 0])
     first = MemorizationDetection(budget="first_step", n_gens=1).compute({"text_noise_norm": tracks, "label": labels})
     assert first["AUC"] == 1.0
-    every = MemorizationDetection(budget="all_steps", n_gens=2).compute({"text_noise_norm": tracks, "label": labels})
+    every = MemorizationDetection(budget="all_steps", n_gens=None).compute({"text_noise_norm": tracks, "label": labels})
     assert every["AUC"] == 0.0  # all steps, 2 gens: (8 / 2) / 4 = 1.0 for the memorized prompt, 6 / 4 = 1.5 other
 
 

@@ -97,7 +97,7 @@ def subset_rows(labels: torch.Tensor, subsets: int, subset_size: int | None, see
 @METRICS.register_module()
 class MemorizationDetection(Metric):
     """One cell of the detection table: ``signal`` tracks (``text_noise_norm``: Wen; ``masked_noise_norm``: BE's m′)
-    scored by :func:`prompt_scores` at ``budget`` over the first ``n_gens`` generations, then ``AUC``,
+    scored by :func:`prompt_scores` at ``budget`` over the first ``n_gens`` generations (None: all), then ``AUC``,
     ``TPR@1%FPR`` and ``ACC`` (Wen's best balanced accuracy) against ``label``.
 
     With ``subsets`` > 1 each number is the mean over that many random draws of ``subset_size`` non-memorized prompts
@@ -107,13 +107,14 @@ class MemorizationDetection(Metric):
     cell with ``prefix`` (e.g. ``"Wen all steps n=4 "``)."""
 
     def __init__(self, signal: str = "text_noise_norm", budget: str | Sequence[int | None] = "all_steps",
-                 n_gens: int = 4, max_fpr: float = 0.01, subsets: int = 1, subset_size: int | None = None,
+                 n_gens: int | None = 4, max_fpr: float = 0.01, subsets: int = 1, subset_size: int | None = None,
                  subset_seed: int = 0, positive_kind: str | None = None, label: str = "label",
                  prefix: str = "") -> None:
         super().__init__(prefix)
         step_slice(budget)
-        if isinstance(n_gens, bool) or not isinstance(n_gens, int) or n_gens < 1:
-            raise ValueError(f"MemorizationDetection: n_gens must be a positive int, got {n_gens!r}")
+        if n_gens is not None and (isinstance(n_gens, bool) or not isinstance(n_gens, int) or n_gens < 1):
+            raise ValueError(f"MemorizationDetection: n_gens must be a positive int (or None: every generation), got "
+                             f"{n_gens!r}")
         if isinstance(subsets, bool) or not isinstance(subsets, int) or subsets < 1:
             raise ValueError(f"MemorizationDetection: subsets must be a positive int, got {subsets!r}")
         self.signal, self.budget, self.n_gens, self.max_fpr = signal, budget, n_gens, float(max_fpr)
@@ -123,7 +124,8 @@ class MemorizationDetection(Metric):
 
     def compute(self, outputs: Columns) -> dict[str, float]:
         require_finite(outputs, self.signal, f"MemorizationDetection({self.signal})")
-        scores = prompt_scores(torch.as_tensor(outputs[self.signal]), self.n_gens, self.budget)
+        tracks = torch.as_tensor(outputs[self.signal])
+        scores = prompt_scores(tracks, tracks.shape[1] if self.n_gens is None else self.n_gens, self.budget)
         labels = _labels(outputs, self.label)
         if self.positive_kind is not None:
             kinds = list(outputs["memorization"])
