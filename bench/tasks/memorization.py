@@ -127,6 +127,7 @@ class TextToImageMemorizationTask(EvalTask):
         if self._reference_embeddings is None:
             from bench.registry import DATASETS
 
+            assert self.train_reference is not None  # featurize calls this only with a train_reference
             dataset = DATASETS.build(dict(self.train_reference))
             images = [as_uint8_image(dataset[i]["image"]) for i in range(len(dataset))]
             if not images:
