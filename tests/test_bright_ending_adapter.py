@@ -200,3 +200,19 @@ def test_mitigation_knobs_fail_at_build_time():
         BrightEnding(model="x", mitigation=dict(type="embedding_noise", sigma=0.1))
     with pytest.raises(ValueError, match=r"lr"):
         BrightEnding(model="x", mitigation=dict(type="prompt_optimization", lr=-1.0))
+
+
+def test_fit_trains_once_and_resumes_a_finished_model(tmp_path):
+    from bench.datasets.memorization_digits import DigitsMemorizationTrain
+
+    train_set = DigitsMemorizationTrain(size=8, motif_size=4, num_ordinary=16, copies=2, num_global=1, num_local=1)
+    method = BrightEnding()
+    folder = method.fit(train_set, None, tmp_path, torch.device("cpu"), steps=2, batch_size=4, seed=0,
+                        show_progress=False)
+    stamp = (folder / "toy.json").stat().st_mtime_ns
+    again = method.fit(train_set, None, tmp_path, torch.device("cpu"), steps=2, batch_size=4, seed=0,
+                       show_progress=False)
+    assert again == folder and (folder / "toy.json").stat().st_mtime_ns == stamp  # not retrained
+    retrained = method.fit(train_set, None, tmp_path, torch.device("cpu"), resume=False, steps=2, batch_size=4,
+                           seed=0, show_progress=False)
+    assert retrained == folder and (folder / "toy.json").stat().st_mtime_ns != stamp

@@ -142,10 +142,14 @@ class BrightEnding(Method):
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
             resume: bool = True, **train_cfg: Any) -> Path:
         """Train the demo's tiny pixel-space text-to-image model (:func:`.toy.train_toy_text_to_image`) and return its
-        folder."""
+        folder; with ``resume`` a finished model in ``work_dir`` (its ``toy.json``, written last) is returned as it is
+        (the folder is keyed by everything training uses, so configs that share it train once)."""
         from bench.methods.bright_ending.toy import train_toy_text_to_image
 
-        return train_toy_text_to_image(train_set, Path(work_dir) / "model", device=device, **{**self.toy, **train_cfg})
+        folder = Path(work_dir) / "model"
+        if resume and (folder / "toy.json").is_file():
+            return folder
+        return train_toy_text_to_image(train_set, folder, device=device, **{**self.toy, **train_cfg})
 
     def use_checkpoint(self, path: str | Path) -> None:
         self.model = str(path)
