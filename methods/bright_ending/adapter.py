@@ -80,7 +80,7 @@ class BrightEnding(Method):
     def __init__(self, model: str | None = None, num_images: int = 4, sampling: dict[str, Any] | None = None,
                  gen_seed: int = 0, signals: Sequence[str] = SIGNALS, attention: dict[str, Any] | None = None,
                  passes: int = 1, mitigation: dict[str, Any] | None = None, store_images: bool = True,
-                 dtype: str = "auto", toy: dict[str, Any] | None = None, smoke_reason: str | None = None) -> None:
+                 dtype: str = "auto", smoke_reason: str | None = None) -> None:
         from bench.methods.bright_ending.sampling import SamplingSettings
 
         unknown = [s for s in signals if s not in SIGNALS]
@@ -102,7 +102,6 @@ class BrightEnding(Method):
                                                                                                     "down_blocks.0")
         self.mitigation = _mitigation_spec(mitigation)
         self.store_images, self.dtype_name = bool(store_images), dtype
-        self.toy = dict(toy or {})
         self.smoke, self.smoke_reason = smoke_reason is not None, smoke_reason
         self.components: Any = None
         self.capture: Any = None
@@ -149,7 +148,7 @@ class BrightEnding(Method):
         folder = Path(work_dir) / "model"
         if resume and (folder / "toy.json").is_file():
             return folder
-        return train_toy_text_to_image(train_set, folder, device=device, **{**self.toy, **train_cfg})
+        return train_toy_text_to_image(train_set, folder, device=device, **train_cfg)  # the train section's settings
 
     def use_checkpoint(self, path: str | Path) -> None:
         self.model = str(path)
