@@ -2,7 +2,7 @@
 working repos (dungdinhanh/compt_guidance, dungdinhanh/DiT_compact; the paper announces no official code).
 
 ``schedule`` (which steps, which weights), ``guidance`` (classifier and classifier-free guidance on guided-diffusion's
-respaced ancestral sampler), ``backbones`` (ADM, DiT, diffusers UNets from local files), ``stable_diffusion``
+respaced ancestral sampler) on the shared ``bench.methods.diffusion.backbones``, ``stable_diffusion``
 (a per-step CFG loop for Stable Diffusion folders) and the ``CompressGuidanceSampler`` adapter, imported here
 (its heavy dependencies load on use), and the paper's metrics ``GuideAccuracy`` and ``SamplingCost`` (``metrics``).
 """

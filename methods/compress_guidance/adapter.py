@@ -78,7 +78,7 @@ class CompressGuidanceSampler(Method):
         return model.to(device).eval(), facts
 
     def _build_guidance(self, device: torch.device) -> Any:
-        from bench.methods.compress_guidance.backbones import build_backbone
+        from bench.methods.diffusion.backbones import build_backbone
         from bench.methods.compress_guidance.guidance import ClassifierFreeGuidance, ClassifierGuidance, NoGuidance
         from bench.methods.compress_guidance.schedule import build_schedule
 
@@ -137,7 +137,7 @@ class CompressGuidanceSampler(Method):
         self.schedule = build_schedule(spec.get("schedule", {"kind": "full"}), int(self.respacing))
 
     def setup(self, device: torch.device, seed: int = 0) -> None:
-        from bench.methods.compress_guidance.backbones import build_backbone
+        from bench.methods.diffusion.backbones import build_backbone
 
         self.device = device
         if self.backbone_spec["type"] == "stable_diffusion":
@@ -212,7 +212,7 @@ class CompressGuidanceSampler(Method):
         state dict ``noisy_classifier.pt``, the official file layout, which setup loads like a released one."""
         from bench.checkpoint import load_checkpoint_file
         from bench.io import atomic_torch_save, atomic_write_text
-        from bench.methods.compress_guidance.backbones import build_backbone
+        from bench.methods.diffusion.backbones import build_backbone
         from bench.methods.diffusion.adm import build_adm
         from bench.train import train_supervised
 

@@ -1,4 +1,5 @@
-"""The diffusion models Compress Guidance samples, each as a denoiser on guided-diffusion's respaced process.
+"""The diffusion models that guided samplers (Compress Guidance, AMG) sample, each as a denoiser on guided-diffusion's
+respaced process.
 
 A :class:`Backbone` bundles ``denoise(x, t, y)`` (t = original timesteps), the :class:`RespacedDiffusion` it was
 trained with, the sample shape, ``decode`` (identity for pixel models, the VAE for DiT's latents) and facts for
