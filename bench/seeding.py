@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -99,3 +99,9 @@ def restore_rng_state(state: Mapping[str, Any], generators: Mapping[str, OwnGene
         else:
             generator.setstate(saved[name])
     return missing
+
+
+def step_noise(generators: Sequence[torch.Generator], like: torch.Tensor) -> torch.Tensor:
+    """One standard-normal draw per sample from its own generator (on CPU), so a sample never depends on its batch."""
+    draws = [torch.randn(like.shape[1:], generator=g, dtype=torch.float32) for g in generators]
+    return torch.stack(draws).to(device=like.device, dtype=like.dtype)

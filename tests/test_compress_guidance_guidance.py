@@ -17,10 +17,10 @@ from bench.methods.compress_guidance.guidance import (
     GuidanceCost,
     NoGuidance,
     sample_ancestral,
-    step_noise,
 )
 from bench.methods.compress_guidance.schedule import build_schedule
 from bench.methods.diffusion.gaussian import RespacedDiffusion
+from bench.seeding import step_noise
 
 
 def conditional(x, t, y=None):

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.methods.compress_guidance.guidance import ClassifierGuidance, NoGuidance, sample_ancestral, step_noise
+from bench.methods.compress_guidance.guidance import ClassifierGuidance, NoGuidance, sample_ancestral
+from bench.seeding import step_noise
 from bench.methods.compress_guidance.schedule import build_schedule
 from bench.methods.diffusion.gaussian import RespacedDiffusion, named_beta_schedule, space_timesteps
 from helpers import rounding_tolerance

@@ -151,7 +151,8 @@ class CompressGuidanceSampler(Method):
 
     # --------------------------------------------------------------------------------------------- sampling
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
-        from bench.methods.compress_guidance.guidance import sample_ancestral, step_noise
+        from bench.methods.compress_guidance.guidance import sample_ancestral
+        from bench.seeding import step_noise
 
         generators = [sample_generator(int(seed)) for seed in seeds]
         if self.pipe is not None:

@@ -153,12 +153,6 @@ class ClassifierFreeGuidance:
                               conditional.log_variance)
 
 
-def step_noise(generators: Sequence[torch.Generator], like: torch.Tensor) -> torch.Tensor:
-    """One standard-normal draw per sample from its own generator (on CPU), so a sample never depends on its batch."""
-    draws = [torch.randn(like.shape[1:], generator=g, dtype=torch.float32) for g in generators]
-    return torch.stack(draws).to(device=like.device, dtype=like.dtype)
-
-
 def sample_ancestral(diffusion: RespacedDiffusion, denoiser: Denoiser, noise: torch.Tensor,
                      y: torch.Tensor | None, guidance: NoGuidance | ClassifierGuidance | ClassifierFreeGuidance,
                      generators: Sequence[torch.Generator], clip_denoised: bool = True,

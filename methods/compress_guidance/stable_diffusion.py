@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from bench.dist import detect
-from bench.methods.compress_guidance.guidance import GuidanceCost, step_noise
+from bench.methods.compress_guidance.guidance import GuidanceCost
+from bench.seeding import step_noise
 from bench.methods.compress_guidance.schedule import GuidanceSchedule
 from bench.progress import progress
 

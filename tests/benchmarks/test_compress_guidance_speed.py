@@ -15,7 +15,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.methods.compress_guidance.guidance import ClassifierGuidance, NoGuidance, sample_ancestral, step_noise
+from bench.methods.compress_guidance.guidance import ClassifierGuidance, NoGuidance, sample_ancestral
+from bench.seeding import step_noise
 from bench.methods.compress_guidance.schedule import build_schedule
 from bench.methods.diffusion.adm import ADM_PRESETS, build_adm
 from bench.methods.diffusion.gaussian import RespacedDiffusion

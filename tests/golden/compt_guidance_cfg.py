@@ -55,7 +55,7 @@ def main() -> None:
     from guided_diffusion.script_util_classifier_free import create_gaussian_diffusion_clsfree2_comptquad
     from test_compress_guidance_guidance import conditional, unconditional
 
-    from bench.methods.compress_guidance.guidance import step_noise
+    from bench.seeding import step_noise
     from bench.methods.compress_guidance.schedule import build_schedule
 
     n, skip, scale, shape = 50, 5, 1.3, (3, 2, 4, 4)

@@ -31,7 +31,7 @@ def main() -> None:
     from guided_diffusion.respace import SpacedDiffusion, space_timesteps
     from test_diffusion_gaussian import toy_classifier, toy_model
 
-    from bench.methods.compress_guidance.guidance import step_noise
+    from bench.seeding import step_noise
 
     n, batch, shape = 25, 3, (3, 2, 4, 4)
     labels = torch.tensor([0, 3, 4])
