@@ -44,7 +44,8 @@ def test_despecification_and_deduplication_scales():
     assert s1.tolist() == pytest.approx([0.0, 1.3, 3.9, 6.5])
     s2 = deduplication_scale(sigma, cfg_scale=7.5, despec=s1, c2=0.3)
     # the code: g3_scale = max(min(6.5 - g2, (6.5 - g2) / 0.3 * simscore), 0)
-    expected = [max(min(6.5 - g, (6.5 - g) / 0.3 * s), 0) for g, s in zip([0.0, 1.3, 3.9, 6.5], sigma.tolist())]
+    g2 = [0.0, 1.3, 3.9, 6.5]
+    expected = [max(min(6.5 - g, (6.5 - g) / 0.3 * s), 0) for g, s in zip(g2, sigma.tolist(), strict=True)]
     assert s2.tolist() == pytest.approx(expected)
 
 

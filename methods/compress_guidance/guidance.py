@@ -34,6 +34,7 @@ from bench.dist import detect
 from bench.methods.compress_guidance.schedule import GuidanceSchedule
 from bench.methods.diffusion.gaussian import RespacedDiffusion, StepPrediction
 from bench.progress import progress
+from bench.seeding import step_noise
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 ClassifierFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
