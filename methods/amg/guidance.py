@@ -48,13 +48,22 @@ class ThresholdSchedule:
         if self.kind not in SCHEDULE_KINDS:
             raise ValueError(f"AMG threshold schedule: kind must be one of {SCHEDULE_KINDS}, got {self.kind!r}")
 
+    def curve(self, t: float) -> float:
+        """The dynamic curve a − (a − b)·exp(−c·(t − d)) at ``t``, whatever ``kind``."""
+        return float(self.a - (self.a - self.b) * math.exp(-self.c * (float(t) - self.d)))
+
     def value(self, t: float) -> float:
         """λ at step index ``t`` (±inf for "none": every similarity passes)."""
         if self.kind == "none":
             return -math.inf if self.above else math.inf
         if self.kind == "constant":
             return float(self.constant)
-        return float(self.a - (self.a - self.b) * math.exp(-self.c * (float(t) - self.d)))
+        return self.curve(t)
+
+    def scale_threshold(self, t: float) -> float:
+        """The λ in a guidance scale that depends on the margin (the pixel branch's c·(λ_t − nL2)): the gate's λ,
+        except for "none", which has no gate and keeps the dynamic curve's value (no conditioning, same strength)."""
+        return self.curve(t) if self.kind == "none" else self.value(t)
 
     def passes(self, similarity: torch.Tensor, t: float) -> torch.Tensor:
         """Per-sample trigger 1[σ > λ_t] (``above``) or 1[nL2 < λ_t]."""

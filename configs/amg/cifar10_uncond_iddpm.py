@@ -1,0 +1,2 @@
+# Table 2, iDDPM row: plain ancestral sampling (no guidance).
+_base_ = ["./_base_/cifar10_uncond.py"]
