@@ -37,9 +37,10 @@ LAYOUT = """
 ...
 or a flat folder: <folder>/<name>.jpg|.png (+ optional <name>.txt caption)
 """
-OBTAIN = ("download a captioned image set with img2dataset (`img2dataset --url_list urls.parquet --input_format parquet "
-          "--url_col url --caption_col caption --output_format files --output_folder <folder>`), e.g. the training "
-          "images of the memorized prompts or a LAION subset, or put images with .txt captions in one folder")
+OBTAIN = ("download a captioned image set with img2dataset (`img2dataset --url_list urls.parquet "
+          "--input_format parquet --url_col url --caption_col caption --output_format files --output_folder "
+          "<folder>`), e.g. the training images of the memorized prompts or a LAION subset, or put images with "
+          ".txt captions in one folder")
 CACHE_VERSION = 1
 
 
