@@ -32,12 +32,16 @@ class PixelCorrelationFeatures(UnitNormEmbedder):
         if len(sizes) != 1:
             raise ValueError(f"PixelCorrelationFeatures: images must share one size to be compared pixel by pixel, "
                              f"got {sorted(sizes)}")
-        pixels = torch.stack([image.float() / 255 for image in items])
-        if self.grayscale:
-            pixels = pixels.mean(dim=-1)
+        pixels = torch.stack([image.float() / 255 for image in items]).permute(0, 3, 1, 2)
+        return {"pool": self.embed(pixels).to(self._device)}
+
+    def embed(self, batch: torch.Tensor) -> torch.Tensor:
+        """Descriptors [B, D] of float images [B, C, H, W] in any positive-scaled range (the correlation does not
+        see brightness or contrast), differentiable: AMG's guidance takes its gradient through decoded images."""
+        pixels = batch.mean(dim=1) if self.grayscale else batch.permute(0, 2, 3, 1)
         flat = pixels.flatten(1)
         flat = flat - flat.mean(dim=1, keepdim=True)
-        return {"pool": torch.nn.functional.normalize(flat, dim=1).to(self._device)}
+        return torch.nn.functional.normalize(flat, dim=1)
 
     def describe(self) -> dict[str, Any]:
         return {"name": "pixel_correlation", "grayscale": self.grayscale,
