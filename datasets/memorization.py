@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from bench.data import BenchDataset, visible
+from bench.data import BenchDataset, DatasetLayoutError, visible
 from bench.registry import DATASETS
+from bench.tasks.generation.reference import IMAGE_SUFFIXES
 
 SHOWN = 5  # names listed in an error before "and N more"
 SUBSET_MODES = ("random", "disjoint")
@@ -539,3 +541,84 @@ class DetectionPrompts(BenchDataset):
         return {**super().describe(), "num_memorized": len(self.memorized),
                 "num_nonmemorized": len(self.nonmemorized), "memorized": self.memorized.describe(),
                 "nonmemorized": self.nonmemorized.describe()}
+
+# ------------------------------------------------------------------------------------ captioned image folders
+
+CAPTIONED_FOLDER_LAYOUT = """
+<folder>/00000/000000000.jpg + 000000000.txt   (img2dataset output_format="files": shard folders, one caption
+<folder>/00000/000000001.jpg + 000000001.txt    .txt per image; .json/.parquet files beside them are ignored)
+...
+or a flat folder: <folder>/<name>.jpg|.png (+ optional <name>.txt caption)
+"""
+CAPTIONED_FOLDER_OBTAIN = ("download a captioned image set with img2dataset (`img2dataset --url_list urls.parquet "
+          "--input_format parquet --url_col url --caption_col caption --output_format files --output_folder "
+          "<folder>`), e.g. the training images of the memorized prompts or a LAION subset, or put images with "
+          ".txt captions in one folder")
+
+
+def captioned_image_files(folder: str | Path, what: str = "CaptionedImageFolder"
+                          ) -> list[tuple[str, Path, str | None]]:
+    """(relative path, path, caption or None) of every image under ``folder`` (top level or shard folders), sorted
+    by relative path; the caption is the stripped text of the ``.txt`` file beside the image (an empty one counts as
+    none). A missing or empty folder raises :class:`DatasetLayoutError` naming the layout."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise DatasetLayoutError(what, root,
+                                 "the folder does not exist" if not root.exists() else "not a folder",
+                                 CAPTIONED_FOLDER_LAYOUT, CAPTIONED_FOLDER_OBTAIN)
+    found = [p for p in visible(root.rglob("*"), root) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
+    if not found:
+        raise DatasetLayoutError(what, root, f"no images ({'/'.join(IMAGE_SUFFIXES)}) in the "
+                                 "folder or its shard folders", CAPTIONED_FOLDER_LAYOUT, CAPTIONED_FOLDER_OBTAIN)
+    entries = []
+    for path in sorted(found, key=lambda p: p.relative_to(root).as_posix()):
+        sidecar = path.with_suffix(".txt")
+        caption = sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else ""
+        entries.append((path.relative_to(root).as_posix(), path, caption or None))
+    return entries
+
+
+def load_rgb(path: Path) -> torch.Tensor:
+    """uint8 [H, W, 3] of an image file (any mode converted to RGB)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
+
+
+@DATASETS.register_module()
+class CaptionedImageFolder(BenchDataset):
+    """Images with optional captions from a local folder (:data:`CAPTIONED_FOLDER_LAYOUT`: img2dataset's "files"
+    output or a flat folder): AMG's local reference set, read the same way by its guidance index and by the
+    memorization task's ``train_reference``. Items: ``image`` uint8 [H, W, 3], ``caption`` ("" when none), ``key``
+    (the path relative to the folder, also the sample id)."""
+
+    layout = CAPTIONED_FOLDER_LAYOUT
+    obtain = CAPTIONED_FOLDER_OBTAIN
+
+    def __init__(self, root: str) -> None:
+        self.root = Path(root).expanduser()
+        self.entries = captioned_image_files(self.root, type(self).__name__)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        key, path, caption = self.entries[index]
+        return {"image": load_rgb(path), "caption": caption or "", "key": key}
+
+    def sample_id(self, index: int) -> str:
+        return self.entries[index][0]
+
+    def fingerprint(self) -> str:
+        """sha256 over the relative paths, the files' bytes and the captions."""
+        from bench.io import sha256_file
+
+        digest = hashlib.sha256(type(self).__name__.encode())
+        for key, path, caption in self.entries:
+            digest.update(f"{key}\0{sha256_file(path)}\0{caption or ''}\0".encode())
+        return digest.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "root": str(self.root), "images": len(self),
+                "captioned": sum(caption is not None for _, _, caption in self.entries)}

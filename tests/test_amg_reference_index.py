@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 from bench.data import DatasetLayoutError
-from bench.methods.amg.reference_index import ReferenceIndex, reference_files
+from bench.datasets.memorization import captioned_image_files
+from bench.methods.amg.reference_index import ReferenceIndex
 from bench.tasks.generation.extractors.pixels import PixelCorrelationFeatures
 
 
@@ -42,23 +43,23 @@ def write_images(folder: Path, captions: list[str | None], shards: bool = True, 
 
 def test_reader_img2dataset_and_flat_layouts(tmp_path: Path) -> None:
     write_images(tmp_path / "shards", ["a cat", None, "  ", "a dog", "x"])
-    entries = reference_files(tmp_path / "shards")
+    entries = captioned_image_files(tmp_path / "shards")
     assert [key for key, _, _ in entries] == ["00000/000000000.png", "00000/000000001.png", "00000/000000002.png",
                                               "00000/000000003.png", "00001/000000004.png"]
     assert [caption for _, _, caption in entries] == ["a cat", None, None, "a dog", "x"]
     write_images(tmp_path / "flat", ["one", "two"], shards=False)
-    assert [(k, c) for k, _, c in reference_files(tmp_path / "flat")] == [("000000000.png", "one"),
-                                                                          ("000000001.png", "two")]
+    assert [(k, c) for k, _, c in captioned_image_files(tmp_path / "flat")] == [("000000000.png", "one"),
+                                                                                ("000000001.png", "two")]
 
 
 def test_reader_errors_name_the_layout(tmp_path: Path) -> None:
     with pytest.raises(DatasetLayoutError, match=r"(?s)AMG reference index: the folder does not exist.*"
                                                  r"path: .*missing.*img2dataset"):
-        reference_files(tmp_path / "missing")
+        captioned_image_files(tmp_path / "missing", what="AMG reference index")
     (tmp_path / "empty" / "00000").mkdir(parents=True)
     (tmp_path / "empty" / "00000" / "0.txt").write_text("a caption without its image")
     with pytest.raises(DatasetLayoutError, match=r"(?s)no images \(.png/.jpg.*shard folders.*<name>.txt caption"):
-        reference_files(tmp_path / "empty")
+        captioned_image_files(tmp_path / "empty")
 
 
 def test_faiss_neighbours_equal_brute_force(tmp_path: Path) -> None:

@@ -5,7 +5,9 @@ import json
 import random
 import re
 
+import numpy as np
 import pytest
+import torch
 
 from bench.data import DatasetLayoutError
 from bench.datasets.memorization import (
@@ -257,3 +259,28 @@ def test_detection_prompts_join_two_sets_with_labels_and_unique_ids(tmp_path):
     with pytest.raises(ValueError, match="both sets are named 'random'"):
         DetectionPrompts(dict(type="MemorizedPrompts", prompts_file=str(mem), name="random"),
                          dict(type="RandomTokenPrompts", num_prompts=3))
+
+
+def test_captioned_image_folder_reads_img2dataset_files_layout(tmp_path):
+    from PIL import Image
+
+    from bench.datasets.memorization import CaptionedImageFolder
+
+    shard = tmp_path / "ref" / "00000"
+    shard.mkdir(parents=True)
+    for i, caption in enumerate(["a cat", "", None]):
+        Image.fromarray(np.full((4, 5, 3), 40 * i, dtype=np.uint8)).save(shard / f"00000000{i}.png")
+        if caption is not None:
+            (shard / f"00000000{i}.txt").write_text(caption + "\n", encoding="utf-8")
+    (shard / "000000000.json").write_text("{}", encoding="utf-8")  # img2dataset metadata: ignored
+    folder = CaptionedImageFolder(str(tmp_path / "ref"))
+    assert len(folder) == 3 and folder.sample_id(0) == "00000/000000000.png"
+    item = folder[1]
+    assert item["image"].dtype == torch.uint8 and item["image"].shape == (4, 5, 3) and int(item["image"][0, 0, 0]) == 40
+    assert [folder[i]["caption"] for i in range(3)] == ["a cat", "", ""]
+    assert folder.describe()["captioned"] == 1
+    before = folder.fingerprint()
+    (shard / "000000002.txt").write_text("a dog", encoding="utf-8")
+    assert CaptionedImageFolder(str(tmp_path / "ref")).fingerprint() != before
+    with pytest.raises(DatasetLayoutError, match=r"CaptionedImageFolder: the folder does not exist"):
+        CaptionedImageFolder(str(tmp_path / "missing"))

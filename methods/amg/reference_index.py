@@ -26,49 +26,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.data import DatasetLayoutError, visible
+from bench.datasets.memorization import captioned_image_files, load_rgb
 from bench.io import atomic_torch_save, sha256_file, sha256_json
 from bench.tasks.generation.extractors.base import UnitNormEmbedder
-from bench.tasks.generation.reference import IMAGE_SUFFIXES
 
-LAYOUT = """
-<folder>/00000/000000000.jpg + 000000000.txt   (img2dataset output_format="files": shard folders, one caption
-<folder>/00000/000000001.jpg + 000000001.txt    .txt per image; .json/.parquet files beside them are ignored)
-...
-or a flat folder: <folder>/<name>.jpg|.png (+ optional <name>.txt caption)
-"""
-OBTAIN = ("download a captioned image set with img2dataset (`img2dataset --url_list urls.parquet "
-          "--input_format parquet --url_col url --caption_col caption --output_format files --output_folder "
-          "<folder>`), e.g. the training images of the memorized prompts or a LAION subset, or put images with "
-          ".txt captions in one folder")
 CACHE_VERSION = 1
-
-
-def reference_files(folder: str | Path) -> list[tuple[str, Path, str | None]]:
-    """(relative path, path, caption or None) of every image under ``folder`` (top level or shard folders), sorted
-    by relative path; the caption is the stripped text of the ``.txt`` file beside the image (an empty one counts as
-    none). A missing or empty folder raises :class:`DatasetLayoutError` naming the layout."""
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise DatasetLayoutError("AMG reference index", root,
-                                 "the folder does not exist" if not root.exists() else "not a folder", LAYOUT, OBTAIN)
-    found = [p for p in visible(root.rglob("*"), root) if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
-    if not found:
-        raise DatasetLayoutError("AMG reference index", root, f"no images ({'/'.join(IMAGE_SUFFIXES)}) in the "
-                                 "folder or its shard folders", LAYOUT, OBTAIN)
-    entries = []
-    for path in sorted(found, key=lambda p: p.relative_to(root).as_posix()):
-        sidecar = path.with_suffix(".txt")
-        caption = sidecar.read_text(encoding="utf-8").strip() if sidecar.is_file() else ""
-        entries.append((path.relative_to(root).as_posix(), path, caption or None))
-    return entries
-
-
-def _load_rgb(path: Path) -> torch.Tensor:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.uint8).copy())
 
 
 class ReferenceIndex:
@@ -76,7 +38,7 @@ class ReferenceIndex:
     inner-product kNN over the retrieval embeddings (FAISS ``IndexFlatIP``).
 
     Args:
-        folder: the image folder (:data:`LAYOUT`).
+        folder: the image folder (``bench.datasets.memorization.CAPTIONED_FOLDER_LAYOUT``).
         retrieval: embedder of the kNN query side (CLIP ViT-L/14 ``amg`` for real runs).
         similarity: embedder of σ (SSCD ``amg`` preset for real runs).
         cache_dir: where the embeddings are cached (``amg_reference_<hash>.pt``); None: no cache.
@@ -89,7 +51,7 @@ class ReferenceIndex:
             raise ValueError(f"ReferenceIndex: batch_size must be a positive integer, got {batch_size!r}")
         self.folder = Path(folder).expanduser()
         self.retrieval, self.similarity = retrieval, similarity
-        entries = reference_files(self.folder)
+        entries = captioned_image_files(self.folder, what="AMG reference index")
         self.keys = [key for key, _, _ in entries]
         self.captions: list[str | None] = [caption for _, _, caption in entries]
         self.hash = sha256_json({
@@ -123,7 +85,7 @@ class ReferenceIndex:
     def _embed(self, paths: Sequence[Path], batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         retrieval, similarity = [], []
         for start in range(0, len(paths), batch_size):
-            images = [_load_rgb(path) for path in paths[start:start + batch_size]]
+            images = [load_rgb(path) for path in paths[start:start + batch_size]]
             retrieval.append(self.retrieval(images)["pool"].float().cpu())
             similarity.append(self.similarity(images)["pool"].float().cpu())
         return torch.cat(retrieval).contiguous(), torch.cat(similarity).contiguous()
