@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 from bench.methods.diffusion.adm import build_adm, iddpm_model_flags, load_adm
+from bench.methods.diffusion.backbones import build_backbone
 from bench.methods.diffusion.gaussian import RespacedDiffusion
 from bench.methods.diffusion.iddpm_training import WithEMA, hybrid_loss, train_iddpm
 
 # tiny: GroupNorm's 32 groups need num_channels a multiple of 32
 TINY = dict(image_size=8, in_channels=1, num_channels=32, num_res_blocks=1, channel_mult=(1, 2),
             attention_resolutions="4", num_heads=1, learn_sigma=True)
-DIFFUSION = {"steps": 1000, "noise_schedule": "cosine", "learn_sigma": True, "rescale_timesteps": True,
-             "rescale_learned_sigmas": True}
+DIFFUSION = {"steps": 1000, "noise_schedule": "cosine", "learn_sigma": True}  # improved-diffusion's rescaling
 
 
 def blobs(n: int) -> list[dict[str, torch.Tensor]]:
@@ -123,7 +123,8 @@ def test_train_iddpm_writes_a_loadable_ema_file_and_resumes(tmp_path: Path) -> N
     flags = iddpm_model_flags(**TINY, class_cond=True, dropout=0.1)
     train_set = blobs(64)
     torch.manual_seed(0)
-    path = train_iddpm(flags, DIFFUSION, train_set, tmp_path, torch.device("cpu"), label_key="target", ema_rate=0.9,
+    process = {**DIFFUSION, "steps": 4000}
+    path = train_iddpm(flags, process, train_set, tmp_path, torch.device("cpu"), label_key="target", ema_rate=0.9,
                        epochs=2, batch_size=32)
     assert path == tmp_path / "ema_0.9_000004.pt"  # 2 epochs x 2 batches, named like the original's files
     model, facts = load_adm(path, flags=flags)
@@ -136,9 +137,16 @@ def test_train_iddpm_writes_a_loadable_ema_file_and_resumes(tmp_path: Path) -> N
     record = json.loads(path.with_suffix(".json").read_text())
     assert record["train"]["lr"] == 1e-4 and record["train"]["optimizer_steps"] == 4
     assert record["train"]["lr_schedule"] == "constant" and record["flags"]["num_classes"] == 10
-    assert record["training_process"] == {"steps": 1000, "respacing": "", "variance_type": "learned_range"}
+    assert record["training_process"] == {"steps": 4000, "respacing": "", "variance_type": "learned_range"}
+    assert record["diffusion"]["rescale_timesteps"] is True  # filled in: sampling must feed t as training did
+    backbone = build_backbone({"type": "adm", "checkpoint": str(path), "flags": record["flags"],
+                               "diffusion": record["diffusion"]}, "50", torch.device("cpu"))
+    x, t, y = torch.randn(2, 1, 8, 8), torch.tensor([980, 20]), torch.tensor([3, 4])
+    with torch.no_grad():  # the record makes the sampler feed t * 1000 / T, as in training
+        assert torch.equal(backbone.denoise(x, t, y), model(x, t.float() / 4, y))
+        assert not torch.equal(backbone.denoise(x, t, y), model(x, t, y))
     before = path.stat().st_mtime_ns
-    again = train_iddpm(flags, DIFFUSION, train_set, tmp_path, torch.device("cpu"), label_key="target", ema_rate=0.9,
+    again = train_iddpm(flags, process, train_set, tmp_path, torch.device("cpu"), label_key="target", ema_rate=0.9,
                         epochs=2, batch_size=32)
     assert again == path and path.stat().st_mtime_ns == before  # finished: returned at once
 

@@ -118,15 +118,19 @@ def train_iddpm(flags: dict[str, Any], diffusion: dict[str, Any], train_set: Any
     """Train an :class:`~bench.methods.diffusion.adm.ADMUNet` built from ``flags`` (:func:`iddpm_model_flags`) on
     ``train_set[i][image_key]`` (floats in [0, 1]; ``label_key`` gives class labels for class-conditional flags)
     with the improved-diffusion recipe; return ``work_dir/ema_<rate>_<step>.pt`` (EMA weights, a plain state dict)
-    with a JSON of the flags, process and settings beside it. ``train_cfg`` goes to
-    :func:`bench.train.train_supervised` (``epochs``, ``batch_size``, ``lr`` 1e-4 here, ``weight_decay``, ``seed``);
-    the global RNG (t, ε, dropout) is the caller's to seed. A finished file is returned at once."""
+    with a JSON of the flags, process and settings beside it (its ``flags`` and ``diffusion``, defaults filled in,
+    are what ``build_backbone(dict(type="adm", checkpoint=..., flags=..., diffusion=...))`` needs to sample it).
+    ``train_cfg`` goes to :func:`bench.train.train_supervised` (``epochs``, ``batch_size``, ``lr`` 1e-4 here,
+    ``weight_decay``, ``seed``); the global RNG (t, ε, dropout) is the caller's to seed. A finished file is returned
+    at once."""
     from bench.methods.diffusion.adm import build_adm
 
     work_dir = Path(work_dir)
     if "epochs" not in train_cfg:
         raise ValueError("train_iddpm needs epochs= (and optionally batch_size, lr, weight_decay, seed)")
     settings = {"batch_size": 64, "lr": 1e-4, "weight_decay": 0.0, "seed": 0, **train_cfg}
+    # improved-diffusion's defaults, written into the record so that sampling feeds the model as it was trained
+    diffusion = {"learn_sigma": False, "rescale_timesteps": True, "rescale_learned_sigmas": True, **diffusion}
     steps = int(settings["epochs"]) * -(-len(train_set) // int(settings["batch_size"]))
     target = work_dir / f"ema_{ema_rate}_{steps:06d}.pt"
     if resume and target.is_file():
@@ -137,8 +141,8 @@ def train_iddpm(flags: dict[str, Any], diffusion: dict[str, Any], train_set: Any
                          "class-conditional model needs label_key (the dataset field with its labels), an "
                          "unconditional one none")
     process = _training_process(flags, diffusion)
-    rescale_timesteps = bool(diffusion.get("rescale_timesteps", True))  # improved-diffusion's defaults
-    rescale_learned_sigmas = bool(diffusion.get("rescale_learned_sigmas", True))
+    rescale_timesteps = bool(diffusion["rescale_timesteps"])
+    rescale_learned_sigmas = bool(diffusion["rescale_learned_sigmas"])
     trainee = WithEMA(build_adm({**flags, "use_fp16": False}), ema_rate)
 
     def loss_fn(model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -159,7 +163,6 @@ def train_iddpm(flags: dict[str, Any], diffusion: dict[str, Any], train_set: Any
     record = {"file": target.name, "flags": _jsonable(flags), "diffusion": _jsonable(diffusion),
               "objective": OBJECTIVE, "training_process": {"steps": process.num_timesteps, "respacing": "",
                                                            "variance_type": process.variance_type},
-              "rescale_timesteps": rescale_timesteps, "rescale_learned_sigmas": rescale_learned_sigmas,
               "train": {**settings, "ema_rate": ema_rate, "optimizer_steps": steps, "lr_schedule": "constant",
                         "optimizer": "AdamW", "image_key": image_key, "label_key": label_key},
               "checkpoint": str(final), "last_epoch": history[-1] if history else None}
