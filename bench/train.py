@@ -64,9 +64,12 @@ def resume_rng(state: dict[str, Any], path: Path, generators: dict[str, OwnGener
 def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn.Module, dict], LossOutput],
                      work_dir: Path, device: torch.device, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
                      weight_decay: float = 0.0, seed: int = 0, resume: bool = True,
-                     collate_fn: Callable | None = None, backward: bool = True) -> Path:
-    """Train with AdamW and a one-cycle cosine schedule; return ``work_dir/final.pth`` (weights, and ``meta`` with
-    the per-epoch ``history`` of mean loss and logged numbers).
+                     collate_fn: Callable | None = None, backward: bool = True, lr_schedule: str = "one_cycle",
+                     after_step: Callable[[nn.Module], None] | None = None) -> Path:
+    """Train with AdamW and a one-cycle cosine schedule (``lr_schedule="constant"``: ``lr`` throughout, as
+    improved-diffusion trains); return ``work_dir/final.pth`` (weights, and ``meta`` with the per-epoch ``history`` of
+    mean loss and logged numbers). ``after_step(model)`` runs after every optimiser step (an EMA update: keep such
+    state inside ``model`` so that checkpoints and resume carry it).
 
     ``latest.pth`` (model, optimiser, scheduler, epoch, history, every RNG state) is rewritten atomically after
     every epoch; with ``resume`` a later call continues from it exactly, and returns at once when ``final.pth``
@@ -79,8 +82,14 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = -(-len(train_set) // batch_size)  # type: ignore[arg-type]  # map-style: has __len__
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
-                                                    pct_start=0.15)
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    if lr_schedule == "one_cycle":
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
+                                                        pct_start=0.15)
+    elif lr_schedule == "constant":
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    else:
+        raise ValueError(f"lr_schedule must be 'one_cycle' or 'constant', got {lr_schedule!r}")
     start_epoch, history = 0, []
     if resume and (work_dir / LATEST).is_file():
         state = load_training_state(work_dir / LATEST, ("model", "optimizer", "scheduler", "epoch"))
@@ -106,7 +115,9 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
                 logged["loss"].backward()
             optimizer.step()
             scheduler.step()
-            n = len(batch["target"])
+            if after_step is not None:
+                after_step(model)
+            n = len(batch["target"] if "target" in batch else next(iter(batch.values())))  # unlabelled sets too
             for key, value in logged.items():
                 sums[key] = sums.get(key, 0.0) + float(value.detach() if torch.is_tensor(value) else value) * n
             count += n

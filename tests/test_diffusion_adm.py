@@ -19,6 +19,7 @@ from bench.methods.diffusion.adm import (
     adm_classifier_flags,
     adm_model_flags,
     build_adm,
+    iddpm_model_flags,
     load_adm,
 )
 from bench.methods.diffusion.unet import ModelLayoutError
@@ -90,7 +91,17 @@ LAYOUTS = {
     "128x128_classifier.pt": (42568040, "8267182372f6425410076de517ceeff13d19a9bf64a589115d6c755e5ba1ada5"),
     "256x256_classifier.pt": (54096360, "a9f3b0ab8b3b30c4da56dce8dabcde25bdea520d86ca5e540c16e3d00daa1dd6"),
     "512x512_classifier.pt": (54448360, "2295e0a2a93ab6598732f80de04b30fc9e4fc893b33d031ea78b73c3f8069438"),
+    # openai/improved-diffusion HEAD 1bc7bbb, create_model_and_diffusion(**model_and_diffusion_defaults() updated with
+    # the README's MODEL_FLAGS + DIFFUSION_FLAGS), meta device, 2026-12-05. Side by side once with the same weights
+    # (its random init plus N(0, 0.02) noise) at float timesteps [308.5, 4.25]: max |output diff| 1.25e-6 in float32,
+    # 0.0 once the original's SiLU (x * sigmoid(x)) is swapped for torch's fused nn.SiLU that ADMUNet uses; through
+    # build_backbone(preset, respacing "250") its p_mean_variance means matched to 1.2e-7 at indices 249, 120, 0.
+    "cifar10_uncond_50M_500K.pt": (52546438, "390d473d399ef711e0a49f16b7f55ab8dfde98084f2b0e175de3797907ccf7f3"),
+    "cifar10_uncond_vlb_50M_500K.pt": (52546438, "390d473d399ef711e0a49f16b7f55ab8dfde98084f2b0e175de3797907ccf7f3"),
 }
+# The class-conditional CIFAR-10 model AMG samples: the same flags plus --class_cond True, built by the same official
+# code with NUM_CLASSES = 10 (the AMG fork's only change to script_util.py; its unet.py is the original's).
+CIFAR10_CLASS_COND = (52551558, "ea394bb903b56879c90f2146597994b8d0cc34164d5402350bd8cca6ea67f59a")
 
 
 def _inputs(config: dict, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -164,13 +175,60 @@ def test_presets_carry_the_diffusion_process() -> None:
     schedules = {name: p["diffusion"]["noise_schedule"] for name, p in ADM_PRESETS.items() if p["kind"] == "diffusion"}
     assert schedules == {"64x64_diffusion.pt": "cosine", "128x128_diffusion.pt": "linear",
                          "256x256_diffusion.pt": "linear", "256x256_diffusion_uncond.pt": "linear",
-                         "512x512_diffusion.pt": "linear"}
+                         "512x512_diffusion.pt": "linear", "cifar10_uncond_50M_500K.pt": "cosine",
+                         "cifar10_uncond_vlb_50M_500K.pt": "cosine"}
     for name in schedules:
-        assert ADM_PRESETS[name]["diffusion"]["steps"] == 1000 and ADM_PRESETS[name]["diffusion"]["learn_sigma"]
-        assert ADM_PRESETS[name]["flags"]["out_channels"] == 6
+        improved = name.startswith("cifar10")
+        assert ADM_PRESETS[name]["diffusion"]["steps"] == (4000 if improved else 1000)
+        assert ADM_PRESETS[name]["diffusion"]["learn_sigma"] and ADM_PRESETS[name]["flags"]["out_channels"] == 6
+        # improved-diffusion feeds t * 1000 / T as a float (its default rescale_timesteps=True); guided-diffusion ints
+        assert ADM_PRESETS[name]["diffusion"]["rescale_timesteps"] is improved
+        assert ADM_PRESETS[name]["url"].startswith("https://openaipublic.blob.core.windows.net/diffusion/"
+                                                   + ("march-2021/" if improved else "jul-2021/"))
     assert ADM_PRESETS["256x256_diffusion_uncond.pt"]["flags"]["num_classes"] is None
     assert ADM_PRESETS["64x64_diffusion.pt"]["flags"]["attention_resolutions"] == (2, 4, 8)
     assert ADM_PRESETS["64x64_classifier.pt"]["flags"]["num_res_blocks"] == 4
+
+
+def test_improved_diffusion_cifar10_presets() -> None:
+    plain, vlb = ADM_PRESETS["cifar10_uncond_50M_500K.pt"], ADM_PRESETS["cifar10_uncond_vlb_50M_500K.pt"]
+    assert plain["flags"] == vlb["flags"]  # the same network; only the objective (use_kl) differs
+    flags = plain["flags"]
+    assert flags["channel_mult"] == (1, 2, 2, 2) and flags["attention_resolutions"] == (2, 4)  # "16,8" at 32
+    assert flags["num_heads"] == 4 and flags["num_head_channels"] == -1 and flags["dropout"] == 0.3
+    assert flags["use_scale_shift_norm"] and not flags["resblock_updown"] and not flags["use_new_attention_order"]
+    assert plain["diffusion"] == {"steps": 4000, "noise_schedule": "cosine", "learn_sigma": True,
+                                  "sigma_small": False, "predict_xstart": False, "use_kl": False,
+                                  "rescale_timesteps": True, "rescale_learned_sigmas": True,
+                                  "timestep_respacing": "250"}
+    assert vlb["diffusion"]["use_kl"] and vlb["train_flags"]["schedule_sampler"] == "loss-second-moment"
+    assert plain["train_flags"] == {"lr": 1e-4, "batch_size": 128}
+
+
+def test_iddpm_model_flags_class_conditional_matches_official() -> None:
+    flags = iddpm_model_flags(image_size=32, num_channels=128, num_res_blocks=3, learn_sigma=True, dropout=0.3,
+                              class_cond=True)
+    assert flags["num_classes"] == 10
+    with torch.device("meta"):
+        state = build_adm(flags).state_dict()
+    lines = sorted(f"{key}:{tuple(value.shape)}" for key, value in state.items())
+    assert (sum(v.numel() for v in state.values()),
+            hashlib.sha256("\n".join(lines).encode()).hexdigest()) == CIFAR10_CLASS_COND
+    assert iddpm_model_flags(image_size=32, class_cond=True, num_classes=1000)["num_classes"] == 1000
+
+
+def test_iddpm_model_flags_small_models() -> None:
+    grey = iddpm_model_flags(image_size=8, in_channels=1, num_channels=32, num_res_blocks=1, channel_mult=(1, 2),
+                             attention_resolutions="4", num_heads=1, learn_sigma=True)
+    assert grey["in_channels"] == 1 and grey["out_channels"] == 2 and grey["attention_resolutions"] == (2,)
+    # the same layout and count as the official UNetModel(in_channels=1, model_channels=32, out_channels=2,
+    # num_res_blocks=1, attention_resolutions=(2,), channel_mult=(1, 2), num_heads=1, use_scale_shift_norm=True)
+    # without classes: 756,578 with 10 classes minus the 10 x 128 label embedding
+    assert sum(p.numel() for p in build_adm(grey).parameters()) == 756578 - 10 * 128
+    assert iddpm_model_flags(image_size=64)["channel_mult"] == (1, 2, 3, 4)
+    with pytest.raises(ValueError, match=r"no channel_mult for image_size 8 \(it knows \[32, 64, 256\]\); pass "
+                                         r"channel_mult"):
+        iddpm_model_flags(image_size=8)
 
 
 def _save_tiny(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -219,6 +277,9 @@ def test_load_adm_missing_file(tmp_path: Path) -> None:
         load_adm(tmp_path / "weights.pt", preset="512x512_classifier.pt")
     with pytest.raises(FileNotFoundError, match="64x64_diffusion.pt, 128x128_diffusion.pt"):
         load_adm(tmp_path / "weights.pt")
+    with pytest.raises(FileNotFoundError, match=r"\(cifar10_uncond_50M_500K.pt\) from https://openaipublic.blob."
+                                                r"core.windows.net/diffusion/march-2021/<file>$"):
+        load_adm(tmp_path / "cifar10_uncond_50M_500K.pt")
     _save_tiny(tmp_path / "weights.pt")
     with pytest.raises(ValueError, match="pass preset="):  # exists, but the name does not say which model it is
         load_adm(tmp_path / "weights.pt")

@@ -160,3 +160,28 @@ def test_a_damaged_latest_checkpoint_is_an_error_that_says_how_to_restart(tmp_pa
     assert {"truncated": "truncated or corrupt", "empty": "is empty (0 bytes)",
             "foreign": "lacks ['model', 'optimizer', 'scheduler', 'epoch']"}[damage] in message
     assert not (tmp_path / FINAL).exists()
+
+
+def test_constant_lr_and_after_step_hook_on_an_unlabelled_set(tmp_path: Path):
+    """improved-diffusion's settings: lr constant throughout, a hook (the EMA update) after every optimiser step;
+    batches without a "target" field are counted by their first field."""
+    data = [{"image": torch.full((1, 8, 8), float(i % 4) / 4)} for i in range(30)]
+    steps: list[int] = []
+    model = make_model()
+
+    def loss_fn(net, batch):
+        return net(batch["image"]).square().mean()
+
+    def after_step(net):
+        assert net is model
+        steps.append(len(steps))
+
+    final = train_supervised(model, data, loss_fn, tmp_path, torch.device("cpu"), epochs=2, batch_size=8, lr=1e-3,
+                             lr_schedule="constant", after_step=after_step)
+    assert steps == list(range(8))  # 30 items in batches of 8: 4 steps in each of 2 epochs
+    latest = torch.load(tmp_path / LATEST, weights_only=False)
+    assert latest["scheduler"]["_last_lr"] == [1e-3] and latest["optimizer"]["param_groups"][0]["lr"] == 1e-3
+    assert torch.load(final, weights_only=True)["meta"]["history"][-1]["epoch"] == 2
+    with pytest.raises(ValueError, match="lr_schedule must be 'one_cycle' or 'constant', got 'cosine'"):
+        train_supervised(make_model(), data, loss_fn, tmp_path / "other", torch.device("cpu"), epochs=1,
+                         lr_schedule="cosine")

@@ -1,7 +1,8 @@
 """Shared diffusion-model pieces: local diffusers / original-DDPM model loading (``unet``), guided-diffusion's ADM
-U-Net and noisy classifier (``adm``), respaced Gaussian process (``gaussian``), any of these models as a denoiser on
-its process (``backbones``), the ``DiffusionSampler`` adapter
-of the generation task, and DDPM training at demo scale (``training``)."""
+U-Net and noisy classifier with the guided- and improved-diffusion release presets (``adm``), the respaced Gaussian
+process with improved-diffusion's training math (``gaussian``), any of these models as a denoiser on its process
+(``backbones``), the ``DiffusionSampler`` adapter of the generation task, DDPM training at demo scale
+(``training``) and improved-diffusion's training recipe for the ADM U-Net (``iddpm_training``)."""
 from bench.methods.diffusion.adapter import DiffusionSampler
 
 __all__ = ["DiffusionSampler"]

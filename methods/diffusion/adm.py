@@ -1,5 +1,7 @@
 """OpenAI's ADM U-Net and noisy ImageNet classifier (Dhariwal & Nichol 2021, "Diffusion Models Beat GANs on Image
-Synthesis") in plain torch, laid out so that the released guided-diffusion checkpoints load with ``strict=True``.
+Synthesis") in plain torch, laid out so that the released guided-diffusion checkpoints load with ``strict=True``;
+the U-Net of openai/improved-diffusion (Nichol & Dhariwal 2021), its predecessor, is the special case without
+resblock up/down, head widths or fp16, so its CIFAR-10 checkpoints load too (:func:`iddpm_model_flags`).
 
 The layout (module names, block order, channel widths) follows openai/guided-diffusion ``guided_diffusion/unet.py``
 (``UNetModel`` → :class:`ADMUNet`, ``EncoderUNetModel`` → :class:`ADMClassifier`) and the flags of the jul-2021
@@ -18,7 +20,9 @@ like ``script_util.create_model`` / ``create_classifier`` (:data:`ADM_PRESETS`).
   ``convert_module_to_f16`` touches no Linear): time/label embeddings, ResBlock ``emb_layers``, norms and the output
   head stay float32; the classifier's ``out`` head stays float32 too;
 - the original ``AttentionBlock`` always uses gradient checkpointing; here it follows ``use_checkpoint`` (same values
-  and gradients, only memory differs).
+  and gradients, only memory differs);
+- SiLU is torch's fused ``nn.SiLU``; the originals compute ``x * sigmoid(x)``, which rounds differently in float32
+  (measured on the improved-diffusion CIFAR-10 network: max |output diff| 1.25e-6, 0.0 with the same SiLU).
 """
 from __future__ import annotations
 
@@ -602,22 +606,99 @@ def _diffusion_preset(name: str) -> dict[str, Any]:
                  "learn_sigma": args["learn_sigma"], "predict_xstart": False, "rescale_timesteps": False,
                  "timestep_respacing": "250"}
     classifier, scale = _README_GUIDANCE[name]
-    return {"kind": "diffusion", "file": name, "url": RELEASE_URL + name, "readme_flags": readme,
+    return {"kind": "diffusion", "file": name, "url": RELEASE_URL + name,
+            "origin": "openai/guided-diffusion README, Classifier guidance", "readme_flags": readme,
             "flags": adm_model_flags(**args), "diffusion": diffusion,
             "guidance": {"classifier": classifier, "classifier_scale": scale}}
 
 
 def _classifier_preset(name: str) -> dict[str, Any]:
     readme = _parse_flags(_README_CLASSIFIER_FLAGS[name], _CLASSIFIER_DEFAULTS)
-    return {"kind": "classifier", "file": name, "url": RELEASE_URL + name, "readme_flags": readme,
+    return {"kind": "classifier", "file": name, "url": RELEASE_URL + name,
+            "origin": "openai/guided-diffusion README, Classifier guidance", "readme_flags": readme,
             "flags": adm_classifier_flags(**{**_CLASSIFIER_DEFAULTS, **readme})}
 
 
+# ------------------------------------------------------------------------------------ improved-diffusion presets
+
+IDDPM_RELEASE_URL = "https://openaipublic.blob.core.windows.net/diffusion/march-2021/"
+# improved-diffusion's create_model knows three image sizes; channel_mult is not a flag there
+_IDDPM_CHANNEL_MULT = {256: (1, 1, 2, 2, 4, 4), 64: (1, 2, 3, 4), 32: (1, 2, 2, 2)}
+
+
+def iddpm_model_flags(image_size: int = 64, num_channels: int = 128, num_res_blocks: int = 2, num_heads: int = 4,
+                      num_heads_upsample: int = -1, attention_resolutions: str | Sequence[int] = "16,8",
+                      dropout: float = 0.0, learn_sigma: bool = False, class_cond: bool = False,
+                      use_checkpoint: bool = False, use_scale_shift_norm: bool = True, num_classes: int = 10,
+                      in_channels: int = 3, channel_mult: str | Sequence[float] = "") -> dict[str, Any]:
+    """:class:`ADMUNet` kwargs (plus ``kind``) from openai/improved-diffusion's model flags, resolved as its
+    ``create_model`` does: the defaults are ``model_and_diffusion_defaults``; ``channel_mult`` comes from the image
+    size (32: 1,2,2,2; 64: 1,2,3,4; 256: 1,1,2,2,4,4); heads are counted, never sized (``num_head_channels`` -1); the
+    qkv channels are read in the legacy order; no resblock up/down, no fp16.
+
+    Extensions (not flags of the original): ``num_classes`` for ``class_cond`` (10 by default: the AMG fork sets
+    improved-diffusion's ``NUM_CLASSES = 10`` for CIFAR-10; the original has 1000), ``in_channels`` (3 in the
+    original; 1 for grey digits; the output has as many channels, doubled with ``learn_sigma``) and ``channel_mult``
+    for sizes the original rejects (small test and demo models)."""
+    if isinstance(channel_mult, str) and not channel_mult:
+        if image_size not in _IDDPM_CHANNEL_MULT:
+            raise ValueError(f"improved-diffusion has no channel_mult for image_size {image_size} (it knows "
+                             f"{sorted(_IDDPM_CHANNEL_MULT)}); pass channel_mult, e.g. channel_mult=(1, 2)")
+        channel_mult = _IDDPM_CHANNEL_MULT[image_size]
+    return {"kind": "diffusion", "image_size": image_size, "in_channels": in_channels, "model_channels": num_channels,
+            "out_channels": 2 * in_channels if learn_sigma else in_channels, "num_res_blocks": num_res_blocks,
+            "attention_resolutions": _attention_rates(image_size, attention_resolutions), "dropout": dropout,
+            "channel_mult": _channel_mult(image_size, channel_mult),
+            "num_classes": num_classes if class_cond else None, "use_checkpoint": use_checkpoint, "use_fp16": False,
+            "num_heads": num_heads, "num_head_channels": -1, "num_heads_upsample": num_heads_upsample,
+            "use_scale_shift_norm": use_scale_shift_norm, "resblock_updown": False,
+            "use_new_attention_order": False}
+
+
+# MODEL_FLAGS + DIFFUSION_FLAGS of the README's "Models and Hyperparameters" section, verbatim, for the released
+# CIFAR-10 checkpoints (TRAIN_FLAGS: --lr 1e-4 --batch_size 128, plus --schedule_sampler loss-second-moment for vlb).
+_IDDPM_README_FLAGS = {
+    "cifar10_uncond_50M_500K.pt": "--image_size 32 --num_channels 128 --num_res_blocks 3 --learn_sigma True "
+    "--dropout 0.3 --diffusion_steps 4000 --noise_schedule cosine",
+    "cifar10_uncond_vlb_50M_500K.pt": "--image_size 32 --num_channels 128 --num_res_blocks 3 --learn_sigma True "
+    "--dropout 0.3 --diffusion_steps 4000 --noise_schedule cosine --use_kl True",
+}
+_IDDPM_TRAIN_FLAGS = {"cifar10_uncond_50M_500K.pt": {"lr": 1e-4, "batch_size": 128},
+                      "cifar10_uncond_vlb_50M_500K.pt": {"lr": 1e-4, "batch_size": 128,
+                                                         "schedule_sampler": "loss-second-moment"}}
+# improved-diffusion's model_and_diffusion_defaults(), split into the model's and the process's flags
+_IDDPM_MODEL_DEFAULTS: dict[str, Any] = {"image_size": 64, "num_channels": 128, "num_res_blocks": 2, "num_heads": 4,
+                                         "num_heads_upsample": -1, "attention_resolutions": "16,8", "dropout": 0.0,
+                                         "learn_sigma": False, "class_cond": False, "use_checkpoint": False,
+                                         "use_scale_shift_norm": True}
+_IDDPM_DIFFUSION_DEFAULTS: dict[str, Any] = {"sigma_small": False, "diffusion_steps": 1000,
+                                             "noise_schedule": "linear", "timestep_respacing": "", "use_kl": False,
+                                             "predict_xstart": False, "rescale_timesteps": True,
+                                             "rescale_learned_sigmas": True}
+
+
+def _iddpm_preset(name: str) -> dict[str, Any]:
+    readme = _parse_flags(_IDDPM_README_FLAGS[name], {**_IDDPM_MODEL_DEFAULTS, **_IDDPM_DIFFUSION_DEFAULTS})
+    args = {**_IDDPM_MODEL_DEFAULTS, **_IDDPM_DIFFUSION_DEFAULTS, **readme}
+    process = {key: args.pop(key) for key in _IDDPM_DIFFUSION_DEFAULTS}
+    # AMG samples these models with --timestep_respacing 250 (its README and the paper's Sec. 5 setup)
+    diffusion = {"steps": process["diffusion_steps"], "noise_schedule": process["noise_schedule"],
+                 "learn_sigma": args["learn_sigma"], "sigma_small": process["sigma_small"],
+                 "predict_xstart": process["predict_xstart"], "use_kl": process["use_kl"],
+                 "rescale_timesteps": process["rescale_timesteps"],
+                 "rescale_learned_sigmas": process["rescale_learned_sigmas"], "timestep_respacing": "250"}
+    return {"kind": "diffusion", "file": name, "url": IDDPM_RELEASE_URL + name,
+            "origin": "openai/improved-diffusion README, Models and Hyperparameters", "readme_flags": readme,
+            "train_flags": _IDDPM_TRAIN_FLAGS[name], "flags": iddpm_model_flags(**args), "diffusion": diffusion}
+
+
 # Keyed by the official file name. "flags": constructor kwargs (+ kind) for build_adm; "readme_flags": the README's
-# flags as given; "diffusion": the noise process (the 64x64 model uses the cosine schedule, the others linear).
+# flags as given; "diffusion": the noise process (the 64x64 model uses the cosine schedule, the others linear;
+# improved-diffusion's models are fed rescaled float timesteps); "url"/"origin": where the file and flags come from.
 ADM_PRESETS: dict[str, dict[str, Any]] = {
     **{name: _diffusion_preset(name) for name in _README_MODEL_FLAGS},
     **{name: _classifier_preset(name) for name in _README_CLASSIFIER_FLAGS},
+    **{name: _iddpm_preset(name) for name in _IDDPM_README_FLAGS},
 }
 
 
@@ -712,8 +793,9 @@ def load_adm(path: str | Path, preset: str | None = None, flags: Mapping[str, An
         raise ValueError("pass preset= or flags=, not both")
     if not path.is_file():
         wanted = [preset] if preset is not None else [path.name] if path.name in ADM_PRESETS else list(ADM_PRESETS)
-        raise FileNotFoundError(f"ADM checkpoint not found: {path}; expected an official guided-diffusion file "
-                                f"({', '.join(wanted)}) from {RELEASE_URL}<file>")
+        sources = sorted({ADM_PRESETS[w]["url"].rsplit("/", 1)[0] + "/<file>" for w in wanted})
+        raise FileNotFoundError(f"ADM checkpoint not found: {path}; expected an official guided-diffusion or "
+                                f"improved-diffusion file ({', '.join(wanted)}) from {' or '.join(sources)}")
     if preset is None and flags is None:
         if path.name not in ADM_PRESETS:
             raise ValueError(f"cannot tell the ADM architecture of {path.name!r} from its name: pass preset= (one of "

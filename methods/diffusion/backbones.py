@@ -5,8 +5,9 @@ A :class:`Backbone` bundles ``denoise(x, t, y)`` (t = original timesteps), the :
 trained with, the sample shape, ``decode`` (identity for pixel models, the VAE for DiT's latents) and facts for
 provenance. Sources, all local files only:
 
-- ``adm``: an openai/guided-diffusion checkpoint (``64x64_diffusion.pt``, ...) in our faithful ADM U-Net,
-  with the noise schedule and learned variance of its preset;
+- ``adm``: an openai/guided-diffusion checkpoint (``64x64_diffusion.pt``, ...) or openai/improved-diffusion one
+  (``cifar10_uncond_50M_500K.pt``, or one ``train_iddpm`` wrote) in our faithful ADM U-Net, with the noise schedule,
+  learned variance and timestep feeding (improved-diffusion's ``rescale_timesteps``) of its preset or ``diffusion``;
 - ``diffusers_unet``: a diffusers ``UNet2DModel`` folder (or the pipeline another config's train stage wrote, an
   upstream checkpoint ``model="upstream:<name>"``: the digits demo's DDPM), its betas from the folder's scheduler
   config;
@@ -23,7 +24,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from bench.methods.diffusion.gaussian import RespacedDiffusion, named_beta_schedule, space_timesteps
+from bench.methods.diffusion.gaussian import (
+    RespacedDiffusion,
+    named_beta_schedule,
+    rescaled_timesteps,
+    space_timesteps,
+)
 
 BACKBONE_TYPES = ("adm", "diffusers_unet", "dit", "stable_diffusion")
 # local files only; without accelerate diffusers warns unless low_cpu_mem_usage is off
@@ -82,15 +88,17 @@ def _adm(spec: dict[str, Any], respacing: str, device: torch.device) -> Backbone
     process = dict(ADM_PRESETS[preset]["diffusion"]) if preset in ADM_PRESETS else {}
     process.update(spec.get("diffusion", {}))
     if not process:
-        raise ValueError(f"ADM backbone {spec['checkpoint']}: give 'diffusion' (steps, noise_schedule, learn_sigma) "
-                         "for a checkpoint without a preset")
+        raise ValueError(f"ADM backbone {spec['checkpoint']}: give 'diffusion' (steps, noise_schedule, learn_sigma; "
+                         "rescale_timesteps=True for an improved-diffusion model) for a checkpoint without a preset")
     variance = "learned_range" if process.get("learn_sigma", True) else "fixed_large"
     diffusion = RespacedDiffusion(named_beta_schedule(process["noise_schedule"], process["steps"]),
                                   space_timesteps(process["steps"], respacing), variance)
     conditional = getattr(model, "num_classes", None) is not None
+    rescale = bool(process.get("rescale_timesteps", False))
+    steps = int(process["steps"])
 
     def denoise(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return model(x, t, y if conditional else None)
+        return model(x, rescaled_timesteps(t, steps) if rescale else t, y if conditional else None)
 
     shape = (model.in_channels, model.image_size, model.image_size)
     return Backbone(denoise, diffusion, shape, conditional, facts={"type": "adm", **facts, "diffusion": process},

@@ -12,6 +12,11 @@ clipping its first entry, and has no respaced ``log beta``). What matters for pa
 - coefficients computed in float64 and read as float32 (the official ``_extract_into_tensor``); a float64 input
   keeps float64 coefficients, so tests can compare against direct formulas;
 - ``clip_denoised`` clamps the predicted x0 to [-1, 1] before the posterior mean.
+
+The training-side math of openai/improved-diffusion (``gaussian_diffusion.py``, ``losses.py``) lives here too, on the
+same process: ``q_sample``, the posterior q(x_{t-1} | x_t, x0), ``normal_kl``, the discretized Gaussian decoder
+likelihood (its tanh approximation of the normal CDF, as the original) and the variational-bound term in bits/dim
+(:meth:`RespacedDiffusion.vb_terms_bpd`). Indices may be one int for the batch or a tensor with one per sample.
 """
 from __future__ import annotations
 
@@ -22,6 +27,49 @@ import numpy as np
 import torch
 
 VARIANCE_TYPES = ("learned_range", "fixed_small", "fixed_large")
+Index = int | torch.Tensor  # one respaced index for the whole batch, or a [N] tensor of them
+
+
+def rescaled_timesteps(timesteps: torch.Tensor, num_train_timesteps: int) -> torch.Tensor:
+    """What an improved-diffusion model with ``rescale_timesteps`` is fed: the original timestep as a float scaled
+    to [0, 1000) (``_WrappedModel``: ``timestep_map[i] * 1000 / T``); guided-diffusion models take the int itself."""
+    return timesteps.float() * (1000.0 / num_train_timesteps)
+
+
+def normal_kl(mean1: torch.Tensor, logvar1: torch.Tensor | float, mean2: torch.Tensor,
+              logvar2: torch.Tensor | float) -> torch.Tensor:
+    """Elementwise KL(N(mean1, e^logvar1) || N(mean2, e^logvar2)) in nats (improved-diffusion ``normal_kl``)."""
+    like = mean1 if isinstance(mean1, torch.Tensor) else mean2
+    logvar1, logvar2 = (v if isinstance(v, torch.Tensor) else torch.tensor(v).to(like) for v in (logvar1, logvar2))
+    return 0.5 * (-1.0 + logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2))
+
+
+def approx_standard_normal_cdf(x: torch.Tensor) -> torch.Tensor:
+    """The tanh approximation of the standard normal CDF that improved-diffusion's decoder likelihood uses
+    (|error| < 3.5e-4; kept instead of ``erf`` so trained losses match the original)."""
+    return 0.5 * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def discretized_gaussian_log_likelihood(x: torch.Tensor, means: torch.Tensor,
+                                        log_scales: torch.Tensor) -> torch.Tensor:
+    """Elementwise log-probability (nats) of 8-bit images ``x`` (rescaled to [-1, 1]) under N(means, e^2log_scales)
+    integrated over each pixel's bin of width 2/255; the edge bins extend to +-infinity."""
+    if not x.shape == means.shape == log_scales.shape:
+        raise ValueError(f"x, means and log_scales must share a shape, got {tuple(x.shape)}, {tuple(means.shape)}, "
+                         f"{tuple(log_scales.shape)}")
+    centered = x - means
+    inv_stdv = torch.exp(-log_scales)
+    cdf_plus = approx_standard_normal_cdf(inv_stdv * (centered + 1.0 / 255.0))
+    cdf_min = approx_standard_normal_cdf(inv_stdv * (centered - 1.0 / 255.0))
+    log_cdf_plus = torch.log(cdf_plus.clamp(min=1e-12))
+    log_one_minus_cdf_min = torch.log((1.0 - cdf_min).clamp(min=1e-12))
+    log_delta = torch.log((cdf_plus - cdf_min).clamp(min=1e-12))
+    return torch.where(x < -0.999, log_cdf_plus, torch.where(x > 0.999, log_one_minus_cdf_min, log_delta))
+
+
+def mean_flat(x: torch.Tensor) -> torch.Tensor:
+    """Mean over all dimensions but the batch."""
+    return x.mean(dim=tuple(range(1, x.ndim)))
 
 
 def named_beta_schedule(name: str, num_timesteps: int) -> np.ndarray:
@@ -103,6 +151,8 @@ class RespacedDiffusion:
         alphas = 1.0 - self.betas
         self.alphas_cumprod = np.cumprod(alphas)
         self.alphas_cumprod_prev = np.append(1.0, self.alphas_cumprod[:-1])
+        self.sqrt_alphas_cumprod = np.sqrt(self.alphas_cumprod)
+        self.sqrt_one_minus_alphas_cumprod = np.sqrt(1.0 - self.alphas_cumprod)
         self.sqrt_recip_alphas_cumprod = np.sqrt(1.0 / self.alphas_cumprod)
         self.sqrt_recipm1_alphas_cumprod = np.sqrt(1.0 / self.alphas_cumprod - 1)
         self.posterior_variance = self.betas * (1.0 - self.alphas_cumprod_prev) / (1.0 - self.alphas_cumprod)
@@ -126,24 +176,55 @@ class RespacedDiffusion:
         return self.timestep_map[index].repeat(batch).to(device)
 
     @staticmethod
-    def _read(values: np.ndarray, index: int, like: torch.Tensor) -> torch.Tensor:
+    def _read(values: np.ndarray, index: Index, like: torch.Tensor) -> torch.Tensor:
+        """``values[index]`` as a scalar tensor, or for a [N] index tensor as [N, 1, ...] broadcasting over ``like``."""
         dtype = torch.float64 if like.dtype == torch.float64 else torch.float32
+        if isinstance(index, torch.Tensor):
+            picked = torch.from_numpy(values).to(like.device)[index.to(like.device).long()].to(dtype)
+            return picked.reshape(-1, *([1] * (like.ndim - 1)))
         return torch.tensor(values[index], dtype=dtype, device=like.device)
 
-    def predict_xstart_from_eps(self, x: torch.Tensor, index: int, eps: torch.Tensor) -> torch.Tensor:
+    def q_sample(self, x_start: torch.Tensor, index: Index, noise: torch.Tensor) -> torch.Tensor:
+        """A draw of q(x_i | x0) = N(sqrt(abar_i) x0, (1 - abar_i) I) with the given standard-normal ``noise``."""
+        if noise.shape != x_start.shape:
+            raise ValueError(f"noise shape {tuple(noise.shape)} differs from x_start's {tuple(x_start.shape)}")
+        return (self._read(self.sqrt_alphas_cumprod, index, x_start) * x_start
+                + self._read(self.sqrt_one_minus_alphas_cumprod, index, x_start) * noise)
+
+    def q_posterior_mean_variance(self, x_start: torch.Tensor, x: torch.Tensor,
+                                  index: Index) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Mean, variance and clipped log variance of q(x_{i-1} | x_i, x0)."""
+        variance = self._read(self.posterior_variance, index, x).expand_as(x)
+        log_variance = self._read(self.posterior_log_variance_clipped, index, x).expand_as(x)
+        return self.posterior_mean(x_start, x, index), variance, log_variance
+
+    def vb_terms_bpd(self, model_output: torch.Tensor, x_start: torch.Tensor, x: torch.Tensor, index: Index,
+                     clip_denoised: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """One term of the variational bound per sample, in bits per dimension, and the predicted x0: at index 0
+        the decoder NLL -log p(x0 | x_1) (discretized Gaussian), otherwise KL(q(x_{i-1} | x_i, x0) || p(x_{i-1} | x_i))
+        (improved-diffusion ``_vb_terms_bpd``; its training passes ``clip_denoised=False``)."""
+        true_mean, _, true_log_variance = self.q_posterior_mean_variance(x_start, x, index)
+        out = self.p_mean_variance(model_output, x, index, clip_denoised=clip_denoised)
+        kl = mean_flat(normal_kl(true_mean, true_log_variance, out.mean, out.log_variance)) / math.log(2.0)
+        decoder_nll = -discretized_gaussian_log_likelihood(x_start, out.mean, 0.5 * out.log_variance.expand_as(x))
+        decoder_nll = mean_flat(decoder_nll) / math.log(2.0)
+        first = torch.as_tensor(index, device=x.device) == 0
+        return torch.where(first, decoder_nll, kl), out.pred_xstart
+
+    def predict_xstart_from_eps(self, x: torch.Tensor, index: Index, eps: torch.Tensor) -> torch.Tensor:
         return (self._read(self.sqrt_recip_alphas_cumprod, index, x) * x
                 - self._read(self.sqrt_recipm1_alphas_cumprod, index, x) * eps)
 
-    def predict_eps_from_xstart(self, x: torch.Tensor, index: int, pred_xstart: torch.Tensor) -> torch.Tensor:
+    def predict_eps_from_xstart(self, x: torch.Tensor, index: Index, pred_xstart: torch.Tensor) -> torch.Tensor:
         return ((self._read(self.sqrt_recip_alphas_cumprod, index, x) * x - pred_xstart)
                 / self._read(self.sqrt_recipm1_alphas_cumprod, index, x))
 
-    def posterior_mean(self, x_start: torch.Tensor, x: torch.Tensor, index: int) -> torch.Tensor:
+    def posterior_mean(self, x_start: torch.Tensor, x: torch.Tensor, index: Index) -> torch.Tensor:
         """Mean of q(x_{i-1} | x_i, x0) in the respaced process."""
         return (self._read(self.posterior_mean_coef1, index, x) * x_start
                 + self._read(self.posterior_mean_coef2, index, x) * x)
 
-    def p_mean_variance(self, model_output: torch.Tensor, x: torch.Tensor, index: int,
+    def p_mean_variance(self, model_output: torch.Tensor, x: torch.Tensor, index: Index,
                         clip_denoised: bool = True) -> StepPrediction:
         """Mean and variance of p(x_{i-1} | x_i) from the model output (epsilon, plus the variance channels of a
         ``learned_range`` model: v in [-1, 1] interpolates log beta_i and the clipped posterior log variance)."""
