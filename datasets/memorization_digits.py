@@ -317,6 +317,11 @@ class DigitsDuplicated(BenchDataset):
     ``duplicate_of``: the item index of the planted original for every occurrence of a planted image (the original
     included), -1 for the others. ``planted_indices``: those originals' item indices, ascending. Sample ids are
     Digits' (``digits-<load_digits index>``), copies ``digits-<load_digits index>-copy<j>`` (j from 1).
+
+    Measured with the defaults (4 planted x 100, AMG's dedup 1.0, k = 50: pool 1,396 -> 878, the 396 extra copies
+    and 122 ordinary digits removed): CIFAR's nL2 < 1.4 does not transfer to 8x8 digits. 81% of the 500 held-out
+    test digits fall below 1.4 (min 0.56, 5th percentile 0.84), while the planted images with Gaussian noise of
+    std 0.1 in [-1, 1] stay below 0.41 (0 for exact copies): a digits demo needs its own threshold.
     """
 
     layout = "bundled with scikit-learn: sklearn/datasets/data/digits.csv.gz"
