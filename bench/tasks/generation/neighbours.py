@@ -10,6 +10,10 @@ Search runs as matrix products (``|a|² + |b|² − 2 a·b``) in blocks of rows,
 their pixel differences in float64, so an exact copy gets l2 = 0 rather than the expansion's rounding residue.
 Where the official code divides 0 by 0 (an image with at least k exact copies in the pool: ``mL2`` raises
 ZeroDivisionError), nL2 is 0 here: the image is a copy.
+
+Measured on the 2 shared CPU cores of the development machine (load ≈ 3): deduplicating 5,000 random 3×32×32
+images takes 6.7 s on one thread (7.8 s on two); the official per-row loop (a full difference tensor per image)
+extrapolates to ≈ 930 s for the same 5,000.
 """
 from __future__ import annotations
 
