@@ -201,3 +201,37 @@ def test_train_kinds_keep_only_those_items():
     assert ordinary.fingerprint() != full.fingerprint()
     with pytest.raises(ValueError, match=r"kinds must be a non-empty subset"):
         DigitsMemorizationTrain(kinds=("verbatim",))
+
+
+def test_digits_duplicated_sizes_copies_and_seed():
+    from bench.datasets.digits import Digits
+    from bench.datasets.memorization_digits import DigitsDuplicated
+
+    data = DATASETS.build({"type": "DigitsDuplicated", "num_duplicated": 3, "copies": 5, "seed": 2,
+                           "train_size": 50, "val_size": 10})
+    base = Digits("train", train_size=50, val_size=10)
+    assert isinstance(data, DigitsDuplicated) and len(data) == 50 + 3 * 4
+    assert len(data.planted_indices) == 3 and list(data.planted_indices) == sorted(data.planted_indices)
+    for i in range(50):  # the split first, unchanged
+        assert torch.equal(data[i]["image"], base[i]["image"]) and data[i]["class_label"] == int(base[i]["target"])
+    item = data[0]
+    assert item["image"].shape == (1, 8, 8) and item["image"].dtype == torch.float32
+    assert 0.0 <= float(data.images.min()) and float(data.images.max()) <= 1.0
+    for planted in data.planted_indices.tolist():
+        group = [i for i in range(len(data)) if data[i]["duplicate_of"] == planted]
+        assert len(group) == 5 and group[0] == planted and all(i >= 50 for i in group[1:])
+        assert all(torch.equal(data[i]["image"], data[planted]["image"]) for i in group)
+        assert {data[i]["class_label"] for i in group} == {data[planted]["class_label"]}
+        assert data.sample_id(group[2]) == f"{data.sample_id(planted)}-copy2"
+    assert sum(data[i]["duplicate_of"] == -1 for i in range(len(data))) == 50 - 3
+    ids = [data.sample_id(i) for i in range(len(data))]
+    assert len(set(ids)) == len(ids)
+    facts = data.describe()
+    assert facts["planted_indices"] == data.planted_indices.tolist() and facts["num_samples"] == 62
+    again = DigitsDuplicated(num_duplicated=3, copies=5, seed=2, train_size=50, val_size=10)
+    other = DigitsDuplicated(num_duplicated=3, copies=5, seed=3, train_size=50, val_size=10)
+    assert again.fingerprint() == data.fingerprint() and list(again.planted_indices) == list(data.planted_indices)
+    assert list(other.planted_indices) != list(data.planted_indices) and other.fingerprint() != data.fingerprint()
+    assert len(DigitsDuplicated(num_duplicated=0, train_size=50, val_size=10)) == 50
+    with pytest.raises(ValueError, match=r"DigitsDuplicated: num_duplicated must be an integer in 0..50"):
+        DigitsDuplicated(num_duplicated=51, train_size=50, val_size=10)

@@ -118,3 +118,33 @@ def test_uint8_conversion_of_each_sampling_script():
                        "dit": [0, 128, 255, 191, 0]}  # truncated 127.5 x + 128: 0.5 -> 0, 255.5 -> 255
     with pytest.raises(ValueError, match="rounding"):
         to_uint8_images(x, "floor")
+
+
+def test_neighbours_store_nl2_and_nearest_index_per_sample(tmp_path):
+    from bench.tasks.generation import GenerationTask
+    from bench.tasks.generation.neighbours import normalized_l2
+
+    pool_spec = {"type": "DigitsDuplicated", "num_duplicated": 2, "copies": 8, "train_size": 80, "val_size": 20}
+    task = GenerationTask(extractor={"type": "ProjectionFeatures"}, reference_cache=str(tmp_path),
+                          neighbours={"pool": pool_spec, "dedup": 1.0},
+                          metrics=[{"type": "CopySimilarity", "column": "nearest_train_nl2", "tail": "lower",
+                                    "thresholds": (1.4, 1.6), "only_label": None, "prefix": "nL2 "}])
+    task.prepare("cpu")
+    pool = task.neighbour_pool()
+    copied = ((pool.images[[5, 9]] + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1)  # two training images
+    noise = torch.randint(0, 256, (2, 8, 8, 1), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    images = torch.cat([copied, noise])
+    columns = task.featurize({"image": images})
+    assert columns["nearest_train_index"].tolist()[:2] == [5, 9]
+    expected, nearest = normalized_l2(images.permute(0, 3, 1, 2).float() / 127.5 - 1, pool.images)
+    np.testing.assert_allclose(columns["nearest_train_nl2"].numpy(), expected.numpy(), atol=1e-12)
+    assert columns["nearest_train_index"].tolist() == nearest.tolist()
+    assert (columns["nearest_train_nl2"][:2] < 1.4).all() and (columns["nearest_train_nl2"][2:] > 1.4).all()
+    assert columns["feat_pool"].shape == (4, 8)
+    facts = task.describe()["neighbours"]
+    assert facts["size_before"] == 80 + 2 * 7 and facts["size_after"] == len(pool.images) < 80
+    assert len(facts["sha256"]) == 64 and facts["dataset"] == pool_spec
+    scores = task.evaluate({**columns, "image": images})
+    assert scores["nL2 <1.4"] == 0.5 and scores["nL2 min"] == pytest.approx(float(expected.min()))
+    with pytest.raises(ValueError, match=r"neighbours must be dict\(pool=<dataset spec>.*unknown \['pool_size'\]"):
+        GenerationTask(extractor={"type": "ProjectionFeatures"}, metrics=[], neighbours={"pool": {}, "pool_size": 3})

@@ -121,6 +121,25 @@ def test_copy_similarity_statistics():
         CopySimilarity().compute({"copy_similarity": sims[2:3], "label": labels[:1]})
 
 
+def test_copy_similarity_tails_as_amg_reports_them():
+    # a generation task's per-sample column (1-D), no labels: AMG's SSCD (upper) and nL2 (lower) columns
+    sscd = torch.tensor([0.2, 0.45, 0.55, 0.3, 0.9], dtype=torch.float64)
+    upper = CopySimilarity(only_label=None).compute({"copy_similarity": sscd})
+    assert upper["p95"] == pytest.approx(np.quantile(sscd.numpy(), 0.95), abs=1e-12)  # 0.83: AMG's Top5%
+    assert upper["max"] == 0.9 and upper[">0.5"] == 0.4 and upper[">0.4"] == 0.6
+    nl2 = torch.tensor([1.2, 1.5, 1.8, 2.0, 1.39, 1.6], dtype=torch.float64)
+    lower = CopySimilarity(column="nearest_train_nl2", thresholds=(1.4, 1.6), only_label=None, tail="lower"
+                           ).compute({"nearest_train_nl2": nl2})
+    assert set(lower) == {"mean", "p5", "min", "mean of prompt min", "<1.4", "<1.6", "prompts without GT"}
+    # AMG-iddpm prints "nL2 Bottom 5%" as np.quantile(-nl2, 0.95) and "Bottom 1" as max(-nl2), negated
+    assert lower["p5"] == pytest.approx(-np.quantile(-nl2.numpy(), 0.95), abs=1e-12)
+    assert lower["p5"] == pytest.approx(1.2 + 0.25 * (1.39 - 1.2), abs=1e-12)
+    assert lower["min"] == 1.2 and lower["mean of prompt min"] == pytest.approx(float(nl2.mean()), abs=1e-12)
+    assert lower["<1.4"] == pytest.approx(2 / 6) and lower["<1.6"] == pytest.approx(3 / 6)  # 1.6 itself is not below
+    with pytest.raises(ValueError, match="tail must be 'upper'"):
+        CopySimilarity(tail="low")
+
+
 def test_mean_clip_score():
     scores = torch.tensor([[0.2, 0.3], [0.25, 0.35]], dtype=torch.float64)
     assert MeanCLIPScore().compute({"clip_score": scores})["CLIP score"] == pytest.approx(0.275, abs=1e-12)

@@ -3,9 +3,10 @@
 Detection (:class:`MemorizationDetection`): Wen's aggregation of per-step magnitudes into one score per prompt, then
 the ROC numbers of ``bench.metrics.binary_detection`` (AUC, TPR at 1% FPR, Wen's "ACC"), optionally averaged over
 random subsets of the non-memorized prompts (the protocol's ≥ 5 subsets). Mitigation: the copy similarity to the
-ground-truth training images (:class:`CopySimilarity`, SSCD in the papers) and the CLIP score
-(:class:`MeanCLIPScore`). Localization against a known memorized region (:class:`LocalizationQuality`; the papers
-had only unpublished manual labels, the ground-truth demo has exact masks).
+ground-truth training images or the nearest reference (:class:`CopySimilarity`, SSCD in the papers; its lower tail
+scores AMG's pixel-level nL2) and the CLIP score (:class:`MeanCLIPScore`). Localization against a known memorized
+region (:class:`LocalizationQuality`; the papers had only unpublished manual labels, the ground-truth demo has
+exact masks).
 
 Column shapes (rows = prompts): magnitude tracks (prompts, generations, steps); ``copy_similarity`` and
 ``clip_score`` (prompts, generations); maps (prompts, generations, h, w); ``gt_mask`` (prompts, H, W) 0/1.
@@ -150,18 +151,32 @@ class MemorizationDetection(Metric):
 
 @METRICS.register_module()
 class CopySimilarity(Metric):
-    """Similarity of the generations to their prompts' ground-truth training images (``column``: per generation,
-    the max over GT images of the descriptor cosine, e.g. SSCD): ``mean``, ``p95``, ``max`` over all generations
-    of the scored prompts and the fraction above each of ``thresholds`` (``>0.5``, ``>0.4``: Wen/BE's mitigation
-    numbers), plus ``mean of prompt max`` (each prompt's best copy over its generations). Prompts without GT images
-    (NaN rows) are skipped and counted as ``prompts without GT``; ``only_label`` keeps prompts with that label and
-    ``only_kind`` those whose ``memorization`` column is that kind ("global" / "local", the ground-truth demo)."""
+    """The memorization tail of a per-generation copy score (``column``): a similarity where high means copied
+    (``tail="upper"``: SSCD cosine to the prompt's ground-truth images, Wen/BE; SSCD to the nearest reference image,
+    AMG) or a distance where low means copied (``tail="lower"``: AMG's ``nearest_train_nl2``).
+
+    Upper tail: ``mean``, ``p95`` (``np.percentile``, linear: AMG's "Top5%"), ``max`` ("Top1"), ``>t`` for each of
+    ``thresholds`` and ``mean of prompt max`` (each prompt's best copy over its generations). Lower tail: ``p5``,
+    ``min``, ``<t`` and ``mean of prompt min`` instead (AMG reports nL2's "Top5%" as the 5th percentile: its
+    ``np.quantile(-nl2, 0.95)`` negated). ``>t`` / ``<t`` are fractions (a paper's percentage is its config's
+    ``scale=100``). ``percentile`` defaults to 95 (upper) or 5 (lower).
+
+    Rows are prompts (``column`` (prompts, generations)) or samples (a 1-D column: one generation each). Rows
+    without GT images (NaN) are skipped and counted as ``prompts without GT``; ``only_label`` keeps rows with that
+    label (None: all rows, e.g. a generation task's samples) and ``only_kind`` those whose ``memorization`` column
+    is that kind ("global" / "local", the ground-truth demo)."""
+
+    TAILS = ("upper", "lower")
 
     def __init__(self, column: str = "copy_similarity", thresholds: Sequence[float] = (0.5, 0.4),
-                 percentile: float = 95.0, only_label: int | None = 1, only_kind: str | None = None,
-                 label: str = "label", prefix: str = "") -> None:
+                 percentile: float | None = None, only_label: int | None = 1, only_kind: str | None = None,
+                 label: str = "label", tail: str = "upper", prefix: str = "") -> None:
         super().__init__(prefix)
-        self.column, self.thresholds, self.percentile = column, [float(t) for t in thresholds], float(percentile)
+        if tail not in self.TAILS:
+            raise ValueError(f"CopySimilarity: tail must be 'upper' (a similarity: high = copied) or 'lower' (a "
+                             f"distance such as nL2: low = copied), got {tail!r}")
+        self.column, self.thresholds, self.tail = column, [float(t) for t in thresholds], tail
+        self.percentile = float(percentile if percentile is not None else (95.0 if tail == "upper" else 5.0))
         self.only_label, self.only_kind, self.label = only_label, only_kind, label
         self.required = ((column,) if only_label is None else (column, label)) + \
             (("memorization",) if only_kind is not None else ())
@@ -177,16 +192,22 @@ class CopySimilarity(Metric):
             keep &= torch.tensor([kind == self.only_kind for kind in outputs["memorization"]])
         values = values[keep]
         if bool(torch.isinf(values).any()):
-            raise ValueError(f"CopySimilarity: '{self.column}' holds ±inf; a cosine lies in [-1, 1]")
+            raise ValueError(f"CopySimilarity: '{self.column}' holds ±inf; a similarity or an nL2 is finite")
         missing = torch.isnan(values).all(dim=1)
         values = values[~missing]
         if len(values) == 0:
             raise ValueError(f"CopySimilarity: no scored prompt has ground-truth images ('{self.column}' is NaN for "
                              f"all {int(missing.sum())}); give the prompt set gt_images/<index>/*.png")
         flat = values.flatten()
+        upper = self.tail == "upper"
+        extreme, per_prompt = ("max", values.max(dim=1).values) if upper else ("min", values.min(dim=1).values)
         out = {"mean": float(flat.mean()), f"p{self.percentile:g}": float(np.percentile(flat.numpy(), self.percentile)),
-               "max": float(flat.max()), "mean of prompt max": float(values.max(dim=1).values.mean())}
-        out.update({f">{t:g}": float((flat > t).double().mean()) for t in self.thresholds})
+               extreme: float(flat.max() if upper else flat.min()),
+               f"mean of prompt {extreme}": float(per_prompt.mean())}
+        if upper:
+            out.update({f">{t:g}": float((flat > t).double().mean()) for t in self.thresholds})
+        else:
+            out.update({f"<{t:g}": float((flat < t).double().mean()) for t in self.thresholds})
         out["prompts without GT"] = float(missing.sum())
         return out
 

@@ -9,6 +9,22 @@ from bench.registry import TASKS
 from bench.store import Columns, SampleStore, as_outputs
 from bench.tasks.base import EvalTask
 
+NEIGHBOUR_KEYS = ("pool", "dedup", "k", "alpha", "image_key", "limit")
+
+
+def _neighbours_spec(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``task.neighbours`` checked: a dict with a ``pool`` dataset spec and optional dedup settings."""
+    if spec is None:
+        return None
+    spec = dict(spec)
+    unknown = sorted(set(spec) - set(NEIGHBOUR_KEYS))
+    if unknown or not isinstance(spec.get("pool"), dict):
+        raise ValueError(f"generation task: neighbours must be dict(pool=<dataset spec>, dedup=1.0, k=50, alpha=0.5)"
+                         f" (keys {', '.join(NEIGHBOUR_KEYS)}); got keys {sorted(spec)}"
+                         + (f", unknown {unknown}" if unknown else ", no 'pool' dataset dict"))
+    spec["dataset"] = spec.pop("pool")
+    return spec
+
 @TASKS.register_module(name="generation")
 class GenerationTask(EvalTask):
     """Image generation scored with FID, sFID, IS, precision/recall and KID against reference statistics.
@@ -21,10 +37,17 @@ class GenerationTask(EvalTask):
     exports the images as PNG shards (``images/``), guided-diffusion's ``samples_NxHxWxC.npz``, or not at all.
     Scores from a non-Inception extractor carry their metrics' ``prefix`` (the digits demo's ``digits_FID``). Without
     ``reference`` only metrics that need none run (class accuracies, sampling cost).
+
+    ``neighbours=dict(pool=<dataset spec>, dedup=1.0, k=50, alpha=0.5)`` also measures pixel-level memorization
+    (AMG): each sample stores ``nearest_train_nl2`` (its nL2 to the training pool, images mapped to [-1, 1] as
+    ``x / 127.5 - 1``) and ``nearest_train_index`` (into the pool after deduplication; ``dedup=None`` keeps every
+    image). The pool is built and deduplicated once and cached beside the reference statistics
+    (:class:`bench.tasks.generation.neighbours.NeighbourPool`).
     """
 
     required_outputs = ("image",)
-    finite_outputs = ("image", "feat_pool", "feat_logits", "feat_spatial")  # images count only when stored as floats
+    # images count only when stored as floats
+    finite_outputs = ("image", "feat_pool", "feat_logits", "feat_spatial", "nearest_train_nl2")
     scored_outputs = ()  # metrics read the stored features; images are only exported and drawn
     default_metrics = ({"type": "FID"}, {"type": "SFID"}, {"type": "InceptionScore"}, {"type": "PrecisionRecall"},
                        {"type": "KID"})
@@ -32,7 +55,8 @@ class GenerationTask(EvalTask):
 
     def __init__(self, extractor: dict[str, Any], reference: str | dict[str, Any] | None = None,
                  metrics: list[dict[str, Any]] | None = None, image_format: str | None = "png",
-                 grid_size: int = 64, reference_cache: str | None = None) -> None:
+                 grid_size: int = 64, reference_cache: str | None = None,
+                 neighbours: dict[str, Any] | None = None) -> None:
         if image_format not in ("png", "npz", None):
             raise ValueError(f"generation task: image_format must be 'png', 'npz' or None, got {image_format!r}")
         super().__init__(metrics)
@@ -44,6 +68,8 @@ class GenerationTask(EvalTask):
         self.extractor_spec, self.reference_spec = dict(extractor), reference
         self.image_format, self.grid_size = image_format, grid_size
         self.reference_cache = reference_cache
+        self.neighbours_spec = _neighbours_spec(neighbours)
+        self._neighbour_pool: Any = None
         self.device: Any = "cpu"
         self._extractor: Any = None
         self._reference: Any = None
@@ -62,18 +88,41 @@ class GenerationTask(EvalTask):
         it reads was resolved by the runner before anything was built)."""
         self.device = device
         self.extractor.to(device)
+        if self.neighbours_spec is not None:
+            self.neighbour_pool().to(device)
 
     def featurize(self, outputs: Columns) -> Columns:
         features = self.extractor(outputs["image"])
-        return {self.FEATURE_COLUMNS[name]: value.float().cpu() for name, value in features.items()}
+        columns = {self.FEATURE_COLUMNS[name]: value.float().cpu() for name, value in features.items()}
+        if self.neighbours_spec is not None:
+            import torch
+
+            from bench.tasks.generation.neighbours import images_to_model_range
+
+            images = images_to_model_range(torch.as_tensor(outputs["image"]), "generated images")
+            columns["nearest_train_nl2"], columns["nearest_train_index"] = self.neighbour_pool().nearest(images)
+        return columns
+
+    def _cache_dir(self) -> Path:
+        from bench.results import results_root
+
+        return Path(self.reference_cache) if self.reference_cache else results_root() / "references"
+
+    def neighbour_pool(self) -> Any:
+        """The (deduplicated) training pool of ``neighbours``, built or loaded from the cache on first use."""
+        if self._neighbour_pool is None:
+            from bench.tasks.generation.neighbours import NeighbourPool
+
+            assert self.neighbours_spec is not None  # only called with neighbours set
+            self._neighbour_pool = NeighbourPool.build(cache_dir=self._cache_dir(), **self.neighbours_spec)
+        return self._neighbour_pool
 
     def reference(self) -> Any:
         """The reference statistics, resolved (and built or featurised once, then cached) on first use."""
         if self._reference is None and self.reference_spec is not None:
             from bench.tasks.generation.reference import resolve_reference
-            from bench.results import results_root
 
-            cache = Path(self.reference_cache) if self.reference_cache else results_root() / "references"
+            cache = self._cache_dir()
             need = any(getattr(m, "needs_reference_features", False) for m in self.metrics)
             self._reference, self._reference_facts = resolve_reference(self.reference_spec, self.extractor, cache,
                                                                        need_features=need)
@@ -88,7 +137,10 @@ class GenerationTask(EvalTask):
 
     def describe(self) -> dict[str, Any]:
         self.reference()
-        return {"extractor": self.extractor.describe(), "reference": self._reference_facts}
+        facts = {"extractor": self.extractor.describe(), "reference": self._reference_facts}
+        if self.neighbours_spec is not None:
+            facts["neighbours"] = self.neighbour_pool().facts
+        return facts
 
     def write_exports(self, outputs: Columns | SampleStore, run_dir: Path) -> dict[str, Path]:
         """The images as PNG shards or one npz, written from the stored chunks in index order, one block at a time."""
