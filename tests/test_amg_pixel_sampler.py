@@ -72,17 +72,22 @@ def test_similarity_gradient_matches_finite_differences(comparison):
     eps = _denoiser(x, process.model_timesteps(index, 1, "cpu"), None).double()
     nl2, grad = similarity_gradient(x, eps, process, index, pool.float(), settings, _generators(1, 7))
 
-    def value(x_: torch.Tensor) -> float:  # the same nL2 with the neighbour and denominator held, eps held
+    def compared_at(x_: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if comparison == "x0":
-            compared, compared_pool = process.predict_xstart_from_eps(x_, index, eps).clamp(-1, 1), pool
-        else:
-            a = float(process.alphas_cumprod[index])
-            g = torch.Generator().manual_seed(7)
-            compared = x_
-            compared_pool = math.sqrt(a) * pool + math.sqrt(1 - a) * torch.randn(pool.shape, generator=g).double()
-        l2 = ((compared - compared_pool) ** 2).mean(dim=(1, 2, 3)).sqrt() / 2
-        top = l2.topk(4, largest=False).values
-        return float(top[0] / (0.5 * top.mean()))
+            return process.predict_xstart_from_eps(x_, index, eps).clamp(-1, 1), pool
+        a = float(process.alphas_cumprod[index])
+        noise = torch.randn(pool.shape, generator=torch.Generator().manual_seed(7)).double()
+        return x_, math.sqrt(a) * pool + math.sqrt(1 - a) * noise
+
+    compared, compared_pool = compared_at(x)
+    l2 = ((compared - compared_pool) ** 2).mean(dim=(1, 2, 3)).sqrt() / 2
+    top, order = l2.topk(4, largest=False)
+    neighbour, denominator = int(order[0]), float(0.5 * top.mean())
+    assert nl2.item() == pytest.approx(float(top[0]) / denominator, rel=1e-4)
+
+    def value(x_: torch.Tensor) -> float:  # cond_fn's loss: the neighbour and the denominator held fixed, eps held
+        moved, moved_pool = compared_at(x_)
+        return float(((moved - moved_pool[neighbour]) ** 2).mean().sqrt() / 2 / denominator)
 
     assert nl2.item() == pytest.approx(value(x), rel=1e-4)
     numeric = torch.zeros_like(x)
@@ -92,27 +97,30 @@ def test_similarity_gradient_matches_finite_differences(comparison):
         step[i] = h
         step = step.view_as(x)
         numeric.view(-1)[i] = (value(x + step) - value(x - step)) / (2 * h)
-    # the analytic gradient holds the nearest neighbour and the denominator fixed; the finite difference does not,
-    # but at a generic point both stay the same for |h| = 1e-6
     torch.testing.assert_close(grad.double(), numeric, rtol=2e-3, atol=1e-6)
 
 
 def test_guided_mean_moves_by_variance_times_scale_times_gradient():
-    process = RespacedDiffusion.from_schedule("linear", 1000, "1", "fixed_small")  # one step: index 0, no noise
+    from bench.methods.amg.pixel_sampler import _guide
+
+    process, index = _process(), 1  # a late step: x0 is near x, the variance is not 0
     pool = _pool(10)
     x = pool[:2] * 0.9  # close to pool images: triggers at once
     settings = PixelGuidanceSettings(k=3, calls_per_step=1)
-    t = process.model_timesteps(0, 2, "cpu")
-    output = _denoiser(x, t, None)
-    prediction = process.p_mean_variance(output, x, 0, True)
-    nl2, grad = similarity_gradient(x, output, process, 0, pool, settings, _generators(2))
+    output = _denoiser(x, process.model_timesteps(index, 2, "cpu"), None)
+    prediction = process.p_mean_variance(output, x, index, True)
+    nl2, grad = similarity_gradient(x, output, process, index, pool, settings, _generators(2))
     assert (nl2 < settings.trigger).all()
-    scale = 1000 * (settings.schedule.value(0) - nl2) * 80  # AMG-iddpm condition_mean
+    scale = 1000 * (settings.schedule.value(index) - nl2) * 80  # AMG-iddpm condition_mean
     expected = prediction.mean + prediction.variance * scale.view(-1, 1, 1, 1) * grad
-    result = sample_pixel_amg(process, _denoiser, x, None, _generators(2), settings, pool)
-    torch.testing.assert_close(result.samples, expected)
-    assert not torch.allclose(result.samples, prediction.mean)
-    assert result.trigger_step.tolist() == [0, 0] and result.guided_steps.tolist() == [1, 1]
+    logs = (torch.full((2, 10), math.nan), torch.full((2,), -1), torch.zeros(2, dtype=torch.long),
+            torch.zeros(2, dtype=torch.long))
+    moved = _guide(prediction.mean, prediction.variance, output, x, index, process, pool, settings, _generators(2),
+                   [CheckSkipper(calls_per_step=1) for _ in range(2)], *logs)
+    torch.testing.assert_close(moved, expected)
+    assert not torch.allclose(moved, prediction.mean)
+    assert logs[1].tolist() == [1, 1] and logs[3].tolist() == [1, 1]
+    torch.testing.assert_close(logs[0][:, 1], nl2.float())
 
 
 def test_schedule_none_guides_every_step():

@@ -79,7 +79,7 @@ def nearest_nl2(images: torch.Tensor, pool: torch.Tensor, k: int, alpha: float
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(nL2 [B], index of the nearest pool image [B], denominator α · mean of the k smallest l2 [B]), no grad."""
     with torch.no_grad():
-        distances = pixel_l2(images.float(), pool)
+        distances = pixel_l2(images.float(), pool).float()
         smallest, order = distances.topk(min(k, distances.shape[1]), dim=1, largest=False)
         denominator = alpha * smallest.mean(dim=1)
         return smallest[:, 0] / denominator, order[:, 0], denominator

@@ -261,3 +261,27 @@ def _save(path: Path, images: np.ndarray, kept: np.ndarray, meta: dict[str, Any]
     buffer = io.BytesIO()
     np.savez(buffer, images=images, kept=kept.astype(np.int64), meta=np.array(json.dumps(meta, sort_keys=True)))
     atomic_write_bytes(path, buffer.getvalue())
+
+
+NEIGHBOUR_KEYS = ("pool", "dedup", "k", "alpha", "image_key", "limit")
+
+
+def check_neighbours_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A ``neighbours`` spec (the generation task's, AMG's sampler's) checked and turned into
+    :meth:`NeighbourPool.build` keywords: ``pool`` (a dataset spec) becomes ``dataset``."""
+    spec = dict(spec)
+    unknown = sorted(set(spec) - set(NEIGHBOUR_KEYS))
+    if unknown or not isinstance(spec.get("pool"), dict):
+        raise ValueError(f"neighbours must be dict(pool=<dataset spec>, dedup=1.0, k=50, alpha=0.5)"
+                         f" (keys {', '.join(NEIGHBOUR_KEYS)}); got keys {sorted(spec)}"
+                         + (f", unknown {unknown}" if unknown else ", no 'pool' dataset dict"))
+    spec["dataset"] = spec.pop("pool")
+    return spec
+
+
+def neighbour_pool(spec: dict[str, Any], cache_dir: str | Path | None = None) -> NeighbourPool:
+    """The pool of a ``neighbours`` spec, built or read from the cache (default: the results root's
+    ``references/``, where the generation task keeps it too, so a sampler and the evaluation share one file)."""
+    from bench.results import results_root
+
+    return NeighbourPool.build(cache_dir=cache_dir or results_root() / "references", **check_neighbours_spec(spec))

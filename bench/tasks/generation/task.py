@@ -9,22 +9,6 @@ from bench.registry import TASKS
 from bench.store import Columns, SampleStore, as_outputs
 from bench.tasks.base import EvalTask
 
-NEIGHBOUR_KEYS = ("pool", "dedup", "k", "alpha", "image_key", "limit")
-
-
-def _neighbours_spec(spec: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``task.neighbours`` checked: a dict with a ``pool`` dataset spec and optional dedup settings."""
-    if spec is None:
-        return None
-    spec = dict(spec)
-    unknown = sorted(set(spec) - set(NEIGHBOUR_KEYS))
-    if unknown or not isinstance(spec.get("pool"), dict):
-        raise ValueError(f"generation task: neighbours must be dict(pool=<dataset spec>, dedup=1.0, k=50, alpha=0.5)"
-                         f" (keys {', '.join(NEIGHBOUR_KEYS)}); got keys {sorted(spec)}"
-                         + (f", unknown {unknown}" if unknown else ", no 'pool' dataset dict"))
-    spec["dataset"] = spec.pop("pool")
-    return spec
-
 @TASKS.register_module(name="generation")
 class GenerationTask(EvalTask):
     """Image generation scored with FID, sFID, IS, precision/recall and KID against reference statistics.
@@ -68,7 +52,9 @@ class GenerationTask(EvalTask):
         self.extractor_spec, self.reference_spec = dict(extractor), reference
         self.image_format, self.grid_size = image_format, grid_size
         self.reference_cache = reference_cache
-        self.neighbours_spec = _neighbours_spec(neighbours)
+        from bench.tasks.generation.neighbours import check_neighbours_spec
+
+        self.neighbours_spec = check_neighbours_spec(neighbours) if neighbours is not None else None
         self._neighbour_pool: Any = None
         self.device: Any = "cpu"
         self._extractor: Any = None
