@@ -97,10 +97,12 @@ def similarity_gradient(x: torch.Tensor, eps: torch.Tensor, diffusion: RespacedD
                         pool: torch.Tensor, settings: PixelGuidanceSettings,
                         generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
     """(nL2 [B], ∇_{x_t} nL2 [B, ...]) of each sample to its nearest pool image under ``settings.comparison``."""
-    x_in = x.detach().float().requires_grad_(True)
-    with torch.enable_grad():
+    # the runner samples under torch.inference_mode: leave it (and clone its tensors) for the gradient
+    with torch.inference_mode(False), torch.enable_grad():
+        x_in = x.detach().clone().float().requires_grad_(True)
+        pool = pool.clone()
         if settings.comparison == "x0":
-            compared = diffusion.predict_xstart_from_eps(x_in, index, eps.detach().float()).clamp(-1, 1)
+            compared = diffusion.predict_xstart_from_eps(x_in, index, eps.detach().clone().float()).clamp(-1, 1)
             pools = [pool] * len(x)
         else:
             compared = x_in

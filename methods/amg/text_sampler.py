@@ -108,9 +108,10 @@ def guided_similarity(model: TextToImageModel, guide: Guide, latents: torch.Tens
                       with_grad: bool) -> tuple[SimilarityResult, torch.Tensor | None]:
     """The code's ``cond_fn``: σ of x̂₀ = (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t (ε detached) decoded through the VAE
     (``x̂₀ / scaling_factor``; pixel space: x̂₀ itself), and ∇_{x_t}σ [B, C, h, w] when ``with_grad`` (else None)."""
-    with torch.enable_grad() if with_grad else torch.no_grad():
-        x_t = latents.detach().requires_grad_(with_grad)
-        x0 = (x_t - math.sqrt(1.0 - alpha_bar) * eps.detach()) / math.sqrt(alpha_bar)
+    # the runner samples under torch.inference_mode: leave it (and clone its tensors) for the gradient
+    with torch.inference_mode(False), torch.enable_grad() if with_grad else torch.no_grad():
+        x_t = latents.detach().clone().requires_grad_(with_grad)
+        x0 = (x_t - math.sqrt(1.0 - alpha_bar) * eps.detach().clone()) / math.sqrt(alpha_bar)
         if model.vae is None:
             images = x0
         else:

@@ -10,7 +10,7 @@ _base_ = ["../../_base_/default_run.py"]
 
 dataset = dict(type="GenerationRequests", num_samples=10000)
 method = dict(
-    type="AMGPixelSampler", respacing="250", clip_denoised=True, rounding="guided_diffusion", guidance=None,
+    type="AMGPixelSampler", respacing="250", clip_denoised=True, rounding="guided_diffusion",
     backbone=dict(type="adm", checkpoint="checkpoints/improved_diffusion/cifar10_uncond_50M_500K.pt"),
     neighbours=dict(pool=dict(type="CIFAR10", root="data/cifar10", split="train_full"), dedup=1.0))
 task = dict(

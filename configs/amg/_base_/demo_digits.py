@@ -6,6 +6,6 @@ dataset = dict(num_samples=200)
 method = dict(respacing="50")
 train = dict(epochs=20)
 task = dict(metrics=[dict(type="FID", prefix="digits_"),
-                     dict(type="CopySimilarity", column="nearest_train_nl2", tail="lower", thresholds=(1.4, 1.6),
+                     dict(type="CopySimilarity", column="nearest_train_nl2", tail="lower", thresholds=(0.5, 1.4, 1.6),
                           only_label=None, prefix="nL2 "),
                      dict(type="GuidanceActivity", prefix="guidance "), dict(type="SamplingCost", per_samples=200)])

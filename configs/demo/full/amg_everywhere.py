@@ -1,10 +1,5 @@
-# AMG demo, full (`bench demo --full`): the quick amg_everywhere run at the full demo's size (500 samples, 250 steps).
-_base_ = ["../amg_everywhere.py"]
+# AMG demo, full: guidance at every step whatever the similarity (Table 5's "no conditioning" row).
+_base_ = ["../../amg/_base_/demo_digits_full.py"]
 
-dataset = dict(num_samples=500)
-method = dict(respacing="250")
-train = dict(epochs=60)
-task = dict(metrics=[dict(type="FID", prefix="digits_"),
-                     dict(type="CopySimilarity", column="nearest_train_nl2", tail="lower", thresholds=(1.4, 1.6),
-                          only_label=None, prefix="nL2 "),
-                     dict(type="GuidanceActivity", prefix="guidance "), dict(type="SamplingCost", per_samples=500)])
+method = dict(guidance=dict(setting="main", schedule=dict(kind="none", a=0.65, b=0.5, constant=0.5), trigger=0.5,
+                             comparison="x0"))
