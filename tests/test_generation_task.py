@@ -146,5 +146,13 @@ def test_neighbours_store_nl2_and_nearest_index_per_sample(tmp_path):
     assert len(facts["sha256"]) == 64 and facts["dataset"] == pool_spec
     scores = task.evaluate({**columns, "image": images})
     assert scores["nL2 <1.4"] == 0.5 and scores["nL2 min"] == pytest.approx(float(expected.min()))
+    figures = task.write_figures({**columns, "image": images}, tmp_path / "figures")
+    from PIL import Image
+
+    grid = np.asarray(Image.open(figures["nearest_neighbours"]))
+    # two rows of 4 cells with 2-pixel padding: the 4 samples (lowest nL2 first: the copies) over their neighbours
+    assert grid.shape == (2 + 2 * 10, 2 + 4 * 10, 3)
+    first_sample, first_neighbour = grid[2:10, 2:10, 0], grid[12:20, 2:10, 0]
+    np.testing.assert_array_equal(first_sample, first_neighbour)  # a copy sits over its training image
     with pytest.raises(ValueError, match=r"neighbours must be dict\(pool=<dataset spec>.*unknown \['pool_size'\]"):
         GenerationTask(extractor={"type": "ProjectionFeatures"}, metrics=[], neighbours={"pool": {}, "pool_size": 3})

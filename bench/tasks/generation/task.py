@@ -147,8 +147,27 @@ class GenerationTask(EvalTask):
         return {}
 
     def write_figures(self, outputs: Columns | SampleStore, directory: Path, title: str = "") -> dict[str, Path]:
-        """A grid of the first ``grid_size`` images (only those are read)."""
-        from bench.tasks.generation.exports import sample_grid
+        """A grid of the first ``grid_size`` images (only those are read); with ``neighbours``, also the nearest-
+        neighbour grid: the 16 samples of lowest nL2, each row of (up to) 8 over a row of their nearest pool images."""
+        from bench.tasks.generation.exports import sample_grid, to_uint8_images
 
-        images = next(as_outputs(outputs).iter_chunks(["image"], rows=self.grid_size))["image"]
-        return {"sample_grid": sample_grid(images, directory / "sample_grid.png")}
+        source = as_outputs(outputs)
+        images = next(source.iter_chunks(["image"], rows=self.grid_size))["image"]
+        figures = {"sample_grid": sample_grid(images, directory / "sample_grid.png")}
+        if self.neighbours_spec is not None:
+            import torch
+
+            rows = source.load(["image", "nearest_train_nl2", "nearest_train_index"])
+            if "nearest_train_nl2" in rows:
+                order = torch.as_tensor(rows["nearest_train_nl2"]).argsort()[:16]
+                samples = torch.as_tensor(rows["image"])[order]
+                pool = self.neighbour_pool().images
+                nearest = pool[torch.as_tensor(rows["nearest_train_index"])[order].long()].cpu()
+                neighbours = to_uint8_images(nearest)
+                if neighbours.shape[-1] == 1 and samples.shape[-1] == 3:  # a grey pool beside RGB samples
+                    neighbours = neighbours.expand(*neighbours.shape[:-1], samples.shape[-1])
+                per_row = min(8, len(order))
+                pairs = torch.cat([torch.cat([samples[i:i + per_row], neighbours[i:i + per_row]])
+                                   for i in range(0, len(order), per_row)])
+                figures["nearest_neighbours"] = sample_grid(pairs, directory / "nearest_neighbours.png", nrow=per_row)
+        return figures
