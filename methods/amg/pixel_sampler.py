@@ -77,9 +77,12 @@ class PixelAMGResult:
 
 def nearest_nl2(images: torch.Tensor, pool: torch.Tensor, k: int, alpha: float
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(nL2 [B], index of the nearest pool image [B], denominator α · mean of the k smallest l2 [B]), no grad."""
+    """(nL2 [B], index of the nearest pool image [B], denominator α · mean of the k smallest l2 [B]), no grad.
+
+    In float32 (the evaluation's :func:`normalized_l2` refines in float64): the official sampler's own nL2 is a
+    float32 tensor too, and a float64 copy of a 50,000-image pool at every step would dominate the step's cost."""
     with torch.no_grad():
-        distances = pixel_l2(images.float(), pool).float()
+        distances = pixel_l2(images.float(), pool, dtype=torch.float32)
         smallest, order = distances.topk(min(k, distances.shape[1]), dim=1, largest=False)
         denominator = alpha * smallest.mean(dim=1)
         return smallest[:, 0] / denominator, order[:, 0], denominator
@@ -93,31 +96,53 @@ def _noised_pools(pool: torch.Tensor, diffusion: RespacedDiffusion, index: int,
             for g in generators]
 
 
+def _compared(x: torch.Tensor, eps: torch.Tensor, diffusion: RespacedDiffusion, index: int,
+              settings: PixelGuidanceSettings) -> torch.Tensor:
+    """What is compared with the pool: x̂₀ from ε held fixed, clipped ("x0"), or x_t itself ("noised")."""
+    if settings.comparison == "x0":
+        return diffusion.predict_xstart_from_eps(x, index, eps.detach().clone().float()).clamp(-1, 1)
+    return x
+
+
+def _neighbours(compared: torch.Tensor, pool: torch.Tensor, diffusion: RespacedDiffusion, index: int,
+                settings: PixelGuidanceSettings, generators: Sequence[torch.Generator]
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(nL2 [B], the nearest (noised) pool image [B, ...], the denominator [B]) of each compared image, no grad: one
+    search over the clean pool for the batch ("x0"), or one per sample over its own noised pool ("noised")."""
+    with torch.no_grad():
+        if settings.comparison == "x0":
+            nl2, nearest, denominator = nearest_nl2(compared, pool, settings.k, settings.alpha)
+            return nl2, pool[nearest], denominator
+        values, images, denominators = [], [], []
+        for b, noised in enumerate(_noised_pools(pool, diffusion, index, generators)):
+            nl2, nearest, denominator = nearest_nl2(compared[b:b + 1], noised, settings.k, settings.alpha)
+            values.append(nl2)
+            images.append(noised[nearest])
+            denominators.append(denominator)
+        return torch.cat(values), torch.cat(images), torch.cat(denominators)
+
+
+def similarity(x: torch.Tensor, eps: torch.Tensor, diffusion: RespacedDiffusion, index: int, pool: torch.Tensor,
+               settings: PixelGuidanceSettings, generators: Sequence[torch.Generator]) -> torch.Tensor:
+    """nL2 [B] of each sample under ``settings.comparison``, without its gradient (the trigger check)."""
+    compared = _compared(x.float(), eps, diffusion, index, settings)
+    return _neighbours(compared, pool, diffusion, index, settings, generators)[0]
+
+
 def similarity_gradient(x: torch.Tensor, eps: torch.Tensor, diffusion: RespacedDiffusion, index: int,
                         pool: torch.Tensor, settings: PixelGuidanceSettings,
                         generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(nL2 [B], ∇_{x_t} nL2 [B, ...]) of each sample to its nearest pool image under ``settings.comparison``."""
+    """(nL2 [B], ∇_{x_t} nL2 [B, ...]) of each sample to its nearest pool image under ``settings.comparison``, the
+    neighbour and the denominator held fixed (``cond_fn``)."""
     # the runner samples under torch.inference_mode: leave it (and clone its tensors) for the gradient
     with torch.inference_mode(False), torch.enable_grad():
         x_in = x.detach().clone().float().requires_grad_(True)
-        pool = pool.clone()
-        if settings.comparison == "x0":
-            compared = diffusion.predict_xstart_from_eps(x_in, index, eps.detach().clone().float()).clamp(-1, 1)
-            pools = [pool] * len(x)
-        else:
-            compared = x_in
-            pools = _noised_pools(pool, diffusion, index, generators)
-        nl2, nearest, denominator = [], [], []
-        for b, sample_pool in enumerate(pools):  # one pool per sample in "noised" mode; cheap loop otherwise
-            value, idx, denom = nearest_nl2(compared[b:b + 1], sample_pool, settings.k, settings.alpha)
-            nl2.append(value)
-            nearest.append(sample_pool[idx])
-            denominator.append(denom)
-        neighbours, denominators = torch.cat(nearest), torch.cat(denominator)
+        compared = _compared(x_in, eps, diffusion, index, settings)
+        nl2, neighbours, denominators = _neighbours(compared.detach(), pool, diffusion, index, settings, generators)
         dims = tuple(range(1, compared.ndim))
-        l2 = ((compared - neighbours) ** 2).mean(dim=dims).sqrt() / 2
-        (gradient,) = torch.autograd.grad((l2 / denominators).sum(), x_in)
-    return torch.cat(nl2), gradient
+        l2 = ((compared - neighbours.clone()) ** 2).mean(dim=dims).sqrt() / 2
+        (gradient,) = torch.autograd.grad((l2 / denominators.clone()).sum(), x_in)
+    return nl2, gradient
 
 
 def sample_pixel_amg(diffusion: RespacedDiffusion, denoise: Denoiser, noise: torch.Tensor, y: torch.Tensor | None,
@@ -164,8 +189,8 @@ def _guide(mean: torch.Tensor, variance: torch.Tensor, eps: torch.Tensor, x: tor
         if everywhere:
             hits = torch.ones(len(waiting), dtype=torch.bool)
         else:
-            nl2, _ = similarity_gradient(x[waiting], eps[waiting], diffusion, index, pool, settings,
-                                         [generators[b] for b in waiting])
+            nl2 = similarity(x[waiting], eps[waiting], diffusion, index, pool, settings,
+                             [generators[b] for b in waiting])
             nl2_track[waiting, index] = nl2.cpu()
             hits = (nl2 < settings.trigger).cpu()
         for b, hit in zip(waiting, hits.tolist(), strict=True):
