@@ -11,7 +11,14 @@ def test_config_cells_map_each_trident_config_to_its_cell():
     assert len(cells) == 32 and all(len(names) == 1 for names in cells.values())
     voc21 = cell_key("main", {"backbone": "CLIP ViT-B/16", "method": "Trident", "dataset": "VOC21"}, "mIoU")
     assert cells[voc21] == ("trident/voc21.py",)
-    assert config_cells("amg") == {}  # no configs yet
+    assert config_cells("das") == {}  # no configs yet
+    amg = config_cells("amg")
+    main = cell_key("main_cifar10_uncond", {"dataset": "CIFAR-10", "model": "iDDPM (unconditional)",
+                                            "method": "AMG (Main)"}, "nL2 Top5%")
+    assert amg[main] == ("amg/cifar10_uncond_amg_main.py",)
+    laion = cell_key("main_sd_laion", {"dataset": "LAION-5B prompts", "model": "SD v1.4", "method": "AMG (Main)"},
+                     "SSCD Top5%")
+    assert laion not in amg  # the proxy-reference rows carry their own setting: never a LAION cell
 
 
 def test_configured_cells_count_means_whose_members_all_have_configs():
@@ -34,7 +41,7 @@ def test_paper_table_notes_the_cells_no_config_fills(tmp_path):
 def test_every_paper_adapter_declares_a_valid_status_file():
     root = methods_root()
     papers = [r.slug for r in load_all() if (root / r.slug / "__init__.py").is_file()]
-    assert len(papers) == 10
+    assert len(papers) == 11
     for slug in papers:
         status = adapter_status(slug)
         assert status["implementation"] in ("faithful", "re-implementation"), slug

@@ -23,7 +23,9 @@ def test_papers_json_lists_all_seventeen(capsys):
     idc = next(e for e in entries if e["slug"] == "idc")
     assert idc["status"] == "faithful" and "demo/idc_digits.py" in idc["demo_configs"]
     amg = next(e for e in entries if e["slug"] == "amg")
-    assert amg["status"] == "not started: reported numbers only" and not amg["adapter"]
+    assert amg["adapter"] and amg["status"] == "faithful" and "demo/amg_plain.py" in amg["demo_configs"]
+    das = next(e for e in entries if e["slug"] == "das")
+    assert das["status"] == "not started: reported numbers only" and not das["adapter"]
     be = next(e for e in entries if e["slug"] == "bright_ending")
     assert be["adapter"] and be["status"] == "faithful" and "demo/bright_ending_detect.py" in be["demo_configs"]
     kd = next(e for e in entries if e["slug"] == "two_in_one_kd")
