@@ -232,3 +232,12 @@ def map_overlay(image: torch.Tensor, heat: torch.Tensor, alpha: float = 0.5) -> 
     m = torch.nn.functional.interpolate(m[None, None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
     colour = torch.from_numpy(colormaps["jet"](m.clamp(0, 1).numpy())[..., :3]).float() * 255
     return (image.float() * (1 - alpha) + colour * alpha).round().clamp(0, 255).to(torch.uint8)
+
+
+def prompt_rows(batch: dict[str, Any], rows: list[dict[str, Any]]) -> Columns:
+    """A batch's per-prompt outputs as task columns: ``label`` from the batch, ``prompt`` from each row (the prompt as
+    generated, after any augmentation), every other entry stacked over the prompts (each row holds the same keys)."""
+    outputs: Columns = {"label": torch.as_tensor(batch["label"]).long(), "prompt": [row.pop("prompt") for row in rows]}
+    for name in rows[0]:
+        outputs[name] = torch.stack([row[name] for row in rows])
+    return outputs

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -172,3 +173,22 @@ class CheckSkipper:
     def record(self, guided: bool) -> None:
         """The outcome of a check."""
         self.skip = 0 if guided else self.skip + 1
+
+
+def guidance_fields(spec: dict[str, Any], named: dict[str, dict[str, Any]], schedule_defaults: dict[str, float],
+                    above: bool, known: set[str], who: str, hint: str = "") -> dict[str, Any]:
+    """A config's ``guidance`` dict as settings fields: the named ``setting`` ("main" / "strong") first, explicit
+    fields over it, ``schedule`` (a kind, or a dict of :class:`ThresholdSchedule` fields) over the branch's defaults;
+    an unknown key or setting is an error naming ``who`` and the known keys."""
+    spec = dict(spec)
+    setting = spec.pop("setting", "main")
+    if setting not in named:
+        raise ValueError(f"{who}: guidance.setting must be one of {sorted(named)}, got {setting!r}")
+    schedule = spec.pop("schedule", "dynamic")
+    schedule = {"kind": schedule} if isinstance(schedule, str) else dict(schedule)
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ValueError(f"{who}: unknown guidance keys {unknown}; known: setting, schedule, "
+                         f"{', '.join(sorted(known))}{hint}")
+    return {**named[setting], **spec,
+            "schedule": ThresholdSchedule(**{**schedule_defaults, **schedule, "above": above})}

@@ -36,23 +36,12 @@ SCHEDULE_DEFAULTS = {"a": 1.95, "b": 1.5, "c": 0.025, "d": 0.0, "constant": 1.5}
 
 def pixel_settings(spec: dict[str, Any]) -> Any:
     """:class:`PixelGuidanceSettings` from a config's ``guidance`` dict (named setting, then explicit fields)."""
-    from bench.methods.amg.guidance import ThresholdSchedule
+    from bench.methods.amg.guidance import guidance_fields
     from bench.methods.amg.pixel_sampler import PixelGuidanceSettings
 
-    spec = dict(spec)
-    setting = spec.pop("setting", "main")
-    if setting not in PIXEL_SETTINGS:
-        raise ValueError(f"AMGPixelSampler: guidance.setting must be one of {sorted(PIXEL_SETTINGS)}, got {setting!r}")
-    schedule = spec.pop("schedule", "dynamic")
-    schedule = dict(kind=schedule) if isinstance(schedule, str) else dict(schedule)
-    spec = {**PIXEL_SETTINGS[setting], **spec}
     known = set(PixelGuidanceSettings.__dataclass_fields__) - {"schedule"}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise ValueError(f"AMGPixelSampler: unknown guidance keys {unknown}; known: setting, schedule, "
-                         f"{', '.join(sorted(known))}")
-    return PixelGuidanceSettings(schedule=ThresholdSchedule(**{**SCHEDULE_DEFAULTS, **schedule, "above": False}),
-                                 **spec)
+    return PixelGuidanceSettings(**guidance_fields(spec, PIXEL_SETTINGS, SCHEDULE_DEFAULTS, False, known,
+                                                   "AMGPixelSampler"))
 
 
 @METHODS.register_module()

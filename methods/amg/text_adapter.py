@@ -36,26 +36,16 @@ RAGGED = ("gt_images", "paraphrases", "token_ids")
 
 def text_settings(spec: dict[str, Any] | None, num_inference_steps: int, cfg_scale: float) -> Any:
     """:class:`TextGuidanceSettings` from a config's ``guidance`` (None: every term off, plain DDIM + CFG)."""
-    from bench.methods.amg.guidance import ThresholdSchedule
+    from bench.methods.amg.guidance import guidance_fields
     from bench.methods.amg.text_sampler import TextGuidanceSettings
 
     base = {"num_inference_steps": int(num_inference_steps), "cfg_scale": float(cfg_scale)}
     if spec is None:
         return TextGuidanceSettings(**base, g_spe=False, g_dup=False, g_sim=False)
-    spec = dict(spec)
-    setting = spec.pop("setting", "main")
-    if setting not in TEXT_SETTINGS:
-        raise ValueError(f"AMGTextSampler: guidance.setting must be one of {sorted(TEXT_SETTINGS)}, got {setting!r}")
-    schedule = spec.pop("schedule", "dynamic")
-    schedule = dict(kind=schedule) if isinstance(schedule, str) else dict(schedule)
     known = set(TextGuidanceSettings.__dataclass_fields__) - {"schedule", *base}
-    unknown = sorted(set(spec) - known)
-    if unknown:
-        raise ValueError(f"AMGTextSampler: unknown guidance keys {unknown}; known: setting, schedule, "
-                         f"{', '.join(sorted(known))} (steps and CFG scale are method.num_inference_steps and "
-                         "method.cfg_scale)")
-    return TextGuidanceSettings(**base, **{**TEXT_SETTINGS[setting], **spec},
-                                schedule=ThresholdSchedule(**{**SCHEDULE_DEFAULTS, **schedule, "above": True}))
+    fields = guidance_fields(spec, TEXT_SETTINGS, SCHEDULE_DEFAULTS, True, known, "AMGTextSampler",
+                             " (steps and CFG scale are method.num_inference_steps and method.cfg_scale)")
+    return TextGuidanceSettings(**base, **fields)
 
 
 def _baseline_spec(spec: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -203,13 +193,10 @@ class AMGTextSampler(Method):
                 "dup_steps": result.dup_steps, "guided_steps": result.sim_steps, "amg_neighbour": result.neighbour}
 
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
-        per_prompt = [self._one_prompt(prompt, row) for prompt, row in zip(batch["prompt"], batch["row"].tolist(),
-                                                                            strict=True)]
-        outputs: Columns = {"label": torch.as_tensor(batch["label"]).long(),
-                            "prompt": [p.pop("prompt") for p in per_prompt]}
-        for name in per_prompt[0]:
-            outputs[name] = torch.stack([p[name] for p in per_prompt])
-        return outputs
+        from bench.tasks.memorization import prompt_rows
+
+        return prompt_rows(batch, [self._one_prompt(prompt, row)
+                                   for prompt, row in zip(batch["prompt"], batch["row"].tolist(), strict=True)])
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "model": self.components.facts if self.components is not None else None,

@@ -260,13 +260,10 @@ class BrightEnding(Method):
         return out
 
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
-        per_prompt = [self._one_prompt(prompt, row) for prompt, row in zip(batch["prompt"], batch["row"].tolist(),
-                                                                            strict=True)]
-        outputs: Columns = {"label": torch.as_tensor(batch["label"]).long(),
-                            "prompt": [p.pop("prompt") for p in per_prompt]}
-        for name in per_prompt[0]:
-            outputs[name] = torch.stack([p[name] for p in per_prompt])
-        return outputs
+        from bench.tasks.memorization import prompt_rows
+
+        return prompt_rows(batch, [self._one_prompt(prompt, row)
+                                   for prompt, row in zip(batch["prompt"], batch["row"].tolist(), strict=True)])
 
     def provenance(self) -> dict[str, Any]:
         import diffusers
