@@ -115,3 +115,31 @@ def test_local_copy_similarity_is_the_pearson_inside_the_mask():
     outputs = task.predict(FakeMethod(gens[None]), batch, torch.zeros(1))
     assert outputs["memorization"] == ["local"]
     assert torch.equal(task.featurize(outputs)["local_copy_similarity"][0], got)
+
+
+def test_fid_of_every_generation_against_a_reference_folder(tmp_path):
+    from bench.metrics.generation import feature_statistics, frechet_distance
+    from bench.tasks.generation.extractors.pixels import PixelCorrelationFeatures
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "ref"
+    folder.mkdir()
+    references = rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    for i, image in enumerate(references):
+        Image.fromarray(image).save(folder / f"{i:03d}.png")
+    spec = dict(extractor=dict(type="PixelCorrelationFeatures"),
+                reference=dict(dataset=dict(type="CaptionedImageFolder", root=str(folder))),
+                reference_cache=str(tmp_path / "cache"))
+    task = TextToImageMemorizationTask(fid=spec, metrics=[dict(type="FID")])
+    task.prepare("cpu")
+    images = torch.from_numpy(rng.integers(0, 256, (3, 2, 8, 8, 3), dtype=np.uint8))  # 3 prompts x 2 generations
+    features = task.featurize({"image": images, "prompt": ["a", "b", "c"], "label": torch.tensor([1, 0, 1])})
+    assert features["feat_pool"].shape == (3, 2, 64)
+    scores = task.evaluate({"label": torch.tensor([1, 0, 1]), "feat_pool": features["feat_pool"]})
+    extractor = PixelCorrelationFeatures()
+    mu, sigma = feature_statistics(extractor(images.reshape(6, 8, 8, 3))["pool"].double().numpy())
+    ref_mu, ref_sigma = feature_statistics(extractor(torch.from_numpy(references))["pool"].double().numpy())
+    assert scores["FID"] == pytest.approx(frechet_distance(mu, sigma, ref_mu, ref_sigma), rel=1e-5)
+    assert task.describe()["fid_reference"]
+    with pytest.raises(ValueError, match=r"fid must be dict\(extractor="):
+        TextToImageMemorizationTask(fid=dict(extractor={}))

@@ -18,6 +18,10 @@ task adds what needs the images and the prompt's ground truth, so scoring never 
   training neighbour): with a pool of ordinary training images it tells whether a mitigated generation still looks
   like the training distribution, the quality cost that CLIP score measures in the papers.
 
+- ``feat_pool`` (generations, D): with ``fid=dict(extractor=<spec>, reference=<statistics file or dataset spec>)``,
+  each generation's pooled features for FID against that reference (AMG's Tables 1 and 4 report FID); the
+  ``FID`` metric reads them flattened over prompts and generations.
+
 Images are kept in the store unless ``keep_images`` is False (500 prompts × 16 generations at 512² are 6 GB).
 ``write_exports`` writes each stored map as a PNG overlay on its generation (``maps/``, the localization export),
 up to ``export_maps`` prompts.
@@ -59,13 +63,21 @@ class TextToImageMemorizationTask(EvalTask):
     ``dict(type="CLIPScoreFeatures", checkpoint=...)``); without them no copy similarity / CLIP score is computed."""
 
     required_outputs = ("label",)
-    finite_outputs = ("text_noise_norm", "masked_noise_norm", "uncond_noise_norm", "eos_map", "clip_score",
+    finite_outputs = ("text_noise_norm", "masked_noise_norm", "uncond_noise_norm", "eos_map", "clip_score", "feat_pool",
                       "nearest_train_similarity")  # copy similarities are NaN for prompts without ground truth
 
     def __init__(self, metrics: list[dict[str, Any]] | None = None, similarity: dict[str, Any] | None = None,
                  clip: dict[str, Any] | None = None, train_reference: dict[str, Any] | None = None,
-                 keep_images: bool = True, export_maps: int = 16, grid_size: int = 8) -> None:
+                 keep_images: bool = True, export_maps: int = 16, grid_size: int = 8,
+                 fid: dict[str, Any] | None = None) -> None:
         super().__init__(metrics)
+        if fid is not None and (set(fid) - {"extractor", "reference", "reference_cache"}
+                                or not {"extractor", "reference"} <= set(fid)):
+            raise ValueError(f"text_to_image_memorization: fid must be dict(extractor=<extractor spec>, reference="
+                             f"<statistics file or dataset spec>, reference_cache=None), got keys {sorted(fid)}")
+        self.fid_spec = dict(fid) if fid is not None else None
+        self._fid_reference: Any = None
+        self._fid_facts: dict[str, Any] = {}
         if train_reference is not None and similarity is None:
             raise ValueError("text_to_image_memorization: train_reference needs a similarity extractor (task."
                              "similarity) to compare generations with the reference images")
@@ -76,14 +88,15 @@ class TextToImageMemorizationTask(EvalTask):
         self._extractors: dict[str, Any] = {}
 
     def _extractor(self, role: str) -> Any:
-        spec = self.similarity_spec if role == "similarity" else self.clip_spec
+        spec = {"similarity": self.similarity_spec, "clip": self.clip_spec,
+                "fid": self.fid_spec["extractor"] if self.fid_spec else None}[role]
         if role not in self._extractors and spec is not None:
             self._extractors[role] = EXTRACTORS.build(dict(spec)).to(self.device)
         return self._extractors.get(role)
 
     def prepare(self, device: Any) -> None:
         self.device = device
-        for role in ("similarity", "clip"):
+        for role in ("similarity", "clip", "fid"):
             self._extractor(role)
 
     def predict(self, method: Any, batch: dict[str, Any], seeds: Any) -> Columns:
@@ -118,9 +131,35 @@ class TextToImageMemorizationTask(EvalTask):
             clip = self._extractor("clip")
             features["clip_score"] = torch.stack([clip.score(list(gens), prompt).float().cpu()
                                                   for gens, prompt in zip(images, outputs["prompt"], strict=True)])
+        if images is not None and self.fid_spec is not None:
+            extractor = self._extractor("fid")
+            features["feat_pool"] = torch.stack([extractor(gens)["pool"].float().cpu() for gens in images])
         if images is not None and not self.keep_images:
             outputs.pop("image")
         return features
+
+    def fid_reference(self) -> Any:
+        """The FID reference statistics of ``fid.reference`` (built or featurised once, then cached)."""
+        if self._fid_reference is None and self.fid_spec is not None:
+            from bench.results import results_root
+            from bench.tasks.generation.reference import resolve_reference
+
+            cache = Path(self.fid_spec.get("reference_cache") or results_root() / "references")
+            self._fid_reference, self._fid_facts = resolve_reference(self.fid_spec["reference"],
+                                                                     self._extractor("fid"), cache,
+                                                                     need_features=False)
+        return self._fid_reference
+
+    def evaluate(self, outputs: Columns) -> dict[str, float]:
+        """The metrics; the generation metrics (FID) get the reference and the features of every generation."""
+        if self.fid_spec is not None and "feat_pool" in outputs:
+            reference = self.fid_reference()
+            for metric in self.metrics:
+                if getattr(metric, "reference", False) is None:
+                    metric.reference = reference  # type: ignore[attr-defined]  # the generation metrics' attribute
+            features = torch.as_tensor(np.asarray(outputs["feat_pool"]))
+            outputs = {**outputs, "feat_pool": features.reshape(-1, features.shape[-1])}
+        return super().evaluate(outputs)
 
     def _reference_pool(self) -> torch.Tensor:
         """Unit-norm embeddings [R, D] of every ``train_reference`` image (computed once per process)."""
@@ -152,8 +191,12 @@ class TextToImageMemorizationTask(EvalTask):
         return torch.stack(rows)
 
     def describe(self) -> dict[str, Any]:
-        return {role: self._extractor(role).describe() for role in ("similarity", "clip")
-                if (self.similarity_spec if role == "similarity" else self.clip_spec) is not None}
+        facts = {role: self._extractor(role).describe() for role in ("similarity", "clip", "fid")
+                 if self._extractor(role) is not None}
+        if self.fid_spec is not None:
+            self.fid_reference()
+            facts["fid_reference"] = self._fid_facts
+        return facts
 
     def write_exports(self, outputs: Columns | SampleStore, run_dir: Path) -> dict[str, Path]:
         """``maps/<sample id>_<generation>.png``: each stored map (bilinear to the image size, matplotlib's

@@ -36,7 +36,10 @@ def to_uint8_images(images: torch.Tensor, rounding: str = "nearest") -> torch.Te
 
 
 def dataset_images_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Dataset images [B, C, H, W] as floats in [0, 1] (the readers' convention) to uint8 [B, H, W, C]."""
+    """Dataset images [B, C, H, W] as floats in [0, 1] (the readers' convention) to uint8 [B, H, W, C]; readers of
+    image files that serve the decoded uint8 [B, H, W, C] (``CaptionedImageFolder``) pass through unchanged."""
+    if images.dtype == torch.uint8 and images.ndim == 4 and images.shape[-1] in (1, 3):
+        return images.contiguous()
     return (images.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 

@@ -8,8 +8,9 @@
 # (sscd_disc_mixup, AMG's pipeline: 224x224 bilinear, no normalisation, raw dot product). Evaluation measures each
 # generation's SSCD to its nearest image of the same folder (max over the folder: AMG's eval takes the SSCD argmax
 # over 1000 CLIP neighbours, the same when the folder has at most 1000 images) and CLIP score x100 with ViT-L/14.
-# Every row carries setting reference="proxy (local index)", so no proxy number is compared with the paper's LAION
-# numbers. FID is not computed for these rows (no LAION reference set; see the page).
+# FID: TF-Inception features of the 500 generations against the same reference folder (AMG's LAION FID reference set
+# and sample count are unknown). Every row carries setting reference="proxy (local index)", so no proxy number is
+# compared with the paper's LAION numbers.
 _base_ = ["../../_base_/default_run.py"]
 
 dataset = dict(type="MemorizedPrompts", name="memorized",
@@ -28,13 +29,16 @@ task = dict(
                     preprocessing="amg_tensor"),
     clip=dict(type="CLIPScoreFeatures", variant="amg", checkpoint="checkpoints/clip/ViT-L-14.pt"),
     train_reference=dict(type="CaptionedImageFolder", root="data/memorization/amg_reference"),
+    fid=dict(extractor=dict(type="InceptionV3Features",
+                            weights="checkpoints/inception/weights-inception-2015-12-05-6726825d.pth"),
+             reference=dict(dataset=dict(type="CaptionedImageFolder", root="data/memorization/amg_reference"))),
     metrics=[dict(type="CopySimilarity", column="nearest_train_similarity", thresholds=(0.5, 0.4), only_label=None,
                   prefix="SSCD "),
-             dict(type="MeanCLIPScore"), dict(type="GuidanceActivity", prefix="guidance ")])
+             dict(type="MeanCLIPScore"), dict(type="FID"), dict(type="GuidanceActivity", prefix="guidance ")])
 paper = dict(slug="amg", table="main_sd_laion",
              metrics={"SSCD Top5%": "SSCD p95", "SSCD Top1": "SSCD max",
                       "% SSCD>0.5": dict(key="SSCD >0.5", scale=100), "% SSCD>0.4": dict(key="SSCD >0.4", scale=100),
-                      "CLIP score": "CLIP score"},
+                      "FID": "FID", "CLIP score": "CLIP score"},
              setting={"dataset": "LAION-5B prompts", "model": "SD v1.4", "method": "SD",
                       "reference": "proxy (local index)"})
 run = dict(batch_size=4)
