@@ -134,13 +134,19 @@ class SampledFrames:
     backend: str
 
 
-def sample_frames(path: Path, frames_per_video: int) -> SampledFrames:
-    """Decode the :func:`frame_indices` of ``path``; a second pass when the header's count was wrong."""
+def sample_frames(path: Path, frames_per_video: int,
+                  choose: Callable[[int], list[int]] | None = None) -> SampledFrames:
+    """Decode the :func:`frame_indices` of ``path``; a second pass when the header's count was wrong.
+
+    ``choose`` (frame count -> indices) replaces :func:`frame_indices` (then ``frames_per_video`` is unused): the
+    video readers' other sampling rules share this decode and its header check.
+    """
+    chooser = choose if choose is not None else (lambda count: frame_indices(count, frames_per_video))
     reported = reported_frame_count(path)
-    indices = frame_indices(reported, frames_per_video)
+    indices = chooser(reported)
     frames, count, backend = decode_frames(path, indices)
     if count != reported:  # header over- or under-counted: choose again from the frames that decode
-        corrected = frame_indices(count, frames_per_video)
+        corrected = chooser(count)
         if corrected != indices:
             indices = corrected
             frames, count, backend = decode_frames(path, indices)
