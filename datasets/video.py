@@ -228,7 +228,8 @@ layout="video2dataset" (video2dataset's "files" output format):
     def _check_size(size: int | Sequence[int] | None) -> tuple[int, int] | None:
         if size is None:
             return None
-        pair = (size, size) if isinstance(size, int) and not isinstance(size, bool) else tuple(size)
+        pair: tuple[Any, ...] = (size, size) if isinstance(size, int) else tuple(size) \
+            if isinstance(size, Sequence) and not isinstance(size, str) else ()
         if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
             raise ValueError(f"size must be None, a positive int or (height, width) positive ints, got {size!r}")
         return (int(pair[0]), int(pair[1]))

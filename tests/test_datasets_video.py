@@ -131,6 +131,9 @@ def test_webvid_reader_items_and_description(tmp_path: Path) -> None:
     assert resized[1]["frames"].shape == (2, 16, 24, 3) and resized[1]["frame_indices"].tolist() == [0, 3]
     assert resized.describe()["size"] == [16, 24] and resized.fingerprint() != data.fingerprint()
     assert data.fingerprint() == WebVidVideos(tmp_path / "webvid", frames=4).fingerprint()
+    for size in (True, "16", (16,), (16, 0)):
+        with pytest.raises(ValueError, match=r"size must be None, a positive int or \(height, width\) positive ints"):
+            WebVidVideos(tmp_path / "webvid", size=size)
 
 
 def test_webvid_missing_videos_name_the_layout_or_are_skipped_and_counted(tmp_path: Path) -> None:
