@@ -41,7 +41,7 @@ def test_paper_table_notes_the_cells_no_config_fills(tmp_path):
 def test_every_paper_adapter_declares_a_valid_status_file():
     root = methods_root()
     papers = [r.slug for r in load_all() if (root / r.slug / "__init__.py").is_file()]
-    assert len(papers) == 11
+    assert len(papers) == 12
     for slug in papers:
         status = adapter_status(slug)
         assert status["implementation"] in ("faithful", "re-implementation"), slug

@@ -1,0 +1,10 @@
+"""Memorization in video diffusion models (arXiv 2410.21669, "Investigating Memorization in Video Diffusion
+Models"): content memorization (GSSCD), motion memorization (OFS-k with a natural-motion filter) and Wen-style
+content / motion magnitudes. The paper has no code and few formulas: every piece here is a re-implementation of the
+paper sheet's proposal, each unknown a named option.
+
+In progress (issue 29): the measures and readers exist, the adapter does not yet. Modules: :mod:`.content` (GSSCD
+from per-frame descriptors), :mod:`.flow` and :mod:`.motion` (optical flow back-ends, OFS-k, NMF),
+:mod:`.video_sampling` (text-to-video DDIM + CFG from local diffusers folders with per-step content and motion
+magnitudes); the video reader is ``bench.datasets.video``.
+"""
