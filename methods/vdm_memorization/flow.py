@@ -97,16 +97,19 @@ class FarnebackFlow(FlowEstimator):
                             ("poly_n", poly_n)):
             if int(value) != value or value < 1:
                 raise ValueError(f"FarnebackFlow: {name} must be a positive integer; got {value!r}")
-        self.pyr_scale, self.levels, self.winsize, self.iterations = float(pyr_scale), levels, winsize, iterations
-        self.poly_n, self.poly_sigma, self.gaussian = poly_n, float(poly_sigma), bool(gaussian)
+        self.pyr_scale, self.levels, self.winsize = float(pyr_scale), int(levels), int(winsize)
+        self.iterations, self.poly_n = int(iterations), int(poly_n)
+        self.poly_sigma, self.gaussian = float(poly_sigma), bool(gaussian)
 
     def pair_flows(self, frames: np.ndarray) -> np.ndarray:
         import cv2
 
         grey = [cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) for frame in frames]
         flags = cv2.OPTFLOW_FARNEBACK_GAUSSIAN if self.gaussian else 0
-        flows = [cv2.calcOpticalFlowFarneback(a, b, None, self.pyr_scale, self.levels, self.winsize,
-                                              self.iterations, self.poly_n, self.poly_sigma, flags)
+        # a fresh output array per pair (read only with OPTFLOW_USE_INITIAL_FLOW, which is never set)
+        flows = [cv2.calcOpticalFlowFarneback(a, b, np.zeros((*a.shape, 2), np.float32), self.pyr_scale,
+                                              self.levels, self.winsize, self.iterations, self.poly_n,
+                                              self.poly_sigma, flags)
                  for a, b in zip(grey[:-1], grey[1:], strict=True)]
         return np.ascontiguousarray(np.stack(flows).transpose(0, 3, 1, 2), dtype=np.float32)
 
