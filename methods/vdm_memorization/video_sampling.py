@@ -230,8 +230,7 @@ def load_text_to_video(folder: str | Path, motion_adapter: str | Path | None = N
     _scheduler(pipe, scheduler, overrides)
     model = TextToVideoModel(pipe.unet.eval(), pipe.text_encoder.eval(), pipe.tokenizer, pipe.scheduler,
                              pipe.vae.eval(), pipeline_class=pipeline_class)
-    size = pipe.unet.config.sample_size
-    size = size if isinstance(size, int) else size[0]
+    defaults = video_facts(model, VideoSamplingSettings())
     model.facts = {
         "format": "diffusers_pipeline", "folder": str(root), "class_name": pipeline_class,
         "unet_class": type(pipe.unet).__name__,
@@ -242,9 +241,7 @@ def load_text_to_video(folder: str | Path, motion_adapter: str | Path | None = N
         "scheduler_config": {k: list(v) if isinstance(v, tuple) else v for k, v in dict(pipe.scheduler.config).items()},
         "dtype": str(dtype).removeprefix("torch."), "vae_scale_factor": model.latent_scale,
         "unet_sample_size": pipe.unet.config.sample_size,
-        "defaults": {"num_frames": DEFAULT_FRAMES, "height": size * model.latent_scale,
-                     "width": size * model.latent_scale, "fps": DEFAULT_FPS,
-                     "guidance_scale": DEFAULT_GUIDANCE[pipeline_class]},
+        "defaults": {k: defaults[k] for k in ("num_frames", "height", "width", "fps", "guidance_scale")},
         "label": "re-implementation; thresholds not from the paper",
     }
     return model
