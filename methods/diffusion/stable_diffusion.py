@@ -26,11 +26,12 @@ COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 # so the file hashed is the file loaded (a sharded checkpoint: its index, then every shard it names).
 _CONFIGS = {"unet": ("config.json",), "vae": ("config.json",), "text_encoder": ("config.json",),
             "tokenizer": ("tokenizer.json", "vocab.json"), "scheduler": ("scheduler_config.json",)}
-_WEIGHTS = {"unet": ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.safetensors.index.json",
-                     "diffusion_pytorch_model.bin", "diffusion_pytorch_model.bin.index.json"),
+DIFFUSERS_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.safetensors.index.json",
+                     "diffusion_pytorch_model.bin", "diffusion_pytorch_model.bin.index.json")
+_WEIGHTS = {"unet": DIFFUSERS_WEIGHTS,
             "text_encoder": ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                              "pytorch_model.bin.index.json")}
-_WEIGHTS["vae"] = _WEIGHTS["unet"]
+_WEIGHTS["vae"] = DIFFUSERS_WEIGHTS
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json")
 
 LAYOUT = """
@@ -48,21 +49,28 @@ FIX = ("on a machine with internet run `huggingface-cli download <repo> --local-
 
 
 class PipelineLayoutError(FileNotFoundError):
-    """A Stable Diffusion folder is missing or incomplete; the message names the path, the layout and the fix."""
+    """A Stable Diffusion folder is missing or incomplete; the message names the path, the layout and the fix.
+    Other folder kinds (text-to-video pipelines) subclass it with their own ``TITLE``, ``LAYOUT`` and ``FIX``."""
+
+    TITLE, LAYOUT, FIX = "Stable Diffusion pipeline", LAYOUT, FIX
 
     def __init__(self, path: str | Path, problem: str) -> None:
-        layout = "\n".join(f"    {line}" for line in LAYOUT.strip().splitlines())
-        super().__init__(f"Stable Diffusion pipeline: {problem}\n  path: {path}\n  expected layout:\n{layout}\n"
-                         f"  how to get it: {FIX}")
+        layout = "\n".join(f"    {line}" for line in self.LAYOUT.strip().splitlines())
+        super().__init__(f"{self.TITLE}: {problem}\n  path: {path}\n  expected layout:\n{layout}\n"
+                         f"  how to get it: {self.FIX}")
         self.path = Path(path)
 
     def __str__(self) -> str:
         return str(self.args[0])
 
 
-def _weight_files(folder: Path, component: str) -> list[Path]:
-    """The weight files the loader reads for ``component``: the preferred single file, or an index and its shards."""
-    for name in _WEIGHTS[component]:
+def weight_files(folder: Path, component: str, error: type[PipelineLayoutError] = PipelineLayoutError,
+                 names: tuple[str, ...] | None = None) -> list[Path]:
+    """The weight files the loader reads for ``component``: the preferred single file, or an index and its shards.
+    ``names`` (default: the component's diffusers / transformers file names) are tried in order; a missing file
+    raises ``error``."""
+    names = names or _WEIGHTS[component]
+    for name in names:
         path = folder / name
         if path.is_file():
             if not name.endswith(".index.json"):
@@ -70,40 +78,38 @@ def _weight_files(folder: Path, component: str) -> list[Path]:
             shards = sorted(set(json.loads(path.read_text(encoding="utf-8"))["weight_map"].values()))
             missing = [s for s in shards if not (folder / s).is_file()]
             if missing:
-                raise PipelineLayoutError(folder / missing[0], f"{component}: shard(s) {missing} named by {name} "
-                                          "are missing")
+                raise error(folder / missing[0], f"{component}: shard(s) {missing} named by {name} are missing")
             return [path] + [folder / s for s in shards]
-    raise PipelineLayoutError(folder / _WEIGHTS[component][0],
-                              f"{component}: no weights file ({' or '.join(_WEIGHTS[component])})")
+    raise error(folder / names[0], f"{component}: no weights file ({' or '.join(names)})")
 
 
-def check_layout(folder: str | Path, pixel_space: bool = False) -> dict[str, list[Path]]:
-    """Raise :class:`PipelineLayoutError` unless ``folder`` holds a complete ``StableDiffusionPipeline`` (without
-    ``vae`` when ``pixel_space``); returns the files to hash per component (model_index.json, weights, tokenizer
-    files)."""
+def check_layout(folder: str | Path, pixel_space: bool = False, class_name: str = PIPELINE_CLASS,
+                 error: type[PipelineLayoutError] = PipelineLayoutError) -> dict[str, list[Path]]:
+    """Raise ``error`` (a :class:`PipelineLayoutError`) unless ``folder`` holds a complete diffusers pipeline of
+    ``class_name`` with :data:`COMPONENTS` (without ``vae`` when ``pixel_space``); returns the files to hash per
+    component (model_index.json, weights, tokenizer files). Another ``_class_name`` is a ValueError."""
     root = Path(folder).expanduser()
     if not root.is_dir():
-        raise PipelineLayoutError(root, "folder not found")
+        raise error(root, "folder not found")
     index = root / "model_index.json"
     if not index.is_file():
-        raise PipelineLayoutError(index, "no model_index.json (not a diffusers pipeline folder)")
+        raise error(index, "no model_index.json (not a diffusers pipeline folder)")
     declared = json.loads(index.read_text(encoding="utf-8"))
-    if declared.get("_class_name") != PIPELINE_CLASS:
-        raise ValueError(f"{index} describes a {declared.get('_class_name')!r}, not a {PIPELINE_CLASS}: this loop "
-                         "runs text-to-image Stable Diffusion folders only (StableUnCLIPPipeline etc. are not served)")
+    if declared.get("_class_name") != class_name:
+        raise ValueError(f"{index} describes a {declared.get('_class_name')!r}, not a {class_name}: this loader "
+                         f"reads {class_name} folders only")
     files: dict[str, list[Path]] = {"model_index": [index]}
     for component in COMPONENTS:
         if pixel_space and component == "vae":
             continue
         sub = root / component
         if component not in declared or not sub.is_dir():
-            raise PipelineLayoutError(sub, f"component {component!r} missing (model_index.json entry and "
-                                      f"{component}/ folder are both needed)")
+            raise error(sub, f"component {component!r} missing (model_index.json entry and {component}/ folder are "
+                        "both needed)")
         if not any((sub / name).is_file() for name in _CONFIGS[component]):
-            raise PipelineLayoutError(sub / _CONFIGS[component][0],
-                                      f"{component}: no {' or '.join(_CONFIGS[component])}")
+            raise error(sub / _CONFIGS[component][0], f"{component}: no {' or '.join(_CONFIGS[component])}")
         if component in _WEIGHTS:
-            files[component] = _weight_files(sub, component)
+            files[component] = weight_files(sub, component, error)
         elif component == "tokenizer":
             files[component] = [sub / name for name in _TOKENIZER_FILES if (sub / name).is_file()]
     return files
