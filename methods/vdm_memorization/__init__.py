@@ -3,13 +3,15 @@ Models"): content memorization (GSSCD), motion memorization (OFS-k with a natura
 content / motion magnitudes. The paper has no code and few formulas: every piece here is a re-implementation of the
 paper sheet's proposal, each unknown a named option.
 
-In progress (issue 29): the measures, the readers and the detection adapter exist; the content / motion similarity
-task, its configs and the moving-digits demo do not yet. Modules: :mod:`.content` (GSSCD from per-frame
+In progress (issue 29): the measures, the readers, the detection adapter and the content / motion similarity task
+exist; the tiny video model and the moving-digits demo do not yet. Modules: :mod:`.content` (GSSCD from per-frame
 descriptors), :mod:`.flow` and :mod:`.motion` (optical flow back-ends, OFS-k, NMF), :mod:`.video_sampling`
 (text-to-video DDIM + CFG from local diffusers folders with per-step content and motion magnitudes) and the
-``VideoMemorization`` adapter (:mod:`.adapter`, detection through the memorization task); the video reader is
-``bench.datasets.video``.
+``VideoMemorization`` adapter (:mod:`.adapter`), the ``text_to_video_memorization`` task (:mod:`.task`: GSSCD and
+OFS-k of each generated video against its prompt's ground-truth clips); readers: ``bench.datasets.video`` (WebVid)
+and ``bench.datasets.moving_digits`` (the demo's planted content and motion memorization).
 """
+from bench.methods.vdm_memorization import task  # noqa: F401  (registers text_to_video_memorization)
 from bench.methods.vdm_memorization.adapter import VideoMemorization
 
 __all__ = ["VideoMemorization"]
