@@ -30,14 +30,17 @@ from bench.progress import progress
 
 # Measured 2026-12-06 on the loaded 2-core dev machine (other jobs running), batch 16, 8-frame clips, training step
 # (forward + backward + AdamW), seconds: canvas 24, channels (16, 32, 32): 3.70 (torch threads 1), 2.24 (threads 2);
-# canvas 16, (16, 32): 1.44 (1 thread); canvas 16, (8, 16): 0.81-0.84 (1 thread; 2 threads measured 1.80 while a
-# second training shared the cores, not a clean number). Half the step is CPU attention (the temporal transformers
-# over size² sequences of F frames and the cross-attention levels). At canvas 16, (8, 16), MovingDigitsTrain
+# canvas 16, (16, 32): 1.44 (1 thread); canvas 16, (8, 16): 0.81-0.89 (1 thread), 0.64 (2 threads, 6-step runs).
+# Half the step is CPU attention (the temporal transformers over size² sequences of F frames and the
+# cross-attention levels). At canvas 16, (8, 16), MovingDigitsTrain
 # defaults (264 clips), DDIM 15 steps, CFG 1 and 3, 2 videos per prompt, mean over aligned frames of the per-frame
 # pixel correlation: nothing memorizes at a 20-40 s budget: 50 steps (40 s) content prompt vs its own duplicated
 # clip 0.03, vs any training clip 0.16, ordinary prompts vs any clip 0.18; 400 steps (335 s, loss 0.47 -> 0.044):
 # 0.09 / 0.28 / 0.30 (samples still have a grey background: the model's x0 estimate from pure noise is not yet the
-# data's black). See MEASURED_1000 for the longer run.
+# data's black); 1000 steps (844 s, loss 0.035): 0.13 / 0.38 / 0.40 at CFG 1, 0.12 / 0.33 / 0.36 at CFG 3. So
+# the content prompts' generations are no closer to their duplicated clip than ordinary ones are to some clip: this
+# toy does not memorize within 15 minutes of one core; content memorization needs a longer budget or an easier set
+# (fewer ordinary clips, a larger lr), not measured.
 BLOCK_OUT_CHANNELS = (8, 16)
 # The settings train_toy_text_to_video compares with a finished folder's toy.json before returning it (resume).
 RESUME_KEYS = ("steps", "batch_size", "lr", "seed", "caption_dropout", "unet_block_out_channels", "num_clips",
