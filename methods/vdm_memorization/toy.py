@@ -42,9 +42,6 @@ from bench.progress import progress
 # toy does not memorize within 15 minutes of one core; content memorization needs a longer budget or an easier set
 # (fewer ordinary clips, a larger lr), not measured.
 BLOCK_OUT_CHANNELS = (8, 16)
-# The settings train_toy_text_to_video compares with a finished folder's toy.json before returning it (resume).
-RESUME_KEYS = ("steps", "batch_size", "lr", "seed", "caption_dropout", "unet_block_out_channels", "num_clips",
-               "frames", "size")
 
 
 def build_video_unet(size: int, cross_attention_dim: int, block_out_channels: Sequence[int] = BLOCK_OUT_CHANNELS
@@ -105,7 +102,9 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
 
     ``folder`` gets ``unet/``, ``text_encoder/``, ``tokenizer/``, ``scheduler/``, ``model_index.json`` (no
     ``vae``) and, last, ``toy.json`` (settings, loss curve, time per step). Resume: a folder with ``toy.json`` from
-    the same settings (:data:`RESUME_KEYS`) is returned at once; from other settings it is a ValueError.
+    the same settings (steps, batch size, lr, seed, caption dropout, channels, clip count, frames, size and the set's
+    ``fingerprint()`` where it has one)
+    is returned at once; from other settings it is a ValueError.
     """
     if steps <= 0 or batch_size <= 0 or lr <= 0 or not 0 <= caption_dropout < 1:
         raise ValueError(f"train_toy_text_to_video: need steps > 0, batch_size > 0, lr > 0 and 0 <= caption_dropout "
@@ -115,6 +114,9 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
     wanted = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "caption_dropout": caption_dropout,
               "unet_block_out_channels": list(block_out_channels), "num_clips": len(clips),
               "frames": int(clips.shape[2]), "size": int(clips.shape[-1])}
+    fingerprint = getattr(train_set, "fingerprint", None)
+    if callable(fingerprint):  # another training set of the same size is not the same model
+        wanted["train_fingerprint"] = fingerprint()
     if _finished(folder, wanted):
         return folder
     captions = sorted(set(item_captions))
