@@ -35,7 +35,7 @@ from bench.io import sha256_file
 from bench.methods.bright_ending.magnitude import text_noise_norm
 from bench.methods.bright_ending.sampling import to_uint8
 from bench.methods.diffusion.stable_diffusion import (DIFFUSERS_WEIGHTS, PipelineLayoutError, TextToImageModel,
-                                                      check_layout, weight_files)
+                                                      check_layout, is_pixel_space, weight_files)
 
 TEXT_TO_VIDEO = "TextToVideoSDPipeline"
 ANIMATEDIFF = "AnimateDiffPipeline"
@@ -57,6 +57,7 @@ TEXT_TO_VIDEO_LAYOUT = """
 <folder>/text_encoder/config.json + model.safetensors             (CLIPTextModel; or pytorch_model.bin)
 <folder>/tokenizer/tokenizer.json, or vocab.json + merges.txt
 <folder>/scheduler/scheduler_config.json
+(a pixel-space folder, e.g. the demo's toy model, has no vae: model_index.json without "vae")
 """
 TEXT_TO_VIDEO_FIX = ("on a machine with internet run `huggingface-cli download <repo> --local-dir <folder>` "
                      "(`hf download` in newer huggingface_hub) with <repo> = damo-vilab/text-to-video-ms-1.7b "
@@ -89,7 +90,8 @@ class AnimateDiffLayoutError(PipelineLayoutError):
 @dataclass
 class TextToVideoModel(TextToImageModel):
     """A text-to-video model's components: ``unet`` a ``UNet3DConditionModel`` (``pipeline_class``
-    TextToVideoSDPipeline) or a ``UNetMotionModel`` (AnimateDiffPipeline); ``vae`` decodes frame by frame."""
+    TextToVideoSDPipeline) or a ``UNetMotionModel`` (AnimateDiffPipeline); ``vae`` decodes frame by frame (None:
+    pixel space, the samples in [-1, 1] are the frames, as the demo's toy model)."""
 
     pipeline_class: str = TEXT_TO_VIDEO
 
@@ -168,17 +170,47 @@ def _pipeline_class(root: Path, error: type[PipelineLayoutError]) -> str:
     return str(json.loads(index.read_text(encoding="utf-8")).get("_class_name"))
 
 
-def _scheduler(pipe: Any, scheduler: str | None, overrides: Mapping[str, Any]) -> None:
-    """Replace the pipeline's scheduler by ``scheduler`` (a diffusers class name; None keeps the class) built from
-    the folder's config with ``overrides``."""
+def _scheduler(folder_scheduler: Any, scheduler: str | None, overrides: Mapping[str, Any]) -> Any:
+    """``scheduler`` (a diffusers class name; None keeps the folder's class) built from the folder's scheduler
+    config with ``overrides``."""
     from bench.registry import SCHEDULERS
 
-    name = scheduler or type(pipe.scheduler).__name__
+    name = scheduler or type(folder_scheduler).__name__
     try:
         cls = SCHEDULERS.get(name)
     except KeyError as error:
         raise ValueError(f"unknown diffusers scheduler {name!r} (e.g. DDIMScheduler): {error}") from None
-    pipe.scheduler = cls.from_config({**dict(pipe.scheduler.config), **dict(overrides)})
+    return cls.from_config({**dict(folder_scheduler.config), **dict(overrides)})
+
+
+def _load_pixel_space(root: Path, dtype: torch.dtype, low_memory: bool) -> tuple[Any, dict[str, list[Path]]]:
+    """The components of a ``TextToVideoSDPipeline`` folder without ``vae`` (each from its subfolder, local files
+    only) as a namespace with ``unet``, ``text_encoder``, ``tokenizer``, ``scheduler`` and ``vae`` None, and the
+    files to hash. diffusers' pipeline loader needs a VAE, hence one component at a time."""
+    from types import SimpleNamespace
+
+    from diffusers import UNet3DConditionModel
+    from transformers import CLIPTextModel, CLIPTokenizer
+
+    from bench.registry import SCHEDULERS
+
+    files = check_layout(root, pixel_space=True, class_name=TEXT_TO_VIDEO, error=TextToVideoLayoutError)
+    declared = json.loads((root / "model_index.json").read_text(encoding="utf-8"))
+    entry = declared.get("scheduler")
+    name = entry[1] if isinstance(entry, list) and len(entry) == 2 else "DDIMScheduler"
+    try:
+        cls = SCHEDULERS.get(name)
+    except KeyError as error:
+        raise ValueError(f"{root / 'model_index.json'}: unknown scheduler class {name!r} (e.g. DDIMScheduler): "
+                         f"{error}") from None
+    parts = SimpleNamespace(
+        unet=UNet3DConditionModel.from_pretrained(str(root / "unet"), local_files_only=True, torch_dtype=dtype,
+                                                  low_cpu_mem_usage=low_memory),
+        text_encoder=CLIPTextModel.from_pretrained(str(root / "text_encoder"), local_files_only=True,
+                                                   torch_dtype=dtype),
+        tokenizer=CLIPTokenizer.from_pretrained(str(root / "tokenizer"), local_files_only=True),
+        scheduler=cls.from_pretrained(str(root / "scheduler"), local_files_only=True), vae=None)
+    return parts, files
 
 
 def load_text_to_video(folder: str | Path, motion_adapter: str | Path | None = None,
@@ -199,11 +231,15 @@ def load_text_to_video(folder: str | Path, motion_adapter: str | Path | None = N
         if declared == "StableDiffusionPipeline":
             raise ValueError(f"{root} is a Stable Diffusion folder: for AnimateDiff also pass motion_adapter=<a "
                              "MotionAdapter folder> (e.g. guoyww/animatediff-motion-adapter-v1-5-2)")
-        files = check_layout(root, class_name=TEXT_TO_VIDEO, error=TextToVideoLayoutError)
-        from diffusers import TextToVideoSDPipeline
+        if is_pixel_space(root):
+            pipe, files = _load_pixel_space(root, dtype, low_memory)
+        else:
+            files = check_layout(root, class_name=TEXT_TO_VIDEO, error=TextToVideoLayoutError)
+            from diffusers import TextToVideoSDPipeline
 
-        pipe = TextToVideoSDPipeline.from_pretrained(str(root), local_files_only=True, torch_dtype=dtype,
-                                                     low_cpu_mem_usage=low_memory)
+            pipe = TextToVideoSDPipeline.from_pretrained(str(root), local_files_only=True, torch_dtype=dtype,
+                                                         low_cpu_mem_usage=low_memory)
+            pipe.set_progress_bar_config(disable=True)
         pipeline_class, adapter_facts = TEXT_TO_VIDEO, {}
         overrides = scheduler_overrides or {}
     else:
@@ -225,14 +261,15 @@ def load_text_to_video(folder: str | Path, motion_adapter: str | Path | None = N
                          "motion_adapter_sha256": {str(p.relative_to(adapter_root)): sha256_file(p)
                                                    for p in [adapter_root / "config.json", *adapter_files]}}
         overrides = ANIMATEDIFF_SCHEDULER_OVERRIDES if scheduler_overrides is None else scheduler_overrides
-    pipe.set_progress_bar_config(disable=True)
+        pipe.set_progress_bar_config(disable=True)
     folder_scheduler = type(pipe.scheduler).__name__
-    _scheduler(pipe, scheduler, overrides)
+    pipe.scheduler = _scheduler(pipe.scheduler, scheduler, overrides)
     model = TextToVideoModel(pipe.unet.eval(), pipe.text_encoder.eval(), pipe.tokenizer, pipe.scheduler,
-                             pipe.vae.eval(), pipeline_class=pipeline_class)
+                             None if pipe.vae is None else pipe.vae.eval(), pipeline_class=pipeline_class)
     defaults = video_facts(model, VideoSamplingSettings())
     model.facts = {
-        "format": "diffusers_pipeline", "folder": str(root), "class_name": pipeline_class,
+        "format": "diffusers_pixel_space" if model.vae is None else "diffusers_pipeline", "folder": str(root),
+        "class_name": pipeline_class,
         "unet_class": type(pipe.unet).__name__,
         "sha256": {str(p.relative_to(root)): sha256_file(p) for paths in files.values() for p in paths},
         **adapter_facts,
@@ -340,9 +377,13 @@ def generate_videos(model: TextToVideoModel, cond: torch.Tensor, uncond: torch.T
 @torch.no_grad()
 def decode_videos(model: TextToVideoModel, latents: torch.Tensor, chunk_size: int = 16) -> torch.Tensor:
     """uint8 frames (B, F, H, W, 3) from latents (B, C, F, h, w): each frame through the VAE
-    (``latents / scaling_factor``), ``chunk_size`` frames per call, as diffusers' ``decode_latents``."""
+    (``latents / scaling_factor``), ``chunk_size`` frames per call, as diffusers' ``decode_latents``; in pixel space
+    (``model.vae`` None) the samples in [-1, 1] are the frames (one channel repeated to three)."""
     vae = model.vae
     batch, frames = latents.shape[0], latents.shape[2]
+    if vae is None:
+        pixels = to_uint8(_to_frames(latents)).cpu()
+        return pixels.reshape(batch, frames, *pixels.shape[1:])
     flat = _to_frames(latents.to(vae.dtype) / vae.config.scaling_factor)
     pixels = torch.cat([to_uint8(vae.decode(flat[i:i + chunk_size], return_dict=False)[0]).cpu()
                         for i in range(0, flat.shape[0], chunk_size)])

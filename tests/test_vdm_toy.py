@@ -1,0 +1,95 @@
+"""The video-memorization demo's tiny pixel-space text-to-video model: a few training steps write a folder that
+load_text_to_video reads as pixel space, generate_videos samples it, resume returns the finished folder."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+pytest.importorskip("diffusers")
+pytest.importorskip("transformers")
+
+from bench.datasets.moving_digits import MovingDigitsTrain  # noqa: E402
+from bench.methods.bright_ending.toy import encode_captions  # noqa: E402
+from bench.methods.vdm_memorization.toy import train_toy_text_to_video  # noqa: E402
+from bench.methods.vdm_memorization.video_sampling import (  # noqa: E402
+    VideoSamplingSettings, decode_videos, generate_videos, load_text_to_video)
+
+TINY = {"num_content": 1, "num_motion": 1, "copies": 2, "num_ordinary": 4, "frames": 4, "canvas": 12}
+TRAIN = {"steps": 3, "batch_size": 4, "lr": 3e-3, "seed": 0, "show_progress": False}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    train = MovingDigitsTrain(**TINY)
+    return train, train_toy_text_to_video(train, tmp_path_factory.mktemp("toy") / "model", **TRAIN)
+
+
+@pytest.fixture(scope="module")
+def model(trained):
+    return load_text_to_video(trained[1])
+
+
+def test_the_folder_is_a_pixel_space_text_to_video_pipeline(trained):
+    train, folder = trained
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["_class_name"] == "TextToVideoSDPipeline" and "vae" not in index
+    assert index["unet"] == ["diffusers", "UNet3DConditionModel"]
+    record = json.loads((folder / "toy.json").read_text())
+    assert len(record["losses"]) == 3 and all(0 < loss < 10 for loss in record["losses"])
+    assert (record["num_clips"], record["frames"], record["size"]) == (len(train), 4, 12)
+    assert record["num_captions"] == len(set(train.captions)) == 6  # one clip, one motion, four ordinary classes
+    assert record["train_set"]["counts"] == {"ordinary": 4, "content": 2, "motion": 2}
+
+
+def test_the_loader_reads_it_as_pixel_space(model):
+    assert model.vae is None and model.latent_scale == 1
+    assert model.facts["format"] == "diffusers_pixel_space" and model.facts["unet_class"] == "UNet3DConditionModel"
+    assert model.facts["scheduler_class"] == "DDIMScheduler" and model.scheduler.config.clip_sample is True
+    assert model.scheduler.config.beta_schedule == "scaled_linear"
+    assert model.facts["defaults"] == {"num_frames": 16, "height": 12, "width": 12, "fps": 8.0,
+                                       "guidance_scale": 9.0}
+    assert set(model.facts["sha256"]) >= {"model_index.json", "unet/diffusion_pytorch_model.safetensors"}
+
+
+def test_generate_videos_returns_the_samples_as_uint8(model, trained):
+    captions = sorted(set(trained[0].captions))[:2]
+    with torch.no_grad():
+        cond = encode_captions(model.tokenizer, model.text_encoder, captions)
+        uncond = encode_captions(model.tokenizer, model.text_encoder, [""])
+    settings = VideoSamplingSettings(num_inference_steps=2, guidance_scale=3.0, num_frames=4)
+    out = generate_videos(model, cond, uncond, seeds=[0, 1], n=2, settings=settings)
+    assert out.frames.dtype == torch.uint8 and out.frames.shape == (4, 4, 12, 12, 3)
+    assert out.latents.shape == (4, 1, 4, 12, 12) and out.content_magnitude.shape == (4, 2)
+    expected = ((out.latents / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)  # (4, 1, F, H, W)
+    assert torch.equal(out.frames[..., 0], expected[:, 0])
+    alone = generate_videos(model, cond[1:], uncond, seeds=[1], n=2, settings=settings)
+    torch.testing.assert_close(alone.latents, out.latents[2:], rtol=1e-5, atol=1e-5)
+
+
+def test_pixel_space_decode_repeats_the_channel(model):
+    latents = torch.tensor([-1.0, 0.0, 1.0, 3.0]).view(1, 1, 2, 1, 2)  # (B, C, F, h, w)
+    frames = decode_videos(model, latents)
+    assert frames.shape == (1, 2, 1, 2, 3)
+    assert frames[0, :, 0, :, 0].tolist() == [[0, 128], [255, 255]]  # round(0.5 * 255) = 128; clamped above 1
+    assert torch.equal(frames[..., 0], frames[..., 1]) and torch.equal(frames[..., 0], frames[..., 2])
+
+
+def test_resume_returns_the_finished_folder_and_refuses_other_settings(trained):
+    train, folder = trained
+    stamp = os.stat(folder / "toy.json").st_mtime_ns
+    assert train_toy_text_to_video(train, folder, **TRAIN) == folder
+    assert os.stat(folder / "toy.json").st_mtime_ns == stamp  # not retrained
+    with pytest.raises(ValueError, match=r"toy\.json: a finished toy model trained with other settings.*'steps': "
+                                         r"\(3, 4\)"):
+        train_toy_text_to_video(train, folder, **{**TRAIN, "steps": 4})
+
+
+def test_bad_clips_and_settings_are_value_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"video must be \(frames >= 2, 1, size, size\).*got \(1, 4, 4\)"):
+        train_toy_text_to_video([{"video": torch.zeros(1, 4, 4), "caption": "a"}], tmp_path / "m", **TRAIN)
+    with pytest.raises(ValueError, match="need steps > 0"):
+        train_toy_text_to_video(MovingDigitsTrain(**TINY), tmp_path / "m", **{**TRAIN, "steps": 0})
+    assert not (tmp_path / "m").exists()
