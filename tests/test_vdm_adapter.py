@@ -55,3 +55,19 @@ def test_settings_are_checked():
         VideoMemorization(num_videos=0)
     with pytest.raises(RuntimeError, match="no model folder"):
         VideoMemorization().setup(torch.device("cpu"))
+
+
+def test_fit_trains_the_toy_and_the_adapter_samples_it(tmp_path):
+    from bench.datasets.moving_digits import MovingDigitsTrain
+
+    train = MovingDigitsTrain(num_content=1, num_motion=1, copies=2, num_ordinary=4, frames=4, canvas=12, seed=0)
+    method = VideoMemorization(num_videos=1, sampling={"num_inference_steps": 2, "num_frames": 4})
+    folder = method.fit(train, None, tmp_path, torch.device("cpu"), steps=2, batch_size=2, show_progress=False)
+    assert (folder / "toy.json").is_file()
+    assert method.fit(train, None, tmp_path, torch.device("cpu"), steps=2, batch_size=2,
+                      show_progress=False) == folder  # finished: returned at once
+    method.use_checkpoint(folder)
+    method.setup(torch.device("cpu"))
+    out = method.predict({"prompt": ["digit three moving"], "row": torch.tensor([0]), "label": torch.tensor([0])},
+                         torch.tensor([0]))
+    assert out["video"].shape == (1, 1, 4, 12, 12, 3) and out["content_magnitude"].shape == (1, 1, 2)

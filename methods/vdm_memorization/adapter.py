@@ -64,6 +64,20 @@ class VideoMemorization(Method):
                 module.requires_grad_(False)
         self._uncond = None
 
+    def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
+            resume: bool = True, **train_cfg: Any) -> Path:
+        """Train the tiny pixel-space text-to-video model (:func:`.toy.train_toy_text_to_video`) on the train set
+        and return its folder; a finished folder with the same settings (its ``toy.json``, written last) is returned
+        as it is, one with other settings is an error naming them."""
+        import shutil
+
+        from bench.methods.vdm_memorization.toy import train_toy_text_to_video
+
+        folder = Path(work_dir) / "model"
+        if not resume:
+            shutil.rmtree(folder, ignore_errors=True)
+        return train_toy_text_to_video(train_set, folder, device=device, **train_cfg)
+
     def use_checkpoint(self, path: str | Path) -> None:
         self.model = str(path)
 
