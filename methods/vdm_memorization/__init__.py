@@ -4,7 +4,8 @@ content / motion magnitudes. The paper has no code and few formulas: every piece
 paper sheet's proposal, each unknown a named option.
 
 In progress (issue 29): the measures, the readers, the detection adapter and the content / motion similarity task
-exist; the tiny video model and the moving-digits demo do not yet. Modules: :mod:`.content` (GSSCD from per-frame
+exist, and a tiny pixel-space video model (:mod:`.toy`); the moving-digits demo does not yet (the toy does not
+memorize within the CPU budget tried). Modules: :mod:`.content` (GSSCD from per-frame
 descriptors), :mod:`.flow` and :mod:`.motion` (optical flow back-ends, OFS-k, NMF), :mod:`.video_sampling`
 (text-to-video DDIM + CFG from local diffusers folders with per-step content and motion magnitudes) and the
 ``VideoMemorization`` adapter (:mod:`.adapter`), the ``text_to_video_memorization`` task (:mod:`.task`: GSSCD and
