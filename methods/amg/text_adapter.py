@@ -16,7 +16,6 @@ Outputs per prompt: ``image`` (n, H, W, 3) uint8, ``label``, ``prompt`` (after a
 """
 from __future__ import annotations
 
-import random
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -98,7 +97,7 @@ class AMGTextSampler(Method):
         self.components: Any = None
         self.guide: Any = None
         self.reference_facts: dict[str, Any] = {}
-        self._vocabulary: list[str] | None = None
+        self._augmenter: Any = None
 
     def setup(self, device: torch.device, seed: int = 0) -> None:
         from bench.methods.diffusion.stable_diffusion import load_text_to_image
@@ -153,15 +152,11 @@ class AMGTextSampler(Method):
         return collate_ragged(items, RAGGED)
 
     def _prompt(self, prompt: str, seed: int) -> str:
-        spec = self.baseline or {}
-        if spec.get("type") != "prompt_augmentation":
-            return prompt
-        from bench.methods.bright_ending.mitigation import augment_prompt, rt_vocabulary
+        if self._augmenter is None:
+            from bench.methods.bright_ending.mitigation import PromptAugmenter
 
-        if spec["style"] == "rand_word_add" and self._vocabulary is None:
-            self._vocabulary = rt_vocabulary(self.components.tokenizer)
-        return augment_prompt(prompt, spec["style"], int(spec.get("repeat_num", 1)), random.Random(seed),
-                              vocabulary=self._vocabulary)
+            self._augmenter = PromptAugmenter(self.components.tokenizer)
+        return self._augmenter(prompt, self.baseline, seed)
 
     def _prompt_embeds(self, text: str, seed: int) -> torch.Tensor | None:
         """GNI: Gaussian noise of ``std`` on the prompt's embedding, one draw per generation (the unconditional

@@ -26,7 +26,6 @@ seeded ``gen_seed + row`` (the official per-prompt seed) and returns, per prompt
 """
 from __future__ import annotations
 
-import random
 from dataclasses import asdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,7 +105,7 @@ class BrightEnding(Method):
         self.components: Any = None
         self.capture: Any = None
         self._uncond: torch.Tensor | None = None
-        self._vocabulary: list[str] | None = None
+        self._augmenter: Any = None
 
     # ------------------------------------------------------------------------------------------------ building
     def _dtype(self, device: torch.device) -> torch.dtype:
@@ -163,15 +162,11 @@ class BrightEnding(Method):
         return encode_prompts(self.components, prompts)
 
     def _prompt(self, prompt: str, seed: int) -> str:
-        spec = self.mitigation or {}
-        if spec.get("type") != "prompt_augmentation":
-            return prompt
-        from bench.methods.bright_ending.mitigation import augment_prompt, rt_vocabulary
+        if self._augmenter is None:
+            from bench.methods.bright_ending.mitigation import PromptAugmenter
 
-        if spec["style"] == "rand_word_add" and self._vocabulary is None:
-            self._vocabulary = rt_vocabulary(self.components.tokenizer)
-        return augment_prompt(prompt, spec["style"], int(spec.get("repeat_num", 1)), random.Random(seed),
-                              vocabulary=self._vocabulary)
+            self._augmenter = PromptAugmenter(self.components.tokenizer)
+        return self._augmenter(prompt, self.mitigation, seed)
 
     def _embeddings(self, text: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The conditional and unconditional embeddings; GNI (as ``inference_mem_gni.py``) adds noise of std

@@ -294,3 +294,22 @@ def gaussian_noise_embedding(embeds: torch.Tensor, std: float, generator: torch.
                          "--rand_noise_lam)")
     noise = torch.randn(embeds.shape, generator=generator, device=generator.device, dtype=torch.float32)
     return (embeds.float() + std * noise.to(embeds.device)).to(embeds.dtype)
+
+
+class PromptAugmenter:
+    """The prompt-augmentation baselines (RNA / RT / CWR) for one model's tokenizer: ``augmenter(prompt, spec,
+    seed)`` augments as ``spec`` says (``dict(type="prompt_augmentation", style=..., repeat_num=...)``; any other
+    spec leaves the prompt as it is) from a ``random.Random(seed)``; RT's vocabulary is built once, on first use."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+        self._vocabulary: list[str] | None = None
+
+    def __call__(self, prompt: str, spec: dict[str, Any] | None, seed: int) -> str:
+        spec = spec or {}
+        if spec.get("type") != "prompt_augmentation":
+            return prompt
+        if spec["style"] == "rand_word_add" and self._vocabulary is None:
+            self._vocabulary = rt_vocabulary(self.tokenizer)
+        return augment_prompt(prompt, spec["style"], int(spec.get("repeat_num", 1)), random.Random(seed),
+                              vocabulary=self._vocabulary)

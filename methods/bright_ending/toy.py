@@ -218,7 +218,7 @@ def train_toy_text_to_image(train_set: Any, folder: str | Path, steps: int = QUI
     unet.save_pretrained(str(folder / "unet"))
     text_encoder.save_pretrained(str(folder / "text_encoder"))
     scheduler.save_pretrained(str(folder / "scheduler"))
-    _write_model_index(folder)
+    write_model_index(folder)
     settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "text_encoder_lr": text_lr, "seed": seed,
                 "caption_dropout": caption_dropout,
                 "optimizer": "AdamW(weight_decay=0)", "num_images": len(images), "num_captions": len(captions),
@@ -235,13 +235,15 @@ def train_toy_text_to_image(train_set: Any, folder: str | Path, steps: int = QUI
     return folder
 
 
-def _write_model_index(folder: Path) -> None:
-    """diffusers' ``model_index.json`` for the saved parts (no ``vae``: pixel space)."""
+def write_model_index(folder: Path, pipeline: str = "StableDiffusionPipeline",
+                      unet: str = "UNet2DConditionModel") -> None:
+    """diffusers' ``model_index.json`` for the saved parts of a toy (no ``vae``: pixel space); the video toy names
+    ``TextToVideoSDPipeline`` / ``UNet3DConditionModel``."""
     import diffusers
     import transformers
 
-    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
-             "unet": ["diffusers", "UNet2DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
+    index = {"_class_name": pipeline, "_diffusers_version": diffusers.__version__,
+             "unet": ["diffusers", unet], "text_encoder": ["transformers", "CLIPTextModel"],
              "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "DDIMScheduler"],
              "_transformers_version": transformers.__version__}
     (folder / "model_index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")

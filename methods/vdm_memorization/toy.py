@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from bench.methods.bright_ending.toy import (ATTENTION_HEADS, SCHEDULER_CONFIG, build_scheduler, build_text_encoder,
-                                             write_caption_tokenizer)
+                                             write_caption_tokenizer, write_model_index)
 from bench.progress import progress
 
 # Measured 2026-12-06 on the loaded 2-core dev machine (other jobs running), batch 16, 8-frame clips, training step
@@ -155,7 +155,7 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
     unet.save_pretrained(str(folder / "unet"))
     text_encoder.save_pretrained(str(folder / "text_encoder"))
     scheduler.save_pretrained(str(folder / "scheduler"))
-    _write_model_index(folder)
+    write_model_index(folder, "TextToVideoSDPipeline", "UNet3DConditionModel")
     settings = {**wanted, "optimizer": "AdamW(weight_decay=0)", "num_captions": len(captions),
                 "text_hidden_size": text_encoder.config.hidden_size, "scheduler": SCHEDULER_CONFIG,
                 "train_seconds": round(seconds, 3), "seconds_per_step": round(seconds / steps, 4),
@@ -169,15 +169,3 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
         settings["train_set"] = describe()
     (folder / "toy.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     return folder
-
-
-def _write_model_index(folder: Path) -> None:
-    """diffusers' ``model_index.json`` for the saved parts (``TextToVideoSDPipeline``, no ``vae``: pixel space)."""
-    import diffusers
-    import transformers
-
-    index = {"_class_name": "TextToVideoSDPipeline", "_diffusers_version": diffusers.__version__,
-             "unet": ["diffusers", "UNet3DConditionModel"], "text_encoder": ["transformers", "CLIPTextModel"],
-             "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "DDIMScheduler"],
-             "_transformers_version": transformers.__version__}
-    (folder / "model_index.json").write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
