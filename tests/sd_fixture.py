@@ -36,21 +36,36 @@ def write_tiny_stable_diffusion(root: Path, cross_attention_first: bool = False)
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D") if cross_attention_first
         else ("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)
-    vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=8,
-        sample_size=16)
-    with torch.no_grad():  # decoded pixels within about ±0.7: the clamp does not hide differences
-        vae.decoder.conv_out.weight.mul_(0.5)
-        vae.decoder.conv_out.bias.zero_()
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-        max_position_embeddings=16, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
-        pad_token_id=vocab["<|endoftext|>"]))
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)  # SD 1.x's scheduler config
+    vae, text_encoder, scheduler = tiny_vae((32, 64)), tiny_text_encoder(vocab), sd_scheduler()
     pipeline = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                        scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                        requires_safety_checker=False)
     pipeline.save_pretrained(str(root / "sd"))
     return root / "sd"
+
+
+def tiny_vae(block_out_channels: tuple[int, ...]) -> AutoencoderKL:
+    """A random 2-level KL autoencoder (16x16 pixels <-> 8x8x4 latents) whose decoded pixels stay within about ±0.7,
+    so the sampler's clamp does not hide differences."""
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=block_out_channels, layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=8,
+        sample_size=16)
+    with torch.no_grad():
+        vae.decoder.conv_out.weight.mul_(0.5)
+        vae.decoder.conv_out.bias.zero_()
+    return vae
+
+
+def tiny_text_encoder(vocab: dict[str, int]) -> CLIPTextModel:
+    """A random 2-layer CLIP text encoder of width 32 for the tokenizer files' vocabulary."""
+    return CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=16, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
+        pad_token_id=vocab["<|endoftext|>"]))
+
+
+def sd_scheduler() -> DDIMScheduler:
+    """SD 1.x's (and ModelScope's) DDIM scheduler config."""
+    return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                         set_alpha_to_one=False, steps_offset=1)

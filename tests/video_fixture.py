@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, MotionAdapter, TextToVideoSDPipeline, UNet3DConditionModel
-from sd_fixture import write_tokenizer_files
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+from diffusers import MotionAdapter, TextToVideoSDPipeline, UNet3DConditionModel
+from sd_fixture import sd_scheduler, tiny_text_encoder, tiny_vae, write_tokenizer_files
+from transformers import CLIPTokenizer
 
 
 def write_tiny_text_to_video(root: Path) -> Path:
@@ -20,19 +20,7 @@ def write_tiny_text_to_video(root: Path) -> Path:
         sample_size=8, in_channels=4, out_channels=4, block_out_channels=(16, 32), layers_per_block=1,
         down_block_types=("CrossAttnDownBlock3D", "DownBlock3D"), up_block_types=("UpBlock3D", "CrossAttnUpBlock3D"),
         cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8)
-    vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=8,
-        sample_size=16)
-    with torch.no_grad():  # decoded pixels within about ±0.7: the clamp does not hide differences
-        vae.decoder.conv_out.weight.mul_(0.5)
-        vae.decoder.conv_out.bias.zero_()
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
-        max_position_embeddings=16, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
-        pad_token_id=vocab["<|endoftext|>"]))
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                              set_alpha_to_one=False, steps_offset=1)  # ModelScope's scheduler config
+    vae, text_encoder, scheduler = tiny_vae((16, 32)), tiny_text_encoder(vocab), sd_scheduler()
     TextToVideoSDPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                           scheduler=scheduler).save_pretrained(str(root / "t2v"))
     return root / "t2v"
