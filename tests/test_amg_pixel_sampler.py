@@ -147,3 +147,18 @@ def test_checks_pause_as_the_official_globals_when_nothing_guides():
     assert result.trigger_step.tolist() == [29]
     assert result.checks.tolist() == [expected] and result.guided_steps.tolist() == [0]
     assert expected < 30
+
+
+def test_k_exact_copies_give_nl2_zero_and_no_gradient():
+    # >= k identical pool images equal to x0: the official code divides 0 by 0; nL2 is 0 and nothing moves
+    process = _process()
+    settings = PixelGuidanceSettings(k=3)
+    x = _pool(1, seed=4) * 0.5
+    eps = torch.zeros_like(x)
+    compared = process.predict_xstart_from_eps(x, 0, eps).clamp(-1, 1)
+    pool = torch.cat([compared.expand(4, -1, -1, -1), _pool(10)])
+    nl2, grad = similarity_gradient(x, eps, process, 0, pool, settings, _generators(1))
+    assert nl2.tolist() == [0.0] and torch.equal(grad, torch.zeros_like(grad))
+    _, _, denominator = nearest_nl2(_pool(2, seed=8), _pool(12), k=3, alpha=0.5)
+    l2 = torch.stack([((_pool(2, seed=8)[b] - _pool(12)) ** 2).mean(dim=(1, 2, 3)).sqrt() / 2 for b in range(2)])
+    torch.testing.assert_close(denominator, 0.5 * l2.topk(3, largest=False).values.mean(dim=1))

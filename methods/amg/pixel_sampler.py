@@ -33,7 +33,7 @@ import torch
 from bench.methods.amg.guidance import CheckSkipper, ThresholdSchedule, pixel_guidance_scale
 from bench.methods.diffusion.gaussian import RespacedDiffusion
 from bench.seeding import step_noise
-from bench.tasks.generation.neighbours import pixel_l2
+from bench.tasks.generation.neighbours import normalized_l2
 
 COMPARISONS = ("x0", "noised")
 Denoiser = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
@@ -77,15 +77,13 @@ class PixelAMGResult:
 
 def nearest_nl2(images: torch.Tensor, pool: torch.Tensor, k: int, alpha: float
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(nL2 [B], index of the nearest pool image [B], denominator α · mean of the k smallest l2 [B]), no grad.
-
-    In float32 (the evaluation's :func:`normalized_l2` refines in float64): the official sampler's own nL2 is a
-    float32 tensor too, and a float64 copy of a 50,000-image pool at every step would dominate the step's cost."""
+    """(nL2 [B], index of the nearest pool image [B], denominator α · mean of the k smallest l2 [B]) on the images'
+    device, float32, no grad: the evaluation's :func:`normalized_l2` (so sampler and score agree, including nL2 0
+    where the official code divides 0 by 0)."""
     with torch.no_grad():
-        distances = pixel_l2(images.float(), pool, dtype=torch.float32)
-        smallest, order = distances.topk(min(k, distances.shape[1]), dim=1, largest=False)
-        denominator = alpha * smallest.mean(dim=1)
-        return smallest[:, 0] / denominator, order[:, 0], denominator
+        nl2, nearest, denominator = normalized_l2(images.float(), pool, k, alpha, with_denominator=True)
+        device = images.device
+        return nl2.float().to(device), nearest.to(device), denominator.float().to(device)
 
 
 def _noised_pools(pool: torch.Tensor, diffusion: RespacedDiffusion, index: int,
@@ -140,8 +138,14 @@ def similarity_gradient(x: torch.Tensor, eps: torch.Tensor, diffusion: RespacedD
         compared = _compared(x_in, eps, diffusion, index, settings)
         nl2, neighbours, denominators = _neighbours(compared.detach(), pool, diffusion, index, settings, generators)
         dims = tuple(range(1, compared.ndim))
-        l2 = ((compared - neighbours.clone()) ** 2).mean(dim=dims).sqrt() / 2
-        (gradient,) = torch.autograd.grad((l2 / denominators.clone()).sum(), x_in)
+        mse = ((compared - neighbours.clone()) ** 2).mean(dim=dims)
+        # an exact copy (l2 = 0, and a denominator of 0 with >= k copies) has no direction to follow: its gradient is
+        # 0 here, where sqrt and the division would make it NaN (the official code's would be)
+        moved = (mse > 0) & (denominators > 0)
+        l2 = torch.where(moved, mse, torch.ones_like(mse)).sqrt() / 2
+        safe = torch.where(moved, denominators, torch.ones_like(denominators)).clone()
+        loss = torch.where(moved, l2 / safe, torch.zeros_like(l2))
+        (gradient,) = torch.autograd.grad(loss.sum(), x_in)
     return nl2, gradient
 
 

@@ -9,8 +9,8 @@ schedule (checks and guides only where a sample came close; with random weights 
 close, so it pays only the trigger check at every step). Asserted: guidance at every step costs at most
 ``MAX_EVERYWHERE`` times plain sampling, and the dynamic schedule, which guides at a share s of steps, at most
 plain + (everywhere - plain) (1 + s) + 10% noise margin (its per-step trigger check is the same search).
-Measured on 2 CPU cores (2026-12-05): plain 3.97 s, guidance everywhere 7.14 s (x1.80), dynamic 7.26 s (x1.83, 0%
-of steps guided: the trigger check's search is the cost); about 80 s in all.
+Measured on 2 CPU cores (2026-12-06): plain 3.02 s, guidance everywhere 6.44 s (x2.13), dynamic 6.34 s (x2.10, 0%
+of steps guided: the trigger check's search is the cost); about 75 s in all.
 """
 from __future__ import annotations
 

@@ -87,16 +87,18 @@ REFINE_ROWS_ACCELERATOR = 256
 
 
 def _refine(rows: torch.Tensor, pool: torch.Tensor, approx_sq: torch.Tensor, k: int, alpha: float
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """nL2 [R] (float64) and nearest pool index [R] of flat ``rows``, given approximate squared distances [R, P]
-    to the flat ``pool`` (``inf`` where an image must not count, the same number of finite entries in every row):
-    the k nearest candidates (+ margin) are recomputed from their pixel differences in float64."""
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """nL2 [R] (float64), nearest pool index [R] and the denominator α · mean of the k smallest l2 [R] of flat
+    ``rows``, given approximate squared distances [R, P] to the flat ``pool`` (``inf`` where an image must not count,
+    the same number of finite entries in every row): the k nearest candidates (+ margin) are recomputed from their
+    pixel differences in float64."""
     available = int(torch.isfinite(approx_sq[0]).sum())
     kk = min(k, available)
     take = min(available, kk + CANDIDATE_MARGIN)
     candidates = torch.topk(approx_sq, take, dim=1, largest=False).indices.sort(dim=1).values  # ties: lowest index
     nl2 = torch.empty(len(rows), dtype=torch.float64, device=rows.device)
     nearest = torch.empty(len(rows), dtype=torch.int64, device=rows.device)
+    denominators = torch.empty(len(rows), dtype=torch.float64, device=rows.device)
     chunk = REFINE_ROWS.get(rows.device.type, REFINE_ROWS_ACCELERATOR)
     for start in range(0, len(rows), chunk):
         block = candidates[start:start + chunk]
@@ -109,12 +111,15 @@ def _refine(rows: torch.Tensor, pool: torch.Tensor, approx_sq: torch.Tensor, k: 
         nl2[start:start + len(block)] = torch.where(denominator > 0, nearest_k[:, 0] / denominator.clamp_min(1e-300),
                                                     torch.zeros_like(denominator))
         nearest[start:start + len(block)] = block.gather(1, order[:, :1])[:, 0]
-    return nl2, nearest
+        denominators[start:start + len(block)] = denominator
+    return nl2, nearest, denominators
 
 
 def normalized_l2(images: torch.Tensor, pool: torch.Tensor, k: int = DEFAULT_K, alpha: float = DEFAULT_ALPHA,
-                  block_size: int = DEFAULT_BLOCK) -> tuple[torch.Tensor, torch.Tensor]:
-    """AMG's nL2 of each image against ``pool``: ``(nl2 [B] float64, nearest_index [B] int64)``, returned on the CPU.
+                  block_size: int = DEFAULT_BLOCK, with_denominator: bool = False) -> tuple[torch.Tensor, ...]:
+    """AMG's nL2 of each image against ``pool``: ``(nl2 [B] float64, nearest_index [B] int64)``, returned on the CPU,
+    and with ``with_denominator`` also the denominator α · mean of the k smallest l2 [B] float64 (what AMG's guidance
+    holds fixed when it differentiates nL2).
 
     ``nl2 = l2(x, n₀) / (alpha · mean of the k smallest l2)``, k clipped to the pool size; an exact copy of at
     least k identical pool images has nL2 0 (the official code divides 0 by 0 there). Images and pool are float in
@@ -127,15 +132,18 @@ def normalized_l2(images: torch.Tensor, pool: torch.Tensor, k: int = DEFAULT_K, 
         raise ValueError(f"normalized_l2: k must be >= 1 and alpha > 0, got k={k}, alpha={alpha}")
     search = flat_pool.float()
     pool_sq = (search * search).sum(dim=1)
-    nl2, nearest = [], []
+    nl2, nearest, denominators = [], [], []
     for start in range(0, len(flat_images), block_size):
         rows = flat_images[start:start + block_size].to(device=search.device)
-        block_nl2, block_nearest = _refine(rows, flat_pool, _squared_l2(rows.float(), search, pool_sq), k, alpha)
-        nl2.append(block_nl2.cpu())
-        nearest.append(block_nearest.cpu())
+        block = _refine(rows, flat_pool, _squared_l2(rows.float(), search, pool_sq), k, alpha)
+        for out, value in zip((nl2, nearest, denominators), block, strict=True):
+            out.append(value.cpu())
     if not nl2:
-        return torch.empty(0, dtype=torch.float64), torch.empty(0, dtype=torch.int64)
-    return torch.cat(nl2), torch.cat(nearest)
+        empty = (torch.empty(0, dtype=torch.float64), torch.empty(0, dtype=torch.int64),
+                 torch.empty(0, dtype=torch.float64))
+        return empty if with_denominator else empty[:2]
+    result = (torch.cat(nl2), torch.cat(nearest), torch.cat(denominators))
+    return result if with_denominator else result[:2]
 
 
 def deduplicate(pool: torch.Tensor, threshold: float = 1.0, k: int = DEFAULT_K, alpha: float = DEFAULT_ALPHA,
