@@ -132,7 +132,9 @@ def normalized_l2(images: torch.Tensor, pool: torch.Tensor, k: int = DEFAULT_K, 
         raise ValueError(f"normalized_l2: k must be >= 1 and alpha > 0, got k={k}, alpha={alpha}")
     search = flat_pool.float()
     pool_sq = (search * search).sum(dim=1)
-    nl2, nearest, denominators = [], [], []
+    nl2: list[torch.Tensor] = []
+    nearest: list[torch.Tensor] = []
+    denominators: list[torch.Tensor] = []
     for start in range(0, len(flat_images), block_size):
         rows = flat_images[start:start + block_size].to(device=search.device)
         block = _refine(rows, flat_pool, _squared_l2(rows.float(), search, pool_sq), k, alpha)
@@ -210,7 +212,8 @@ class NeighbourPool:
 
     def nearest(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """nL2 [B] and nearest index [B] (into this pool) of float images in [-1, 1] (:func:`normalized_l2`)."""
-        return normalized_l2(images, self.images, self.k, self.alpha)
+        nl2, nearest = normalized_l2(images, self.images, self.k, self.alpha)[:2]
+        return nl2, nearest
 
     def to(self, device: Any) -> NeighbourPool:
         self.images = self.images.to(device)
