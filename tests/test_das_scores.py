@@ -5,10 +5,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from trak.score_computers import BasicScoreComputer, BasicSingleBlockScoreComputer
+from trak.score_computers import BasicScoreComputer
 
 from bench.methods.das.scores import (HELDOUT_LABEL, LAMBDA_GRID, PUBLISHED_LABEL, SCORE_METHODS, RidgeKernel,
                                       attribution_scores, best_over_grid, kernel_inverse, select_lambda)
+
+
+def _close(actual, expected, rtol, atol):
+    """np.testing.assert_allclose on tensors (torch.testing's first import costs seconds)."""
+    np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=rtol, atol=atol)
 
 
 def _features(n, k, seed, dtype=torch.float64):
@@ -51,17 +56,17 @@ def test_das0_is_the_exact_leave_one_out_change_of_ridge_regression(n, d, lam):
 def test_scores_and_inverse_equal_an_explicit_float64_solve(n, k):
     phi, queries, lam = _features(n, k, 1), _features(7, k, 2), 0.05
     inverse = torch.linalg.inv(phi.T @ phi + lam * torch.eye(k, dtype=torch.float64))
-    torch.testing.assert_close(kernel_inverse(phi, lam, rescale=False), inverse, rtol=1e-9, atol=1e-12)
-    torch.testing.assert_close(kernel_inverse(phi, lam), inverse / inverse.abs().mean(), rtol=1e-9, atol=1e-12)
+    _close(kernel_inverse(phi, lam, rescale=False), inverse, rtol=1e-9, atol=1e-12)
+    _close(kernel_inverse(phi, lam), inverse / inverse.abs().mean(), rtol=1e-9, atol=1e-12)
     expected = queries @ inverse @ phi.T
     for method in ("trak", "dtrak"):  # the same linear form; the features' model-output function differs
-        torch.testing.assert_close(attribution_scores(queries, phi, method, lam, rescale=False), expected,
+        _close(attribution_scores(queries, phi, method, lam, rescale=False), expected,
                                    rtol=1e-9, atol=1e-9 * float(expected.abs().max()))
     r = torch.rand(n, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     scaled = expected / inverse.abs().mean()
     das1 = attribution_scores(queries, phi, "das1", lam, r)  # one residual per training column (Q != N)
-    torch.testing.assert_close(das1, scaled * r[None, :], rtol=1e-9, atol=1e-9 * float(scaled.abs().max()))
-    torch.testing.assert_close(attribution_scores(queries, phi, "das1_sq", lam, r), das1 ** 2, rtol=1e-9, atol=0)
+    _close(das1, scaled * r[None, :], rtol=1e-9, atol=1e-9 * float(scaled.abs().max()))
+    _close(attribution_scores(queries, phi, "das1_sq", lam, r), das1 ** 2, rtol=1e-9, atol=0)
 
 
 @pytest.mark.parametrize("n, k", [(30, 80), (80, 30), (50, 50)])
@@ -72,7 +77,7 @@ def test_leverage_lies_in_zero_one_and_sums_to_the_effective_dimension(n, k):
     for lam in (1e-2, 1.0, 5e6):
         h, one_minus_h = kernel.leverage(lam)
         assert bool((h >= 0).all()) and bool((h < 1).all()) and bool((one_minus_h > 0).all())
-        torch.testing.assert_close(h + one_minus_h, torch.ones(n, dtype=torch.float64), rtol=0, atol=1e-12)
+        _close(h + one_minus_h, torch.ones(n, dtype=torch.float64), rtol=0, atol=1e-12)
         # trace H = sum_j s_j / (s_j + lam)
         assert float(h.sum()) == pytest.approx(float((eig / (eig + lam)).sum()), rel=1e-9)
     # N < k at a tiny λ: every h is within 1e-4 of 1, yet 1 - h stays positive and accurate (dual form)
@@ -95,7 +100,7 @@ def test_squared_scores_are_non_negative_and_rescale_keeps_every_ranking():
         scaled = attribution_scores(queries, phi, method, 2.0, residuals, kernel=kernel)
         c = kernel.inverse_abs_mean(2.0)
         power = 2 if method.endswith("_sq") else 1
-        torch.testing.assert_close(scaled, raw / c ** power, rtol=1e-10, atol=0)
+        _close(scaled, raw / c ** power, rtol=1e-10, atol=0)
         assert torch.equal(torch.argsort(scaled, dim=1, stable=True), torch.argsort(raw, dim=1, stable=True))
 
 
@@ -135,7 +140,7 @@ def test_float32_memmap_features_score_like_tensors(tmp_path):
     assert torch.equal(attribution_scores(queries, reread, "trak", 0.5), attribution_scores(queries, phi, "trak", 0.5))
     # chunks over queries do not change a number
     one_by_one = attribution_scores(queries, phi, "trak", 0.5, query_chunk=1)
-    torch.testing.assert_close(one_by_one, attribution_scores(queries, phi, "trak", 0.5), rtol=1e-12, atol=0)
+    _close(one_by_one, attribution_scores(queries, phi, "trak", 0.5), rtol=1e-12, atol=0)
 
 
 def test_bad_input_errors_name_the_argument_and_the_fix():
@@ -156,6 +161,10 @@ def test_bad_input_errors_name_the_argument_and_the_fix():
         attribution_scores(queries, bad, "trak", 1.0)
     with pytest.raises(ValueError, match=r"N = 10 < k = 20, so ΦᵀΦ is singular\); use λ > 0"):
         attribution_scores(queries, phi, "trak", 0.0)
+    singular = torch.cat([_features(30, 4, 16), _features(30, 4, 16)], dim=1)  # N > k, rank 4 < k = 8
+    with pytest.raises(ValueError, match=r"lam = 0.0: ΦᵀΦ \+ λI is not positive definite in float64"):
+        attribution_scores(singular[:2], singular, "trak", 0.0)
+    assert attribution_scores(singular[:2], singular, "trak", 1e-2).shape == (2, 30)
     with pytest.raises(ValueError, match=r"lam: expected a finite ridge term λ >= 0, got -1.0"):
         kernel_inverse(phi, -1.0)
     with pytest.raises(ValueError, match=r"train_features: expected a non-empty 2-D \[samples, k\]"):
