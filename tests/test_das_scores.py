@@ -20,14 +20,17 @@ def _features(n, k, seed, dtype=torch.float64):
     return torch.randn(n, k, generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 
-@pytest.mark.parametrize("n, d, lam", [(40, 6, 0.3), (9, 14, 2.0)])  # N > k (primal) and N < k (dual)
-def test_das0_is_the_exact_leave_one_out_change_of_ridge_regression(n, d, lam):
+# N > k (primal), N < k (dual), and float32 features as stored (their float32 values refit in float64: only
+# float64 kernel algebra inside meets 1e-8 at λ = 1e-2)
+@pytest.mark.parametrize("n, d, lam, stored", [(40, 6, 0.3, np.float64), (9, 14, 2.0, np.float64),
+                                                (40, 6, 1e-2, np.float32)])
+def test_das0_is_the_exact_leave_one_out_change_of_ridge_regression(n, d, lam, stored):
     # y = Xw + noise, ridge fit; refit without each i and compare x_q^T (w_hat - w_hat_{-i}) with das0 (unsquared,
     # unrescaled): Sherman-Morrison makes it x_q^T (X^T X + lam I)^-1 x_i r_i / (1 - h_i) exactly.
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(n, d))
+    x = rng.normal(size=(n, d)).astype(stored).astype(np.float64)
     y = x @ rng.normal(size=d) + 0.5 * rng.normal(size=n)
-    queries = rng.normal(size=(5, d))
+    queries = rng.normal(size=(5, d)).astype(stored).astype(np.float64)
 
     def fit(xs, ys):
         return np.linalg.solve(xs.T @ xs + lam * np.eye(d), xs.T @ ys)
@@ -38,8 +41,8 @@ def test_das0_is_the_exact_leave_one_out_change_of_ridge_regression(n, d, lam):
     for i in range(n):
         keep = np.arange(n) != i
         loo[:, i] = queries @ (w_hat - fit(x[keep], y[keep]))
-    das0 = attribution_scores(torch.from_numpy(queries), torch.from_numpy(x), "das0", lam,
-                              torch.from_numpy(residuals), rescale=False)
+    das0 = attribution_scores(torch.from_numpy(queries.astype(stored)), torch.from_numpy(x.astype(stored)), "das0",
+                              lam, torch.from_numpy(residuals), rescale=False)
     assert das0.dtype == torch.float64 and das0.shape == (5, n)
     np.testing.assert_allclose(das0.numpy(), loo, rtol=0, atol=1e-8 * np.abs(loo).max())
     das0_sq = attribution_scores(torch.from_numpy(queries), torch.from_numpy(x), "das0_sq", lam,
