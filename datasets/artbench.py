@@ -112,7 +112,11 @@ class ArtBench(ImageFiles):
                 if reader.fieldnames is None or not all(column in reader.fieldnames for column in needed):
                     raise self.layout_error(path, f"the CSV needs the columns {list(needed)}, its header is "
                                                   f"{reader.fieldnames}")
-                rows = [(r["name"], r["label"], r["split"]) for r in reader]
+                try:
+                    rows = [(r["name"], r["label"], r["split"]) for r in reader]
+                except csv.Error as error:  # e.g. a runaway quote that swallows the file: not the official CSV
+                    raise self.layout_error(path, f"cannot parse the CSV at line {reader.line_num} "
+                                                  f"({error})") from error
         if not rows:
             raise self.layout_error(path, "the CSV has a header but no rows")
         names, styles, splits = (np.asarray(column, dtype=str) for column in zip(*rows, strict=True))

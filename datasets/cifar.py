@@ -202,7 +202,7 @@ class CIFARAttribution(BenchDataset):
     it (``val_is_whole_test``); the computed val split is the 1,000 the code intends (= D-TRAK's ``idx-val.pkl``).
 
     Items: ``image`` float [3, 32, 32] in [0, 1], ``target`` the CIFAR-10 label (1 and 7 stay 1 and 7 for CIFAR-2).
-    Sample ids are the CIFAR10 reader's (``cifar10-train-<file-order row>``, ``cifar10-test-<row>``); ``hf_index``
+    Sample ids are the CIFAR10 reader's (``cifar10-train-<file-order row>``, ``cifar10-test-<row>``); ``rows``
     holds the HuggingFace rows that the released index pickles use.
     """
 
@@ -238,24 +238,24 @@ class CIFARAttribution(BenchDataset):
         candidates = np.flatnonzero(np.isin(hf_labels, self.kept_classes))
         what = f"HuggingFace cifar10 {'train' if split == 'train' else 'test'} rows of classes {self.kept_classes}"
         if self.index_file is not None:
-            self.hf_index = read_index_file(self, self.index_file, candidates, what)
+            self.rows = read_index_file(self, self.index_file, candidates, what)
         elif split in ("train", "val"):
             size = self.train_size if split == "train" else self.val_size
             if not 0 < size <= len(candidates):
                 raise self.layout_error(self.root / CIFAR10.folder, (
                     f"the {split} split selects {size} of the {len(candidates)} {what}; the official pickles hold "
                     f"{5000 * len(self.kept_classes) if split == 'train' else 1000 * len(self.kept_classes)}"))
-            self.hf_index = official_selection(candidates, size, hf_labels[candidates])
+            self.rows = official_selection(candidates, size, hf_labels[candidates])
             checked = split == "val" and official and self.val_size == type(self).val_size and self.val_head
-            if checked and tuple(self.hf_index[:5].tolist()) != self.val_head:
+            if checked and tuple(self.rows[:5].tolist()) != self.val_head:
                 raise self.layout_error(self.root / CIFAR10.folder, (
-                    f"the val selection starts {tuple(self.hf_index[:5].tolist())}, the released idx-val.pkl starts "
+                    f"the val selection starts {tuple(self.rows[:5].tolist())}, the released idx-val.pkl starts "
                     f"{self.val_head}: this scikit-learn selects differently; pass index_file= with the released "
                     "idx-val.pkl"), obtain="D-TRAK's data/indices/<setting>/idx-val.pkl (sail-sg/D-TRAK)")
         else:
-            self.hf_index = candidates
-        self.val_is_whole_test = split == "val" and len(self.hf_index) == len(candidates)
-        self.source_index = hf_to_file[self.hf_index]
+            self.rows = candidates
+        self.val_is_whole_test = split == "val" and len(self.rows) == len(candidates)
+        self.source_index = hf_to_file[self.rows]
         self.data, self.labels = source.data[self.source_index], labels[self.source_index]
         self.images = torch.from_numpy(self.data).view(-1, 3, 32, 32)
         self.targets = torch.from_numpy(self.labels)
@@ -279,7 +279,7 @@ class CIFARAttribution(BenchDataset):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "split": self.split, "root": str(self.root), "classes": self.classes,
                 "split_convention": "D-TRAK/DAS 00_EDA: sklearn train_test_split(random_state=42, stratify=label) "
-                                    "on HuggingFace cifar10 rows",
+                                    "on HuggingFace cifar10 rows (train: data_batch_4, 3, 2, 5, 1)",
                 "index_file": str(self.index_file) if self.index_file else None,
                 "train_size": self.train_size, "val_size": self.val_size,
                 "val_is_whole_test": self.val_is_whole_test}

@@ -161,3 +161,11 @@ def test_errors_name_the_file_and_where_to_get_it(artbench_root):
     with pytest.raises(ValueError, match="split must be one of"):
         ArtBench(root, split="gen")
     assert DATASETS.get("ArtBench") is ArtBench
+
+
+def test_an_unparsable_csv_names_the_line(artbench_root):
+    root = artbench_root[0]
+    path = root / "ArtBench-10.csv"
+    path.write_text(path.read_text() + 'x.jpg,"' + "y" * 140000 + "\n")  # a quote never closed
+    with pytest.raises(DatasetLayoutError, match=r"cannot parse the CSV at line \d+ \(field larger than field limit"):
+        ArtBench(root, split="test", size=SIDE)

@@ -266,11 +266,11 @@ def test_cifar2_train_is_the_notebook_selection_in_huggingface_rows(attribution_
     root, batches, _ = attribution_root
     hf_labels = sum((batches[name][b"labels"] for name in HF_TRAIN_BATCHES), [])
     train = CIFAR2(root, split="train", train_size=12)
-    assert train.hf_index.tolist() == notebook_selection(hf_labels, (1, 7), 12)
+    assert train.rows.tolist() == notebook_selection(hf_labels, (1, 7), 12)
     assert len(train) == 12 and sorted(train.labels.tolist()) == [1] * 6 + [7] * 6  # stratified: 15 + 15 → 6 + 6
     assert train.classes == ["class1", "class7"]
     for index in (0, 5, 11):  # the pixels of HuggingFace row h are row h % 30 of batch HF_TRAIN_BATCHES[h // 30]
-        hf = int(train.hf_index[index])
+        hf = int(train.rows[index])
         batch = batches[HF_TRAIN_BATCHES[hf // ATTR_PER_BATCH]]
         pixels = (train[index]["image"] * 255).round().to(torch.uint8).flatten()
         assert torch.equal(pixels, torch.from_numpy(batch[b"data"][hf % ATTR_PER_BATCH]))
@@ -284,11 +284,11 @@ def test_cifar2_train_is_the_notebook_selection_in_huggingface_rows(attribution_
 def test_cifar2_val_and_test_come_from_the_test_batch(attribution_root):
     root, _, test = attribution_root
     val, whole = CIFAR2(root, split="val", val_size=8), CIFAR2(root, split="test")
-    assert val.hf_index.tolist() == notebook_selection(test[b"labels"], (1, 7), 8)
+    assert val.rows.tolist() == notebook_selection(test[b"labels"], (1, 7), 8)
     assert sorted(val.labels.tolist()) == [1] * 4 + [7] * 4
     ones_and_sevens = [i for i, label in enumerate(test[b"labels"]) if label in (1, 7)]
     assert whole.source_index.tolist() == ones_and_sevens and len(whole) == 12
-    assert val.sample_id(0) == f"cifar10-test-{int(val.hf_index[0]):05d}"
+    assert val.sample_id(0) == f"cifar10-test-{int(val.rows[0]):05d}"
     assert set(val.source_index.tolist()) < set(ones_and_sevens)
     facts = val.describe()
     assert facts["num_samples"] == 8 and facts["val_size"] == 8 and facts["val_is_whole_test"] is False
@@ -297,10 +297,10 @@ def test_cifar2_val_and_test_come_from_the_test_batch(attribution_root):
 def test_cifar10_attribution_keeps_all_train_rows_in_huggingface_order(attribution_root):
     root, batches, test = attribution_root
     train = CIFAR10Attribution(root, split="train", train_size=150)
-    assert train.hf_index.tolist() == list(range(150))  # the notebooks' df.copy() branch: no shuffle
+    assert train.rows.tolist() == list(range(150))  # the notebooks' df.copy() branch: no shuffle
     assert train.source_index[:3].tolist() == [90, 91, 92]  # HuggingFace row 0 is data_batch_4 row 0
     val = CIFAR10Attribution(root, split="val", val_size=20)
-    assert val.hf_index.tolist() == notebook_selection(test[b"labels"], tuple(range(10)), 20)
+    assert val.rows.tolist() == notebook_selection(test[b"labels"], tuple(range(10)), 20)
     assert np.bincount(val.labels, minlength=10).tolist() == [2] * 10
 
 
@@ -310,7 +310,7 @@ def test_released_index_files_are_read_as_given(attribution_root, tmp_path):
     released = [i for i, label in enumerate(hf_labels) if label in (1, 7)][::-1][:5]
     write_pickle(tmp_path / "idx-train.pkl", released)
     train = CIFAR2(root, split="train", index_file=tmp_path / "idx-train.pkl")
-    assert train.hf_index.tolist() == released and train.describe()["index_file"] == str(tmp_path / "idx-train.pkl")
+    assert train.rows.tolist() == released and train.describe()["index_file"] == str(tmp_path / "idx-train.pkl")
     # DAS's notebook pickles df_test.index as idx-val.pkl: the whole filtered test split, flagged
     write_pickle(tmp_path / "idx-val.pkl", [i for i, label in enumerate(test[b"labels"]) if label in (1, 7)])
     val = CIFAR2(root, split="val", index_file=tmp_path / "idx-val.pkl")
@@ -352,4 +352,4 @@ def test_order_checks_on_the_official_sizes(attribution_root, monkeypatch):
         CIFAR2(root, split="val")
     head = tuple(notebook_selection(test[b"labels"], (1, 7), 8)[:5])
     monkeypatch.setattr(CIFAR2, "val_head", head)
-    assert tuple(CIFAR2(root, split="val").hf_index[:5].tolist()) == head
+    assert tuple(CIFAR2(root, split="val").rows[:5].tolist()) == head
