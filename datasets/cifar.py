@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from bench.data import BenchDataset
+from bench.datasets.attribution_splits import official_selection, read_index_file
 from bench.registry import DATASETS
 from bench.safe_pickle import load_pickle
 
@@ -85,6 +86,7 @@ class CIFAR(BenchDataset):
     def _read_batches(self, base: Path, files: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
         """Concatenated uint8 pixel rows [N, 3072] and int64 labels [N] of ``files`` in the given order."""
         data, labels = [], []
+        self.batch_sizes: list[int] = []  # rows per file, in ``files`` order (maps other orders of the same files)
         for file in files:
             batch = self._unpickle(base / file, (b"data", self.label_key))
             rows = np.asarray(batch[b"data"])
@@ -104,6 +106,7 @@ class CIFAR(BenchDataset):
                     f"at row {int(outside[0])}"))
             data.append(rows)
             labels.append(batch_labels)
+            self.batch_sizes.append(len(rows))
         return np.concatenate(data), np.concatenate(labels)
 
     def __len__(self) -> int:
@@ -165,3 +168,136 @@ class CIFAR100(CIFAR):
 """
     obtain = ("python -c \"import torchvision; torchvision.datasets.CIFAR100('<root>', download=True)\" on a machine "
               "with internet, or untar https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz into <root>")
+
+
+# HuggingFace's ``cifar10`` (what D-TRAK and DAS load) yields the train pickles in the order of the members of
+# cifar-10-python.tar.gz (its builder iterates the archive): data_batch_4, 3, 2, 5, 1. Their index pickles count
+# rows in that order; our sample ids count rows in the file order (data_batch_1 ... 5) like the CIFAR10 reader.
+HF_TRAIN_BATCHES = ("data_batch_4", "data_batch_3", "data_batch_2", "data_batch_5", "data_batch_1")
+# First five train labels of HuggingFace's cifar10 (D-TRAK CIFAR2/00_EDA.ipynb prints ``df_train.head()``): checks
+# the order above on the real 50,000 images.
+HF_TRAIN_LABEL_HEAD = (0, 6, 0, 2, 7)
+
+
+def hf_train_rows(batch_sizes: list[int]) -> np.ndarray:
+    """``rows[h]`` = the file-order row (data_batch_1 ... 5 concatenated) of HuggingFace cifar10 train row ``h``."""
+    if len(batch_sizes) != len(HF_TRAIN_BATCHES):
+        raise ValueError(f"need the sizes of the {len(HF_TRAIN_BATCHES)} train batches, got {len(batch_sizes)}")
+    starts = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
+    return np.concatenate([starts[int(name[-1]) - 1] + np.arange(batch_sizes[int(name[-1]) - 1])
+                           for name in HF_TRAIN_BATCHES]).astype(np.int64)
+
+
+class CIFARAttribution(BenchDataset):
+    """The data-attribution splits of CIFAR-10 (D-TRAK / DAS), read from the official pickles by :class:`CIFAR10`.
+
+    Splits (``datasets.attribution_splits``: sklearn ``train_test_split(..., random_state=42, stratify=label)``):
+    ``train``: ``train_size`` of the train images of ``kept_classes``, in HuggingFace row order, selected in
+    sklearn's order (all of them, in HuggingFace order, when ``train_size`` is their count); ``val``: ``val_size``
+    stratified from the test images of ``kept_classes``; ``test``: all those test images, file order.
+    ``index_file`` reads a released ``idx-train.pkl`` / ``idx-val.pkl`` (HuggingFace rows) for the split instead;
+    ``train_size`` / ``val_size`` scale the selection down (same call, smaller ``train_size``).
+    DAS's notebooks pickle ``df_test.index`` instead of ``df_val.index`` as ``idx-val.pkl`` (2,000 CIFAR-2 /
+    10,000 CIFAR-10 indices, the whole filtered test split): such a file is read as it is and ``describe`` flags
+    it (``val_is_whole_test``); the computed val split is the 1,000 the code intends (= D-TRAK's ``idx-val.pkl``).
+
+    Items: ``image`` float [3, 32, 32] in [0, 1], ``target`` the CIFAR-10 label (1 and 7 stay 1 and 7 for CIFAR-2).
+    Sample ids are the CIFAR10 reader's (``cifar10-train-<file-order row>``, ``cifar10-test-<row>``); ``rows``
+    holds the HuggingFace rows that the released index pickles use.
+    """
+
+    kept_classes: tuple[int, ...] = ()
+    train_size = 0
+    val_size = 1000
+    # first five val indices of D-TRAK's released idx-val.pkl (test rows: HuggingFace and the pickle agree);
+    # checked on the real 10,000 test images, so a changed sklearn cannot silently pick another val set
+    val_head: tuple[int, ...] = ()
+    official_rows = {"train": 50000, "test": 10000}  # the real pickles: the order checks run on these only
+    layout, obtain = CIFAR10.layout, CIFAR10.obtain
+
+    def __init__(self, root: str | Path, split: str = "train", index_file: str | Path | None = None,
+                 train_size: int | None = None, val_size: int | None = None) -> None:
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"{type(self).__name__} split must be one of ('train', 'val', 'test'), got {split!r}")
+        self.root, self.split = Path(root), split
+        self.train_size = self.train_size if train_size is None else train_size
+        self.val_size = self.val_size if val_size is None else val_size
+        self.index_file = Path(index_file) if index_file is not None else None
+        source = CIFAR10(root, split="test" if split in ("val", "test") else "train_full")
+        self.classes = [source.classes[c] for c in self.kept_classes]
+        labels = source.labels
+        # hf_to_file[h]: file-order row of HuggingFace row h (the identity on the test split)
+        hf_to_file = hf_train_rows(source.batch_sizes) if split == "train" else np.arange(len(labels))
+        hf_labels = labels[hf_to_file]
+        official = len(labels) == self.official_rows["train" if split == "train" else "test"]
+        if split == "train" and official and tuple(hf_labels[:5].tolist()) != HF_TRAIN_LABEL_HEAD:
+            raise self.layout_error(self.root / CIFAR10.folder, (
+                f"the train labels in HuggingFace order ({', '.join(HF_TRAIN_BATCHES)}) start "
+                f"{tuple(hf_labels[:5].tolist())}, HuggingFace cifar10 starts {HF_TRAIN_LABEL_HEAD}: the pickles "
+                "are not the official ones, so the official index files would pick other images"))
+        candidates = np.flatnonzero(np.isin(hf_labels, self.kept_classes))
+        what = f"HuggingFace cifar10 {'train' if split == 'train' else 'test'} rows of classes {self.kept_classes}"
+        if self.index_file is not None:
+            self.rows = read_index_file(self, self.index_file, candidates, what)
+        elif split in ("train", "val"):
+            size = self.train_size if split == "train" else self.val_size
+            if not 0 < size <= len(candidates):
+                raise self.layout_error(self.root / CIFAR10.folder, (
+                    f"the {split} split selects {size} of the {len(candidates)} {what}; the official pickles hold "
+                    f"{5000 * len(self.kept_classes) if split == 'train' else 1000 * len(self.kept_classes)}"))
+            self.rows = official_selection(candidates, size, hf_labels[candidates])
+            checked = split == "val" and official and self.val_size == type(self).val_size and self.val_head
+            if checked and tuple(self.rows[:5].tolist()) != self.val_head:
+                raise self.layout_error(self.root / CIFAR10.folder, (
+                    f"the val selection starts {tuple(self.rows[:5].tolist())}, the released idx-val.pkl starts "
+                    f"{self.val_head}: this scikit-learn selects differently; pass index_file= with the released "
+                    "idx-val.pkl"), obtain="D-TRAK's data/indices/<setting>/idx-val.pkl (sail-sg/D-TRAK)")
+        else:
+            self.rows = candidates
+        self.val_is_whole_test = split == "val" and len(self.rows) == len(candidates)
+        self.source_index = hf_to_file[self.rows]
+        self.data, self.labels = source.data[self.source_index], labels[self.source_index]
+        self.images = torch.from_numpy(self.data).view(-1, 3, 32, 32)
+        self.targets = torch.from_numpy(self.labels)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"image": self.images[index].float() / 255.0, "target": self.targets[index]}
+
+    def sample_id(self, index: int) -> str:
+        return f"cifar10-{'train' if self.split == 'train' else 'test'}-{int(self.source_index[index]):05d}"
+
+    def fingerprint(self) -> str:
+        """sha256 over the pixel bytes, labels and official-file rows of the selected samples, in order."""
+        digest = hashlib.sha256(type(self).__name__.encode())
+        for array in (self.data, self.labels, self.source_index):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "split": self.split, "root": str(self.root), "classes": self.classes,
+                "split_convention": "D-TRAK/DAS 00_EDA: sklearn train_test_split(random_state=42, stratify=label) "
+                                    "on HuggingFace cifar10 rows (train: data_batch_4, 3, 2, 5, 1)",
+                "index_file": str(self.index_file) if self.index_file else None,
+                "train_size": self.train_size, "val_size": self.val_size,
+                "val_is_whole_test": self.val_is_whole_test}
+
+
+@DATASETS.register_module()
+class CIFAR2(CIFARAttribution):
+    """CIFAR-2 of D-TRAK and DAS: automobile (1) and horse (7); train 5,000 of their 10,000 train images, val
+    1,000 of their 2,000 test images (500 each), test all 2,000."""
+
+    kept_classes, train_size = (1, 7), 5000
+    val_head = (7405, 5226, 1363, 6615, 7612)
+
+
+@DATASETS.register_module()
+class CIFAR10Attribution(CIFARAttribution):
+    """CIFAR-10 of D-TRAK and DAS: train all 50,000 (HuggingFace order), val 1,000 of the test split (100 per
+    class), test all 10,000."""
+
+    kept_classes, train_size = tuple(range(10)), 50000
+    val_head = (9128, 5468, 62, 2465, 2810)

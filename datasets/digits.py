@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from bench.data import BenchDataset
+from bench.datasets.attribution_splits import official_selection
 from bench.registry import DATASETS
 
 SPLITS = ("train", "val", "test")
@@ -58,3 +59,45 @@ class Digits(BenchDataset):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "split": self.split, "split_seed": self.split_seed}
+
+
+@DATASETS.register_module()
+class Digits2(Digits):
+    """digits-2: two classes of scikit-learn's digits, nearest-neighbour upsampled, for the toy attribution demo.
+
+    ``classes`` (default 0 and 1: 178 + 182 = 360 images) are split stratified and seeded like the CIFAR-2
+    benchmark: ``train`` = ``train_test_split(train_size=train_size, stratify=label, random_state=split_seed)``
+    of all of them, ``val`` the same call with ``val_size`` on the rest, ``test`` what remains (source order).
+    Images are float [1, size, size] in [0, 1] (pixel / 16, upsampled from 8x8 by nearest neighbour: a tiny DDPM
+    needs a size its down-sampling halves twice); targets keep the digit; ids are ``digits-<original index>``.
+    """
+
+    def __init__(self, split: str = "train", classes: tuple[int, int] | list[int] = (0, 1), size: int = 16,
+                 split_seed: int = 0, train_size: int = 240, val_size: int = 60) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"Digits2 split must be one of {SPLITS}, got {split!r}")
+        kept = tuple(int(c) for c in classes)
+        if len(kept) != 2 or kept[0] == kept[1] or not all(0 <= c <= 9 for c in kept):
+            raise ValueError(f"Digits2 classes must be two different digits in 0..9, got {tuple(classes)}")
+        if not isinstance(size, int) or size < 8:
+            raise ValueError(f"Digits2 size must be an int >= 8 (the digits are 8x8), got {size!r}")
+        from sklearn.datasets import load_digits
+
+        data = load_digits()
+        candidates = np.flatnonzero(np.isin(data.target, kept))
+        if not (0 < train_size and 0 < val_size and train_size + val_size < len(candidates)):
+            raise ValueError(f"Digits2 train_size + val_size must leave test images: {train_size} + {val_size} of "
+                             f"{len(candidates)} images of the digits {kept}")
+        train = official_selection(candidates, train_size, data.target[candidates], random_state=split_seed)
+        rest = np.setdiff1d(candidates, train)
+        val = official_selection(rest, val_size, data.target[rest], random_state=split_seed)
+        chosen = {"train": train, "val": val, "test": np.setdiff1d(rest, val)}[split]
+        self.split, self.split_seed, self.classes, self.size = split, split_seed, kept, size
+        self.original_index = chosen.astype(np.int64)
+        images = torch.from_numpy(data.images[self.original_index] / 16.0).float().unsqueeze(1)
+        self.images = torch.nn.functional.interpolate(images, size=(size, size), mode="nearest")
+        self.targets = torch.from_numpy(data.target[self.original_index]).long()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "classes": list(self.classes), "size": self.size,
+                "resize": "nearest neighbour from 8x8"}

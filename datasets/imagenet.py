@@ -93,13 +93,17 @@ def class_folder_problem(found: Sequence[str], expected: Sequence[str]) -> str |
             "class subset")
 
 
-def load_image(path: Path, resize: int, crop_size: int, interpolation: str) -> torch.Tensor:
-    """torchvision's eval preprocessing on a PIL image (what timm and IMAGENET1K_V1 weights use), without Normalize."""
+def load_image(path: Path, resize: int, crop_size: int, interpolation: str,
+               first_crop: int | None = None) -> torch.Tensor:
+    """torchvision's eval preprocessing on a PIL image (what timm and IMAGENET1K_V1 weights use), without Normalize;
+    ``first_crop`` cuts a central square of that side before resizing (D-TRAK's CelebA ``CenterCrop(140)``)."""
     # Imported here: torchvision pulls in torch._dynamo (seconds), and registry look-ups import every reader module.
     import torchvision.transforms.functional as F
 
     with Image.open(path) as image:
         image = image.convert("RGB")
+    if first_crop is not None:
+        image = F.center_crop(image, first_crop)
     image = F.resize(image, resize, interpolation=F.InterpolationMode(interpolation))
     image = F.center_crop(image, crop_size)
     return F.pil_to_tensor(image).float() / 255.0
@@ -108,10 +112,11 @@ def load_image(path: Path, resize: int, crop_size: int, interpolation: str) -> t
 class ImageFiles(BenchDataset):
     """Items from a list of (image path, label, sample id); subclasses build the list and the split."""
 
-    def __init__(self, resize: int, crop_size: int, interpolation: str) -> None:
+    def __init__(self, resize: int, crop_size: int, interpolation: str, first_crop: int | None = None) -> None:
         if interpolation not in INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
         self.resize, self.crop_size, self.interpolation = resize, crop_size, interpolation
+        self.first_crop = first_crop
         self.paths: list[Path] = []
         self.labels: list[int] = []
         self.ids: list[str] = []
@@ -121,7 +126,7 @@ class ImageFiles(BenchDataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         with self.reading(self.paths[index], "a JPEG or PNG image"):
-            image = load_image(self.paths[index], self.resize, self.crop_size, self.interpolation)
+            image = load_image(self.paths[index], self.resize, self.crop_size, self.interpolation, self.first_crop)
         return {"image": image, "target": torch.tensor(self.labels[index], dtype=torch.int64)}
 
     def sample_id(self, index: int) -> str:
@@ -135,7 +140,8 @@ class ImageFiles(BenchDataset):
         return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "num_classes": len(set(self.labels)), "resize": self.resize,
+        first = {} if self.first_crop is None else {"first_crop": self.first_crop}
+        return {**super().describe(), "num_classes": len(set(self.labels)), **first, "resize": self.resize,
                 "crop_size": self.crop_size, "interpolation": self.interpolation}
 
 

@@ -212,3 +212,144 @@ def test_cifar100_labels_must_be_fine_labels(cifar100_root):
     write_pickle(root / "cifar-100-python" / "test", test)
     with pytest.raises(DatasetLayoutError, match="labels outside 0..99"):
         CIFAR100(root)
+
+
+# --- CIFAR-2 / CIFAR-10 attribution splits (D-TRAK, DAS) ---
+
+from bench.datasets.cifar import (CIFAR2, HF_TRAIN_BATCHES, HF_TRAIN_LABEL_HEAD,  # noqa: E402
+                                  CIFAR10Attribution, hf_train_rows)
+
+ATTR_PER_BATCH, ATTR_TEST = 30, 60
+
+
+@pytest.fixture
+def attribution_root(tmp_path: Path) -> tuple[Path, dict, dict]:
+    """Official pickle layout, 5 batches of 30 (labels cycle so each batch holds classes 1 and 7), test of 60."""
+    rng = np.random.default_rng(3)
+    base = tmp_path / "cifar-10-batches-py"
+    base.mkdir()
+    batches = {}
+    for i in range(1, 6):
+        batch = random_batch(rng, ATTR_PER_BATCH, b"labels", 10, f"b{i}")
+        batch[b"labels"] = rng.permutation([(j + i) % 10 for j in range(ATTR_PER_BATCH)]).tolist()
+        batches[f"data_batch_{i}"] = batch
+        write_pickle(base / f"data_batch_{i}", batch)
+    test = random_batch(rng, ATTR_TEST, b"labels", 10, "t")
+    test[b"labels"] = rng.permutation([j % 10 for j in range(ATTR_TEST)]).tolist()
+    write_pickle(base / "test_batch", test)
+    write_pickle(base / "batches.meta", {b"label_names": [f"class{i}".encode() for i in range(10)]})
+    return tmp_path, batches, test
+
+
+def notebook_selection(labels: list[int], kept: tuple[int, ...], size: int) -> list[int]:
+    """D-TRAK 00_EDA.ipynb's own call: filter a label frame, train_test_split(..., random_state=42, stratify)."""
+    import pandas as pd
+    from sklearn.model_selection import train_test_split
+
+    frame = pd.DataFrame({"label": labels})
+    frame = frame[frame["label"].isin(kept)]
+    if size >= len(frame):
+        return frame.index.to_list()
+    selected, _ = train_test_split(frame, train_size=size, random_state=42, stratify=frame["label"])
+    return selected.index.to_list()
+
+
+def test_hf_train_rows_follow_the_archive_order():
+    assert HF_TRAIN_BATCHES == ("data_batch_4", "data_batch_3", "data_batch_2", "data_batch_5", "data_batch_1")
+    assert hf_train_rows([2, 2, 2, 2, 2]).tolist() == [6, 7, 4, 5, 2, 3, 8, 9, 0, 1]
+    assert hf_train_rows([1, 2, 1, 3, 1]).tolist() == [4, 5, 6, 3, 1, 2, 7, 0]
+    with pytest.raises(ValueError, match="need the sizes of the 5 train batches, got 2"):
+        hf_train_rows([1, 1])
+
+
+def test_cifar2_train_is_the_notebook_selection_in_huggingface_rows(attribution_root):
+    root, batches, _ = attribution_root
+    hf_labels = sum((batches[name][b"labels"] for name in HF_TRAIN_BATCHES), [])
+    train = CIFAR2(root, split="train", train_size=12)
+    assert train.rows.tolist() == notebook_selection(hf_labels, (1, 7), 12)
+    assert len(train) == 12 and sorted(train.labels.tolist()) == [1] * 6 + [7] * 6  # stratified: 15 + 15 → 6 + 6
+    assert train.classes == ["class1", "class7"]
+    for index in (0, 5, 11):  # the pixels of HuggingFace row h are row h % 30 of batch HF_TRAIN_BATCHES[h // 30]
+        hf = int(train.rows[index])
+        batch = batches[HF_TRAIN_BATCHES[hf // ATTR_PER_BATCH]]
+        pixels = (train[index]["image"] * 255).round().to(torch.uint8).flatten()
+        assert torch.equal(pixels, torch.from_numpy(batch[b"data"][hf % ATTR_PER_BATCH]))
+        assert int(train[index]["target"]) == batch[b"labels"][hf % ATTR_PER_BATCH]
+        file_row = (int(HF_TRAIN_BATCHES[hf // ATTR_PER_BATCH][-1]) - 1) * ATTR_PER_BATCH + hf % ATTR_PER_BATCH
+        assert train.sample_id(index) == f"cifar10-train-{file_row:05d}"
+    assert train.fingerprint() == CIFAR2(root, split="train", train_size=12).fingerprint()
+    assert train.fingerprint() != CIFAR2(root, split="train", train_size=14).fingerprint()
+
+
+def test_cifar2_val_and_test_come_from_the_test_batch(attribution_root):
+    root, _, test = attribution_root
+    val, whole = CIFAR2(root, split="val", val_size=8), CIFAR2(root, split="test")
+    assert val.rows.tolist() == notebook_selection(test[b"labels"], (1, 7), 8)
+    assert sorted(val.labels.tolist()) == [1] * 4 + [7] * 4
+    ones_and_sevens = [i for i, label in enumerate(test[b"labels"]) if label in (1, 7)]
+    assert whole.source_index.tolist() == ones_and_sevens and len(whole) == 12
+    assert val.sample_id(0) == f"cifar10-test-{int(val.rows[0]):05d}"
+    assert set(val.source_index.tolist()) < set(ones_and_sevens)
+    facts = val.describe()
+    assert facts["num_samples"] == 8 and facts["val_size"] == 8 and facts["val_is_whole_test"] is False
+
+
+def test_cifar10_attribution_keeps_all_train_rows_in_huggingface_order(attribution_root):
+    root, batches, test = attribution_root
+    train = CIFAR10Attribution(root, split="train", train_size=150)
+    assert train.rows.tolist() == list(range(150))  # the notebooks' df.copy() branch: no shuffle
+    assert train.source_index[:3].tolist() == [90, 91, 92]  # HuggingFace row 0 is data_batch_4 row 0
+    val = CIFAR10Attribution(root, split="val", val_size=20)
+    assert val.rows.tolist() == notebook_selection(test[b"labels"], tuple(range(10)), 20)
+    assert np.bincount(val.labels, minlength=10).tolist() == [2] * 10
+
+
+def test_released_index_files_are_read_as_given(attribution_root, tmp_path):
+    root, batches, test = attribution_root
+    hf_labels = sum((batches[name][b"labels"] for name in HF_TRAIN_BATCHES), [])
+    released = [i for i, label in enumerate(hf_labels) if label in (1, 7)][::-1][:5]
+    write_pickle(tmp_path / "idx-train.pkl", released)
+    train = CIFAR2(root, split="train", index_file=tmp_path / "idx-train.pkl")
+    assert train.rows.tolist() == released and train.describe()["index_file"] == str(tmp_path / "idx-train.pkl")
+    # DAS's notebook pickles df_test.index as idx-val.pkl: the whole filtered test split, flagged
+    write_pickle(tmp_path / "idx-val.pkl", [i for i, label in enumerate(test[b"labels"]) if label in (1, 7)])
+    val = CIFAR2(root, split="val", index_file=tmp_path / "idx-val.pkl")
+    assert len(val) == 12 and val.describe()["val_is_whole_test"] is True
+    wrong = next(i for i, label in enumerate(hf_labels) if label == 3)
+    write_pickle(tmp_path / "idx-train.pkl", [released[0], wrong])
+    with pytest.raises(DatasetLayoutError, match=rf"1 of 2 indices are not HuggingFace cifar10 train rows of "
+                                                 rf"classes \(1, 7\) \(first {wrong}\)"):
+        CIFAR2(root, split="train", index_file=tmp_path / "idx-train.pkl")
+
+
+def test_cifar2_errors_name_the_folder_and_the_fix(attribution_root, monkeypatch):
+    root = attribution_root[0]
+    with pytest.raises(DatasetLayoutError, match="the train split selects 5000 of the 30 HuggingFace cifar10 train "
+                                                 r"rows of classes \(1, 7\); the official pickles hold 10000"):
+        CIFAR2(root, split="train")
+    with pytest.raises(ValueError, match=r"CIFAR2 split must be one of \('train', 'val', 'test'\), got 'gen'"):
+        CIFAR2(root, split="gen")
+    (root / "cifar-10-batches-py" / "test_batch").unlink()
+    with pytest.raises(DatasetLayoutError) as error:
+        CIFAR2(root, split="val")
+    assert str(root / "cifar-10-batches-py" / "test_batch") in str(error.value)
+    assert str(error.value).startswith("CIFAR10: missing file") and "cifar-10-python.tar.gz" in str(error.value)
+    assert DATASETS.get("CIFAR2") is CIFAR2 and DATASETS.get("CIFAR10Attribution") is CIFAR10Attribution
+
+
+def test_order_checks_on_the_official_sizes(attribution_root, monkeypatch):
+    """On the real pickles (here: the fixture declared official) the HuggingFace label head and the released
+    val head are checked, so a wrong order or another sklearn cannot pick other images silently."""
+    root, batches, test = attribution_root
+    monkeypatch.setattr(CIFAR2, "official_rows", {"train": 150, "test": 60})
+    hf_labels = sum((batches[name][b"labels"] for name in HF_TRAIN_BATCHES), [])
+    assert tuple(hf_labels[:5]) != HF_TRAIN_LABEL_HEAD
+    with pytest.raises(DatasetLayoutError, match=r"the train labels in HuggingFace order .* start \(.*\), "
+                                                 r"HuggingFace cifar10 starts \(0, 6, 0, 2, 7\)"):
+        CIFAR2(root, split="train", train_size=12)
+    monkeypatch.setattr(CIFAR2, "val_size", 8)
+    with pytest.raises(DatasetLayoutError, match=r"the released idx-val.pkl starts \(7405, 5226, 1363, 6615, 7612\)"):
+        CIFAR2(root, split="val")
+    head = tuple(notebook_selection(test[b"labels"], (1, 7), 8)[:5])
+    monkeypatch.setattr(CIFAR2, "val_head", head)
+    assert tuple(CIFAR2(root, split="val").rows[:5].tolist()) == head
