@@ -149,6 +149,21 @@ def test_diffusion_losses_equal_the_benchmark_script_loop(tiny_unet):
     assert not np.allclose(other, losses)
 
 
+def test_write_model_follows_the_manifest_protocol_and_checks_the_query_order(tmp_path: Path, tiny_unet):
+    unet, scheduler = tiny_unet
+    images = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    artefact = RetrainedLosses.create(tmp_path / "gt", masks=sample_subsets(4, 2, seed=42), seeds=[0], alpha=0.5,
+                                      train_fingerprint="fp", query_sets={"val": {"sample_ids": ["x", "y"]}},
+                                      training_config_sha256="cfg", protocol={"timesteps": 1, "noise_seeds": [0, 3]})
+    assert artefact.manifest["protocol"] == {"timesteps": 1, "noise_seeds": [0, 3], "batch_size": 256}
+    with pytest.raises(ValueError, match="not the artefact's queries in its order"):
+        artefact.write_model(1, 0, unet, scheduler, {"val": (["y", "x"], images)})
+    artefact.write_model(1, 0, unet, scheduler, {"val": (["x", "y"], images)})
+    expected = [diffusion_losses(unet, scheduler, images, timesteps=[0], noise_seed=e) for e in (0, 3)]
+    np.testing.assert_allclose(artefact.losses("val")[1, 0], np.mean(expected, axis=0))
+    assert artefact.missing() == [("val", 0, 0)]
+
+
 def _artefact(folder: Path, alpha: float = 0.5) -> RetrainedLosses:
     masks = sample_subsets(6, 4, seed=42)
     return RetrainedLosses.create(folder, masks=masks, seeds=[0, 1], alpha=alpha, train_fingerprint="train-fp",
@@ -221,6 +236,7 @@ def test_dtrak_import_reproduces_the_notebook_ground_truth(tmp_path: Path):
     artefact = import_dtrak_losses(tmp_path / "saved", tmp_path / "indices", tmp_path / "gt", train_fingerprint="fp",
                                    query_sets=("val",), num_subsets=3, seeds=(0, 1), noise_seeds=(0, 1))
     assert artefact.missing() == [("val", 1, 1)]
+    assert artefact.manifest["protocol"]["timesteps"] == 4 and artefact.manifest["protocol"]["noise_seeds"] == [0, 1]
     np.testing.assert_array_equal(artefact.masks(), masks)
     losses = artefact.losses("val")
     np.testing.assert_allclose(losses[0, 1], raw[0, 1].mean(axis=(0, 1)))

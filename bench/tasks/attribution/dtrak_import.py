@@ -40,7 +40,7 @@ OBTAIN = ("run D-TRAK's scripts/run_lds_val_sub.sh and run_eval_lds_val_sub.sh, 
 
 
 def read_dtrak_loss_file(path: Path) -> np.ndarray:
-    """float64 [Q]: one ``e-<e_seed>-<set>.pkl`` averaged over its timesteps."""
+    """float64 [T, Q]: one ``e-<e_seed>-<set>.pkl``, the per-timestep losses of every query."""
     from bench.safe_pickle import load_pickle
 
     def bad(problem: str) -> DatasetLayoutError:
@@ -54,7 +54,7 @@ def read_dtrak_loss_file(path: Path) -> np.ndarray:
     if not per_batch or any(b.ndim != 2 for b in per_batch) or len({b.shape[0] for b in per_batch}) != 1:
         raise bad("expected a pickled list over batches of equally long lists over timesteps of [batch] arrays, got "
                   f"batch shapes {[b.shape for b in per_batch][:5]}")
-    return np.concatenate(per_batch, axis=1).mean(axis=0)  # [T, Q] -> [Q]
+    return np.concatenate(per_batch, axis=1)
 
 
 def import_dtrak_losses(saved: str | Path, indices: str | Path, folder: str | Path, *, train_fingerprint: str,
@@ -72,7 +72,7 @@ def import_dtrak_losses(saved: str | Path, indices: str | Path, folder: str | Pa
     saved, indices = Path(saved), Path(indices)
     masks = read_dtrak_subsets(indices, group=group, count=num_subsets)
     losses: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-    sizes: dict[str, int] = {}
+    sizes: dict[str, tuple[int, ...]] = {}  # query set -> [timesteps, queries] of its files
     for k in range(num_subsets):
         for seed in seeds:
             entry = {}
@@ -86,11 +86,13 @@ def import_dtrak_losses(saved: str | Path, indices: str | Path, folder: str | Pa
                     raise DatasetLayoutError("D-TRAK retrained losses", absent,
                                              f"noise seeds {list(noise_seeds)} are all needed for an entry, but only "
                                              f"{len(present)} files exist", LAYOUT, OBTAIN)
-                rows = [read_dtrak_loss_file(p) for p in paths]
-                if len({len(r) for r in rows} | {sizes.setdefault(name, len(rows[0]))}) != 1:
+                tables = [read_dtrak_loss_file(p) for p in paths]
+                shape = sizes.setdefault(name, tables[0].shape)
+                if any(table.shape != shape for table in tables):
                     raise DatasetLayoutError("D-TRAK retrained losses", paths[0],
-                                             f"files of query set {name!r} disagree on the number of queries "
-                                             f"({sorted({len(r) for r in rows} | {sizes[name]})})", LAYOUT, OBTAIN)
+                                             f"the files of query set {name!r} disagree on [timesteps, queries]: "
+                                             f"{sorted({t.shape for t in tables} | {shape})}", LAYOUT, OBTAIN)
+                rows = [table.mean(axis=0) for table in tables]
                 entry[name] = np.mean(rows, axis=0)
             if entry:
                 losses[(k, seed)] = entry
@@ -101,15 +103,20 @@ def import_dtrak_losses(saved: str | Path, indices: str | Path, folder: str | Pa
     ids = query_ids or {}
     specs = {}
     for name in query_sets:
-        names = [str(i) for i in ids.get(name, range(sizes[name]))]
-        if len(names) != sizes[name]:
+        names = [str(i) for i in ids.get(name, range(sizes[name][1]))]
+        if len(names) != sizes[name][1]:
             raise ValueError(f"import_dtrak_losses: query_ids[{name!r}] holds {len(names)} ids but the loss files "
-                             f"hold {sizes[name]} queries")
+                             f"hold {sizes[name][1]} queries")
         specs[name] = {"sample_ids": names}
+    steps = {shape[0] for shape in sizes.values()}
+    if len(steps) != 1:
+        raise ValueError(f"import_dtrak_losses: the query sets' files hold different numbers of timesteps "
+                         f"{ {name: shape[0] for name, shape in sizes.items()} }")
     artefact = RetrainedLosses.create(
         folder, masks=masks, seeds=seeds, alpha=alpha, train_fingerprint=train_fingerprint, query_sets=specs,
         training_config_sha256=f"dtrak:{group}",
-        protocol={"source": "D-TRAK eval_unconditional.py", "noise_seeds": [int(e) for e in noise_seeds]})
+        protocol={"source": "D-TRAK eval_unconditional.py", "timesteps": steps.pop(), "batch_size": 256,
+                  "noise_seeds": [int(e) for e in noise_seeds]})
     for (k, seed), entry in losses.items():
         artefact.write(k, seed, entry)
     return artefact

@@ -37,6 +37,9 @@ from bench.store import StoreError
 FORMAT = "bench.retrained_losses"
 VERSION = 1
 MANIFEST = "manifest.json"
+#: how :meth:`RetrainedLosses.write_model` computes an entry, unless ``create`` is given another ``protocol``: all 1000
+#: timesteps and D-TRAK's evaluation batch size; D-TRAK averages noise seeds 0, 1 and 2
+DEFAULT_PROTOCOL: dict[str, Any] = {"timesteps": 1000, "noise_seeds": [0], "batch_size": 256}
 _LAYOUT = ("a RetrainedLosses folder holds manifest.json, subsets.npy, queries/<set>.json and losses/<set>.npy; "
            "create one with bench.tasks.attribution.ground_truth.RetrainedLosses.create or import D-TRAK's outputs "
            "with bench.tasks.attribution.dtrak_import.import_dtrak_losses")
@@ -116,8 +119,9 @@ class RetrainedLosses:
         resume of a sweep); a different manifest there is a :class:`bench.store.StoreError` naming the keys.
 
         ``query_sets`` maps a name (``val``, ``gen``) to ``dict(sample_ids=[...], fingerprint=...)`` (fingerprint:
-        the query reader's; default the sha256 of the ids). ``protocol`` records how the losses are computed (e.g.
-        ``dict(timesteps=1000, noise_seeds=[0, 1, 2], batch_size=256)``)."""
+        the query reader's; default the sha256 of the ids). ``protocol`` says how an entry's losses are computed
+        (:func:`diffusion_losses` over ``range(timesteps)`` at ``batch_size``, averaged over ``noise_seeds``); keys
+        not given take :data:`DEFAULT_PROTOCOL`'s values."""
         folder = Path(folder)
         masks = np.asarray(masks)
         if masks.dtype != bool or masks.ndim != 2:
@@ -140,7 +144,8 @@ class RetrainedLosses:
         manifest = {"format": FORMAT, "version": VERSION, "alpha": float(alpha), "num_subsets": int(masks.shape[0]),
                     "num_train": int(masks.shape[1]), "subsets_sha256": masks_sha256(masks), "seeds": seeds,
                     "train_fingerprint": str(train_fingerprint), "training_config_sha256": str(training_config_sha256),
-                    "protocol": json.loads(json.dumps(dict(protocol or {}))), "query_sets": records}
+                    "protocol": json.loads(json.dumps({**DEFAULT_PROTOCOL, **dict(protocol or {})})),
+                    "query_sets": records}
         from bench.runlock import run_lock
 
         with run_lock(folder, what="retrained-losses writer", wait=True):  # two sweep workers may create at once
@@ -283,6 +288,29 @@ class RetrainedLosses:
                 table[subset, self.seeds.index(seed)] = row
                 with atomic_writer(self.folder / "losses" / f"{name}.npy") as handle:
                     np.save(handle, table)
+
+    def model_losses(self, unet: torch.nn.Module, scheduler: Any, images: Any) -> np.ndarray:
+        """float64 [Q]: one retrained model's losses on ``images`` by the manifest's protocol (:func:`diffusion_losses`
+        averaged over the protocol's noise seeds)."""
+        protocol = self.manifest["protocol"]
+        runs = [diffusion_losses(unet, scheduler, images, timesteps=range(int(protocol["timesteps"])),
+                                 noise_seed=int(noise_seed), batch_size=int(protocol["batch_size"]))
+                for noise_seed in protocol["noise_seeds"]]
+        return np.mean(runs, axis=0)
+
+    def write_model(self, subset: int, seed: int, unet: torch.nn.Module, scheduler: Any,
+                    queries: Mapping[str, tuple[Sequence[Any], Any]]) -> None:
+        """Compute and :meth:`write` the entry of the model retrained on ``subset`` with training ``seed``.
+        ``queries`` maps each query set to ``(sample_ids, images)``; the ids must be the artefact's, in its order,
+        so a reader that serves the queries in another order cannot fill the wrong columns."""
+        for name, (ids, _) in queries.items():
+            expected = self.query_ids(name)
+            if [str(i) for i in ids] != expected:
+                raise ValueError(f"RetrainedLosses.write_model: the images of query set {name!r} are not the "
+                                 f"artefact's queries in its order ({self.folder / 'queries' / (name + '.json')}); "
+                                 "serve them in that order")
+        self.write(subset, seed, {name: self.model_losses(unet, scheduler, images)
+                                  for name, (_, images) in queries.items()})
 
     def describe(self, query_set: str | None = None) -> dict[str, Any]:
         """What results.json records about the artefact: its folder, the manifest's hash and key facts."""
