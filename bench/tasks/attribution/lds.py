@@ -9,7 +9,8 @@ negated scores should rise with the loss. LDS of one query is the Spearman ρ ac
 ties, as ``scipy.stats.spearmanr``); the benchmark's number is the mean over queries.
 
 A query whose predictions or losses are constant across subsets has no ρ: it is NaN here (scipy's answer too) and
-is counted by :func:`lds_summary`, never taken as 0.
+is counted by :func:`lds_summary`, never taken as 0; the mean is over the other queries (the notebooks' ``np.mean``
+would make the whole score NaN).
 """
 from __future__ import annotations
 
