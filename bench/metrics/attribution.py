@@ -1,0 +1,78 @@
+"""The linear datamodeling score of attribution ``scores`` against retrained-model losses (D-TRAK's LDS benchmark);
+the computation is :mod:`bench.tasks.attribution.lds`, the ground truth
+:class:`bench.tasks.attribution.ground_truth.RetrainedLosses`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.metrics.base import Metric
+from bench.registry import METRICS
+from bench.store import Columns
+
+
+@METRICS.register_module()
+class LDS(Metric):
+    """``LDS`` (mean Spearman ρ over queries × ``scale``; 100: papers report %), ``LDS_stderr``, ``LDS_nan_queries``
+    (queries whose losses or predictions do not vary over the subsets: no ρ, left out of the mean) and
+    ``LDS_queries`` (how many rows were scored).
+
+    Each row's ``scores`` [N] is matched to the artefact's query column by ``sample_id`` or by the row's dataset
+    ``index`` (``match``); the losses are averaged over the training seeds (every entry must be computed)."""
+
+    required = ("scores",)
+
+    def __init__(self, retrained_losses: str, query_set: str, match: str = "sample_id", scale: float = 100.0,
+                 prefix: str = "") -> None:
+        super().__init__(prefix)
+        if match not in ("sample_id", "index"):
+            raise ValueError(f"LDS: match must be 'sample_id' or 'index', got {match!r}")
+        self.folder, self.query_set, self.match, self.scale = Path(retrained_losses), query_set, match, float(scale)
+
+    def _artefact(self) -> Any:
+        from bench.tasks.attribution.ground_truth import RetrainedLosses
+
+        return RetrainedLosses.open(self.folder)
+
+    def columns_of_rows(self, outputs: Columns, artefact: Any) -> np.ndarray:
+        """The artefact's query position of each row; an error naming the rows that have none."""
+        num_queries = len(artefact.query_ids(self.query_set))
+        if self.match == "index":
+            positions = np.asarray(outputs["index"], dtype=np.int64).reshape(-1)
+            unknown = [str(i) for i in positions if not 0 <= i < num_queries]
+        else:
+            where = {sample_id: position for position, sample_id in enumerate(artefact.query_ids(self.query_set))}
+            ids = [str(i) for i in outputs["sample_id"]]
+            unknown = [i for i in ids if i not in where]
+            positions = np.asarray([where.get(i, -1) for i in ids], dtype=np.int64)
+        if unknown:
+            raise ValueError(f"LDS: {len(unknown)} query rows have no column in {self.folder} query set "
+                             f"{self.query_set!r} (by {self.match}; first: {unknown[:5]}); score the queries the "
+                             "retrained models were evaluated on, or set match='index' for an artefact imported "
+                             "without sample ids")
+        if len(set(positions.tolist())) != len(positions):
+            raise ValueError(f"LDS: two rows map to one query of {self.query_set!r} (by {self.match})")
+        return positions
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        from bench.tasks.attribution.lds import linear_datamodel_score, lds_summary
+
+        artefact = self._artefact()
+        scores = outputs["scores"]
+        scores = np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores,
+                            dtype=np.float64)
+        masks = artefact.masks()
+        if scores.ndim != 2 or scores.shape[1] != masks.shape[1]:
+            raise ValueError(f"LDS: scores must be [queries, {masks.shape[1]}] (one per training sample of "
+                             f"{self.folder}), got {list(scores.shape)}; the method attributed to another training "
+                             "set")
+        positions = self.columns_of_rows(outputs, artefact)
+        losses = artefact.mean_losses(self.query_set)[:, positions]
+        rho = linear_datamodel_score(scores, masks, losses)
+        return {**lds_summary(rho, self.scale), "LDS_queries": float(len(rho))}
+
+    def describe(self) -> dict[str, Any]:
+        """The artefact scored against, for ``results.json``."""
+        return self._artefact().describe(self.query_set)
