@@ -248,6 +248,7 @@ def test_feature_store_resumes_to_the_uninterrupted_result(tmp_path, unet, sched
     recorded = json.loads((store.folder / "settings.json").read_text())
     assert recorded["settings"]["output"] == "mean" and recorded["timesteps"] == [0, 500]
     assert recorded["projector"]["implementation"] == "trak.BasicProjector" and recorded["key"] == store.key
+    assert recorded["complete"] and recorded["chunk_size"] == 2 and recorded["num_samples"] == 6
 
 
 def test_feature_store_key_covers_every_setting(tmp_path, unet, scheduler):
@@ -267,3 +268,14 @@ def test_feature_store_key_covers_every_setting(tmp_path, unet, scheduler):
         FeatureSettings(output="avg")
     with pytest.raises(ValueError, match="dataset_fingerprint must be a non-empty string"):
         FeatureStore(tmp_path, unet, scheduler, FeatureSettings(), dataset_fingerprint="", num_samples=1)
+
+
+def test_feature_pass_restores_attention_and_mode(scheduler, images):
+    from diffusers.models.attention_processor import Attention
+
+    unet = _tiny_unet().train()
+    before = [type(m.processor).__name__ for m in unet.modules() if isinstance(m, Attention)]
+    per_sample_features(unet, scheduler, images[:1], timesteps=[0])
+    assert before == ["AttnProcessor2_0"] * 4
+    assert [type(m.processor).__name__ for m in unet.modules() if isinstance(m, Attention)] == before
+    assert unet.training

@@ -515,8 +515,8 @@ class FeatureStore:
             if on_chunk is not None:
                 on_chunk(index)
         del features
-        atomic_write_json(self.folder / "settings.json", self.describe())
         self._write_progress(done, complete=True)
+        atomic_write_json(self.folder / "settings.json", self.describe())
         return self._open("r")
 
     def _project(self, images: torch.Tensor, start: int) -> torch.Tensor:
