@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.io import atomic_write_json, read_json, sha256_json
+from bench.runlock import run_lock
 from bench.store import StoreError
 from bench.suggest import suggest
 
@@ -496,6 +497,11 @@ class FeatureStore:
         chunk is saved."""
         if isinstance(images, torch.Tensor) and len(images) != self.num_samples:
             raise ValueError(f"FeatureStore: {len(images)} images given for a store of {self.num_samples} samples")
+        # one writer per store: a second process waits, then finds the store finished (or resumes it)
+        with run_lock(self.folder, what="feature store", wait=True):
+            return self._compute(images, on_chunk)
+
+    def _compute(self, images: ImageSource, on_chunk: Callable[[int], None] | None) -> np.memmap:
         state = self.progress()
         if state is not None and state.get("complete"):
             return self._open("r")
