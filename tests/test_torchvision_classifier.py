@@ -140,3 +140,10 @@ def test_registered_with_weight_defaults():
     assert (method.mean, method.std, method.weights_name) == (IMAGENET_MEAN, IMAGENET_STD, "IMAGENET1K_V1")
     with pytest.raises(ValueError, match="IMAGENET1K_V2"):
         TorchvisionClassifier("resnet50", weights="IMAGENET1K_V3")
+
+
+def test_a_weights_hash_mismatch_is_a_user_error():
+    """The CLI prints user errors without a traceback: a renamed or corrupt weights file is one of them."""
+    from bench.errors import USER_ERRORS
+
+    assert issubclass(WeightsHashError, USER_ERRORS)

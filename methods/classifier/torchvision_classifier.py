@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from bench.checkpoint import load_weights
+from bench.checkpoint import CheckpointError, load_weights
 from bench.io import sha256_file
 from bench.methods.classifier.timm_classifier import TimmClassifier
 from bench.registry import METHODS
@@ -26,8 +26,9 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _DENSENET_LEGACY_KEY = re.compile(r"^(.*denselayer\d+\.(?:norm|conv))\.([12])\.(.+)$")
 
 
-class WeightsHashError(RuntimeError):
-    """A weights file's sha256 does not start with the hash prefix in its name (corrupt or renamed file)."""
+class WeightsHashError(CheckpointError):
+    """A weights file's sha256 does not start with the hash prefix in its name (corrupt or renamed file). A
+    ``CheckpointError``, so the CLI prints it as a user error (no traceback)."""
 
 
 def weights_entry(model_name: str, weights: str) -> Any:
