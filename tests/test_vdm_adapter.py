@@ -71,3 +71,14 @@ def test_fit_trains_the_toy_and_the_adapter_samples_it(tmp_path):
     out = method.predict({"prompt": ["digit three moving"], "row": torch.tensor([0]), "label": torch.tensor([0])},
                          torch.tensor([0]))
     assert out["video"].shape == (1, 1, 4, 12, 12, 3) and out["content_magnitude"].shape == (1, 1, 2)
+
+
+def test_collate_keeps_the_ground_truth_clips_ragged():
+    """Prompts of a moving-digits set carry one (content) or `copies` (motion) ground-truth clips: the batch keeps
+    them as per-prompt lists (a regression: default collation refused the ragged lists)."""
+    from bench.datasets.moving_digits import MovingDigitsPrompts
+
+    prompts = MovingDigitsPrompts(num_content=1, num_motion=1, copies=2, num_ordinary=4, frames=4, canvas=12)
+    batch = VideoMemorization().collate([prompts[i] for i in range(3)])
+    assert [len(clips) for clips in batch["gt_videos"]] == [1, 2, 0]
+    assert batch["gt_videos"][1][0].shape == (4, 12, 12, 3)

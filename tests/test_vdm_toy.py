@@ -93,3 +93,23 @@ def test_bad_clips_and_settings_are_value_errors(tmp_path):
     with pytest.raises(ValueError, match="need steps > 0"):
         train_toy_text_to_video(MovingDigitsTrain(**TINY), tmp_path / "m", **{**TRAIN, "steps": 0})
     assert not (tmp_path / "m").exists()
+
+
+def test_the_text_encoder_stays_at_its_initialisation_by_default(trained, tmp_path):
+    """text_encoder_lr=0 (the default) freezes the encoder: its saved weights equal a fresh one built from the same
+    seed; a positive rate trains it (the weights move)."""
+    from transformers import CLIPTextModel
+
+    from bench.methods.bright_ending.toy import build_text_encoder, write_caption_tokenizer
+
+    train, folder = trained
+    torch.manual_seed(TRAIN["seed"])
+    fresh = build_text_encoder(write_caption_tokenizer(sorted(set(train.captions)), tmp_path / "tok"))
+    saved = CLIPTextModel.from_pretrained(folder / "text_encoder")
+    for name, value in fresh.state_dict().items():
+        assert torch.equal(saved.state_dict()[name], value), name
+    moved = train_toy_text_to_video(train, tmp_path / "trained_encoder", **{**TRAIN, "text_encoder_lr": 3e-3})
+    moved_encoder = CLIPTextModel.from_pretrained(moved / "text_encoder")
+    weight = next(name for name in fresh.state_dict() if name.endswith("token_embedding.weight"))
+    assert not torch.equal(moved_encoder.state_dict()[weight], fresh.state_dict()[weight])
+    assert json.loads((moved / "toy.json").read_text())["text_encoder_lr"] == 3e-3

@@ -26,7 +26,7 @@ from bench.registry import METHODS
 from bench.store import Columns
 
 LABEL = "re-implementation; thresholds not from the paper"
-RAGGED = ("gt_images", "paraphrases", "token_ids")
+RAGGED = ("gt_images", "gt_videos", "paraphrases", "token_ids")
 
 
 @METHODS.register_module()

@@ -17,7 +17,6 @@ coarser ones (12² and 6² on a 24 canvas). The scheduler is the Bright Ending t
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,22 +24,25 @@ from typing import Any
 import torch
 
 from bench.methods.bright_ending.toy import (ATTENTION_HEADS, SCHEDULER_CONFIG, build_scheduler, build_text_encoder,
-                                             write_caption_tokenizer, write_model_index)
-from bench.progress import progress
+                                             fit_caption_conditioned, write_caption_tokenizer, write_model_index)
 
-# Measured 2026-12-06 on the loaded 2-core dev machine (other jobs running), batch 16, 8-frame clips, training step
-# (forward + backward + AdamW), seconds: canvas 24, channels (16, 32, 32): 3.70 (torch threads 1), 2.24 (threads 2);
-# canvas 16, (16, 32): 1.44 (1 thread); canvas 16, (8, 16): 0.81-0.89 (1 thread), 0.64 (2 threads, 6-step runs).
-# Half the step is CPU attention (the temporal transformers over size² sequences of F frames and the
-# cross-attention levels). At canvas 16, (8, 16), MovingDigitsTrain
-# defaults (264 clips), DDIM 15 steps, CFG 1 and 3, 2 videos per prompt, mean over aligned frames of the per-frame
-# pixel correlation: nothing memorizes at a 20-40 s budget: 50 steps (40 s) content prompt vs its own duplicated
-# clip 0.03, vs any training clip 0.16, ordinary prompts vs any clip 0.18; 400 steps (335 s, loss 0.47 -> 0.044):
-# 0.09 / 0.28 / 0.30 (samples still have a grey background: the model's x0 estimate from pure noise is not yet the
-# data's black); 1000 steps (844 s, loss 0.035): 0.13 / 0.38 / 0.40 at CFG 1, 0.12 / 0.33 / 0.36 at CFG 3. So
-# the content prompts' generations are no closer to their duplicated clip than ordinary ones are to some clip: this
-# toy does not memorize within 15 minutes of one core; content memorization needs a longer budget or an easier set
-# (fewer ordinary clips, a larger lr), not measured.
+# Measured 2026-12-06 on the loaded 2-core dev machine, one torch thread per run unless said, DDIM 10 steps, 2 videos
+# per prompt, whole-clip pixel correlation of a content prompt's videos with its duplicated clip ("own") and with the
+# nearest training clip ("any"), Wen magnitude AUC of the planted prompts against the 10 class prompts:
+# - the first runs trained the text encoder jointly (lr 3e-3): canvas 16, 264 clips, 50 / 400 / 1000 steps of batch
+#   16 gave own 0.03 / 0.09 / 0.13 while ordinary prompts reached 0.18 / 0.30 / 0.40 with some clip. The cause: the
+#   encoder collapsed (two captions' states 0.5 apart at norm 36 after 150 steps, 5.8 apart at initialisation) and
+#   the UNet's ε was the same for the right, a wrong and the empty caption (to 4 decimals): no conditioning at all.
+# - frozen random encoder (``text_encoder_lr=0``, now the default), canvas 16, 6 frames, 84 clips, 150 steps of
+#   batch 16: conditioning is learned (magnitude AUC 0.85 / 1.00 for content / motion prompts at lr 1e-2) but own
+#   stays 0.05; 400 steps: own 0.04 and the content AUC falls to 0.00 (planted prompts below the class ones).
+# - canvas 12, 4 frames, 74 clips, lr 1e-2: 300 steps of batch 16: own 0.22-0.23 (any 0.35); 600 steps of batch 4:
+#   the task's GSSCD 0.61 for content prompts vs 0.72 for motion prompts (8 references each), OFS-k 0.98 for both
+#   (Farneback on 12-pixel frames does not separate), magnitude AUC 0.75 / 0.85; 1200 steps: own 0.16.
+# - only the 4 content clips (32 items), 150-600 steps, channels (8, 16) or (16, 32): own 0.25-0.33 while the same
+#   videos correlate 0.42-0.51 with ANOTHER content clip: the model makes training-like clips but does not tie them
+#   to their caption. A jointly trained encoder at lr 1e-3 (600 steps of batch 4): own 0.16.
+# So within minutes of one core this toy does not copy its duplicated clips, and the demo stays a draft.
 BLOCK_OUT_CHANNELS = (8, 16)
 
 
@@ -90,15 +92,15 @@ def _finished(folder: Path, wanted: dict[str, Any]) -> bool:
 def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | torch.device = "cpu", steps: int = 200,
                             batch_size: int = 16, lr: float = 3e-3, seed: int = 0, caption_dropout: float = 0.1,
                             block_out_channels: Sequence[int] = BLOCK_OUT_CHANNELS,
-                            show_progress: bool = True) -> Path:
-    """Train the video UNet and the text encoder jointly on ``train_set`` (:class:`MovingDigitsTrain`-style items,
-    ``video`` (F, 1, s, s) in [0, 1] mapped to [-1, 1], ``caption``) with the ε-prediction DDPM MSE, and save the
-    pixel-space ``TextToVideoSDPipeline`` folder ``folder``; returns it.
+                            text_encoder_lr: float = 0.0, show_progress: bool = True) -> Path:
+    """Train the video UNet (and the text encoder when ``text_encoder_lr`` > 0) on ``train_set``
+    (:class:`MovingDigitsTrain`-style items, ``video`` (F, 1, s, s) in [0, 1] mapped to [-1, 1], ``caption``) with
+    the ε-prediction DDPM MSE (:func:`~bench.methods.bright_ending.toy.fit_caption_conditioned`: batches, caption
+    dropout, seeding), and save the pixel-space ``TextToVideoSDPipeline`` folder ``folder``; returns it.
 
-    Each step draws ``batch_size`` clips uniformly with replacement, replaces a caption by "" with probability
-    ``caption_dropout`` (classifier-free guidance needs an unconditional model), a timestep uniform in 0..999 and
-    Gaussian noise, all from one ``torch.Generator(seed)`` on the CPU. AdamW (``lr``, weight decay 0), no
-    schedule. Torch's thread count is the caller's.
+    The text encoder stays at its random initialisation by default (``text_encoder_lr=0``): trained jointly it
+    collapsed to one output for every caption and the UNet ignored the text (the module's measurements). Torch's
+    thread count is the caller's.
 
     ``folder`` gets ``unet/``, ``text_encoder/``, ``tokenizer/``, ``scheduler/``, ``model_index.json`` (no
     ``vae``) and, last, ``toy.json`` (settings, loss curve, time per step). Resume: a folder with ``toy.json`` from
@@ -106,12 +108,14 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
     ``fingerprint()`` where it has one)
     is returned at once; from other settings it is a ValueError.
     """
-    if steps <= 0 or batch_size <= 0 or lr <= 0 or not 0 <= caption_dropout < 1:
-        raise ValueError(f"train_toy_text_to_video: need steps > 0, batch_size > 0, lr > 0 and 0 <= caption_dropout "
-                         f"< 1, got steps={steps}, batch_size={batch_size}, lr={lr}, caption_dropout={caption_dropout}")
+    if steps <= 0 or batch_size <= 0 or lr <= 0 or text_encoder_lr < 0 or not 0 <= caption_dropout < 1:
+        raise ValueError(f"train_toy_text_to_video: need steps > 0, batch_size > 0, lr > 0, text_encoder_lr >= 0 "
+                         f"and 0 <= caption_dropout < 1, got steps={steps}, batch_size={batch_size}, lr={lr}, "
+                         f"text_encoder_lr={text_encoder_lr}, caption_dropout={caption_dropout}")
     folder = Path(folder)
     clips, item_captions = _clips(train_set)
-    wanted = {"steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed, "caption_dropout": caption_dropout,
+    wanted = {"steps": steps, "batch_size": batch_size, "lr": lr, "text_encoder_lr": text_encoder_lr, "seed": seed,
+              "caption_dropout": caption_dropout,
               "unet_block_out_channels": list(block_out_channels), "num_clips": len(clips),
               "frames": int(clips.shape[2]), "size": int(clips.shape[-1])}
     fingerprint = getattr(train_set, "fingerprint", None)
@@ -127,31 +131,10 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
     text_encoder = build_text_encoder(tokenizer).to(device)
     unet = build_video_unet(clips.shape[-1], text_encoder.config.hidden_size, block_out_channels).to(device)
     scheduler = build_scheduler()
-    ids = tokenizer([*captions, ""], padding="max_length", max_length=tokenizer.model_max_length,
-                    return_tensors="pt").input_ids.to(device)
-    alphas = scheduler.alphas_cumprod.float()
-    optimizer = torch.optim.AdamW([*unet.parameters(), *text_encoder.parameters()], lr=lr, weight_decay=0.0)
-    generator = torch.Generator().manual_seed(seed)
-    unet.train()
-    text_encoder.train()
-    losses, started = [], time.perf_counter()
-    for _ in progress(range(steps), desc="toy text-to-video", unit="step", show=show_progress):
-        picked = torch.randint(len(clips), (batch_size,), generator=generator)
-        dropped = torch.rand(batch_size, generator=generator) < caption_dropout
-        timesteps = torch.randint(scheduler.config.num_train_timesteps, (batch_size,), generator=generator)
-        noise = torch.randn(batch_size, *clips.shape[1:], generator=generator)
-        which = torch.where(dropped, len(captions), caption_of[picked])
-        a = alphas[timesteps].view(-1, 1, 1, 1, 1)
-        noisy = (a.sqrt() * clips[picked] + (1 - a).sqrt() * noise).to(device)
-        states = text_encoder(ids)[0][which.to(device)]  # every distinct caption once, then gathered
-        loss = torch.nn.functional.mse_loss(unet(noisy, timesteps.to(device), states).sample, noise.to(device))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
-    seconds = time.perf_counter() - started
-    unet.eval()
-    text_encoder.eval()
+    losses, seconds = fit_caption_conditioned(
+        unet, text_encoder, tokenizer, captions, clips, caption_of, scheduler, steps=steps, batch_size=batch_size,
+        lr=lr, text_encoder_lr=text_encoder_lr, seed=seed, caption_dropout=caption_dropout, device=device,
+        desc="toy text-to-video", show_progress=show_progress)
     unet.save_pretrained(str(folder / "unet"))
     text_encoder.save_pretrained(str(folder / "text_encoder"))
     scheduler.save_pretrained(str(folder / "scheduler"))
