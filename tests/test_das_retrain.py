@@ -3,6 +3,7 @@
 subsets, and LDSGroundTruth's train stage (whole, and split by ``subsets`` over a shared artefact)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -151,7 +152,11 @@ def test_lds_ground_truth_fit_fills_the_artefact_and_reports_its_spread(tmp_path
     labels = digits("train").targets.numpy()
     np.testing.assert_array_equal(artefact.masks(), sample_subsets(8, 3, 0.5, 42, labels=labels))
     summary = (tmp_path / "train" / "retrain_summary.json").read_text()
-    assert summary.count('"subset"') == 3
+    record = json.loads(summary)
+    assert [(e["subset"], e["seed"]) for e in record["trained"]] == [(0, 0), (1, 0), (2, 0)]
+    assert record["remaining"] == 0 and record["total_seconds"] > 0
+    assert record["mean_seconds"] == pytest.approx(record["mean_train_seconds"] + record["mean_loss_seconds"],
+                                                   abs=1e-3)
     assert method.fit(digits("train"), None, tmp_path / "train", CPU, epochs=1, batch_size=8, lr=1e-3) == folder
     assert (tmp_path / "train" / "retrain_summary.json").read_text() == summary  # complete: nothing retrained
     with pytest.raises(StoreError, match="different training_config_sha256"):  # another recipe, same folder
@@ -176,6 +181,9 @@ def test_subsets_option_writes_only_its_entries_into_the_shared_artefact(tmp_pat
     monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "results"))
     with pytest.raises(ValueError, match="set 'artefact_dir' to the folder the other workers share"):
         ground_truth(subsets=[1])
+    with pytest.raises(ValueError, match=r"stratify_key 'label' is not a key of the training items \(they hold "
+                                         r"\['image', 'target'\]\)"):
+        ground_truth(stratify_key="label").fit(digits("train"), None, tmp_path / "w0", CPU, epochs=1)
     worker = ground_truth(subsets=1, artefact_dir="lds/tiny")
     folder = worker.fit(digits("train"), None, tmp_path / "w1", CPU, epochs=1, batch_size=8, lr=1e-3)
     assert folder == tmp_path / "results" / "lds" / "tiny"

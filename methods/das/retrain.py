@@ -115,6 +115,10 @@ class LDSGroundTruth(Method):
                              "give a bench dataset (the artefact records which training set its subsets index)")
         labels = None
         if self.stratify_key is not None:
+            if self.stratify_key not in train_set[0]:
+                raise ValueError(f"LDSGroundTruth: stratify_key {self.stratify_key!r} is not a key of the training "
+                                 f"items (they hold {sorted(train_set[0])}); name the label key, or set "
+                                 "stratify_key=None for unstratified subsets")
             labels = np.asarray([int(train_set[i][self.stratify_key]) for i in range(len(train_set))])
         masks = sample_subsets(len(train_set), self.num_subsets, self.alpha, self.subset_seed, labels=labels)
         query_sets = {name: DATASETS.build(dict(spec)) for name, spec in self.query_set_specs.items()}
@@ -143,10 +147,10 @@ class LDSGroundTruth(Method):
         from bench.io import atomic_write_json, read_json
 
         trained = (read_json(path).get("trained", []) if path.is_file() else []) + summary["trained"]
-        seconds = [entry["seconds"] for entry in trained]
+        means = {f"mean_{key}": round(float(np.mean([entry[key] for entry in trained])), 4)
+                 for key in ("seconds", "train_seconds", "loss_seconds")}
         atomic_write_json(path, {"artefact": str(folder), "trained": trained, "remaining": summary["remaining"],
-                                 "total_seconds": round(sum(seconds), 3),
-                                 "mean_seconds": round(float(np.mean(seconds)), 4)})
+                                 "total_seconds": round(sum(entry["seconds"] for entry in trained), 3), **means})
 
     def _train_one(self, subset: Any, seed: int, entry: Path, device: torch.device, resume: bool,
                    train_cfg: dict[str, Any]) -> tuple[torch.nn.Module, Any]:

@@ -66,7 +66,7 @@ def retrain_subsets(artefact: RetrainedLosses, train_set: Any, query_sets: Mappi
         progress: show a progress bar over the entries (on a terminal, :func:`bench.progress.progress`).
 
     Returns:
-        ``{"trained": [{"subset", "seed", "seconds"}...], "skipped": entries already present, "remaining": entries
+        ``{"trained": [{"subset", "seed", "seconds", "train_seconds", "loss_seconds"}...], "skipped": entries already present, "remaining": entries
         of the artefact still missing after this call (other workers' share)}``.
     """
     from bench.progress import progress as progress_bar
@@ -95,8 +95,11 @@ def retrain_subsets(artefact: RetrainedLosses, train_set: Any, query_sets: Mappi
         folder = entry_dir(work_dir, subset, seed)
         start = time.perf_counter()
         unet, scheduler = train_model(Subset(train_set, np.flatnonzero(masks[subset]).tolist()), seed, folder)
+        trained_at = time.perf_counter()
         artefact.write_model(subset, seed, unet, scheduler, {name: queries[name] for name in names})
-        trained.append({"subset": subset, "seed": seed, "seconds": round(time.perf_counter() - start, 4)})
+        done = time.perf_counter()
+        trained.append({"subset": subset, "seed": seed, "seconds": round(done - start, 4),
+                        "train_seconds": round(trained_at - start, 4), "loss_seconds": round(done - trained_at, 4)})
         if not keep_models:
             shutil.rmtree(folder, ignore_errors=True)
     remaining = len({(s, seed) for _, s, seed in artefact.missing()})
