@@ -66,8 +66,9 @@ def retrain_subsets(artefact: RetrainedLosses, train_set: Any, query_sets: Mappi
         progress: show a progress bar over the entries (on a terminal, :func:`bench.progress.progress`).
 
     Returns:
-        ``{"trained": [{"subset", "seed", "seconds", "train_seconds", "loss_seconds"}...], "skipped": entries already present, "remaining": entries
-        of the artefact still missing after this call (other workers' share)}``.
+        ``{"trained": [...], "skipped": entries already present, "remaining": entries of the artefact still
+        missing after this call (other workers' share)}``; each trained entry is ``{"subset", "seed", "seconds",
+        "train_seconds", "loss_seconds"}``.
     """
     from bench.progress import progress as progress_bar
 
@@ -102,6 +103,8 @@ def retrain_subsets(artefact: RetrainedLosses, train_set: Any, query_sets: Mappi
                         "train_seconds": round(trained_at - start, 4), "loss_seconds": round(done - trained_at, 4)})
         if not keep_models:
             shutil.rmtree(folder, ignore_errors=True)
+    if not keep_models and Path(work_dir).is_dir() and not any(Path(work_dir).iterdir()):
+        Path(work_dir).rmdir()  # no empty folder left behind (a worker's entries folder may still be in use)
     remaining = len({(s, seed) for _, s, seed in artefact.missing()})
     return {"trained": trained, "skipped": skipped, "remaining": remaining}
 
