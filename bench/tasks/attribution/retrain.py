@@ -9,6 +9,7 @@ entries already written are never retrained, and entries another worker wrote me
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -104,7 +105,8 @@ def retrain_subsets(artefact: RetrainedLosses, train_set: Any, query_sets: Mappi
         if not keep_models:
             shutil.rmtree(folder, ignore_errors=True)
     if not keep_models and Path(work_dir).is_dir() and not any(Path(work_dir).iterdir()):
-        Path(work_dir).rmdir()  # no empty folder left behind (a worker's entries folder may still be in use)
+        with contextlib.suppress(OSError):  # leave no empty folder; one that filled meanwhile stays
+            Path(work_dir).rmdir()
     remaining = len({(s, seed) for _, s, seed in artefact.missing()})
     return {"trained": trained, "skipped": skipped, "remaining": remaining}
 
