@@ -236,14 +236,18 @@ def _run(name: str, entry: dict[str, Any], ucfg: Any, chash: str, mode: str) -> 
 
 
 def sha256_path(path: str | Path) -> str:
-    """sha256 of a file, or of a folder (a diffusers pipeline) as its sorted relative file names and contents."""
+    """sha256 of a file, or of a folder (a diffusers pipeline) as its sorted relative file names and contents. A
+    folder's run-lock files (:data:`bench.runlock.LOCK_FILE`) are left out: they name the last process that wrote
+    there, not what the folder holds (a product folder that is locked while it is filled, such as a retrained-losses
+    artefact, would otherwise change its hash each time it is reopened)."""
     from bench.io import sha256_file
+    from bench.runlock import LOCK_FILE
 
     path = Path(path)
     if path.is_file():
         return sha256_file(path)
     digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.name != LOCK_FILE):
         digest.update(f"{file.relative_to(path).as_posix()}\0{sha256_file(file)}\n".encode())
     return digest.hexdigest()
 

@@ -280,3 +280,15 @@ def test_data_attribution_task_scores_lds_from_a_stored_run(tmp_path: Path):
         task.evaluate({**outputs, "scores": torch.zeros(4, 9)})
     with pytest.raises(ValueError, match="set task.retrained_losses"):
         TASKS.build(dict(type="data_attribution"))
+
+
+def test_retrained_loss_spread_averages_over_queries():
+    from bench.metrics.attribution import RetrainedLossSpread
+
+    outputs = {"loss_mean": torch.tensor([1.0, 2.0]), "loss_std": torch.tensor([0.1, 0.4])}
+    assert RetrainedLossSpread().compute(outputs) == pytest.approx(
+        {"loss_mean": 1.5, "loss_std": 0.25, "loss_relative_std": 0.15})
+    task = TASKS.build(dict(type="lds_ground_truth"))
+    assert task.evaluate(outputs)["loss_relative_std"] == pytest.approx(0.15)
+    with pytest.raises(ValueError, match="RetrainedLossSpread: no query rows"):
+        RetrainedLossSpread().compute({"loss_mean": torch.zeros(0), "loss_std": torch.zeros(0)})

@@ -153,3 +153,17 @@ def test_configs_without_upstream_keep_their_hash():
         seed = json.loads((path.parent / "provenance.json").read_text())["seeds"]["base_seed"]
         cfg = load_config(f"consistency_calibration/regression_cifar10_r50/{recorded['name']}", {"run.seed": seed})
         assert config_hash(cfg) == recorded["config_sha256"], path
+
+
+def test_a_folder_product_hash_ignores_its_run_lock(tmp_path: Path):
+    from bench.runlock import run_lock
+    from bench.upstream import sha256_path
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "losses.npy").write_bytes(b"abc")
+    before = sha256_path(tmp_path)
+    with run_lock(tmp_path, what="writer", wait=True):  # writes .lock with the holder's pid and time
+        pass
+    assert (tmp_path / ".lock").is_file() and sha256_path(tmp_path) == before
+    (tmp_path / "sub" / "losses.npy").write_bytes(b"abd")
+    assert sha256_path(tmp_path) != before

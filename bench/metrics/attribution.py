@@ -76,3 +76,21 @@ class LDS(Metric):
     def describe(self) -> dict[str, Any]:
         """The artefact scored against, for ``results.json``."""
         return self._artefact().describe(self.query_set)
+
+
+@METRICS.register_module()
+class RetrainedLossSpread(Metric):
+    """How much signal the LDS ground truth holds: over the queries, the mean of ``loss_mean`` (a query's retrained
+    loss averaged over the subsets), of ``loss_std`` (its standard deviation across subsets) and of their ratio
+    ``loss_relative_std``. Rank correlations across subsets can only be as good as that spread is large against the
+    noise of retraining and of the loss estimate."""
+
+    required = ("loss_mean", "loss_std")
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        mean = np.asarray(outputs["loss_mean"], dtype=np.float64).reshape(-1)
+        std = np.asarray(outputs["loss_std"], dtype=np.float64).reshape(-1)
+        if len(mean) == 0:
+            raise ValueError("RetrainedLossSpread: no query rows to summarise")
+        return {"loss_mean": float(mean.mean()), "loss_std": float(std.mean()),
+                "loss_relative_std": float((std / mean).mean())}

@@ -36,3 +36,14 @@ class DataAttributionTask(EvalTask):
             if hasattr(metric, "describe"):
                 facts[self.metric_name(metric, type(metric).__name__)] = metric.describe()
         return {"ground_truth": facts} if facts else {}
+
+
+@TASKS.register_module(name="lds_ground_truth")
+class LDSGroundTruthTask(EvalTask):
+    """A diagnostic of the LDS ground truth itself (no attribution method): one row per query, the method returns
+    ``loss_mean`` and ``loss_std``, the query's retrained loss averaged over the LDS subsets and its spread across
+    them; ``RetrainedLossSpread`` summarises them."""
+
+    required_outputs = ("loss_mean", "loss_std")
+    finite_outputs = ("loss_mean", "loss_std")
+    default_metrics = (dict(type="RetrainedLossSpread"),)
