@@ -1,0 +1,5 @@
+# DAS full demo: demo/das_1_trak against the 64-subset ground truth (demo/full/das_0_groundtruth) at k = 2048.
+_base_ = ["../das_1_trak.py"]
+
+method = dict(k=2048)
+upstream = dict(groundtruth=dict(config="demo/full/das_0_groundtruth"))
