@@ -19,6 +19,7 @@ from bench.tasks.attribution.subsets import sample_subsets
 
 SPLIT = dict(type="Digits2", train_size=12, val_size=6)  # 12 training digits, 6 val, the rest test
 HELDOUT = dict(type="Digits2", train_size=12, val_size=12, split="val")  # minus the 6 eval digits: held out
+SMALL_SPLIT = "train_size=12, val_size=6"  # the same split, written into a config file
 SMALL = dict(num_timesteps=2, k=32, residual_timesteps=4, chunk_size=4, batch_size=4)
 
 
@@ -255,3 +256,45 @@ def test_demo_summary_names_the_winner_and_the_paper_verdict():
     assert "DAS loses to D-TRAK here, unlike the paper" in loss.sentence
     with pytest.raises(ValueError, match=r"run 'das_1_dtrak' lacks \['LDS', 'LDS_stderr'\]"):
         summarize({"das_1_trak": {"metrics": {"LDS": 1.0, "LDS_stderr": 0.1}}})
+
+
+def test_demo_config_passes_the_runner_validate_path_with_its_untrained_model(tmp_path):
+    """``bench validate`` of the demo's base (trains: the untrained UNet is attributed) with a fixed λ and a local
+    artefact path instead of the upstream ground truth, shrunk to seconds (12 training digits)."""
+    from bench.config import configs_root, load_config
+    from bench.runner import validate
+
+    config = tmp_path / "das_validate.py"
+    config.write_text(
+        f'_base_ = ["{configs_root() / "das/_base_/demo_digits2.py"}"]\n'
+        f'dataset = dict({SMALL_SPLIT}, split="val")\n'
+        f'train = dict(dataset=dict({SMALL_SPLIT}, split="train"))\n'
+        f'method = dict(train_set=dict({SMALL_SPLIT}, split="train"), method="das1", lambda_selection=None, lam=1.0,\n'
+        '              num_timesteps=1, k=16, residual_timesteps=2,\n'
+        f'              feature_cache="{tmp_path / "cache"}")\n'
+        'upstream = dict(_delete_=True)\n'
+        f'task = dict(_delete_=True, type="data_attribution", retrained_losses="{tmp_path / "gt"}", query_set="val")\n'
+        'run = dict(batch_size=3, device="cpu")\n')
+    report = validate(load_config(config))
+    assert report["outputs"] == {"scores": (3, 12), "lambda": (3,)}
+    assert report["train_samples"] == 12 and report["weights"].startswith("untrained")
+    assert not (tmp_path / "cache").exists()  # features of the untrained model are not cached
+
+
+def test_residuals_are_computed_once_and_read_back(model_dir, tmp_path, monkeypatch):
+    from bench.methods.das import features
+
+    first = _adapter(model_dir, tmp_path, method="das1")
+    first.setup(torch.device("cpu"))
+    (stored,) = (tmp_path / "cache" / "residuals").glob("*/residuals.npy")
+    assert np.load(stored).shape == (12,) and torch.equal(torch.from_numpy(np.load(stored)), first.residuals)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("residuals recomputed")
+
+    monkeypatch.setattr(features, "train_residuals", refuse)
+    second = _adapter(model_dir, tmp_path, method="das1_sq")
+    second.setup(torch.device("cpu"))
+    assert torch.equal(second.residuals, first.residuals)
+    with pytest.raises(AssertionError, match="recomputed"):  # other residual settings: another key
+        _adapter(model_dir, tmp_path, method="das1", residual_timesteps=5).setup(torch.device("cpu"))

@@ -160,6 +160,7 @@ class DataAttribution(Method):
         self.device = torch.device("cpu")
         self.facts: dict[str, Any] = {}
         self.lambda_facts: dict[str, Any] = {}
+        self.train_fingerprint = ""
 
     # ------------------------------------------------------------------------------------------------ setup
     def _cache_dir(self) -> Path:
@@ -236,23 +237,27 @@ class DataAttribution(Method):
     def _residuals(self, train_set: Any) -> torch.Tensor:
         """DAS's r [N] (:func:`~bench.methods.das.features.train_residuals`), cached beside the features under a key
         of the model, the data and the residual settings."""
-        from bench.io import atomic_writer, sha256_json
+        from bench.io import atomic_write_json, atomic_writer, sha256_json
         from bench.methods.das.features import train_residuals
+        from bench.runlock import run_lock
         from bench.safe_pickle import load_npy
 
         identity = {"format": RESIDUAL_FORMAT, "model_sha256": self.store.identity["model_sha256"],
                     "scheduler": self.store.identity["scheduler"], "dataset_fingerprint": _fingerprint(train_set),
                     "timesteps": self.residual_timesteps, "e_seed": self.settings.e_seed, "noise_batch": 256}
-        path = self._cache_dir() / "residuals" / f"{sha256_json(identity)}.npy"
-        if path.is_file():
-            values = load_npy(path, allow_object=False)
-            if values.shape == (len(train_set),) and np.isfinite(values).all():
-                return torch.from_numpy(np.asarray(values, dtype=np.float32))
-        images = _image_loader(train_set, "train_set")(0, len(train_set))
-        values = train_residuals(self.unet, self.scheduler, images, num_timesteps=self.residual_timesteps,
-                                 e_seed=self.settings.e_seed, noise_batch=256).numpy().astype(np.float32)
-        with atomic_writer(path) as handle:
-            np.save(handle, values)
+        folder = self._cache_dir() / "residuals" / sha256_json(identity)
+        path = folder / "residuals.npy"
+        with run_lock(folder, what="DAS residuals", wait=True):  # one writer; another rank waits, then reads
+            if path.is_file():
+                values = load_npy(path, allow_object=False)
+                if values.shape == (len(train_set),) and np.isfinite(values).all():
+                    return torch.from_numpy(np.asarray(values, dtype=np.float32))
+            images = _image_loader(train_set, "train_set")(0, len(train_set))
+            values = train_residuals(self.unet, self.scheduler, images, num_timesteps=self.residual_timesteps,
+                                     e_seed=self.settings.e_seed, noise_batch=256).numpy().astype(np.float32)
+            with atomic_writer(path) as handle:
+                np.save(handle, values)
+            atomic_write_json(folder / "settings.json", identity)
         return torch.from_numpy(values)
 
     # ------------------------------------------------------------------------------------------------ λ
