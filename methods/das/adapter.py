@@ -222,8 +222,9 @@ class DataAttribution(Method):
             self.setup(device, seed)
             return
         folder = Path(tempfile.mkdtemp(prefix="das-untrained-"))
-        DDPMPipeline(unet=UNet2DModel(**self.unet_config), scheduler=DDPMScheduler(**self.train_scheduler)) \
-            .save_pretrained(folder)
+        pipeline: Any = DDPMPipeline(unet=UNet2DModel(**self.unet_config),
+                                     scheduler=DDPMScheduler(**self.train_scheduler))
+        pipeline.save_pretrained(folder)
         saved = (self.model, self.feature_cache, self.selection)
         self.model, self.feature_cache = str(folder), str(folder / "features")
         if self.selection is not None:  # the held-out ground truth may not exist before the train stage
