@@ -11,7 +11,10 @@ def test_config_cells_map_each_trident_config_to_its_cell():
     assert len(cells) == 32 and all(len(names) == 1 for names in cells.values())
     voc21 = cell_key("main", {"backbone": "CLIP ViT-B/16", "method": "Trident", "dataset": "VOC21"}, "mIoU")
     assert cells[voc21] == ("trident/voc21.py",)
-    assert config_cells("das") == {}  # no configs yet
+    assert config_cells("collage_prompting") == {}  # reported numbers only, no configs
+    das = config_cells("das")  # the CIFAR-2 re-run cells; the DAS-minus-D-TRAK gains need two runs, no one config
+    assert das[cell_key("lds_rerun_ltw", {"dataset": "CIFAR-2", "method": "DAS"}, "LDS")] == ("das/lds_cifar2_das.py",)
+    assert not any(key[0] == "lds_gain_vs_dtrak" for key in das)
     amg = config_cells("amg")
     main = cell_key("main_cifar10_uncond", {"dataset": "CIFAR-10", "model": "iDDPM (unconditional)",
                                             "method": "AMG (Main)"}, "nL2 Top5%")
@@ -41,11 +44,12 @@ def test_paper_table_notes_the_cells_no_config_fills(tmp_path):
 def test_every_paper_adapter_declares_a_valid_status_file():
     root = methods_root()
     papers = [r.slug for r in load_all() if (root / r.slug / "__init__.py").is_file()]
-    assert len(papers) == 12
+    assert len(papers) == 13
     for slug in papers:
         status = adapter_status(slug)
         assert status["implementation"] in ("faithful", "re-implementation"), slug
-    assert adapter_status("das") is None  # reported numbers only, no adapter folder
+    assert adapter_status("collage_prompting") is None  # reported numbers only, no adapter folder
+    assert adapter_status("das")["implementation"] == "re-implementation" and "in_progress" in adapter_status("das")
 
 
 @pytest.mark.parametrize("text, message", [

@@ -1,0 +1,300 @@
+"""The DataAttribution adapter: its scores are the scores module's on directly computed features, λ is the held-out
+argmax, the feature store resumes across setups, bad input is a clear error, the configs validate, and the demo
+summary says which method wins."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bench.methods.das.adapter import DataAttribution
+from bench.methods.das.features import build_projector, per_sample_features, select_parameters, train_residuals
+from bench.methods.das.scores import attribution_scores
+from bench.registry import DATASETS
+from bench.tasks.attribution.ground_truth import RetrainedLosses
+from bench.tasks.attribution.lds import linear_datamodel_score
+from bench.tasks.attribution.subsets import sample_subsets
+
+SPLIT = dict(type="Digits2", train_size=12, val_size=6)  # 12 training digits, 6 val, the rest test
+HELDOUT = dict(type="Digits2", train_size=12, val_size=12, split="val")  # minus the 6 eval digits: held out
+SMALL_SPLIT = "train_size=12, val_size=6"  # the same split, written into a config file
+SMALL = dict(num_timesteps=2, k=32, residual_timesteps=4, chunk_size=4, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A tiny UNet2DModel pipeline folder (1 channel, 16 px, one attention block), as train_ddpm writes them."""
+    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    unet = UNet2DModel(sample_size=16, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
+                       down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                       up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=4)
+    folder = tmp_path_factory.mktemp("das_model") / "model"
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=1000)).save_pretrained(folder)
+    return folder
+
+
+def _images(spec):
+    dataset = DATASETS.build(spec)
+    return dataset, torch.stack([dataset[i]["image"] for i in range(len(dataset))])
+
+
+def _adapter(model_dir, tmp_path, **kwargs):
+    options = {"method": "das1", "lam": 0.5, **SMALL, **kwargs}
+    return DataAttribution(train_set={**SPLIT, "split": "train"}, model=str(model_dir),
+                           feature_cache=str(tmp_path / "cache"), **options)
+
+
+def _direct_features(adapter, images, normalize, output, noise_batch):
+    """Features computed without the store: per_sample_features, then a fresh projector of the same seed."""
+    grads = per_sample_features(adapter.unet, adapter.scheduler, images, timesteps=[0, 500], output=output,
+                                normalize=normalize, noise_batch=noise_batch)
+    dim = sum(p.numel() for p in select_parameters(adapter.unet).values())
+    return build_projector(dim, 32, seed=42, backend="basic").project(grads)
+
+
+@pytest.mark.parametrize("method, output, normalize, noise_batch", [
+    ("trak", "mse", False, 52), ("dtrak", "mean-squared-l2-norm", False, 52), ("das0", "mean", True, 16)])
+def test_predict_equals_attribution_scores_on_direct_features(model_dir, tmp_path, method, output, normalize,
+                                                              noise_batch):
+    adapter = _adapter(model_dir, tmp_path, method=method)
+    assert (adapter.settings.output, adapter.settings.normalize, adapter.settings.noise_batch) == \
+        (output, normalize, noise_batch)  # each method's code defaults
+    adapter.setup(torch.device("cpu"))
+    _, train = _images({**SPLIT, "split": "train"})
+    _, val = _images({**SPLIT, "split": "val"})
+    with torch.inference_mode():  # as the runner predicts
+        out = adapter.predict({"image": val[:4], "index": torch.arange(4)}, torch.zeros(4))
+    phi = _direct_features(adapter, train, normalize, output, noise_batch)
+    queries = _direct_features(adapter, val[:4], normalize, output, noise_batch)
+    residuals = train_residuals(adapter.unet, adapter.scheduler, train, num_timesteps=4) \
+        if method.startswith("das") else None
+    expected = attribution_scores(queries, phi, method, 0.5, residuals)
+    assert out["scores"].dtype == torch.float32 and out["scores"].shape == (4, 12)
+    torch.testing.assert_close(out["scores"].double(), expected, rtol=2e-4, atol=1e-5)
+    assert out["lambda"].tolist() == [0.5] * 4
+    provenance = adapter.provenance()
+    assert provenance["features"]["complete"] and provenance["settings"]["k"] == 32
+    assert provenance["lambda_selection"] == "fixed" and provenance["residual_timesteps"] == (
+        4 if method.startswith("das") else None)
+
+
+def _ground_truth(folder, train, query_sets):
+    """A RetrainedLosses artefact with 8 subsets × 1 seed: each query's loss falls with the number of its
+    class-mates a subset keeps, plus seeded noise (a linear datamodel with a known signal)."""
+    masks = sample_subsets(len(train), 8, alpha=0.5, seed=42, labels=train.targets.numpy())
+    specs = {name: {"sample_ids": [ds.sample_id(i) for i in range(len(ds))]} for name, ds in query_sets.items()}
+    artefact = RetrainedLosses.create(folder, masks=masks, seeds=[0], alpha=0.5, train_fingerprint=train.fingerprint(),
+                                      query_sets=specs, training_config_sha256="test")
+    rng = np.random.default_rng(0)
+    same = {name: (ds.targets.numpy()[None, :] == train.targets.numpy()[:, None]).astype(float)
+            for name, ds in query_sets.items()}
+    for s in range(8):
+        artefact.write(s, 0, {name: -(masks[s] @ same[name]) * 0.01 + rng.normal(0, 0.01, len(ds))
+                              for name, ds in query_sets.items()})
+    return artefact
+
+
+def test_lambda_selection_picks_the_heldout_argmax_and_records_best_over_grid(model_dir, tmp_path):
+    train, train_images = _images({**SPLIT, "split": "train"})
+    val, val_images = _images({**SPLIT, "split": "val"})
+    wide, wide_images = _images(HELDOUT)
+    eval_ids = {val.sample_id(i) for i in range(len(val))}
+    keep = [i for i in range(len(wide)) if wide.sample_id(i) not in eval_ids]
+    artefact = _ground_truth(tmp_path / "gt", train, {"val": val, "wide": wide})
+    grid = (0.01, 1.0, 100.0, 1e4)
+    adapter = _adapter(model_dir, tmp_path, method="dtrak", lam=None, lambda_selection=dict(
+        retrained_losses=str(artefact.folder), query_set="wide", queries=HELDOUT, exclude={**SPLIT, "split": "val"},
+        grid=grid, test=dict(query_set="val", queries={**SPLIT, "split": "val"})))
+    adapter.setup(torch.device("cpu"))
+
+    phi = _direct_features(adapter, train_images, False, "mean-squared-l2-norm", 52)
+    masks = artefact.masks()
+
+    def lds_table(features, columns, name):
+        losses = artefact.mean_losses(name)[:, columns]
+        return [float(np.nanmean(linear_datamodel_score(attribution_scores(features, phi, "dtrak", lam).numpy(),
+                                                        masks, losses))) * 100 for lam in grid]
+
+    # the held-out queries' noise rows are their positions in the filtered set (0..5), as the store computes them
+    table = lds_table(_direct_features(adapter, wide_images[keep], False, "mean-squared-l2-norm", 52), keep, "wide")
+    chosen = adapter.lambda_facts["selected"]
+    assert chosen["label"] == "selected on held-out queries" and chosen["num_queries"] == len(keep) == 6
+    assert [row[1] for row in chosen["table"]] == pytest.approx(table, abs=1e-3)
+    assert adapter.lam == grid[int(np.argmax(table))] == chosen["lambda"]
+    test_table = lds_table(_direct_features(adapter, val_images, False, "mean-squared-l2-norm", 52),
+                           list(range(len(val))), "val")
+    best = adapter.lambda_facts["best_over_grid"]
+    assert best["label"] == "selected on test, as published"
+    assert best["LDS"] == pytest.approx(max(test_table), abs=1e-3)
+    fitted = adapter.fitted_values()
+    assert set(fitted) == {"lambda", "LDS_heldout", "LDS_best_over_grid", "lambda_best_over_grid"}
+    assert fitted["lambda"] == adapter.lam and fitted["LDS_heldout"] == pytest.approx(max(table), abs=1e-3)
+    assert all(math.isfinite(v) for v in fitted.values())
+
+
+def test_feature_store_resumes_across_two_setups(model_dir, tmp_path, monkeypatch):
+    from bench.methods.das import features
+
+    original = features.FeatureStore._project
+    calls = []
+
+    def interrupted(self, images, start):
+        calls.append(start)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # killed during the second chunk
+        return original(self, images, start)
+
+    monkeypatch.setattr(features.FeatureStore, "_project", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _adapter(model_dir, tmp_path, method="trak").setup(torch.device("cpu"))
+    assert calls == [0, 4]
+    calls.clear()
+    monkeypatch.setattr(features.FeatureStore, "_project", lambda self, images, start: (
+        calls.append(start), original(self, images, start))[1])
+    resumed = _adapter(model_dir, tmp_path, method="trak")
+    resumed.setup(torch.device("cpu"))
+    assert calls == [4, 8]  # the first chunk is not recomputed
+    fresh = _adapter(model_dir, tmp_path / "other", method="trak")
+    fresh.setup(torch.device("cpu"))
+    torch.testing.assert_close(resumed.kernel.features, fresh.kernel.features)
+    calls.clear()
+    _adapter(model_dir, tmp_path, method="dtrak", output="mse", noise_batch=52).setup(torch.device("cpu"))
+    assert calls == []  # the same features under another score method: read from the store
+    assert resumed.provenance()["features"]["key"] == fresh.provenance()["features"]["key"]
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(method="das2"), ValueError, r"method 'das2' is not one of \['trak', .*\]\. Did you mean"),
+    (dict(lam=None), ValueError, r"give exactly one of 'lam' .* and 'lambda_selection'"),
+    (dict(lambda_selection=dict(retrained_losses="x", query_set="val")), ValueError, r"give exactly one of 'lam'"),
+    (dict(lam=None, lambda_selection=dict(retrained_losses="x", query_set="val")), ValueError,
+     r"lambda_selection needs \['queries'\]"),
+    (dict(lam=None, lambda_selection=dict(retrained_losses="x", query_set="v", queries={}, gird=[1.0])), ValueError,
+     r"unknown key\(s\) \['gird'\].*Did you mean 'grid'"),
+    (dict(parameters="unet"), ValueError, r"parameters must be one of \['all', 'lora'\], got 'unet'"),
+    (dict(lam=-1.0), ValueError, r"lam must be a finite λ > 0, got -1\.0"),
+    (dict(output="mean-squared"), ValueError, r"model output 'mean-squared' is not one of"),
+])
+def test_bad_settings_are_clear_errors(tmp_path, kwargs, error, message):
+    options = {"method": "das1", "lam": 1.0, **kwargs}
+    with pytest.raises(error, match=message):
+        DataAttribution(train_set={**SPLIT, "split": "train"}, model=str(tmp_path), **options)
+
+
+def test_missing_model_folder_and_foreign_ground_truth_are_clear_errors(model_dir, tmp_path):
+    from bench.methods.diffusion.unet import ModelLayoutError
+
+    missing = DataAttribution(train_set={**SPLIT, "split": "train"}, model=str(tmp_path / "nowhere"), lam=1.0)
+    with pytest.raises(ModelLayoutError, match=r"model folder not found\n  path: .*nowhere"):
+        missing.setup(torch.device("cpu"))
+    other, _ = _images({"type": "Digits2", "train_size": 12, "val_size": 6, "split_seed": 1, "split": "train"})
+    val, _ = _images({**SPLIT, "split": "val"})
+    artefact = _ground_truth(tmp_path / "gt", other, {"val": val})
+    adapter = _adapter(model_dir, tmp_path, method="trak", lam=None, lambda_selection=dict(
+        retrained_losses=str(artefact.folder), query_set="val", queries={**SPLIT, "split": "val"}))
+    with pytest.raises(ValueError, match=r"retrained losses in .*gt were computed for another training set"):
+        adapter.setup(torch.device("cpu"))
+
+
+def test_configs_load_build_and_fill_the_rerun_cells():
+    from bench.catalogue import config_cells
+    from bench.config import configs_root, load_config, to_plain
+    from bench.registry import METHODS, TASKS
+    from bench.reported import cell_key
+
+    paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/das_1_*.py")) + \
+        sorted(configs_root().glob("demo/full/das_1_*.py"))
+    assert len(paths) == 9
+    built = {}
+    for path in paths:
+        cfg = load_config(path)
+        built[path.name, path.parent.name] = METHODS.build(to_plain(cfg.method))
+        TASKS.build(to_plain(cfg.task))
+    assert {m.method for m in built.values()} == {"trak", "dtrak", "das1"}
+    assert built["lds_cifar2_dtrak.py", "das"].settings.k == 32768
+    assert built["das_1_das.py", "full"].settings.k == 2048
+    cells = config_cells("das")
+    for method in ("TRAK", "D-TRAK", "DAS"):
+        key = cell_key("lds_rerun_ltw", {"dataset": "CIFAR-2", "method": method}, "LDS")
+        assert cells[key] == (f"das/lds_cifar2_{method.lower().replace('-', '')}.py",)
+
+
+def test_demo_configs_share_one_train_stage():
+    from bench.config import configs_root, load_config
+    from bench.results import train_dir_for
+
+    dirs = {train_dir_for(load_config(configs_root() / f"demo/das_1_{m}.py")) for m in ("trak", "dtrak", "das")}
+    assert len(dirs) == 1
+
+
+def _runs(trak, dtrak, das, se=1.0, best=None):
+    def run(value):
+        metrics = {"LDS": value, "LDS_stderr": se}
+        if best is not None:
+            metrics["LDS_best_over_grid"] = value + best
+        return {"metrics": metrics}
+    return {"das_1_trak": run(trak), "das_1_dtrak": run(dtrak), "das_1_das": run(das)}
+
+
+def test_demo_summary_names_the_winner_and_the_paper_verdict():
+    from bench.methods.das.demo import summarize
+
+    summary = summarize(_runs(10.0, 15.0, 25.0, best=2.0))
+    assert summary.headline == {"LDS TRAK": 10.0, "LDS D-TRAK": 15.0, "LDS DAS": 25.0, "DAS − D-TRAK": 10.0}
+    assert "DAS leads D-TRAK by 10.0 points (beyond the noise of ±2.8)" in summary.sentence
+    assert "DAS beats D-TRAK as the paper reports" in summary.sentence
+    assert "as published) DAS 27.0, D-TRAK 17.0, TRAK 12.0" in summary.sentence
+    tie = summarize(_runs(10.0, 20.0, 21.0, se=2.0))
+    assert "within the noise" in tie.sentence and "do not differ beyond noise" in tie.sentence
+    assert "as published" not in tie.sentence
+    loss = summarize(_runs(10.0, 30.0, 20.0, se=1.0))
+    assert loss.sentence.startswith("Val LDS (%, λ chosen on held-out digits): D-TRAK 30.0")
+    assert "DAS loses to D-TRAK here, unlike the paper" in loss.sentence
+    with pytest.raises(ValueError, match=r"run 'das_1_dtrak' lacks \['LDS', 'LDS_stderr'\]"):
+        summarize({"das_1_trak": {"metrics": {"LDS": 1.0, "LDS_stderr": 0.1}}})
+
+
+def test_demo_config_passes_the_runner_validate_path_with_its_untrained_model(tmp_path):
+    """``bench validate`` of the demo's base (trains: the untrained UNet is attributed) with a fixed λ and a local
+    artefact path instead of the upstream ground truth, shrunk to seconds (12 training digits)."""
+    from bench.config import configs_root, load_config
+    from bench.runner import validate
+
+    config = tmp_path / "das_validate.py"
+    config.write_text(
+        f'_base_ = ["{configs_root() / "das/_base_/demo_digits2.py"}"]\n'
+        f'dataset = dict({SMALL_SPLIT}, split="val")\n'
+        f'train = dict(dataset=dict({SMALL_SPLIT}, split="train"))\n'
+        f'method = dict(train_set=dict({SMALL_SPLIT}, split="train"), method="das1", lambda_selection=None, lam=1.0,\n'
+        '              num_timesteps=1, k=16, residual_timesteps=2,\n'
+        f'              feature_cache="{tmp_path / "cache"}")\n'
+        'upstream = dict(_delete_=True)\n'
+        f'task = dict(_delete_=True, type="data_attribution", retrained_losses="{tmp_path / "gt"}", query_set="val")\n'
+        'run = dict(batch_size=3, device="cpu")\n')
+    report = validate(load_config(config))
+    assert report["outputs"] == {"scores": (3, 12), "lambda": (3,)}
+    assert report["train_samples"] == 12 and report["weights"].startswith("untrained")
+    assert not (tmp_path / "cache").exists()  # features of the untrained model are not cached
+
+
+def test_residuals_are_computed_once_and_read_back(model_dir, tmp_path, monkeypatch):
+    from bench.methods.das import features
+
+    first = _adapter(model_dir, tmp_path, method="das1")
+    first.setup(torch.device("cpu"))
+    (stored,) = (tmp_path / "cache" / "residuals").glob("*/residuals.npy")
+    assert np.load(stored).shape == (12,) and torch.equal(torch.from_numpy(np.load(stored)), first.residuals)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("residuals recomputed")
+
+    monkeypatch.setattr(features, "train_residuals", refuse)
+    second = _adapter(model_dir, tmp_path, method="das1_sq")
+    second.setup(torch.device("cpu"))
+    assert torch.equal(second.residuals, first.residuals)
+    with pytest.raises(AssertionError, match="recomputed"):  # other residual settings: another key
+        _adapter(model_dir, tmp_path, method="das1", residual_timesteps=5).setup(torch.device("cpu"))
