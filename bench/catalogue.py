@@ -87,7 +87,9 @@ def paper_status(report: PaperReport) -> dict[str, Any]:
     adapter = adapter_status(slug) or {}
     configs = sorted(str(p.relative_to(configs_root())) for p in (configs_root() / slug).rglob("*.py")) \
         if (configs_root() / slug).is_dir() else []
-    demos = sorted(str(p.relative_to(configs_root())) for p in (configs_root() / "demo").glob(f"{slug}*.py"))
+    demo_root = configs_root() / "demo"  # quick and full profiles (a demo too long for the quick one is full only)
+    demos = sorted(str(p.relative_to(configs_root()))
+                   for p in [*demo_root.glob(f"{slug}*.py"), *(demo_root / "full").glob(f"{slug}*.py")])
     implementation = adapter.get("implementation")
     if not adapter:
         status = "not started: reported numbers only"

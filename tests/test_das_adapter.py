@@ -206,9 +206,8 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.registry import METHODS, TASKS
     from bench.reported import cell_key
 
-    paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/das_1_*.py")) + \
-        sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 9
+    paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
+    assert len(paths) == 6 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
     built = {}
     for path in paths:
         cfg = load_config(path)
@@ -216,7 +215,7 @@ def test_configs_load_build_and_fill_the_rerun_cells():
         TASKS.build(to_plain(cfg.task))
     assert {m.method for m in built.values()} == {"trak", "dtrak", "das1"}
     assert built["lds_cifar2_dtrak.py", "das"].settings.k == 32768
-    assert built["das_1_das.py", "full"].settings.k == 2048
+    assert built["das_1_das.py", "full"].settings.k == 512
     cells = config_cells("das")
     for method in ("TRAK", "D-TRAK", "DAS"):
         key = cell_key("lds_rerun_ltw", {"dataset": "CIFAR-2", "method": method}, "LDS")
@@ -227,7 +226,7 @@ def test_demo_configs_share_one_train_stage():
     from bench.config import configs_root, load_config
     from bench.results import train_dir_for
 
-    dirs = {train_dir_for(load_config(configs_root() / f"demo/das_1_{m}.py")) for m in ("trak", "dtrak", "das")}
+    dirs = {train_dir_for(load_config(configs_root() / f"demo/full/das_1_{m}.py")) for m in ("trak", "dtrak", "das")}
     assert len(dirs) == 1
 
 

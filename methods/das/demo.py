@@ -1,9 +1,11 @@
 """The DAS demo's summary: TRAK, D-TRAK and DAS attributing the val digits of digits-2 to the training digits of
-a tiny DDPM, scored by the LDS against models really retrained on random half subsets (``demo/das_0_groundtruth``).
+a tiny DDPM, scored by the LDS against models really retrained on random half subsets
+(``demo/full/das_0_groundtruth``).
 
-Runs (``configs/demo/das_1_*``): ``das_1_trak``, ``das_1_dtrak`` and ``das_1_das`` share the full-data model (one
-train stage) and the ground truth; each chooses λ on the held-out test digits. The paper's claim (secondary sources):
-DAS beats D-TRAK on val LDS (by 9.33 points on CIFAR-2), and D-TRAK beats TRAK.
+Runs (``configs/demo/full/das_1_*``, the full profile only: measured 199 s on 2 idle cores): ``das_1_trak``,
+``das_1_dtrak`` and ``das_1_das`` share the full-data model (one train stage) and the ground truth; each chooses λ
+on the held-out test digits. The paper's claim (secondary sources): DAS beats D-TRAK on val LDS (by 9.33 points on
+CIFAR-2), and D-TRAK beats TRAK.
 
 Noise: each LDS is a mean of per-query Spearman ρ; two methods differ beyond noise when the gap exceeds
 ``2 sqrt(se_a² + se_b²)`` (the runs' ``LDS_stderr``; the queries are shared, so this overstates the noise of a

@@ -21,7 +21,7 @@ method = dict(
     # get_named_beta_schedule("linear", 100)): ᾱ_T ≈ 5e-5 as with 1000 steps, at a tenth of the loss evaluation's
     # cost; the loss protocol averages all 100 of them (D-TRAK: all 1000 of its model's)
     scheduler=dict(num_train_timesteps=100, beta_schedule="linear", beta_start=1e-3, beta_end=0.2, clip_sample=False),
-    query_sets=dict(val=dict(type="Digits2", split="val", size=8)),
+    query_sets=dict(val=dict(type="Digits2", split="val", size=8), test=dict(type="Digits2", split="test", size=8)),
     num_subsets=64, alpha=0.5, subset_seed=42, seeds=(0,), query_set="val")
 # every retrained model's recipe (train_ddpm: AdamW, one-cycle schedule) on its half of the training set
 train = dict(dataset=dict(type="Digits2", split="train", size=8), epochs=40, batch_size=32, lr=3e-3)

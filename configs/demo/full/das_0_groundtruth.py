@@ -1,5 +1,11 @@
-# DAS demo, full (`bench demo --full`): the digits-2 LDS ground truth with the benchmark's 64 subsets (the quick one
-# retrains 16; the first 16 subsets are the same draws, seeds 42 + 2k).
-_base_ = ["../das_0_groundtruth.py"]
+# DAS demo (full profile only: `bench demo --full --only das`), step 0: the LDS ground truth of digits-2
+# (configs/das/_base_/digits2.py). 16 random half subsets of the 240 training images (stratified, D-TRAK's lds-val
+# seeds 42 + 2k), one tiny DDPM retrained on each (seed 0), and each model's diffusion loss of the 60 val and 60 test
+# queries averaged over all 100 timesteps (noise seed 0): the retrained-losses artefact the attribution configs score
+# LDS against. The eval stage reports the queries' loss mean and spread across subsets (RetrainedLossSpread).
+# Generated queries ("gen") are not built yet. The benchmark's 64 subsets: --cfg-options method.num_subsets=64 (or a
+# sweep, docs/attribution.md). No quick demo: measured 199 s for the four configs on 2 idle cores (ground truth 121
+# s), ten times a quick demo's budget.
+_base_ = ["../../das/_base_/digits2.py"]
 
-method = dict(num_subsets=64)
+method = dict(num_subsets=16)

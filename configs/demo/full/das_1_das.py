@@ -1,6 +1,6 @@
-# DAS full demo: demo/das_1_das against the 64-subset ground truth (demo/full/das_0_groundtruth) at k = 2048, DAS's
-# residual over all 1000 timesteps as the code.
-_base_ = ["../das_1_das.py"]
+# DAS demo (full profile only), DAS: the code's DAS1 (mean of eps_theta as model output, per-t normalised gradients,
+# each training column times its residual r_i); LDS on the val digits of digits-2
+# (configs/das/_base_/demo_digits2.py).
+_base_ = ["../../das/_base_/demo_digits2.py"]
 
-method = dict(k=2048, residual_timesteps=1000)
-upstream = dict(groundtruth=dict(config="demo/full/das_0_groundtruth"))
+method = dict(method="das1")

@@ -1,6 +1,5 @@
-# DAS full demo: demo/das_1_dtrak against the 64-subset ground truth (demo/full/das_0_groundtruth) at k = 2048, DAS's
-# residual over all 1000 timesteps as the code.
-_base_ = ["../das_1_dtrak.py"]
+# DAS demo (full profile only), D-TRAK: ||eps_theta||^2 / d (mean-squared-l2-norm) as model output, no per-t
+# normalisation; LDS on the val digits of digits-2 (configs/das/_base_/demo_digits2.py).
+_base_ = ["../../das/_base_/demo_digits2.py"]
 
-method = dict(k=2048, residual_timesteps=1000)
-upstream = dict(groundtruth=dict(config="demo/full/das_0_groundtruth"))
+method = dict(method="dtrak")
