@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.datasets.attribution_splits import official_selection, read_index_file
+from bench.datasets.attribution_splits import split_rows
 from bench.datasets.imagenet import ImageFiles
 from bench.registry import DATASETS
 
@@ -81,16 +81,10 @@ class ArtBench(ImageFiles):
         source_split = "train" if split == "train" else "test"
         candidates = np.flatnonzero(np.isin(styles, SUBSETS[subset]) & (splits == source_split))
         what = f"ArtBench-10.csv rows of {source_split} images of the styles {SUBSETS[subset]}"
-        if self.index_file is not None:
-            self.rows = read_index_file(self, self.index_file, candidates, what)
-        elif split == "test":
-            self.rows = candidates
-        else:
-            size_wanted = self.train_size if split == "train" else self.val_size
-            if not 0 < size_wanted <= len(candidates):
-                raise self.layout_error(self.root / "ArtBench-10.csv", (
-                    f"the {split} split selects {size_wanted} of the {len(candidates)} {what}"))
-            self.rows = official_selection(candidates, size_wanted, styles[candidates])
+        self.rows, selected = split_rows(
+            self, split, candidates, what, self.root / "ArtBench-10.csv", index_file=self.index_file,
+            wanted=self.train_size if split == "train" else self.val_size, labels=styles[candidates])
+        if selected:
             self._check_reference_head(len(names), (train_size if split == "train" else val_size) is None)
         folder = self._image_folder()
         for row in self.rows.tolist():

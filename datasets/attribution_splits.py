@@ -63,3 +63,18 @@ def read_index_file(reader: BenchDataset, path: str | Path, allowed: np.ndarray,
         raise reader.layout_error(path, f"index {int(unique[counts > 1][0])} appears {int(counts.max())} times: "
                                         "an index file lists each sample once")
     return positions
+
+
+def split_rows(reader: BenchDataset, split: str, candidates: np.ndarray, what: str, source: Path, *,
+               index_file: Path | None, wanted: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+    """The rows ``reader`` serves for ``split``: the released ``index_file`` when given, every candidate for
+    ``test``, else :func:`official_selection` of ``wanted`` candidates (stratified by ``labels`` when given; a size
+    out of range is a layout error naming ``source``). The flag says whether the rows are a computed selection (the
+    caller then checks it against the released head it knows)."""
+    if index_file is not None:
+        return read_index_file(reader, index_file, candidates, what), False
+    if split == "test":
+        return candidates, False
+    if not 0 < wanted <= len(candidates):
+        raise reader.layout_error(source, f"the {split} split selects {wanted} of the {len(candidates)} {what}")
+    return official_selection(candidates, wanted, labels), True

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.datasets.attribution_splits import official_selection, read_index_file
+from bench.datasets.attribution_splits import split_rows
 from bench.datasets.imagenet import ImageFiles
 from bench.registry import DATASETS
 
@@ -55,16 +55,10 @@ class CelebA(ImageFiles):
         names, partitions = self._read_partitions(self.root / "list_eval_partition.txt")
         candidates = np.flatnonzero(partitions == PARTITIONS[split])
         what = f"list_eval_partition.txt lines of partition {PARTITIONS[split]} ({split})"
-        if self.index_file is not None:
-            self.rows = read_index_file(self, self.index_file, candidates, what)
-        elif split == "test":
-            self.rows = candidates
-        else:
-            wanted = self.train_size if split == "train" else self.val_size
-            if not 0 < wanted <= len(candidates):
-                raise self.layout_error(self.root / "list_eval_partition.txt",
-                                        f"the {split} split selects {wanted} of the {len(candidates)} {what}")
-            self.rows = official_selection(candidates, wanted)
+        self.rows, selected = split_rows(
+            self, split, candidates, what, self.root / "list_eval_partition.txt", index_file=self.index_file,
+            wanted=self.train_size if split == "train" else self.val_size)
+        if selected:
             official = len(names) == PARTITION_LINES and (train_size if split == "train" else val_size) is None
             head = REFERENCE_HEADS[split]
             if official and tuple(self.rows[:len(head)].tolist()) != head:

@@ -34,7 +34,31 @@ def focal_calibration_split(num_train: int, valid_size: float = 0.1, random_seed
     return indices[split:], indices[:split]
 
 
-class CIFAR(BenchDataset):
+class _SelectedImages:
+    """Items and fingerprint of a reader holding its selected CIFAR images as arrays: ``images`` uint8 [N, 3, 32, 32],
+    ``targets``, and the ``data`` / ``labels`` / ``source_index`` (official-file rows) they came from."""
+
+    images: torch.Tensor
+    targets: torch.Tensor
+    data: np.ndarray
+    labels: np.ndarray
+    source_index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"image": self.images[index].float() / 255.0, "target": self.targets[index]}
+
+    def fingerprint(self) -> str:
+        """sha256 over the class name, pixel bytes, labels and official-file rows of the selected samples, in order."""
+        digest = hashlib.sha256(type(self).__name__.encode())
+        for array in (self.data, self.labels, self.source_index):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
+
+
+class CIFAR(_SelectedImages, BenchDataset):
     """Shared reader for the pickle layout; subclasses name the folder, files and label key.
 
     Images are float tensors [3, 32, 32] in [0, 1] (byte / 255). Sample ids index the official file order:
@@ -109,22 +133,9 @@ class CIFAR(BenchDataset):
             self.batch_sizes.append(len(rows))
         return np.concatenate(data), np.concatenate(labels)
 
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"image": self.images[index].float() / 255.0, "target": self.targets[index]}
-
     def sample_id(self, index: int) -> str:
         source = "test" if self.split == "test" else "train"
         return f"{self.name}-{source}-{int(self.source_index[index]):05d}"
-
-    def fingerprint(self) -> str:
-        """sha256 over the pixel bytes, labels and official-file indices of the selected samples."""
-        digest = hashlib.sha256(type(self).__name__.encode())
-        for array in (self.data, self.labels, self.source_index):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "split": self.split, "root": str(self.root), "num_classes": len(self.classes),
@@ -188,7 +199,7 @@ def hf_train_rows(batch_sizes: list[int]) -> np.ndarray:
                            for name in HF_TRAIN_BATCHES]).astype(np.int64)
 
 
-class CIFARAttribution(BenchDataset):
+class CIFARAttribution(_SelectedImages, BenchDataset):
     """The data-attribution splits of CIFAR-10 (D-TRAK / DAS), read from the official pickles by :class:`CIFAR10`.
 
     Splits (``datasets.attribution_splits``: sklearn ``train_test_split(..., random_state=42, stratify=label)``):
@@ -260,21 +271,8 @@ class CIFARAttribution(BenchDataset):
         self.images = torch.from_numpy(self.data).view(-1, 3, 32, 32)
         self.targets = torch.from_numpy(self.labels)
 
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return {"image": self.images[index].float() / 255.0, "target": self.targets[index]}
-
     def sample_id(self, index: int) -> str:
         return f"cifar10-{'train' if self.split == 'train' else 'test'}-{int(self.source_index[index]):05d}"
-
-    def fingerprint(self) -> str:
-        """sha256 over the pixel bytes, labels and official-file rows of the selected samples, in order."""
-        digest = hashlib.sha256(type(self).__name__.encode())
-        for array in (self.data, self.labels, self.source_index):
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "split": self.split, "root": str(self.root), "classes": self.classes,
