@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from bench.methods.das.features import (
-    MODEL_OUTPUTS, FeatureSettings, FeatureStore, attribution_timesteps, build_projector, lora_only, output_weights,
-    per_sample_features, timestep_losses, timestep_noise, train_residuals)
+    MODEL_OUTPUTS, FeatureSettings, FeatureStore, LatentBatch, attribution_timesteps, build_projector,
+    encode_latent_batch, lora_only, output_weights, per_sample_features, timestep_losses, timestep_noise,
+    train_residuals)
 from bench.store import StoreError
 
 
@@ -279,3 +280,91 @@ def test_feature_pass_restores_attention_and_mode(scheduler, images):
     assert before == ["AttnProcessor2_0"] * 4
     assert [type(m.processor).__name__ for m in unet.modules() if isinstance(m, Attention)] == before
     assert unet.training
+
+
+# ----------------------------------------------------------------------------- text-conditional latent model (LoRA)
+@pytest.fixture(scope="module")
+def latent_model(tmp_path_factory):
+    """tests/sd_fixture.py's tiny Stable Diffusion with rank-4 LoRA adapters whose lora_B is perturbed (peft's
+    gaussian init leaves it 0, which would zero the lora_A gradients)."""
+    from sd_fixture import write_tiny_stable_diffusion
+
+    from bench.methods.das.latent_model import load_latent_model
+
+    model = load_latent_model(write_tiny_stable_diffusion(tmp_path_factory.mktemp("sd")), lora_rank=4, lora_seed=0)
+    with torch.no_grad():
+        generator = torch.Generator().manual_seed(5)
+        for name, parameter in model.unet.named_parameters():
+            if "lora_B" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.1)
+    return model
+
+
+def _latent_inputs(model, n=2):
+    images = torch.rand((n, 3, 16, 16), generator=torch.Generator().manual_seed(7))
+    captions = ["a cat painting", "a bat painting", "a tat painting"][:n]
+    return images, captions, encode_latent_batch(model.vae, model.tokenizer, model.text_encoder, images, captions)
+
+
+def test_latent_inputs_follow_dtrak(latent_model):
+    images, captions, batch = _latent_inputs(latent_model)
+    with torch.no_grad():
+        mean = latent_model.vae.encode(images * 2 - 1).latent_dist.mean * latent_model.vae.config.scaling_factor
+        ids = latent_model.tokenizer(captions, max_length=16, padding="max_length", truncation=True,
+                                     return_tensors="pt").input_ids
+        states = latent_model.text_encoder(ids)[0]
+    assert batch.latents.shape == (2, 4, 8, 8) and batch.encoder_hidden_states.shape == (2, 16, 32)
+    torch.testing.assert_close(batch.latents, mean, atol=0, rtol=0)
+    torch.testing.assert_close(batch.encoder_hidden_states, states, atol=0, rtol=0)
+    assert not torch.equal(batch.encoder_hidden_states[0], batch.encoder_hidden_states[1])
+    assert len(batch[1:]) == 1 and torch.equal(batch[1:].latents, batch.latents[1:])
+    with pytest.raises(ValueError, match="one caption string per image"):
+        encode_latent_batch(latent_model.vae, latent_model.tokenizer, latent_model.text_encoder, images, ["a cat"])
+    with pytest.raises(ValueError, match="same B"):
+        LatentBatch(batch.latents, batch.encoder_hidden_states[:1])
+
+
+def test_lora_features_of_a_text_conditional_unet_equal_a_backward_loop(latent_model):
+    unet, scheduler = latent_model.unet, latent_model.scheduler
+    _, _, batch = _latent_inputs(latent_model)
+    timesteps = [10, 600]
+    got = per_sample_features(unet, scheduler, batch, timesteps=timesteps, output="mse", normalize=False,
+                              parameters=lora_only)
+    lora = [p for n, p in unet.named_parameters() if "lora_" in n]
+    frozen = [p for n, p in unet.named_parameters() if "lora_" not in n]
+    assert all(p.requires_grad for p in lora) and not any(p.requires_grad for p in frozen)
+    rows = []
+    for i in range(len(batch)):
+        total = torch.zeros(sum(p.numel() for p in lora), dtype=torch.float64)
+        for t in timesteps:
+            noise = timestep_noise(t, torch.tensor([i]), batch.latents.shape[1:], e_seed=0, noise_batch=16)
+            tt = torch.tensor([t])
+            unet.zero_grad(set_to_none=True)
+            pred = unet(scheduler.add_noise(batch.latents[i:i + 1], noise, tt), tt,
+                        encoder_hidden_states=batch.encoder_hidden_states[i:i + 1]).sample
+            MODEL_OUTPUTS["mse"](pred[0], noise[0]).backward()
+            assert all(p.grad is None for p in frozen)  # only the LoRA parameters get gradients
+            total += torch.cat([p.grad.reshape(-1) for p in lora]).double()
+        rows.append(total / len(timesteps))
+    unet.zero_grad(set_to_none=True)
+    want = torch.stack(rows)
+    assert got.shape == want.shape == (2, sum(p.numel() for p in lora))
+    for row, ref in zip(got.double(), want, strict=True):
+        assert ref.norm() > 0
+        assert (row - ref).abs().max() <= 1e-5 * ref.norm()
+    # the prompt matters: the same latents under the other sample's embedding give another feature
+    swapped = LatentBatch(batch.latents, batch.encoder_hidden_states.flip(0))
+    assert not torch.allclose(per_sample_features(unet, scheduler, swapped, timesteps=timesteps, output="mse",
+                                                  normalize=False, parameters=lora_only), got)
+
+
+def test_latent_losses_are_the_conditional_diffusion_loss(latent_model):
+    unet, scheduler = latent_model.unet, latent_model.scheduler
+    _, _, batch = _latent_inputs(latent_model)
+    losses = timestep_losses(unet, scheduler, batch, timesteps=[0, 500], noise_batch=256)
+    with torch.no_grad():
+        noise = timestep_noise(500, torch.arange(2), batch.latents.shape[1:], e_seed=0, noise_batch=256)
+        tt = torch.full((2,), 500)
+        pred = unet(scheduler.add_noise(batch.latents, noise, tt), tt,
+                    encoder_hidden_states=batch.encoder_hidden_states).sample
+    torch.testing.assert_close(losses[:, 1], (pred - noise).pow(2).flatten(1).mean(1), atol=1e-7, rtol=1e-5)

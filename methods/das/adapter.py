@@ -7,6 +7,10 @@ kernel once and fixes λ; ``predict`` scores a batch of query images against eve
 (:func:`~bench.methods.das.scores.attribution_scores`). ``fit`` trains the full-data DDPM with the demo recipe
 (:func:`bench.methods.diffusion.training.train_ddpm`), so a config can bring its own model.
 
+``pipeline="stable_diffusion"`` attributes a LoRA fine-tune of a local Stable Diffusion folder instead (D-TRAK's
+ArtBench setting, :mod:`~bench.methods.das.latent_model`): images are VAE-encoded, each item's ``caption`` is the
+prompt, and the gradients are taken w.r.t. the LoRA parameters only.
+
 λ: a fixed ``lam``, or ``lambda_selection``: the λ of :data:`~bench.methods.das.scores.LAMBDA_GRID` with the best
 LDS on a HELD-OUT query set (its retrained losses and its images), labelled ``selected on held-out queries``; its
 optional ``test`` entry also records the best LDS over the grid on the evaluation queries themselves, labelled
@@ -35,6 +39,7 @@ DEFAULT_OUTPUT = {"trak": "mse", "dtrak": "mean-squared-l2-norm", "das1": "mean"
 # D-TRAK run_grad.sh 52 (TRAK and D-TRAK features both come from D-TRAK's script)
 DEFAULT_NOISE_BATCH = {"trak": 52, "dtrak": 52}
 PARAMETER_CHOICES = ("all", "lora")
+PIPELINES = ("ddpm", "stable_diffusion")
 SELECTION_KEYS = ("retrained_losses", "query_set", "queries", "exclude", "match", "grid", "test")
 RESIDUAL_FORMAT = 1  # bump when train_residuals changes
 
@@ -52,6 +57,15 @@ def _image_loader(dataset: Any, where: str) -> Callable[[int, int], torch.Tensor
                              f"(got {type(images[0]).__name__ if images else 'no items'})")
         return torch.stack([x.float() for x in images])
     return load
+
+
+def _captions(items: Any, count: int, where: str) -> list[str]:
+    """The ``caption`` of each item (the prompt a text-conditional model is attributed under)."""
+    captions = list(items) if items is not None else []
+    if len(captions) != count or not all(isinstance(c, str) for c in captions):
+        raise ValueError(f"DataAttribution: {where} items must carry a 'caption' string each for "
+                         "pipeline='stable_diffusion' (e.g. ArtBench's 'a {style} painting')")
+    return captions
 
 
 class _Rows:
@@ -93,7 +107,10 @@ class DataAttribution(Method):
             config of those queries>, exclude=<dataset config whose ids are dropped from them>, match="sample_id" |
             "index", grid=LAMBDA_GRID, test=dict(query_set=..., queries=..., retrained_losses=...))``.
         e_seed, noise_batch: the noise of timestep t is seeded ``e_seed·1000 + t``, repeating every ``noise_batch``.
-        parameters: ``all`` trainable parameters or ``lora`` adapters only (a UNet with peft LoRA layers).
+        parameters: ``all`` trainable parameters or ``lora`` adapters only (a UNet with peft LoRA layers; the
+            default and the only choice for ``stable_diffusion``).
+        pipeline: ``ddpm`` (an unconditional pixel UNet2DModel) or ``stable_diffusion`` (``model`` a local SD folder,
+            LoRA adapters of rank ``lora_rank`` loaded from ``lora_weights``, or seeded by ``lora_seed`` when None).
         residual_timesteps: timesteps of the DAS residual r_i (the code: all 1000).
         feature_cache: folder of the feature stores (default ``<results root>/attribution_features``).
         chunk_size, batch_size: samples per resumable chunk and per vmap call.
@@ -102,15 +119,16 @@ class DataAttribution(Method):
     eval_only_params = ("train_set", "method", "output", "num_timesteps", "timestep_strategy", "normalize", "k",
                         "projector_seed", "proj_type", "projector_backend", "lam", "lambda_selection", "e_seed",
                         "noise_batch", "parameters", "residual_timesteps", "feature_cache", "chunk_size",
-                        "batch_size")
+                        "batch_size", "pipeline", "lora_weights", "lora_rank", "lora_seed")
 
     def __init__(self, train_set: dict[str, Any], model: str | None = None, unet_config: dict[str, Any] | None = None,
                  train_scheduler: dict[str, Any] | None = None, method: str = "das1", output: str | None = None,
                  num_timesteps: int = 10, timestep_strategy: str = "uniform", normalize: bool | None = None,
                  k: int = 4096, projector_seed: int = 42, proj_type: str = "normal", projector_backend: str = "auto",
                  lam: float | None = None, lambda_selection: dict[str, Any] | None = None, e_seed: int = 0,
-                 noise_batch: int | None = None, parameters: str = "all", residual_timesteps: int = 1000,
+                 noise_batch: int | None = None, parameters: str | None = None, residual_timesteps: int = 1000,
                  feature_cache: str | None = None, chunk_size: int = 1000, batch_size: int = 16,
+                 pipeline: str = "ddpm", lora_weights: str | None = None, lora_rank: int = 128, lora_seed: int = 0,
                  smoke_reason: str | None = None) -> None:
         from bench.methods.das.features import FeatureSettings
         from bench.methods.das.scores import SCORE_METHODS
@@ -125,9 +143,21 @@ class DataAttribution(Method):
             raise ValueError("DataAttribution: give exactly one of 'lam' (a fixed ridge term) and 'lambda_selection' "
                              "(dict(retrained_losses=..., query_set=..., queries=<dataset config>): λ chosen by LDS "
                              "on held-out queries)")
+        if pipeline not in PIPELINES:
+            raise ValueError(f"DataAttribution: pipeline must be one of {list(PIPELINES)}, got {pipeline!r}"
+                             + suggest(str(pipeline), PIPELINES))
+        latent = pipeline == "stable_diffusion"
+        parameters = parameters or ("lora" if latent else "all")
         if parameters not in PARAMETER_CHOICES:
             raise ValueError(f"DataAttribution: parameters must be one of {list(PARAMETER_CHOICES)}, got "
                              f"{parameters!r}")
+        if latent and (parameters != "lora" or model is None):
+            raise ValueError("DataAttribution: pipeline='stable_diffusion' attributes a LoRA fine-tune of a local "
+                             "Stable Diffusion folder: give model=<SD folder> (no unet_config) and parameters='lora' "
+                             f"(got model={model!r}, parameters={parameters!r})")
+        if not latent and lora_weights is not None:
+            raise ValueError("DataAttribution: lora_weights is for pipeline='stable_diffusion'; a DDPM folder carries "
+                             "its own weights")
         if not isinstance(train_set, dict) or "type" not in train_set:
             raise ValueError("DataAttribution: train_set must be a dataset config dict with a 'type' (the training "
                              f"set the model was trained on), got {train_set!r}")
@@ -149,6 +179,10 @@ class DataAttribution(Method):
         self.selection = dict(lambda_selection) if lambda_selection is not None else None
         self.parameters, self.residual_timesteps = parameters, int(residual_timesteps)
         self.projector_backend = projector_backend
+        self.pipeline, self.lora_weights = pipeline, lora_weights
+        self.lora_rank, self.lora_seed = int(lora_rank), int(lora_seed)
+        self.latent_model: Any = None
+        self.encoders_sha256 = ""
         self.feature_cache = feature_cache
         self.chunk_size, self.batch_size = int(chunk_size), int(batch_size)
         self.smoke, self.smoke_reason = smoke_reason is not None, smoke_reason
@@ -173,22 +207,60 @@ class DataAttribution(Method):
 
         return lora_only if self.parameters == "lora" else None
 
+    def _data_key(self, dataset: Any) -> str:
+        """The dataset's fingerprint, with the VAE / text encoder that encode it for a latent model."""
+        from bench.io import sha256_json
+
+        if self.latent_model is None:
+            return _fingerprint(dataset)
+        return sha256_json([_fingerprint(dataset), self.encoders_sha256])
+
+    def _loader(self, dataset: Any, where: str) -> Callable[[int, int], Any]:
+        """``load(start, stop)`` of the model's inputs: images in [0, 1], or for a latent model their
+        :class:`~bench.methods.das.features.LatentBatch` (VAE latents and caption embeddings)."""
+        images = _image_loader(dataset, where)
+        if self.latent_model is None:
+            return images
+
+        def load(start: int, stop: int) -> Any:
+            captions = _captions([dataset[i].get("caption") for i in range(start, stop)], stop - start, where)
+            return self._encode(images(start, stop), captions)
+        return load
+
+    def _encode(self, images: torch.Tensor, captions: list[str]) -> Any:
+        from bench.methods.das.features import encode_latent_batch
+
+        model = self.latent_model
+        return encode_latent_batch(model.vae, model.tokenizer, model.text_encoder, images, captions)
+
     def _store(self, dataset: Any) -> Any:
         from bench.methods.das.features import FeatureStore
 
         return FeatureStore(self._cache_dir(), self.unet, self.scheduler, self.settings,
-                            dataset_fingerprint=_fingerprint(dataset), num_samples=len(dataset),
+                            dataset_fingerprint=self._data_key(dataset), num_samples=len(dataset),
                             parameters=self._selector(), chunk_size=self.chunk_size, batch_size=self.batch_size,
                             projector_backend=self.projector_backend)
 
     def load_model(self, device: torch.device) -> None:
-        """The UNet (eval mode, on ``device``) and its DDPMScheduler from ``model``."""
+        """The UNet (eval mode, on ``device``) and its DDPMScheduler from ``model`` (for ``stable_diffusion`` the
+        LoRA-adapted UNet, with the VAE and text encoder that encode its inputs)."""
         from diffusers import DDPMScheduler
 
         from bench.methods.diffusion.unet import load_scheduler_config, load_unet
 
         if self.model is None:
             raise RuntimeError("DataAttribution: no weights; run the config's train stage (bench run/train) first")
+        if self.pipeline == "stable_diffusion":
+            from bench.methods.das.latent_model import load_latent_model
+
+            model = load_latent_model(self.model, self.lora_weights, lora_rank=self.lora_rank,
+                                      lora_seed=self.lora_seed)
+            for part in (model.unet, model.vae, model.text_encoder):
+                part.to(device)
+            self.latent_model, self.facts = model, model.facts
+            self.unet, self.scheduler = model.unet, model.scheduler
+            self.encoders_sha256 = model.encoders_sha256()
+            return
         self.unet, self.facts = load_unet(self.model)
         self.unet.to(device).eval()
         self.scheduler = DDPMScheduler.from_config(load_scheduler_config(self.model))
@@ -202,7 +274,7 @@ class DataAttribution(Method):
         if len(train_set) == 0:
             raise ValueError(f"DataAttribution: the training set {self.train_set_spec} is empty")
         self.store = self._store(train_set)
-        features = self.store.compute(_image_loader(train_set, "train_set"))
+        features = self.store.compute(self._loader(train_set, "train_set"))
         if self.method.startswith("das"):
             self.residuals = self._residuals(train_set)
         self.kernel = RidgeKernel(np.asarray(features))
@@ -244,7 +316,7 @@ class DataAttribution(Method):
         from bench.safe_pickle import load_npy
 
         identity = {"format": RESIDUAL_FORMAT, "model_sha256": self.store.identity["model_sha256"],
-                    "scheduler": self.store.identity["scheduler"], "dataset_fingerprint": _fingerprint(train_set),
+                    "scheduler": self.store.identity["scheduler"], "dataset_fingerprint": self._data_key(train_set),
                     "timesteps": self.residual_timesteps, "e_seed": self.settings.e_seed, "noise_batch": 256}
         folder = self._cache_dir() / "residuals" / sha256_json(identity)
         path = folder / "residuals.npy"
@@ -253,7 +325,7 @@ class DataAttribution(Method):
                 values = load_npy(path, allow_object=False)
                 if values.shape == (len(train_set),) and np.isfinite(values).all():
                     return torch.from_numpy(np.asarray(values, dtype=np.float32))
-            images = _image_loader(train_set, "train_set")(0, len(train_set))
+            images = self._loader(train_set, "train_set")(0, len(train_set))
             values = train_residuals(self.unet, self.scheduler, images, num_timesteps=self.residual_timesteps,
                                      e_seed=self.settings.e_seed, noise_batch=256).numpy().astype(np.float32)
             with atomic_writer(path) as handle:
@@ -295,7 +367,7 @@ class DataAttribution(Method):
             columns = np.asarray([where_id[sid] for sid in ids])
         losses = artefact.mean_losses(spec["query_set"])[:, columns]
         masks = artefact.masks()
-        features = torch.as_tensor(np.asarray(self._store(queries).compute(_image_loader(queries, where))))
+        features = torch.as_tensor(np.asarray(self._store(queries).compute(self._loader(queries, where))))
 
         def lds(scores: torch.Tensor) -> float:
             return lds_summary(linear_datamodel_score(scores.cpu().numpy(), masks, losses))["LDS"]
@@ -328,14 +400,16 @@ class DataAttribution(Method):
                 "num_queries": int(len(features)), "table": [list(row) for row in best.table]}
 
     # ------------------------------------------------------------------------------------------------ scoring
-    def query_features(self, images: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        """Projected features [B, k] of query images, computed as the training set's (same settings, timesteps,
-        noise rows by dataset position, projector)."""
-        from bench.methods.das.features import per_sample_features
+    def query_features(self, images: Any, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """Projected features [B, k] of query images (or their ``LatentBatch``), computed as the training set's
+        (same settings, timesteps, noise rows by dataset position, projector)."""
+        from bench.methods.das.features import LatentBatch, per_sample_features
 
         assert self.store is not None, "setup() was not called"
         with torch.inference_mode(False), torch.enable_grad():  # the runner predicts under inference_mode
-            images = images.clone()
+            # clones are ordinary tensors (the inputs may be inference tensors, which autograd refuses)
+            images = images.clone() if isinstance(images, torch.Tensor) else \
+                LatentBatch(images.latents.clone(), images.encoder_hidden_states.clone())
             positions = None if positions is None else positions.clone()
             grads = per_sample_features(
                 self.unet, self.scheduler, images, timesteps=self.store.timesteps, output=self.settings.output,
@@ -348,8 +422,10 @@ class DataAttribution(Method):
 
         assert self.kernel is not None and self.lam is not None, "setup() was not called"
         positions = batch.get("index")
-        features = self.query_features(batch["image"].float(), None if positions is None else
-                                       torch.as_tensor(positions))
+        images = batch["image"].float()
+        if self.latent_model is not None:
+            images = self._encode(images, _captions(batch.get("caption"), len(images), "the query"))
+        features = self.query_features(images, None if positions is None else torch.as_tensor(positions))
         scores = attribution_scores(features, self.kernel.features, self.method, self.lam, self.residuals,
                                     kernel=self.kernel)
         return {"scores": scores.float().cpu(), "lambda": torch.full((len(scores),), self.lam, dtype=torch.float64)}
@@ -362,7 +438,9 @@ class DataAttribution(Method):
         from bench.methods.diffusion.training import train_ddpm
 
         if self.unet_config is None:
-            raise ValueError("DataAttribution: 'fit' needs 'unet_config' (a given model folder is not trained here)")
+            raise ValueError("DataAttribution: 'fit' needs 'unet_config' (a given model folder is not trained here; "
+                             "a stable_diffusion LoRA is fine-tuned outside the harness, D-TRAK "
+                             "train_text_to_image_lora.py)")
         return train_ddpm(self.unet_config, self.train_scheduler, train_set, Path(work_dir), device, resume=resume,
                           **train_cfg)
 
@@ -384,7 +462,7 @@ class DataAttribution(Method):
         from dataclasses import asdict
 
         return {**super().provenance(), "model": self.facts, "method": self.method, "train_set": self.train_set_spec,
-                "settings": asdict(self.settings), "parameters": self.parameters,
+                "settings": asdict(self.settings), "parameters": self.parameters, "pipeline": self.pipeline,
                 "residual_timesteps": self.residual_timesteps if self.method.startswith("das") else None,
                 "features": self.store.describe() if self.store is not None else None,
                 "lambda": self.lam, "lambda_selection": self.lambda_facts or "fixed"}

@@ -11,6 +11,11 @@ n the L2 normalisation (DAS; identity for D-TRAK's ``normalize=False``), θ the 
 TRAK's random projector (:func:`build_projector`). :class:`FeatureStore` keeps φ for a dataset as a float32 memmap
 keyed by every setting, resumable per chunk.
 
+Text-conditional latent models (D-TRAK ``ArtBench{2,5}/grad_text_to_image_lora.py``: LoRA on miniSD) take a
+:class:`LatentBatch` instead of images: x0 is the VAE latent (``latent_dist.mode()`` × ``scaling_factor``, the mode of
+the diagonal Gaussian being its mean) and each sample's prompt embedding is passed as ``encoder_hidden_states``, so
+the network is ``ε_θ(x_t, t, c)``; :func:`encode_latent_batch` builds it from images and captions.
+
 Deviations from the official code, each also noted where it happens:
 
 - Noise. The code seeds the *global* (CUDA) RNG with ``e_seed·1000 + t`` before every batch and draws one
@@ -54,7 +59,30 @@ from bench.suggest import suggest
 
 OutputFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 ParameterSelection = Callable[[str], bool] | None
-ImageSource = torch.Tensor | Callable[[int, int], torch.Tensor]
+
+@dataclass(frozen=True)
+class LatentBatch:
+    """Inputs of a text-conditional latent UNet: ``latents`` [B, C, h, w] (x0 in the model's space, already scaled)
+    and ``encoder_hidden_states`` [B, L, D] (each sample's prompt embedding). Sliced like a tensor."""
+
+    latents: torch.Tensor
+    encoder_hidden_states: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.latents.ndim != 4 or self.encoder_hidden_states.ndim != 3 or \
+                len(self.latents) != len(self.encoder_hidden_states):
+            raise ValueError(f"LatentBatch: latents must be [B, C, h, w] and encoder_hidden_states [B, L, D] with the "
+                             f"same B, got {tuple(self.latents.shape)} and {tuple(self.encoder_hidden_states.shape)}")
+
+    def __len__(self) -> int:
+        return len(self.latents)
+
+    def __getitem__(self, rows: slice) -> LatentBatch:
+        return LatentBatch(self.latents[rows], self.encoder_hidden_states[rows])
+
+
+ModelInputs = torch.Tensor | LatentBatch  # pixel images in [0, 1], or latents with prompt embeddings
+ImageSource = ModelInputs | Callable[[int, int], ModelInputs]
 
 NORM_EPS = 1e-8  # the code's ``grad_norms + 1e-8`` (features) and ``error_train_norm + 1e-8`` (residuals)
 TIMESTEP_STRATEGIES = ("uniform", "cumulative")
@@ -202,6 +230,44 @@ def _check_images(images: torch.Tensor, where: str) -> None:
                          f"[{float(images.min()):.3g}, {float(images.max()):.3g}]; pass un-normalised images")
 
 
+def _model_inputs(inputs: ModelInputs, start: int, stop: int, device: torch.device,
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """x0 of samples [start, stop) in the model's space on ``device`` (pixels mapped to [-1, 1] as in training,
+    latents as they are) and their ``encoder_hidden_states`` (None for an unconditional model)."""
+    if isinstance(inputs, LatentBatch):
+        part = inputs[start:stop]
+        return (part.latents.to(device=device, dtype=torch.float32),
+                part.encoder_hidden_states.to(device=device, dtype=torch.float32))
+    return inputs[start:stop].to(device=device, dtype=torch.float32) * 2 - 1, None
+
+
+def _check_inputs(inputs: ModelInputs, where: str) -> None:
+    if isinstance(inputs, LatentBatch):
+        if not inputs.latents.is_floating_point() or not inputs.encoder_hidden_states.is_floating_point():
+            raise ValueError(f"{where}: LatentBatch latents and encoder_hidden_states must be float tensors")
+        return
+    _check_images(inputs, where)
+
+
+@torch.no_grad()
+def encode_latent_batch(vae: nn.Module, tokenizer: Any, text_encoder: nn.Module, images: torch.Tensor,
+                        captions: Sequence[str]) -> LatentBatch:
+    """D-TRAK's ArtBench inputs: images [B, 3, H, W] in [0, 1] mapped to [-1, 1], encoded by the VAE to
+    ``latent_dist.mode() · scaling_factor``; captions tokenised to the tokenizer's ``model_max_length`` (padded,
+    truncated) and embedded by the text encoder (its last hidden state)."""
+    _check_images(images, "encode_latent_batch")
+    if len(captions) != len(images) or not all(isinstance(c, str) for c in captions):
+        raise ValueError(f"encode_latent_batch: one caption string per image is needed, got {len(captions)} for "
+                         f"{len(images)} images")
+    device = next(vae.parameters()).device
+    pixels = (images.to(device=device, dtype=torch.float32) * 2 - 1).to(next(vae.parameters()).dtype)
+    latents = vae.encode(pixels).latent_dist.mode() * vae.config.scaling_factor
+    ids = tokenizer(list(captions), max_length=tokenizer.model_max_length, padding="max_length", truncation=True,
+                    return_tensors="pt").input_ids.to(next(text_encoder.parameters()).device)
+    states = text_encoder(ids)[0]
+    return LatentBatch(latents.float().cpu(), states.float().cpu())
+
+
 def _targets(scheduler: Any, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """What the network predicts: ε, or v for a v-prediction scheduler (the code's two branches)."""
     kind = scheduler.config.prediction_type
@@ -222,7 +288,7 @@ def _check_timesteps(timesteps: Sequence[int], scheduler: Any) -> list[int]:
     return steps
 
 
-def per_sample_features(unet: nn.Module, scheduler: Any, images: torch.Tensor, *, timesteps: Sequence[int],
+def per_sample_features(unet: nn.Module, scheduler: Any, images: ModelInputs, *, timesteps: Sequence[int],
                         output: str = "mean", e_seed: int = 0, normalize: bool = True,
                         parameters: ParameterSelection = None, chunk: int = 16, noise_batch: int = 16,
                         positions: torch.Tensor | None = None) -> torch.Tensor:
@@ -230,7 +296,7 @@ def per_sample_features(unet: nn.Module, scheduler: Any, images: torch.Tensor, *
     parameters, averaged over ``timesteps`` (each per-t gradient L2-normalised first when ``normalize``).
 
     Args:
-        images: [B, C, H, W] floats in [0, 1].
+        images: [B, C, H, W] floats in [0, 1], or a :class:`LatentBatch` for a text-conditional latent UNet.
         timesteps: from :func:`attribution_timesteps`.
         output: a key of :data:`MODEL_OUTPUTS`.
         e_seed: noise seed; ε_t is seeded ``e_seed·1000 + t`` (:func:`timestep_noise`).
@@ -244,7 +310,7 @@ def per_sample_features(unet: nn.Module, scheduler: Any, images: torch.Tensor, *
 
     output_fn = check_output(output)
     steps = _check_timesteps(timesteps, scheduler)
-    _check_images(images, "per_sample_features")
+    _check_inputs(images, "per_sample_features")
     if chunk < 1:
         raise ValueError(f"per_sample_features: chunk must be a positive integer, got {chunk!r}")
     positions = torch.arange(len(images)) if positions is None else positions
@@ -258,22 +324,25 @@ def per_sample_features(unet: nn.Module, scheduler: Any, images: torch.Tensor, *
     weights = output_weights(scheduler, output, steps)
     device = next(iter(params.values())).device
 
-    def f(theta: dict[str, torch.Tensor], x_t: torch.Tensor, t: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        pred = functional_call(unet, (theta, constants), (x_t[None],), {"timestep": t[None]}).sample.float()
+    def f(theta: dict[str, torch.Tensor], x_t: torch.Tensor, t: torch.Tensor, target: torch.Tensor,
+          context: torch.Tensor | None) -> torch.Tensor:
+        kwargs = {"timestep": t[None]} if context is None else {"timestep": t[None],
+                                                                "encoder_hidden_states": context[None]}
+        pred = functional_call(unet, (theta, constants), (x_t[None],), kwargs).sample.float()
         return output_fn(pred[0], target.float())
 
-    sample_grads = vmap(grad(f), in_dims=(None, 0, 0, 0))
     blocks = []
     with _feature_pass(unet):
         for start in range(0, len(images), chunk):
-            x0 = images[start:start + chunk].to(device=device, dtype=torch.float32) * 2 - 1
+            x0, context = _model_inputs(images, start, start + chunk, device)
+            sample_grads = vmap(grad(f), in_dims=(None, 0, 0, 0, None if context is None else 0))
             rows = positions[start:start + chunk]
             total: torch.Tensor | None = None
             for t, weight in zip(steps, weights, strict=True):
                 noise = timestep_noise(t, rows, x0.shape[1:], e_seed=e_seed, noise_batch=noise_batch).to(device)
                 t_batch = torch.full((len(x0),), t, dtype=torch.long, device=device)
                 x_t = scheduler.add_noise(x0, noise, t_batch)
-                g = sample_grads(params, x_t, t_batch, _targets(scheduler, x0, noise, t_batch))
+                g = sample_grads(params, x_t, t_batch, _targets(scheduler, x0, noise, t_batch), context)
                 flat = torch.cat([g[name].reshape(len(x0), -1) for name in params], dim=1) * weight
                 if normalize:
                     flat = flat / (flat.norm(dim=1, keepdim=True) + NORM_EPS)
@@ -357,32 +426,34 @@ def build_projector(grad_dim: int, k: int, seed: int = 42, device: str | torch.d
     return Projector(projector, grad_dim, k, seed, proj_type, model_id, implementation, str(device), note)
 
 
-def timestep_losses(unet: nn.Module, scheduler: Any, images: torch.Tensor, *, timesteps: Sequence[int],
+def timestep_losses(unet: nn.Module, scheduler: Any, images: ModelInputs, *, timesteps: Sequence[int],
                     e_seed: int = 0, noise_batch: int = 256, batch_size: int = 256,
                     positions: torch.Tensor | None = None) -> torch.Tensor:
     """Per-sample diffusion losses [B, |timesteps|] (float32, CPU): the mean over elements of (ε_θ(x_t, t) − ε_t)²
-    with the fixed noise of :func:`timestep_noise` (``04_eval.py``; its batch size 256 is ``noise_batch``)."""
+    with the fixed noise of :func:`timestep_noise` (``04_eval.py``; its batch size 256 is ``noise_batch``); ``images``
+    may be a :class:`LatentBatch` (the loss in latent space, conditioned on each prompt)."""
     steps = _check_timesteps(timesteps, scheduler)
-    _check_images(images, "timestep_losses")
+    _check_inputs(images, "timestep_losses")
     positions = torch.arange(len(images)) if positions is None else positions
     device = next(unet.parameters()).device
     rows = []
     with _feature_pass(unet), torch.no_grad():
         for start in range(0, len(images), batch_size):
-            x0 = images[start:start + batch_size].to(device=device, dtype=torch.float32) * 2 - 1
+            x0, context = _model_inputs(images, start, start + batch_size, device)
             where = positions[start:start + batch_size]
+            kwargs = {} if context is None else {"encoder_hidden_states": context}
             per_t = []
             for t in steps:
                 noise = timestep_noise(t, where, x0.shape[1:], e_seed=e_seed, noise_batch=noise_batch).to(device)
                 t_batch = torch.full((len(x0),), t, dtype=torch.long, device=device)
-                pred = unet(scheduler.add_noise(x0, noise, t_batch), t_batch).sample.float()
+                pred = unet(scheduler.add_noise(x0, noise, t_batch), t_batch, **kwargs).sample.float()
                 target = _targets(scheduler, x0, noise, t_batch).float()
                 per_t.append((pred - target).pow(2).flatten(1).mean(1).cpu())
             rows.append(torch.stack(per_t, dim=1))
     return torch.cat(rows)
 
 
-def train_residuals(unet: nn.Module, scheduler: Any, images: torch.Tensor, *, num_timesteps: int = 1000,
+def train_residuals(unet: nn.Module, scheduler: Any, images: ModelInputs, *, num_timesteps: int = 1000,
                     e_seed: int = 0, noise_batch: int = 256, batch_size: int = 256,
                     positions: torch.Tensor | None = None) -> torch.Tensor:
     """DAS's per-training-sample residual r_i [B] (float32): with l_{i,t} the loss of :func:`timestep_losses` at
@@ -493,9 +564,9 @@ class FeatureStore:
 
     def compute(self, images: ImageSource, *, on_chunk: Callable[[int], None] | None = None) -> np.memmap:
         """The features as a read-only memmap [n, k], computing the chunks not done yet. ``images`` is a tensor
-        [n, C, H, W] in [0, 1] or ``load(start, stop)`` returning that slice; ``on_chunk(index)`` runs after each
-        chunk is saved."""
-        if isinstance(images, torch.Tensor) and len(images) != self.num_samples:
+        [n, C, H, W] in [0, 1] (or a :class:`LatentBatch`) or ``load(start, stop)`` returning that slice;
+        ``on_chunk(index)`` runs after each chunk is saved."""
+        if isinstance(images, torch.Tensor | LatentBatch) and len(images) != self.num_samples:
             raise ValueError(f"FeatureStore: {len(images)} images given for a store of {self.num_samples} samples")
         # one writer per store: a second process waits, then finds the store finished (or resumes it)
         with run_lock(self.folder, what="feature store", wait=True):
@@ -510,8 +581,8 @@ class FeatureStore:
         for index, (start, stop) in enumerate(self.chunks()):
             if index in done:
                 continue
-            batch = images[start:stop] if isinstance(images, torch.Tensor) else images(start, stop)
-            if not isinstance(batch, torch.Tensor) or len(batch) != stop - start:
+            batch = images[start:stop] if isinstance(images, torch.Tensor | LatentBatch) else images(start, stop)
+            if not isinstance(batch, torch.Tensor | LatentBatch) or len(batch) != stop - start:
                 raise ValueError(f"FeatureStore: the image loader returned {getattr(batch, 'shape', type(batch))} "
                                  f"for samples [{start}, {stop}); expected a tensor of {stop - start} images")
             features[start:stop] = self._project(batch, start).numpy()
@@ -525,7 +596,7 @@ class FeatureStore:
         atomic_write_json(self.folder / "settings.json", self.describe())
         return self._open("r")
 
-    def _project(self, images: torch.Tensor, start: int) -> torch.Tensor:
+    def _project(self, images: ModelInputs, start: int) -> torch.Tensor:
         out = []
         for a in range(0, len(images), self.batch_size):
             part = images[a:a + self.batch_size]

@@ -1,0 +1,6 @@
+# DAS on ArtBench-5: the code's DAS1 (mean of eps_theta as model output, per-t normalised gradients, scores times the
+# residual r_i) through the LoRA parameters; DAS's ArtBench2 code ships only as bytecode, so its grad batch (noise
+# pattern) is taken as 03_grad.sh's 16.
+_base_ = ["./_base_/artbench5.py"]
+
+method = dict(method="das1")

@@ -1,0 +1,5 @@
+# D-TRAK on ArtBench-5: model output ||eps_theta||^2 / d (mean-squared-l2-norm), no per-t normalisation; noise repeating
+# every 32 samples (D-TRAK ArtBench run_grad.sh batch).
+_base_ = ["./_base_/artbench5.py"]
+
+method = dict(method="dtrak", noise_batch=32)

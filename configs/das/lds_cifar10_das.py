@@ -1,0 +1,5 @@
+# DAS on CIFAR-10: the code's DAS1 (mean of eps_theta as model output, per-t normalised gradients, scores times the
+# residual r_i); the leverage variant is method.method=das0 (das0_sq: squared, the paper's formula).
+_base_ = ["./_base_/cifar10.py"]
+
+method = dict(method="das1")
