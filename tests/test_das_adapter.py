@@ -207,7 +207,7 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.reported import cell_key
 
     paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 6 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
+    assert len(paths) == 18 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
     built = {}
     for path in paths:
         cfg = load_config(path)
@@ -216,10 +216,27 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     assert {m.method for m in built.values()} == {"trak", "dtrak", "das1"}
     assert built["lds_cifar2_dtrak.py", "das"].settings.k == 32768
     assert built["das_1_das.py", "full"].settings.k == 512
+    for data in ("cifar2", "cifar10", "celeba", "artbench2", "artbench5"):
+        trak, dtrak, das = (built[f"lds_{data}_{m}.py", "das"] for m in ("trak", "dtrak", "das"))
+        assert {m.settings.k for m in (trak, dtrak, das)} == {32768}
+        assert (trak.settings.output, dtrak.settings.output, das.settings.output) == (
+            "mse", "mean-squared-l2-norm", "mean")
+        # the noise pattern of each dataset's official grad batch: D-TRAK CIFAR 52, CelebA 16, ArtBench 32
+        assert trak.settings.noise_batch == dtrak.settings.noise_batch == {
+            "cifar2": 52, "cifar10": 52, "celeba": 16}.get(data, 32)
+        latent = data.startswith("artbench")
+        assert {(m.pipeline, m.parameters) for m in (trak, dtrak, das)} == {
+            ("stable_diffusion", "lora") if latent else ("ddpm", "all")}
+        readers = {"cifar2": "CIFAR2", "cifar10": "CIFAR10Attribution", "celeba": "CelebA"}
+        assert das.train_set_spec["type"] == readers.get(data, "ArtBench")
+    assert built["lds_artbench5_das.py", "das"].train_set_spec["subset"] == "artbench5"
+    assert built["lds_artbench2_das.py", "das"].lora_weights == "checkpoints/das/artbench2_sd_lora"
     cells = config_cells("das")
-    for method in ("TRAK", "D-TRAK", "DAS"):
-        key = cell_key("lds_rerun_ltw", {"dataset": "CIFAR-2", "method": method}, "LDS")
-        assert cells[key] == (f"das/lds_cifar2_{method.lower().replace('-', '')}.py",)
+    for data, dataset in (("cifar2", "CIFAR-2"), ("artbench2", "ArtBench-2")):
+        for method in ("TRAK", "D-TRAK", "DAS"):
+            key = cell_key("lds_rerun_ltw", {"dataset": dataset, "method": method}, "LDS")
+            assert cells[key] == (f"das/lds_{data}_{method.lower().replace('-', '')}.py",)
+    assert len(cells) == 6  # CIFAR-10, CelebA and ArtBench-5 have only DAS-minus-D-TRAK gains: two runs each
 
 
 def test_demo_configs_share_one_train_stage():
@@ -297,3 +314,80 @@ def test_residuals_are_computed_once_and_read_back(model_dir, tmp_path, monkeypa
     assert torch.equal(second.residuals, first.residuals)
     with pytest.raises(AssertionError, match="recomputed"):  # other residual settings: another key
         _adapter(model_dir, tmp_path, method="das1", residual_timesteps=5).setup(torch.device("cpu"))
+
+
+# ----------------------------------------------------------------------------- LoRA on a local Stable Diffusion folder
+@pytest.fixture(scope="module")
+def artbench_sd(tmp_path_factory):
+    """A tiny Stable Diffusion folder (tests/sd_fixture.py) and an ArtBench-2 root in the official layout (CSV +
+    16 px JPEGs; 6 train and 3 test images per style)."""
+    import csv
+
+    from PIL import Image
+    from sd_fixture import write_tiny_stable_diffusion
+
+    root = tmp_path_factory.mktemp("artbench")
+    rng = np.random.default_rng(0)
+    rows = [(f"{style[:4]}-{split}-{i}.jpg", style, split) for style in ("post_impressionism", "ukiyo_e")
+            for split, n in (("train", 6), ("test", 3)) for i in range(n)]
+    with open(root / "ArtBench-10.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "label", "split"])
+        for name, style, split in rows:
+            writer.writerow([name, style, split])
+            (root / "artbench-10-imagefolder" / style).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+                root / "artbench-10-imagefolder" / style / name, quality=95)
+    return write_tiny_stable_diffusion(tmp_path_factory.mktemp("sd")), root
+
+
+def test_stable_diffusion_lora_attribution_equals_the_direct_computation(artbench_sd, tmp_path):
+    from bench.methods.das.features import encode_latent_batch, lora_only
+
+    sd_folder, root = artbench_sd
+    data = dict(type="ArtBench", root=str(root), subset="artbench2", size=16, train_size=6, val_size=2)
+    adapter = DataAttribution(train_set={**data, "split": "train"}, model=str(sd_folder), pipeline="stable_diffusion",
+                              lora_rank=4, method="das1", lam=0.5, feature_cache=str(tmp_path / "cache"), **SMALL)
+    assert adapter.parameters == "lora"
+    adapter.setup(torch.device("cpu"))
+    train, val = DATASETS.build({**data, "split": "train"}), DATASETS.build({**data, "split": "val"})
+    model = adapter.latent_model
+
+    def inputs(dataset):
+        items = [dataset[i] for i in range(len(dataset))]
+        images = torch.stack([item["image"] for item in items])
+        captions = [item["caption"] for item in items]
+        return images, captions, encode_latent_batch(model.vae, model.tokenizer, model.text_encoder, images, captions)
+
+    _, _, train_batch = inputs(train)
+    val_images, val_captions, val_batch = inputs(val)
+    assert set(val_captions) <= {"a post impressionism painting", "a ukiyo e painting"}
+    with torch.inference_mode():  # as the runner predicts
+        out = adapter.predict({"image": val_images, "caption": val_captions, "index": torch.arange(2)},
+                              torch.zeros(2))
+
+    def features(batch):
+        grads = per_sample_features(adapter.unet, adapter.scheduler, batch, timesteps=[0, 500], output="mean",
+                                    normalize=True, parameters=lora_only)
+        return build_projector(grads.shape[1], 32, seed=42, backend="basic").project(grads)
+
+    residuals = train_residuals(adapter.unet, adapter.scheduler, train_batch, num_timesteps=4)
+    expected = attribution_scores(features(val_batch), features(train_batch), "das1", 0.5, residuals)
+    assert out["scores"].shape == (2, 6)
+    torch.testing.assert_close(out["scores"].double(), expected, rtol=2e-4, atol=1e-5)
+    names = adapter.store.describe()["parameter_names"]
+    assert names and all("lora_" in name for name in names)
+    assert adapter.provenance()["pipeline"] == "stable_diffusion"
+    assert adapter.provenance()["model"]["lora_rank"] == 4
+    with pytest.raises(ValueError, match="must carry a 'caption' string each"):
+        adapter.predict({"image": val_images, "index": torch.arange(2)}, torch.zeros(2))
+
+
+def test_stable_diffusion_options_are_checked():
+    train_set = dict(type="ArtBench", root="data/artbench", subset="artbench2", split="train")
+    with pytest.raises(ValueError, match="give model=<SD folder> .* and parameters='lora'"):
+        DataAttribution(train_set=train_set, model="sd", pipeline="stable_diffusion", parameters="all", lam=1.0)
+    with pytest.raises(ValueError, match="lora_weights is for pipeline='stable_diffusion'"):
+        DataAttribution(train_set=train_set, model="ddpm", lora_weights="lora", lam=1.0)
+    with pytest.raises(ValueError, match="pipeline must be one of .*Did you mean 'stable_diffusion'"):
+        DataAttribution(train_set=train_set, model="sd", pipeline="stable_diffusio", lam=1.0)

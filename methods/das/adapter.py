@@ -144,7 +144,7 @@ class DataAttribution(Method):
                              "(dict(retrained_losses=..., query_set=..., queries=<dataset config>): λ chosen by LDS "
                              "on held-out queries)")
         if pipeline not in PIPELINES:
-            raise ValueError(f"DataAttribution: pipeline must be one of {list(PIPELINES)}, got {pipeline!r}"
+            raise ValueError(f"DataAttribution: pipeline must be one of {list(PIPELINES)}, got {pipeline!r}."
                              + suggest(str(pipeline), PIPELINES))
         latent = pipeline == "stable_diffusion"
         parameters = parameters or ("lora" if latent else "all")
