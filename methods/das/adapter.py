@@ -223,8 +223,15 @@ class DataAttribution(Method):
             return images
 
         def load(start: int, stop: int) -> Any:
-            captions = _captions([dataset[i].get("caption") for i in range(start, stop)], stop - start, where)
-            return self._encode(images(start, stop), captions)
+            from bench.methods.das.features import LatentBatch
+
+            parts = []  # encoded batch_size images at a time: the VAE's activations at 256 px are large
+            for a in range(start, stop, self.batch_size):
+                b = min(a + self.batch_size, stop)
+                parts.append(self._encode(images(a, b), _captions([dataset[i].get("caption") for i in range(a, b)],
+                                                                  b - a, where)))
+            return LatentBatch(torch.cat([part.latents for part in parts]),
+                               torch.cat([part.encoder_hidden_states for part in parts]))
         return load
 
     def _encode(self, images: torch.Tensor, captions: list[str]) -> Any:
