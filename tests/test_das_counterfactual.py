@@ -103,3 +103,17 @@ def test_demo_configs_share_the_artefact_and_differ_in_their_attribution():
         assert cfg.method.k == 24 and cfg.method.num_queries == cfg.dataset.num_samples == 8
         assert cfg.task.type == "attribution_counterfactual" and cfg.train.epochs == 40
     assert configs["das"].method.artefact_dir == configs["dtrak"].method.artefact_dir
+
+
+def test_demo_summary_adds_the_counterfactual_when_both_runs_exist():
+    from bench.methods.das.demo import summarize
+
+    lds = {f"das_1_{m}": {"metrics": {"LDS": v, "LDS_stderr": 1.0}} for m, v in (("trak", 10), ("dtrak", 15),
+                                                                                     ("das", 25))}
+    assert "Counterfactual" not in summarize(lds).sentence
+    runs = {**lds, "das_3_counterfactual_das": {"metrics": {"l2_topk": 0.9, "l2_random": 0.5, "topk_beats_random": 1}},
+            "das_3_counterfactual_dtrak": {"metrics": {"l2_topk": 0.7, "l2_random": 0.5, "topk_beats_random": 0.75}}}
+    summary = summarize(runs)
+    assert summary.headline["L2 DAS"] == 0.9 and summary.headline["L2 random"] == 0.5
+    assert ("L2 change DAS 0.900, D-TRAK 0.700, k random digits 0.500 (top-k beats random on 100% / 75% of the "
+            "queries; paper, CIFAR-2: DAS 10.58, D-TRAK 8.97)") in summary.sentence
