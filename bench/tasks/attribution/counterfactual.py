@@ -102,7 +102,7 @@ class CounterfactualEdits:
         if originals.ndim != 4 or not (len(originals) == len(ids) == len(seeds)) or len(set(ids)) != len(ids):
             raise ValueError(f"CounterfactualEdits.create: originals [Q, C, H, W] ({list(originals.shape)}), "
                              f"{len(ids)} distinct query ids and {len(seeds)} seeds must agree on Q")
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, Any] = {}  # np.savez keywords
         for kind, rows in removals.items():
             if not re.fullmatch(r"[A-Za-z0-9_.-]+", kind) or kind.startswith("."):
                 raise ValueError(f"CounterfactualEdits.create: removal kind {kind!r} must be a plain file name")
