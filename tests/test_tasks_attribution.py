@@ -292,3 +292,139 @@ def test_retrained_loss_spread_averages_over_queries():
     assert task.evaluate(outputs)["loss_relative_std"] == pytest.approx(0.15)
     with pytest.raises(ValueError, match="RetrainedLossSpread: no query rows"):
         RetrainedLossSpread().compute({"loss_mean": torch.zeros(0), "loss_std": torch.zeros(0)})
+
+
+# -- counterfactual.py ----------------------------------------------------------------------------------------------
+def test_top_k_removals_take_the_highest_scores_with_ties_in_position_order():
+    from bench.tasks.attribution.counterfactual import top_k_removals
+
+    scores = np.array([[1.0, 3.0, 3.0, 0.0, 3.0, -5.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [-1, -2, -3, -4, -5, 9]])
+    assert top_k_removals(scores, 2).tolist() == [[1, 2], [0, 1], [5, 0]]
+    assert top_k_removals(scores, 4).tolist() == [[1, 2, 4, 0], [0, 1, 2, 3], [5, 0, 1, 2]]
+    assert top_k_removals(torch.tensor(scores[::-1].copy()), 1).tolist() == [[5], [0], [1]]
+    with pytest.raises(ValueError, match=r"k must be in 1\.\.5 \(the training set has 6 samples\), got 6"):
+        top_k_removals(scores, 6)
+    with pytest.raises(ValueError, match=r"scores of queries \[1\] are not finite"):
+        top_k_removals(np.where(np.arange(18).reshape(3, 6) == 9, np.nan, scores), 1)
+
+
+def test_random_removals_are_seeded_per_query_and_distinct():
+    from bench.tasks.attribution.counterfactual import random_removals
+
+    draw = random_removals(3, 50, 10, seed=7)
+    assert draw.shape == (3, 10) and all(len(set(row)) == 10 and list(row) == sorted(row) for row in draw)
+    assert (draw == random_removals(3, 50, 10, seed=7)).all()
+    assert (random_removals(5, 50, 10, seed=7)[:3] == draw).all()  # query q's draw ignores the number of queries
+    assert (draw[0] == np.sort(np.random.default_rng([7, 0]).choice(50, 10, replace=False))).all()
+    assert not (random_removals(3, 50, 10, seed=8) == draw).all()
+
+
+class _SameModel:
+    """``train_model`` returning one fixed model whatever the subset (a retraining that changes nothing), recording
+    the kept positions; ``stop_after`` calls it raises (a run killed mid-way)."""
+
+    def __init__(self, unet, stop_after: int | None = None) -> None:
+        self.unet, self.stop_after, self.kept = unet, stop_after, []
+
+    def __call__(self, subset, seed, work_dir):
+        if self.stop_after is not None and len(self.kept) == self.stop_after:
+            raise KeyboardInterrupt
+        self.kept.append((list(subset.indices), seed, work_dir.name))
+        from diffusers import DDPMScheduler
+
+        return self.unet, DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+
+
+def _generate(unet, scheduler, seed):
+    """The project's sampler (DiffusionSampler's loop), 5 DDIM steps, one image in [0, 1]."""
+    from diffusers import DDIMScheduler
+
+    from bench.methods.diffusion.adapter import sample_images
+    from bench.tasks.attribution.counterfactual import to_unit_range
+
+    with torch.no_grad():
+        return to_unit_range(sample_images(unet, DDIMScheduler.from_config(scheduler.config), 5, [seed], "cpu"))[0]
+
+
+def _edits(folder: Path, unet, removals: dict, seeds=(11, 12)):
+    from diffusers import DDPMScheduler
+
+    from bench.tasks.attribution.counterfactual import CounterfactualEdits
+
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear")
+    originals = torch.stack([_generate(unet, scheduler, s) for s in seeds])
+    return CounterfactualEdits.create(folder, originals=originals, query_ids=[f"q{s}" for s in seeds],
+                                      query_seeds=seeds, removals=removals, num_train=9, train_fingerprint="fp",
+                                      training_config_sha256="tiny", random_seed=3, train_seed=5)
+
+
+def test_counterfactual_of_an_unchanged_model_is_zero_and_resumes_per_entry(tmp_path: Path, tiny_unet):
+    from bench.tasks.attribution.counterfactual import CounterfactualEdits, random_removals, retrain_without
+
+    unet, _ = tiny_unet
+    removals = {"das1": np.array([[8, 0], [3, 4]]), "random": random_removals(2, 9, 2, seed=3)}
+    artefact = _edits(tmp_path / "cf", unet, removals)
+    assert artefact.manifest["random_seed"] == 3 and artefact.missing() == [
+        ("das1", 0), ("das1", 1), ("random", 0), ("random", 1)]
+    train = list(range(9))
+    stopped = _SameModel(unet, stop_after=1)
+    with pytest.raises(KeyboardInterrupt):
+        retrain_without(artefact, train, stopped, _generate, tmp_path / "work", progress=False)
+    assert stopped.kept == [([1, 2, 3, 4, 5, 6, 7], 5, "das1-0000")]  # all but the removed, the full model's seed
+    reopened = CounterfactualEdits.open(tmp_path / "cf")
+    assert reopened.missing() == [("das1", 1), ("random", 0), ("random", 1)]
+    resumed = _SameModel(unet)
+    summary = retrain_without(reopened, train, resumed, _generate, tmp_path / "work", progress=False)
+    assert [(e["kind"], e["query"]) for e in summary["trained"]] == [("das1", 1), ("random", 0), ("random", 1)]
+    assert summary["skipped"] == 1 and summary["remaining"] == 0
+    assert resumed.kept[0][0] == [0, 1, 2, 5, 6, 7, 8]
+    assert reopened.l2("das1").tolist() == [0.0, 0.0] and reopened.l2("random").tolist() == [0.0, 0.0]
+    assert not (tmp_path / "work").exists()  # entry folders removed once stored
+    assert retrain_without(reopened, train, _SameModel(unet, stop_after=0), _generate, tmp_path / "work",
+                           progress=False) == {"trained": [], "skipped": 4, "remaining": 0}
+
+
+def test_counterfactual_l2_is_the_pixel_norm_of_the_change(tmp_path: Path, tiny_unet):
+    unet, _ = tiny_unet
+    artefact = _edits(tmp_path / "cf", unet, {"dtrak": np.array([[0], [1]])})
+    originals = artefact.originals()
+    artefact.write("dtrak", 0, originals[0])
+    artefact.write("dtrak", 1, np.clip(originals[1] + 0.1, 0, 1))
+    expected = np.sqrt(((np.clip(originals[1] + 0.1, 0, 1) - originals[1]).astype(np.float64) ** 2).sum())
+    assert artefact.l2("dtrak") == pytest.approx([0.0, expected], abs=1e-6) and expected > 0.3
+
+
+def test_counterfactual_artefact_adds_kinds_and_refuses_another_setting(tmp_path: Path, tiny_unet):
+    from bench.tasks.attribution.counterfactual import CounterfactualEdits
+
+    unet, _ = tiny_unet
+    first = _edits(tmp_path / "cf", unet, {"das1": np.array([[0], [1]]), "random": np.array([[2], [3]])})
+    first.write("random", 0, first.originals()[0])
+    both = _edits(tmp_path / "cf", unet, {"dtrak": np.array([[4], [5]]), "random": np.array([[2], [3]])})
+    assert both.kinds == ["das1", "random", "dtrak"] and both.removals("das1").tolist() == [[0], [1]]
+    assert ("random", 0) not in both.missing() and ("dtrak", 0) in both.missing()  # stored entries kept
+    with pytest.raises(StoreError, match=r"another setting \(different kinds\.random\)"):
+        _edits(tmp_path / "cf", unet, {"random": np.array([[2], [4]])})
+    with pytest.raises(StoreError, match=r"different originals_sha256, query_ids, query_seeds"):
+        _edits(tmp_path / "cf", unet, {"das1": np.array([[0], [1]])}, seeds=(11, 13))
+    with pytest.raises(StoreError, match=r"removal kind 'dtrak' is not complete \(missing queries \[0, 1\]\)"):
+        both.l2("dtrak")
+    with pytest.raises(ValueError, match="the 'random' removals need their random_seed recorded"):
+        CounterfactualEdits.create(tmp_path / "other", originals=np.zeros((1, 1, 8, 8)), query_ids=["a"],
+                                   query_seeds=[0], removals={"random": [[0]]}, num_train=9, train_fingerprint="fp",
+                                   training_config_sha256="x")
+    with pytest.raises(ValueError, match=r"removals\['das1'\] must be \[1, k\] positions in 0\.\.8"):
+        CounterfactualEdits.create(tmp_path / "other", originals=np.zeros((1, 1, 8, 8)), query_ids=["a"],
+                                   query_seeds=[0], removals={"das1": [[9]]}, num_train=9, train_fingerprint="fp",
+                                   training_config_sha256="x")
+    with pytest.raises(FileNotFoundError, match=r"manifest.json: not found; a counterfactual-edits folder holds"):
+        CounterfactualEdits.open(tmp_path / "none")
+
+
+def test_counterfactual_task_summarises_l2_against_the_random_control():
+    from bench.metrics.attribution import CounterfactualL2
+
+    outputs = {"l2_topk": torch.tensor([3.0, 1.0, 2.0]), "l2_random": torch.tensor([1.0, 2.0, 1.0])}
+    assert CounterfactualL2().compute(outputs) == pytest.approx(
+        {"l2_topk": 2.0, "l2_random": 4 / 3, "l2_topk_over_random": 1.5, "topk_beats_random": 2 / 3})
+    assert TASKS.build(dict(type="attribution_counterfactual")).evaluate(outputs)["l2_topk"] == pytest.approx(2.0)

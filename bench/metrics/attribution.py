@@ -94,3 +94,23 @@ class RetrainedLossSpread(Metric):
             raise ValueError("RetrainedLossSpread: no query rows to summarise")
         return {"loss_mean": float(mean.mean()), "loss_std": float(std.mean()),
                 "loss_relative_std": float((std / mean).mean())}
+
+
+@METRICS.register_module()
+class CounterfactualL2(Metric):
+    """Counterfactual evaluation (:mod:`bench.tasks.attribution.counterfactual`): over the generated queries, the
+    mean pixel L2 change of the regenerated image after removing the query's top-k attributed training samples
+    (``l2_topk``), after removing k random ones (``l2_random``, the control), their ratio ``l2_topk_over_random``
+    and ``topk_beats_random`` (fraction of queries whose top-k removal moved the image further than the random
+    one). A method's top-k matters only as far as ``l2_topk`` exceeds ``l2_random``."""
+
+    required = ("l2_topk", "l2_random")
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        topk = np.asarray(outputs["l2_topk"], dtype=np.float64).reshape(-1)
+        random = np.asarray(outputs["l2_random"], dtype=np.float64).reshape(-1)
+        if len(topk) == 0:
+            raise ValueError("CounterfactualL2: no query rows to summarise")
+        return {"l2_topk": float(topk.mean()), "l2_random": float(random.mean()),
+                "l2_topk_over_random": float(topk.mean() / random.mean()) if random.mean() > 0 else float("nan"),
+                "topk_beats_random": float((topk > random).mean())}

@@ -28,6 +28,25 @@ ENTRIES_DIR = "entries"  # per-entry training folders, under the train stage's w
 SUMMARY_FILE = "retrain_summary.json"
 
 
+def train_seeded(unet_config: dict[str, Any], scheduler_config: dict[str, Any], subset: Any, seed: int, entry: Path,
+                 device: torch.device, *, resume: bool = True, image_key: str = "image",
+                 **train_cfg: Any) -> tuple[torch.nn.Module, Any]:
+    """One retrained model with the full model's recipe: ``train_ddpm`` in ``entry`` (resumes its epochs) after
+    seeding everything with ``seed`` (model init, then the loss's timesteps and noise, as the train stage seeds the
+    full model), loaded back as ``(unet on device, DDPMScheduler)``."""
+    from diffusers import DDPMScheduler
+
+    from bench.methods.diffusion.training import train_ddpm
+    from bench.methods.diffusion.unet import load_unet
+    from bench.seeding import seed_everything
+
+    seed_everything(seed)
+    folder = train_ddpm(unet_config, scheduler_config, subset, entry, device, resume=resume, image_key=image_key,
+                        seed=seed, **train_cfg)
+    unet, _ = load_unet(folder)
+    return unet.to(device), DDPMScheduler(**scheduler_config)
+
+
 @METHODS.register_module()
 class LDSGroundTruth(Method):
     """Train stage: fill the retrained-losses artefact of ``num_subsets`` subsets × ``seeds``; eval stage (the dataset
@@ -154,18 +173,8 @@ class LDSGroundTruth(Method):
 
     def _train_one(self, subset: Any, seed: int, entry: Path, device: torch.device, resume: bool,
                    train_cfg: dict[str, Any]) -> tuple[torch.nn.Module, Any]:
-        """One subset model: ``train_ddpm`` seeded by ``seed`` in ``entry`` (resumes its epochs), loaded back."""
-        from diffusers import DDPMScheduler
-
-        from bench.methods.diffusion.training import train_ddpm
-        from bench.methods.diffusion.unet import load_unet
-        from bench.seeding import seed_everything
-
-        seed_everything(seed)  # model init, then the loss's timesteps and noise
-        folder = train_ddpm(self.unet_config, self.scheduler_config, subset, entry, device, resume=resume,
-                            image_key=self.image_key, seed=seed, **train_cfg)
-        unet, _ = load_unet(folder)
-        return unet.to(device), DDPMScheduler(**self.scheduler_config)
+        return train_seeded(self.unet_config, self.scheduler_config, subset, seed, entry, device, resume=resume,
+                            image_key=self.image_key, **train_cfg)
 
     def use_checkpoint(self, path: str | Path) -> None:
         self.artefact_path = Path(path)

@@ -46,6 +46,26 @@ def build_scheduler(spec: dict[str, Any], model_config: dict[str, Any]) -> Any:
     return cls.from_config({**base, **spec})
 
 
+def sample_images(unet: Any, scheduler: Any, num_inference_steps: int, seeds: list[int], device: torch.device,
+                  dtype: torch.dtype = torch.float32, class_labels: torch.Tensor | None = None,
+                  show: bool = False) -> torch.Tensor:
+    """Samples [B, C, H, W] in the model's range (≈ [−1, 1]) of ``num_inference_steps`` of ``scheduler``; sample
+    ``i``'s initial noise and per-step noise come from its own CPU generator seeded ``seeds[i]`` (the same image for
+    the same seed and weights, whatever the batch)."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    config = unet.config
+    generators = [sample_generator(int(seed)) for seed in seeds]
+    shape = (len(generators), config.in_channels, config.sample_size, config.sample_size)
+    sample = randn_tensor(shape, generator=generators, device=device, dtype=dtype)
+    scheduler.set_timesteps(num_inference_steps, device=device)
+    for t in progress(scheduler.timesteps, desc="sampling", unit="step", show=show):
+        model_input = scheduler.scale_model_input(sample, t)
+        noise_pred = unet(model_input, t, class_labels=class_labels).sample
+        sample = scheduler.step(noise_pred, t, sample, generator=generators).prev_sample
+    return sample
+
+
 @METHODS.register_module()
 class DiffusionSampler(Method):
     """Sample ``num_inference_steps`` of ``scheduler`` with the UNet at ``model`` (a diffusers pipeline or model
@@ -91,23 +111,13 @@ class DiffusionSampler(Method):
         self.scheduler = build_scheduler(self.scheduler_spec, load_scheduler_config(self.model, preset=self.preset))
 
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
-        from diffusers.utils.torch_utils import randn_tensor
-
         assert self.unet is not None, "setup() was not called"
-        config = self.unet.config
-        generators = [sample_generator(int(seed)) for seed in seeds]
-        shape = (len(generators), config.in_channels, config.sample_size, config.sample_size)
-        dtype = dtype_of(self.dtype)
         labels = batch["class_label"].to(self.device)
-        class_labels = labels if getattr(config, "num_class_embeds", None) else None
+        class_labels = labels if getattr(self.unet.config, "num_class_embeds", None) else None
         start = time.perf_counter()
-        sample = randn_tensor(shape, generator=generators, device=self.device, dtype=dtype)
-        self.scheduler.set_timesteps(self.num_inference_steps, device=self.device)
-        steps = progress(self.scheduler.timesteps, desc="sampling", unit="step", show=detect().rank == 0)
-        for t in steps:
-            model_input = self.scheduler.scale_model_input(sample, t)
-            noise_pred = self.unet(model_input, t, class_labels=class_labels).sample
-            sample = self.scheduler.step(noise_pred, t, sample, generator=generators).prev_sample
+        sample = sample_images(self.unet, self.scheduler, self.num_inference_steps, [int(s) for s in seeds],
+                               self.device, dtype=dtype_of(self.dtype), class_labels=class_labels,
+                               show=detect().rank == 0)
         self.sampling_seconds += time.perf_counter() - start
         return {"image": to_uint8_images(sample).cpu(), "class_label": batch["class_label"]}
 

@@ -47,3 +47,15 @@ class LDSGroundTruthTask(EvalTask):
     required_outputs = ("loss_mean", "loss_std")
     finite_outputs = ("loss_mean", "loss_std")
     default_metrics = (dict(type="RetrainedLossSpread"),)
+
+
+@TASKS.register_module(name="attribution_counterfactual")
+class CounterfactualTask(EvalTask):
+    """Counterfactual evaluation of an attribution method (:mod:`bench.tasks.attribution.counterfactual`): one row
+    per generated query, the method returns ``l2_topk`` (pixel L2 change of the query's regeneration after retraining
+    without its top-k attributed training samples) and ``l2_random`` (the same without k random ones, the control);
+    ``CounterfactualL2`` summarises them."""
+
+    required_outputs = ("l2_topk", "l2_random")
+    finite_outputs = ("l2_topk", "l2_random")
+    default_metrics = (dict(type="CounterfactualL2"),)

@@ -1,0 +1,6 @@
+# DAS demo (full profile only), counterfactual evaluation of DAS (das1): remove each generated query's top 24 DAS
+# influencers, retrain, regenerate; L2 change against removing 24 random digits
+# (configs/das/_base_/counterfactual_digits2.py).
+_base_ = ["../../das/_base_/counterfactual_digits2.py"]
+
+upstream = dict(_delete_=True, attribution=dict(config="demo/full/das_1_das", product="checkpoint"))

@@ -1,0 +1,119 @@
+"""The Counterfactual method: its train stage scores generated queries with the attribution method, removes each
+query's top-k (and k random) training digits, retrains with the full model's recipe and seed, regenerates with the
+query's noise seed, resumes without retraining, and its eval stage reads the L2 changes by query id."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from bench.methods.das.counterfactual import Counterfactual
+from bench.registry import DATASETS
+from bench.seeding import sample_seed
+from bench.tasks.attribution.counterfactual import CounterfactualEdits, random_removals, top_k_removals
+
+TRAIN = dict(type="Digits2", split="train", size=8, train_size=12, val_size=6)
+UNET = dict(sample_size=8, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
+            down_block_types=("DownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "UpBlock2D"),
+            norm_num_groups=4)
+SCHEDULER = dict(num_train_timesteps=50, beta_schedule="linear", beta_start=1e-3, beta_end=0.2, clip_sample=False)
+RECIPE = dict(epochs=1, batch_size=8, lr=1e-3, seed=4)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """The full-data model as train_ddpm writes it (an untrained UNet here) with its recorded recipe."""
+    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("cf_model") / "model"
+    DDPMPipeline(unet=UNet2DModel(**UNET), scheduler=DDPMScheduler(**SCHEDULER)).save_pretrained(folder)
+    (folder / "training.json").write_text(json.dumps({"checkpoint": "final.pt", **RECIPE}))
+    return folder
+
+
+def _method(model_dir, tmp_path, **overrides):
+    attribution = dict(type="DataAttribution", train_set=TRAIN, unet_config=UNET, train_scheduler=SCHEDULER,
+                       method="dtrak", lam=0.5, num_timesteps=2, k=16, chunk_size=12, batch_size=6,
+                       feature_cache=str(tmp_path / "cache"))
+    options = dict(k=3, num_queries=2, sampler=dict(type="DDIMScheduler"), num_inference_steps=3, **overrides)
+    return Counterfactual(attribution=attribution, model=str(model_dir), **options)
+
+
+def test_fit_removes_each_querys_top_k_and_random_digits_and_eval_reads_the_l2(model_dir, tmp_path, monkeypatch):
+    import bench.methods.das.retrain as retrain
+
+    train_set = DATASETS.build(TRAIN)
+    method = _method(model_dir, tmp_path)
+    seen = []
+    real = retrain.train_seeded
+
+    def recording(unet_config, scheduler_config, subset, seed, entry, device, **kwargs):
+        seen.append((entry.name, list(subset.indices), seed, kwargs))
+        return real(unet_config, scheduler_config, subset, seed, entry, device, **kwargs)
+
+    monkeypatch.setattr(retrain, "train_seeded", recording)
+    folder = method.fit(train_set, None, tmp_path / "work", torch.device("cpu"), **RECIPE)
+    artefact = CounterfactualEdits.open(folder)
+    summary = json.loads((tmp_path / "work" / "counterfactual_summary.json").read_text())
+    assert artefact.kinds == ["dtrak", "random"] and summary["remaining"] == 0 and summary["lambda"] == 0.5
+    assert (artefact.removals("dtrak") == top_k_removals(np.array(summary["scores"]), 3)).all()
+    assert (artefact.removals("random") == random_removals(2, 12, 3, seed=0)).all()
+    assert artefact.manifest["random_seed"] == 0 and artefact.manifest["train_seed"] == 4
+    assert artefact.manifest["query_seeds"] == [sample_seed(0, "000000"), sample_seed(0, "000001")]  # a run's seeds
+    assert [name for name, *_ in seen] == ["dtrak-0000", "dtrak-0001", "random-0000", "random-0001"]
+    entries = [("dtrak", 0), ("dtrak", 1), ("random", 0), ("random", 1)]
+    for (_, kept, seed, kwargs), (kind, query) in zip(seen, entries, strict=True):
+        assert kept == sorted(set(range(12)) - set(artefact.removals(kind)[query].tolist())) and seed == 4
+        assert kwargs == {"resume": True, "epochs": 1, "batch_size": 8, "lr": 1e-3}
+    # a rerun resumes: nothing is retrained
+    monkeypatch.setattr(retrain, "train_seeded", lambda *a, **k: pytest.fail("retrained a stored entry"))
+    assert _method(model_dir, tmp_path).fit(train_set, None, tmp_path / "work", torch.device("cpu"), **RECIPE) == folder
+    method.use_checkpoint(folder)
+    method.setup(torch.device("cpu"))
+    outputs = method.predict({"sample_id": ["000001", "000000"]}, torch.zeros(2))
+    assert outputs["l2_topk"].tolist() == artefact.l2("dtrak")[[1, 0]].tolist()
+    assert outputs["l2_random"].tolist() == artefact.l2("random")[[1, 0]].tolist()
+    assert (artefact.l2("dtrak") > 0).all()  # one epoch of training moves the untrained model's samples
+    with pytest.raises(ValueError, match=r"1 rows are not queries of .*GenerationRequests\(num_samples=2\)"):
+        method.predict({"sample_id": ["000002"]}, torch.zeros(1))
+
+
+def test_a_recipe_other_than_the_full_models_and_bad_settings_are_clear_errors(model_dir, tmp_path):
+    train_set = DATASETS.build(TRAIN)
+    with pytest.raises(ValueError, match=r"differs from the full model's recipe .*training.json\) in \['epochs'\]"):
+        _method(model_dir, tmp_path).fit(train_set, None, tmp_path / "w", torch.device("cpu"),
+                                         **{**RECIPE, "epochs": 2})
+    with pytest.raises(ValueError, match="attribution must be a DataAttribution method section"):
+        Counterfactual(attribution="upstream:attribution.method", model="m", k=3)
+    with pytest.raises(ValueError, match=r"lacks \['unet_config', 'train_scheduler'\]"):
+        Counterfactual(attribution=dict(type="DataAttribution", model="m"), model="m", k=3)
+
+
+def test_demo_configs_share_the_artefact_and_differ_in_their_attribution():
+    from bench.config import configs_root, load_config, to_plain
+    from bench.upstream import validate_section
+
+    configs = {m: load_config(configs_root() / f"demo/full/das_3_counterfactual_{m}.py") for m in ("das", "dtrak")}
+    for name, cfg in configs.items():
+        validate_section(cfg, name)
+        assert to_plain(cfg.upstream) == {"attribution": {"config": f"demo/full/das_1_{name}", "product": "checkpoint"}}
+        assert cfg.method.k == 24 and cfg.method.num_queries == cfg.dataset.num_samples == 8
+        assert cfg.task.type == "attribution_counterfactual" and cfg.train.epochs == 40
+    assert configs["das"].method.artefact_dir == configs["dtrak"].method.artefact_dir
+
+
+def test_demo_summary_adds_the_counterfactual_when_both_runs_exist():
+    from bench.methods.das.demo import summarize
+
+    lds = {f"das_1_{m}": {"metrics": {"LDS": v, "LDS_stderr": 1.0}} for m, v in (("trak", 10), ("dtrak", 15),
+                                                                                     ("das", 25))}
+    assert "Counterfactual" not in summarize(lds).sentence
+    runs = {**lds, "das_3_counterfactual_das": {"metrics": {"l2_topk": 0.9, "l2_random": 0.5, "topk_beats_random": 1}},
+            "das_3_counterfactual_dtrak": {"metrics": {"l2_topk": 0.7, "l2_random": 0.5, "topk_beats_random": 0.75}}}
+    summary = summarize(runs)
+    assert summary.headline["L2 DAS"] == 0.9 and summary.headline["L2 random"] == 0.5
+    assert ("L2 change DAS 0.900, D-TRAK 0.700, k random digits 0.500 (top-k beats random on 100% / 75% of the "
+            "queries; paper, CIFAR-2: DAS 10.58, D-TRAK 8.97)") in summary.sentence
