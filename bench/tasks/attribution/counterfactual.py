@@ -29,8 +29,9 @@ import numpy as np
 import torch
 from torch.utils.data import Subset
 
-from bench.io import atomic_write_json, atomic_writer, read_json, sha256_json
+from bench.io import atomic_write_json, atomic_writer, sha256_json
 from bench.store import StoreError
+from bench.tasks.attribution.ground_truth import read_manifest
 from bench.tasks.attribution.retrain import TrainModel
 
 FORMAT = "bench-counterfactual-edits"
@@ -155,16 +156,8 @@ class CounterfactualEdits:
     def open(cls, folder: str | Path) -> CounterfactualEdits:
         """The artefact in ``folder``; FileNotFoundError or StoreError naming the file and the fix."""
         folder = Path(folder)
-        path = folder / MANIFEST
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: not found; {_LAYOUT}")
-        manifest = read_json(path)
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise StoreError(f"{path}: not a counterfactual-edits manifest (format {FORMAT!r} expected); {_LAYOUT}")
-        if manifest.get("version") != VERSION:
-            raise StoreError(f"{path}: format version {manifest.get('version')!r}, but this bench reads version "
-                             f"{VERSION}; re-create the artefact with this bench")
-        return cls(folder, manifest)
+        return cls(folder, read_manifest(folder / MANIFEST, FORMAT, VERSION, "counterfactual-edits", _LAYOUT,
+                                         "re-create the artefact with this bench"))
 
     # -- reading -----------------------------------------------------------------------------------------------
     @property

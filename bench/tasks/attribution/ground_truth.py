@@ -94,6 +94,21 @@ def diffusion_losses(unet: torch.nn.Module, scheduler: Any, images: Any, *, time
     return (totals / len(steps)).numpy()
 
 
+def read_manifest(path: Path, format: str, version: int, what: str, layout: str, fix: str) -> dict[str, Any]:
+    """An attribution artefact's ``manifest.json`` (retrained losses, counterfactual edits): FileNotFoundError when
+    it is missing, StoreError when it is not a ``what`` manifest of ``format`` or has another ``version`` (``fix``
+    says what to do); ``layout`` describes the folder in both messages."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; {layout}")
+    manifest = read_json(path)
+    if not isinstance(manifest, dict) or manifest.get("format") != format:
+        raise StoreError(f"{path}: not a {what} manifest (format {format!r} expected); {layout}")
+    if manifest.get("version") != version:
+        raise StoreError(f"{path}: format version {manifest.get('version')!r}, but this bench reads version "
+                         f"{version}; {fix}")
+    return manifest
+
+
 def masks_sha256(masks: np.ndarray) -> str:
     """sha256 of bool masks [S, N] (shape and bits): names the subsets the losses belong to."""
     masks = np.ascontiguousarray(masks, dtype=bool)
@@ -173,16 +188,8 @@ class RetrainedLosses:
         """The artefact in ``folder``; FileNotFoundError or :class:`bench.store.StoreError` naming the file, what
         was expected and the fix."""
         folder = Path(folder)
-        path = folder / MANIFEST
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: not found; {_LAYOUT}")
-        manifest = read_json(path)
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-            raise StoreError(f"{path}: not a retrained-losses manifest (format {FORMAT!r} expected); {_LAYOUT}")
-        if manifest.get("version") != VERSION:
-            raise StoreError(f"{path}: format version {manifest.get('version')!r}, but this bench reads version "
-                             f"{VERSION}; re-create or re-import the artefact with this bench")
-        return cls(folder, manifest)
+        return cls(folder, read_manifest(folder / MANIFEST, FORMAT, VERSION, "retrained-losses", _LAYOUT,
+                                         "re-create or re-import the artefact with this bench"))
 
     # -- reading -----------------------------------------------------------------------------------------------
     @property
