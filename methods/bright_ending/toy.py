@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -177,22 +178,12 @@ def train_toy_text_to_image(train_set: Any, folder: str | Path, steps: int = QUI
     item_captions = [train_set[i]["caption"] for i in range(len(train_set))]
     if images.ndim != 4 or images.shape[1] != 1 or images.shape[2] != images.shape[3]:
         raise ValueError(f"train_toy_text_to_image: images must be (1, size, size), got {tuple(images.shape[1:])}")
-    captions = sorted(set(item_captions))
-    position = {caption: k for k, caption in enumerate(captions)}
-    caption_of = torch.tensor([position[caption] for caption in item_captions])
-    tokenizer = write_caption_tokenizer(captions, folder / "tokenizer")
-    torch.manual_seed(seed)  # the initial weights
-    text_encoder = build_text_encoder(tokenizer).to(device)
-    unet = build_unet(images.shape[-1], text_encoder.config.hidden_size, block_out_channels).to(device)
-    scheduler = build_scheduler()
-    losses, seconds = fit_caption_conditioned(
-        unet, text_encoder, tokenizer, captions, images, caption_of, scheduler, steps=steps, batch_size=batch_size,
-        lr=lr, text_encoder_lr=text_lr, seed=seed, caption_dropout=caption_dropout, device=device,
-        desc="toy text-to-image", show_progress=show_progress)
-    unet.save_pretrained(str(folder / "unet"))
-    text_encoder.save_pretrained(str(folder / "text_encoder"))
-    scheduler.save_pretrained(str(folder / "scheduler"))
-    write_model_index(folder)
+    fitted = train_and_save_toy(
+        images, item_captions, folder, lambda hidden: build_unet(images.shape[-1], hidden, block_out_channels),
+        steps=steps, batch_size=batch_size, lr=lr, text_encoder_lr=text_lr, seed=seed, caption_dropout=caption_dropout,
+        device=device, desc="toy text-to-image", show_progress=show_progress)
+    losses, seconds, captions, unet, text_encoder = (fitted.losses, fitted.seconds, fitted.captions, fitted.unet,
+                                                     fitted.text_encoder)
     settings = {"steps": steps, "batch_size": batch_size, "lr": lr, "text_encoder_lr": text_lr, "seed": seed,
                 "caption_dropout": caption_dropout,
                 "optimizer": "AdamW(weight_decay=0)", "num_images": len(images), "num_captions": len(captions),
@@ -207,6 +198,47 @@ def train_toy_text_to_image(train_set: Any, folder: str | Path, steps: int = QUI
         settings["train_set"] = describe()
     (folder / "toy.json").write_text(json.dumps(settings, indent=1) + "\n", encoding="utf-8")
     return folder
+
+
+@dataclass
+class FittedToy:
+    """What :func:`train_and_save_toy` trained: the loss per step, the seconds, the distinct captions (the
+    tokenizer's order) and the two trained models (eval mode)."""
+
+    losses: list[float]
+    seconds: float
+    captions: list[str]
+    unet: torch.nn.Module
+    text_encoder: torch.nn.Module
+
+
+def train_and_save_toy(data: torch.Tensor, item_captions: Sequence[str], folder: Path,
+                       make_unet: Callable[[int], torch.nn.Module], *, steps: int, batch_size: int, lr: float,
+                       text_encoder_lr: float, seed: int, caption_dropout: float, device: str | torch.device,
+                       desc: str, pipeline: str = "StableDiffusionPipeline", unet_class: str = "UNet2DConditionModel",
+                       show_progress: bool = True) -> FittedToy:
+    """The toys' shared build-train-save: the caption-word tokenizer of the distinct ``item_captions`` (sorted) in
+    ``folder/tokenizer``, ``torch.manual_seed(seed)`` then the text encoder and ``make_unet(text hidden size)`` (the
+    initial weights, in that order), :func:`fit_caption_conditioned` on ``data`` (items in [-1, 1], one caption
+    each), and the ``unet/``, ``text_encoder/``, ``scheduler/`` folders and ``model_index.json`` (``pipeline``,
+    ``unet_class``; no ``vae``). The caller writes its own record (``toy.json``) last."""
+    captions = sorted(set(item_captions))
+    position = {caption: k for k, caption in enumerate(captions)}
+    caption_of = torch.tensor([position[caption] for caption in item_captions])
+    tokenizer = write_caption_tokenizer(captions, folder / "tokenizer")
+    torch.manual_seed(seed)  # the initial weights
+    text_encoder = build_text_encoder(tokenizer).to(device)
+    unet = make_unet(text_encoder.config.hidden_size).to(device)
+    scheduler = build_scheduler()
+    losses, seconds = fit_caption_conditioned(
+        unet, text_encoder, tokenizer, captions, data, caption_of, scheduler, steps=steps, batch_size=batch_size,
+        lr=lr, text_encoder_lr=text_encoder_lr, seed=seed, caption_dropout=caption_dropout, device=device, desc=desc,
+        show_progress=show_progress)
+    unet.save_pretrained(str(folder / "unet"))
+    text_encoder.save_pretrained(str(folder / "text_encoder"))
+    scheduler.save_pretrained(str(folder / "scheduler"))
+    write_model_index(folder, pipeline, unet_class)
+    return FittedToy(losses, seconds, captions, unet, text_encoder)
 
 
 def fit_caption_conditioned(unet: torch.nn.Module, text_encoder: torch.nn.Module, tokenizer: Any,

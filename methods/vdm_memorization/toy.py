@@ -23,8 +23,7 @@ from typing import Any
 
 import torch
 
-from bench.methods.bright_ending.toy import (ATTENTION_HEADS, SCHEDULER_CONFIG, build_scheduler, build_text_encoder,
-                                             fit_caption_conditioned, write_caption_tokenizer, write_model_index)
+from bench.methods.bright_ending.toy import ATTENTION_HEADS, SCHEDULER_CONFIG, train_and_save_toy
 
 # Measured 2026-12-06 on the loaded 2-core dev machine, one torch thread per run unless said, DDIM 10 steps, 2 videos
 # per prompt, whole-clip pixel correlation of a content prompt's videos with its duplicated clip ("own") and with the
@@ -123,22 +122,12 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
         wanted["train_fingerprint"] = fingerprint()
     if _finished(folder, wanted):
         return folder
-    captions = sorted(set(item_captions))
-    position = {caption: k for k, caption in enumerate(captions)}
-    caption_of = torch.tensor([position[caption] for caption in item_captions])
-    tokenizer = write_caption_tokenizer(captions, folder / "tokenizer")
-    torch.manual_seed(seed)  # the initial weights
-    text_encoder = build_text_encoder(tokenizer).to(device)
-    unet = build_video_unet(clips.shape[-1], text_encoder.config.hidden_size, block_out_channels).to(device)
-    scheduler = build_scheduler()
-    losses, seconds = fit_caption_conditioned(
-        unet, text_encoder, tokenizer, captions, clips, caption_of, scheduler, steps=steps, batch_size=batch_size,
-        lr=lr, text_encoder_lr=text_encoder_lr, seed=seed, caption_dropout=caption_dropout, device=device,
-        desc="toy text-to-video", show_progress=show_progress)
-    unet.save_pretrained(str(folder / "unet"))
-    text_encoder.save_pretrained(str(folder / "text_encoder"))
-    scheduler.save_pretrained(str(folder / "scheduler"))
-    write_model_index(folder, "TextToVideoSDPipeline", "UNet3DConditionModel")
+    fitted = train_and_save_toy(
+        clips, item_captions, folder, lambda hidden: build_video_unet(clips.shape[-1], hidden, block_out_channels),
+        steps=steps, batch_size=batch_size, lr=lr, text_encoder_lr=text_encoder_lr, seed=seed,
+        caption_dropout=caption_dropout, device=device, desc="toy text-to-video", pipeline="TextToVideoSDPipeline",
+        unet_class="UNet3DConditionModel", show_progress=show_progress)
+    losses, seconds, captions, text_encoder = fitted.losses, fitted.seconds, fitted.captions, fitted.text_encoder
     settings = {**wanted, "optimizer": "AdamW(weight_decay=0)", "num_captions": len(captions),
                 "text_hidden_size": text_encoder.config.hidden_size, "scheduler": SCHEDULER_CONFIG,
                 "train_seconds": round(seconds, 3), "seconds_per_step": round(seconds / steps, 4),
