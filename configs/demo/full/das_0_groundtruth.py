@@ -6,8 +6,8 @@
 # from the full-data model (upstream "gen", product run: DDIM 50 steps, image i seeded i, read by GeneratedImages
 # with ids gen-<i>). The eval stage reports the val queries' loss mean and spread across subsets
 # (RetrainedLossSpread). The benchmark's 64 subsets: --cfg-options method.num_subsets=64 (or a sweep,
-# docs/attribution.md). No quick demo: measured 199 s for the four configs on 2 idle cores (ground truth 121 s), ten
-# times a quick demo's budget.
+# docs/attribution.md). No quick demo: measured 256 s for the eight configs on 2 shared cores (ground truth 135 s: 16
+# models × 5.0 s training + 3.4 s losses), more than ten times a quick demo's budget.
 _base_ = ["../../das/_base_/digits2.py"]
 
 method = dict(num_subsets=16, query_sets=dict(gen=dict(type="GeneratedImages", run_dir="upstream:gen")))
