@@ -8,12 +8,14 @@ A config names what it uses from other configs::
                                checkpoint="upstream:classifier"))
 
 Products: ``checkpoint`` (the upstream's train stage runs or resumes; its final checkpoint path), ``run`` (the
-upstream evaluation runs or resumes; its run directory) and ``logits`` (a ``run`` whose results are complete, for
-a logits reader such as ``CachedLogits(run_dir=...)``). In the ``dataset``, ``method``, ``task`` and ``train``
+upstream evaluation runs or resumes; its run directory) and ``logits`` (a ``run`` whose results are complete, for a
+logits reader such as ``CachedLogits(run_dir=...)``). In the ``dataset``, ``method``, ``task`` and ``train``
 sections the string ``"upstream:<name>"`` stands for the product's path and ``"upstream:<name>.method"`` for the
-upstream config's (resolved) ``method`` section. Resolution records ``resolved=dict(config_sha256, path, sha256 |
-results_sha256[, method])`` in each entry, so the facts enter the downstream config hash, ``config.py`` and
-``provenance.json``; components only ever see paths and never train or run anything themselves.
+upstream config's (resolved) ``method`` section, whatever the product (a run's ``.method`` is the method that run
+evaluates, e.g. an attribution method a counterfactual evaluation re-scores with). Resolution records
+``resolved=dict(config_sha256, path, sha256 | results_sha256, method)`` in each entry, so the facts enter the
+downstream config hash, ``config.py`` and ``provenance.json``; components only ever see paths and never train or run
+anything themselves.
 """
 from __future__ import annotations
 
@@ -87,9 +89,6 @@ def validate_section(cfg: Any, source: str) -> None:
                 raise UpstreamError(f"{source}: {key} refers to 'upstream:{name}', but the upstream section declares "
                                     f"{sorted(section) or 'nothing'}; add upstream = dict({name}=dict(config=..., "
                                     "product=...))")
-            if part == "method" and section[name]["product"] != "checkpoint":
-                raise UpstreamError(f"{source}: 'upstream:{name}.method' needs product 'checkpoint' (the trained "
-                                    f"model), not {section[name]['product']!r}")
             used.add(name)
     unused = sorted(set(section) - used)
     if unused:
@@ -232,7 +231,8 @@ def _run(name: str, entry: dict[str, Any], ucfg: Any, chash: str, mode: str) -> 
                             f"logits must cover every sample: rerun with `{_command('run', entry)} --resume` "
                             "and no run.limit")
     measured = {k: v for k, v in results.items() if k != "created"}  # a rescore alone changes no fact
-    return {"config_sha256": chash, "path": str(run_dir), "results_sha256": sha256_json(measured)}
+    return {"config_sha256": chash, "path": str(run_dir), "results_sha256": sha256_json(measured),
+            "method": section(ucfg, "method")}
 
 
 def sha256_path(path: str | Path) -> str:

@@ -3,6 +3,10 @@
 A generation run has no input data; its "dataset" says what to generate. Class labels are drawn per sample from
 ``sha256(label_seed:sample_id)`` (or balanced, ``index % num_classes``) and prompts are read from a text file,
 so every sample's condition is fixed by its id, whatever the batch size, world size or resume point.
+
+``GeneratedImages`` reads the images a finished generation run stored back as a dataset: the generated queries of
+data attribution (D-TRAK's "gen" set), declared as an upstream ``run`` product so a resampled set is never read by
+mistake.
 """
 from __future__ import annotations
 
@@ -86,3 +90,69 @@ class GenerationRequests(BenchDataset):
         return {**super().describe(), "num_classes": self.num_classes, "labels": self.labels,
                 "label_seed": self.label_seed, "prompts_file": str(Path(self.prompts_file)) if self.prompts_file
                 else None, "samples_per_prompt": self.samples_per_prompt}
+
+
+@DATASETS.register_module()
+class GeneratedImages(BenchDataset):
+    """Items ``{"image": float [C, H, W] in [0, 1]}`` of a finished generation run (its stored uint8 ``image``
+    column, the pixels its PNG export holds), in the run's sample order, with ids ``gen-<i>`` (``i`` the
+    generation request's index).
+
+    Args:
+        run_dir: the generation run's directory (in a config: ``"upstream:<name>"`` of a ``run`` upstream).
+    """
+
+    obtain = ("declare the generation config as an upstream with product 'run' and pass run_dir='upstream:<name>' "
+              "(the runner samples the images first), or run it with `bench run <generation config>`")
+
+    def __init__(self, run_dir: str) -> None:
+        import torch
+
+        from bench.io import read_json
+        from bench.results import PROVENANCE_FILE, RESULTS_FILE, read_results
+        from bench.store import SampleStore
+        from bench.upstream import require_path
+
+        self.run_dir = Path(require_path(run_dir, "GeneratedImages.run_dir"))
+        self.layout = (f"{self.run_dir}/\n  {RESULTS_FILE}   (status: complete)\n  samples/*.pt   "
+                       "(column image, uint8 [N, H, W, C])")
+        if not (self.run_dir / RESULTS_FILE).is_file():
+            raise self.layout_error(self.run_dir, "no finished generation run")
+        results = read_results(self.run_dir)
+        if results["status"] != "complete":
+            raise self.layout_error(self.run_dir, f"the generation run is {results['status']!r} (run with --limit); "
+                                                  "a query set needs every requested image",
+                                    "finish it with `bench run <its config.py> --resume` and no run.limit")
+        outputs = SampleStore(self.run_dir, results["config_sha256"]).load(["image"])
+        images = outputs.get("image")
+        if images is None or images.dtype != torch.uint8 or images.ndim != 4:
+            raise self.layout_error(self.run_dir, "the run stored no uint8 'image' column [N, H, W, C]",
+                                    "point the upstream at a generation config (task type 'generation')")
+        self.images: torch.Tensor = images
+        self.indices = [int(i) for i in outputs["index"]]
+        self.source_ids: list[str] = list(outputs["sample_id"])
+        self.run_id, self.smoke = results["run_id"], bool(results["smoke"])
+        prov = self.run_dir / PROVENANCE_FILE
+        method = read_json(prov).get("method") or {} if prov.is_file() else {}
+        self.sampler = {k: method.get(k) for k in ("scheduler", "num_inference_steps", "noise_seeds", "model")
+                        if k in method}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return {"image": self.images[index].permute(2, 0, 1).float() / 255}
+
+    def sample_id(self, index: int) -> str:
+        return f"gen-{self.indices[index]}"
+
+    def fingerprint(self) -> str:
+        """sha256 over the ids and the image bytes (a resampled set is another query set)."""
+        digest = hashlib.sha256(type(self).__name__.encode())
+        digest.update("\0".join(self.sample_id(i) for i in range(len(self))).encode())
+        digest.update(self.images.contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "run_dir": str(self.run_dir), "run_id": self.run_id,
+                "image_shape": list(self.images.shape[1:]), "smoke": self.smoke, "sampler": self.sampler}

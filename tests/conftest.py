@@ -43,3 +43,31 @@ def tiny_ddpm_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("tiny_ddpm")
     DDPMPipeline(unet=unet, scheduler=DDPMScheduler(clip_sample=False)).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def generated_images_run(tiny_ddpm_folder: Path, tmp_path_factory: pytest.TempPathFactory):
+    """``make(num_samples, batch_size, index_seeds=0, limit=None)``: the run directory of a finished (cached per
+    arguments) generation run that samples ``tiny_ddpm_folder`` with 3 DDIM steps, image i seeded
+    ``index_seeds + i``, as the DAS demo's das_0_model does (generated attribution queries)."""
+    from bench.runner import evaluate
+
+    root = tmp_path_factory.mktemp("generated")
+    made: dict[tuple, Path] = {}
+
+    def make(num_samples: int, batch_size: int, index_seeds: int = 0, limit: int | None = None) -> Path:
+        key = (num_samples, batch_size, index_seeds, limit)
+        if key not in made:
+            path = root / f"gen_{num_samples}_{batch_size}_{index_seeds}_{limit}.py"
+            path.write_text(
+                f"dataset = dict(type='GenerationRequests', num_samples={num_samples})\n"
+                f"method = dict(type='DiffusionSampler', model={str(tiny_ddpm_folder)!r}, num_inference_steps=3,\n"
+                f"              scheduler=dict(type='DDIMScheduler', clip_sample=True), index_seeds={index_seeds})\n"
+                "task = dict(type='generation', extractor=dict(type='PixelCorrelationFeatures'), metrics=[],\n"
+                "            image_format='png')\n"
+                f"run = dict(device='cpu', batch_size={batch_size}, limit={limit})\n")
+            cfg = load_config(path, {"run.work_dir": str(root / path.stem)})
+            made[key] = evaluate(cfg, wandb_mode="disabled", progress=False)
+        return made[key]
+
+    return make

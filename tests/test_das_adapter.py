@@ -239,28 +239,53 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     assert len(cells) == 6  # CIFAR-10, CelebA and ArtBench-5 have only DAS-minus-D-TRAK gains: two runs each
 
 
-def test_demo_configs_share_one_train_stage():
-    from bench.config import configs_root, load_config
-    from bench.results import train_dir_for
+def test_demo_configs_attribute_the_model_of_das_0_model_without_training():
+    """One full-data model for every attribution config (upstream model: das_0_model's checkpoint), whose run also
+    samples the gen queries the gen configs and the ground truth read (upstream gen: its run): no cycle."""
+    from bench.config import configs_root, load_config, to_plain
+    from bench.upstream import check_graph
 
-    dirs = {train_dir_for(load_config(configs_root() / f"demo/full/das_1_{m}.py")) for m in ("trak", "dtrak", "das")}
-    assert len(dirs) == 1
+    names = [f"das_{step}_{m}{tail}" for step, tail in ((1, ""), (2, "_gen")) for m in ("trak", "dtrak", "das")]
+    for name in names:
+        cfg = load_config(configs_root() / f"demo/full/{name}.py")
+        assert cfg.get("train") is None and cfg.method.model == "upstream:model"
+        assert to_plain(cfg.upstream.model) == {"config": "demo/full/das_0_model", "product": "checkpoint"}
+        check_graph(cfg, name)
+        gen = name.endswith("_gen")
+        assert cfg.task.metrics[0].query_set == ("gen" if gen else "val")
+        assert cfg.method.lambda_selection.query_set == "test"  # λ on held-out real digits for both query sets
+        assert to_plain(cfg.dataset) == (dict(type="GeneratedImages", run_dir="upstream:gen") if gen
+                                         else dict(type="Digits2", split="val", size=8))
+    truth = load_config(configs_root() / "demo/full/das_0_groundtruth.py")
+    assert sorted(truth.method.query_sets) == ["gen", "test", "val"]
+    assert to_plain(truth.upstream.gen) == {"config": "demo/full/das_0_model", "product": "run"}
+    model = load_config(configs_root() / "demo/full/das_0_model.py")
+    assert model.method.num_inference_steps == 50 and model.method.index_seeds == 0
+    assert to_plain(model.method.unet_config) == to_plain(truth.method.unet)  # the ground truth's recipe
+    assert to_plain(model.method.train_scheduler) == to_plain(truth.method.scheduler)
+    assert {k: v for k, v in to_plain(model.train).items() if k != "seed"} == to_plain(truth.train)
 
 
-def _runs(trak, dtrak, das, se=1.0, best=None):
+def _runs(trak, dtrak, das, se=1.0, best=None, gen=(5.0, 6.0, 7.0)):
     def run(value):
         metrics = {"LDS": value, "LDS_stderr": se}
         if best is not None:
             metrics["LDS_best_over_grid"] = value + best
         return {"metrics": metrics}
-    return {"das_1_trak": run(trak), "das_1_dtrak": run(dtrak), "das_1_das": run(das)}
+    runs = {"das_1_trak": run(trak), "das_1_dtrak": run(dtrak), "das_1_das": run(das)}
+    runs.update({f"das_2_{m}_gen": {"metrics": {"LDS": v, "LDS_stderr": 1.0}}
+                 for m, v in zip(("trak", "dtrak", "das"), gen, strict=True)})
+    return runs
 
 
 def test_demo_summary_names_the_winner_and_the_paper_verdict():
     from bench.methods.das.demo import summarize
 
     summary = summarize(_runs(10.0, 15.0, 25.0, best=2.0))
-    assert summary.headline == {"LDS TRAK": 10.0, "LDS D-TRAK": 15.0, "LDS DAS": 25.0, "DAS − D-TRAK": 10.0}
+    assert summary.headline == {"val LDS DAS": 25.0, "val DAS − D-TRAK": 10.0, "gen LDS DAS": 7.0,
+                                "gen DAS − D-TRAK": 1.0}
+    assert ("Gen LDS (%, λ chosen on held-out digits): DAS 7.0 ± 1.0, D-TRAK 6.0 ± 1.0, TRAK 5.0 ± 1.0; DAS leads "
+            "D-TRAK by 1.0 points (within the noise of ±2.8)") in summary.sentence
     assert "DAS leads D-TRAK by 10.0 points (beyond the noise of ±2.8)" in summary.sentence
     assert "DAS beats D-TRAK as the paper reports" in summary.sentence
     assert "as published) DAS 27.0, D-TRAK 17.0, TRAK 12.0" in summary.sentence
@@ -272,20 +297,28 @@ def test_demo_summary_names_the_winner_and_the_paper_verdict():
     assert "DAS loses to D-TRAK here, unlike the paper" in loss.sentence
     with pytest.raises(ValueError, match=r"run 'das_1_dtrak' lacks \['LDS', 'LDS_stderr'\]"):
         summarize({"das_1_trak": {"metrics": {"LDS": 1.0, "LDS_stderr": 0.1}}})
+    no_gen = {k: v for k, v in _runs(1.0, 2.0, 3.0).items() if k != "das_2_das_gen"}
+    with pytest.raises(ValueError, match=r"run 'das_2_das_gen' lacks \['LDS', 'LDS_stderr'\]"):
+        summarize(no_gen)
 
 
 def test_demo_config_passes_the_runner_validate_path_with_its_untrained_model(tmp_path):
-    """``bench validate`` of the demo's base (trains: the untrained UNet is attributed) with a fixed λ and a local
-    artefact path instead of the upstream ground truth, shrunk to seconds (12 training digits)."""
-    from bench.config import configs_root, load_config
+    """``bench validate`` of the demo's base with a fixed λ, a local artefact path instead of the upstream ground
+    truth and das_0_model's UNet trained by its own train stage instead of the upstream model (the untrained UNet is
+    attributed), shrunk to seconds (12 training digits)."""
+    from bench.config import configs_root, load_config, to_plain
     from bench.runner import validate
 
+    model = load_config(configs_root() / "demo/full/das_0_model.py")
+    train = {**to_plain(model.train), "dataset": "_"}
     config = tmp_path / "das_validate.py"
     config.write_text(
         f'_base_ = ["{configs_root() / "das/_base_/demo_digits2.py"}"]\n'
         f'dataset = dict({SMALL_SPLIT}, split="val")\n'
-        f'train = dict(dataset=dict({SMALL_SPLIT}, split="train"))\n'
+        f'train = {train!r}\n'.replace("'_'", f'dict(type="Digits2", size=8, {SMALL_SPLIT}, split="train")') +
         f'method = dict(train_set=dict({SMALL_SPLIT}, split="train"), method="das1", lambda_selection=None, lam=1.0,\n'
+        f'              model=None, unet_config={to_plain(model.method.unet_config)!r},\n'
+        f'              train_scheduler={to_plain(model.method.train_scheduler)!r},\n'
         '              num_timesteps=1, k=16, residual_timesteps=2,\n'
         f'              feature_cache="{tmp_path / "cache"}")\n'
         'upstream = dict(_delete_=True)\n'

@@ -88,8 +88,16 @@ def test_a_recipe_other_than_the_full_models_and_bad_settings_are_clear_errors(m
                                          **{**RECIPE, "epochs": 2})
     with pytest.raises(ValueError, match="attribution must be a DataAttribution method section"):
         Counterfactual(attribution="upstream:attribution.method", model="m", k=3)
-    with pytest.raises(ValueError, match=r"lacks \['unet_config', 'train_scheduler'\]"):
+    with pytest.raises(ValueError, match=r"attribution section lacks \['unet_config', 'train_scheduler'\]"):
         Counterfactual(attribution=dict(type="DataAttribution", model="m"), model="m", k=3)
+    with pytest.raises(ValueError, match=r"recipe section lacks \['train_scheduler'\].*upstream:<model>.method"):
+        Counterfactual(attribution=dict(type="DataAttribution", model="m"), model="m", k=3,
+                       recipe=dict(type="DiffusionSampler", unet_config=dict(sample_size=8)))
+    # the recipe of a model config's DiffusionSampler section wins over the attribution section's
+    recipe = dict(type="DiffusionSampler", unet_config=dict(sample_size=8), train_scheduler=dict(beta_end=0.2))
+    built = Counterfactual(attribution=dict(type="DataAttribution", model="m", unet_config=dict(sample_size=16),
+                                            train_scheduler=dict(beta_end=0.1)), model="m", k=3, recipe=recipe)
+    assert built.recipe == {"unet_config": {"sample_size": 8}, "train_scheduler": {"beta_end": 0.2}}
 
 
 def test_demo_configs_share_the_artefact_and_differ_in_their_attribution():
@@ -99,7 +107,9 @@ def test_demo_configs_share_the_artefact_and_differ_in_their_attribution():
     configs = {m: load_config(configs_root() / f"demo/full/das_3_counterfactual_{m}.py") for m in ("das", "dtrak")}
     for name, cfg in configs.items():
         validate_section(cfg, name)
-        assert to_plain(cfg.upstream) == {"attribution": {"config": f"demo/full/das_1_{name}", "product": "checkpoint"}}
+        assert to_plain(cfg.upstream) == {"attribution": {"config": f"demo/full/das_1_{name}", "product": "run"},
+                                          "model": {"config": "demo/full/das_0_model", "product": "checkpoint"}}
+        assert cfg.method.recipe == "upstream:model.method" and cfg.method.model == "upstream:model"
         assert cfg.method.k == 24 and cfg.method.num_queries == cfg.dataset.num_samples == 8
         assert cfg.task.type == "attribution_counterfactual" and cfg.train.epochs == 40
     assert configs["das"].method.artefact_dir == configs["dtrak"].method.artefact_dir
@@ -108,12 +118,12 @@ def test_demo_configs_share_the_artefact_and_differ_in_their_attribution():
 def test_demo_summary_adds_the_counterfactual_when_both_runs_exist():
     from bench.methods.das.demo import summarize
 
-    lds = {f"das_1_{m}": {"metrics": {"LDS": v, "LDS_stderr": 1.0}} for m, v in (("trak", 10), ("dtrak", 15),
-                                                                                     ("das", 25))}
+    lds = {stem.format(m): {"metrics": {"LDS": v, "LDS_stderr": 1.0}}
+           for stem in ("das_1_{}", "das_2_{}_gen") for m, v in (("trak", 10), ("dtrak", 15), ("das", 25))}
     assert "Counterfactual" not in summarize(lds).sentence
     runs = {**lds, "das_3_counterfactual_das": {"metrics": {"l2_topk": 0.9, "l2_random": 0.5, "topk_beats_random": 1}},
             "das_3_counterfactual_dtrak": {"metrics": {"l2_topk": 0.7, "l2_random": 0.5, "topk_beats_random": 0.75}}}
     summary = summarize(runs)
-    assert summary.headline["L2 DAS"] == 0.9 and summary.headline["L2 random"] == 0.5
+    assert set(summary.headline) == {"val LDS DAS", "val DAS − D-TRAK", "gen LDS DAS", "gen DAS − D-TRAK"}
     assert ("L2 change DAS 0.900, D-TRAK 0.700, k random digits 0.500 (top-k beats random on 100% / 75% of the "
             "queries; paper, CIFAR-2: DAS 10.58, D-TRAK 8.97)") in summary.sentence

@@ -196,3 +196,31 @@ def test_subsets_option_writes_only_its_entries_into_the_shared_artefact(tmp_pat
     assert RetrainedLosses.open(folder).complete()["val"].all()
     worker.setup(CPU)
     assert worker.predict({"sample_id": [digits("val").sample_id(0)]}, torch.zeros(1))["loss_mean"].shape == (1,)
+
+
+def test_ground_truth_evaluates_the_retrained_models_on_generated_queries(tmp_path: Path, generated_images_run):
+    """The "gen" query set: images a generation run stored (GeneratedImages, ids gen-<i>), scored by every retrained
+    model with the same protocol as the val digits; the eval stage serves it as its query set."""
+    from diffusers import DDPMScheduler
+
+    from bench.datasets.generation import GeneratedImages
+    from bench.methods.diffusion.unet import load_unet
+
+    run_dir = str(generated_images_run(5, batch_size=2))
+    gen_spec = dict(type="GeneratedImages", run_dir=run_dir)
+    method = ground_truth(query_sets=dict(val=dict(DIGITS, split="val"), gen=gen_spec), keep_models=True,
+                          query_set="gen")
+    folder = method.fit(digits("train"), None, tmp_path / "train", CPU, epochs=1, batch_size=8, lr=1e-3)
+    artefact = RetrainedLosses.open(folder)
+    gen = GeneratedImages(run_dir)
+    assert sorted(artefact.query_sets) == ["gen", "val"] and artefact.query_ids("gen") == [f"gen-{i}" for i in range(5)]
+    assert artefact.complete()["gen"].all() and artefact.losses("gen").shape == (3, 1, 5)
+    assert artefact.manifest["query_sets"]["gen"]["fingerprint"] == gen.fingerprint()
+    unet, _ = load_unet(entry_dir(tmp_path / "train" / "entries", 1, 0) / "model")
+    images = torch.stack([gen[i]["image"] for i in range(len(gen))])
+    np.testing.assert_allclose(artefact.losses("gen")[1, 0],
+                               artefact.model_losses(unet, DDPMScheduler(**SCHEDULE), images), rtol=1e-6)
+    method.use_checkpoint(folder)
+    method.setup(CPU)
+    out = method.predict({"sample_id": ["gen-4", "gen-0"]}, torch.zeros(2))
+    np.testing.assert_allclose(out["loss_mean"].numpy(), artefact.mean_losses("gen")[:, [4, 0]].mean(axis=0))

@@ -1,4 +1,5 @@
-"""GenerationRequests: ids, reproducible labels, prompts, fingerprint."""
+"""GenerationRequests: ids, reproducible labels, prompts, fingerprint; GeneratedImages: a finished generation run's
+images read back as attribution queries."""
 from __future__ import annotations
 
 import pytest
@@ -53,3 +54,54 @@ def test_bad_arguments_are_refused():
         GenerationRequests(num_samples=0)
     with pytest.raises(ValueError, match="labels must be one of"):
         GenerationRequests(num_samples=1, num_classes=3, labels="sorted")
+
+
+def test_generated_images_read_a_finished_run_in_order_with_gen_ids(generated_images_run):
+    import json
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from bench.datasets.generation import GeneratedImages
+    from bench.store import SampleStore
+
+    run_dir = generated_images_run(5, batch_size=2)
+    images = GeneratedImages(str(run_dir))
+    assert len(images) == 5 and [images.sample_id(i) for i in range(5)] == [f"gen-{i}" for i in range(5)]
+    results = json.loads((run_dir / "results.json").read_text())
+    stored = SampleStore(run_dir, results["config_sha256"]).load(["image"])["image"]  # uint8 [5, 8, 8, 1]
+    item = images[3]["image"]
+    assert item.shape == (1, 8, 8) and item.dtype == torch.float32 and 0 <= item.min() and item.max() <= 1
+    assert torch.equal((item * 255).round().to(torch.uint8)[0], stored[3, ..., 0])
+    png = np.asarray(Image.open(run_dir / "images" / "00000" / "000003.png"))
+    assert np.array_equal(png, stored[3, ..., 0].numpy())  # the exported PNG holds the same pixels
+    facts = images.describe()
+    assert facts["num_samples"] == 5 and facts["image_shape"] == [8, 8, 1]
+    assert facts["sampler"]["noise_seeds"] == "index_seeds + dataset index (0 + i)"
+    assert facts["sampler"]["num_inference_steps"] == 3 and facts["sampler"]["scheduler"]["class"] == "DDIMScheduler"
+    assert images.fingerprint() == GeneratedImages(str(run_dir)).fingerprint()
+
+
+def test_generated_image_i_is_seeded_index_seeds_plus_i_whatever_the_batching(generated_images_run):
+    """D-TRAK's gen_unconditional.py seeds image i with gen_seed·1000 + i: the same image for any batch size, and
+    shifting index_seeds by one shifts the images by one position."""
+    import torch
+
+    from bench.datasets.generation import GeneratedImages
+
+    whole = GeneratedImages(str(generated_images_run(5, batch_size=5)))
+    pairs = GeneratedImages(str(generated_images_run(5, batch_size=2)))
+    shifted = GeneratedImages(str(generated_images_run(4, batch_size=3, index_seeds=1)))
+    assert torch.equal(whole.images, pairs.images) and whole.fingerprint() == pairs.fingerprint()
+    assert torch.equal(shifted.images, whole.images[1:])  # image j of seed base 1 is image j + 1 of base 0
+    assert not torch.equal(whole.images[0], whole.images[1])
+
+
+def test_generated_images_refuse_a_missing_or_partial_run(generated_images_run, tmp_path):
+    from bench.datasets.generation import GeneratedImages
+
+    with pytest.raises(DatasetLayoutError, match=r"GeneratedImages: no finished generation run"):
+        GeneratedImages(str(tmp_path))
+    with pytest.raises(DatasetLayoutError, match=r"the generation run is 'partial' \(run with --limit\)"):
+        GeneratedImages(str(generated_images_run(5, batch_size=2, limit=2)))

@@ -95,6 +95,8 @@ def test_run_and_logits_products(tmp_path: Path, digits_checkpoint: Path):
     created = read_results(run_dir)["created"]
     assert resolve(load_config(partial, {"upstream.logits.product": "run"}))["logits"] == facts
     assert read_results(run_dir)["created"] == created and len(facts["results_sha256"]) == 64
+    # a run's ".method" is the method section that run evaluates (here with its own checkpoint path)
+    assert facts["method"]["type"] == "TimmClassifier" and facts["method"]["checkpoint"] == str(digits_checkpoint)
 
 
 def test_cycles_and_missing_configs_are_named(tmp_path: Path):
@@ -120,7 +122,7 @@ def test_cycles_and_missing_configs_are_named(tmp_path: Path):
     ("method = dict(checkpoint='upstream:x')\n", "refers to 'upstream:x'.*declares nothing"),
     ("upstream = dict(x=dict(config='demo/harness_digits', product='checkpoint'))\n", "never referenced"),
     ("upstream = dict(x=dict(config='demo/harness_digits', product='run'))\n"
-     "method = dict(checkpoint='upstream:x.method')\n", "needs product 'checkpoint'"),
+     "method = dict(checkpoint='upstream:x.methods')\n", "a reference reads 'upstream:<name>'"),
 ])
 def test_malformed_upstream_sections_are_config_errors(tmp_path: Path, body: str, message: str):
     path = write(tmp_path / "bad.py", CLASSIFIER + body)

@@ -29,7 +29,8 @@ from bench.store import Columns
 ARTEFACT_DIR = "counterfactual"  # under the train stage's work_dir unless ``artefact_dir`` is given
 ENTRIES_DIR = "entries"
 SUMMARY_FILE = "counterfactual_summary.json"
-RECIPE_KEYS = ("unet_config", "train_scheduler")  # the full model's recipe in a DataAttribution section
+RECIPE_KEYS = ("unet_config", "train_scheduler")  # the full model's recipe: its DiffusionSampler (or DataAttribution)
+# section
 
 
 @METHODS.register_module()
@@ -37,9 +38,11 @@ class Counterfactual(Method):
     """Per generated query, ``l2_topk`` and ``l2_random`` (module docstring).
 
     Args:
-        attribution: the ``DataAttribution`` section that scores the queries (a config's ``"upstream:<name>.method"``);
-            its ``unet_config`` and ``train_scheduler`` are the recipe every model is retrained with.
+        attribution: the ``DataAttribution`` section that scores the queries (a config's ``"upstream:<name>.method"``).
         model: the full-data DDPM folder it attributes (``"upstream:<name>"``, product ``checkpoint``).
+        recipe: the section holding that model's ``unet_config`` and ``train_scheduler``, the recipe every model is
+            retrained with: the model config's method (``"upstream:<name>.method"``, a ``DiffusionSampler``); by
+            default the attribution section's own.
         k: training samples removed per query (the paper: 1000 of CIFAR-2's 5000).
         num_queries, query_seed: the generated queries, ids ``000000``, ``000001``, … (``GenerationRequests``'), the
             noise of query ``id`` seeded ``sample_seed(query_seed, id)`` as a generation run with ``run.seed`` =
@@ -54,14 +57,19 @@ class Counterfactual(Method):
 
     def __init__(self, attribution: dict[str, Any], model: str, k: int, num_queries: int = 8, query_seed: int = 0,
                  sampler: dict[str, Any] | None = None, num_inference_steps: int = 100, random_seed: int = 0,
-                 artefact_dir: str | None = None, keep_models: bool = False) -> None:
+                 artefact_dir: str | None = None, keep_models: bool = False,
+                 recipe: dict[str, Any] | None = None) -> None:
         if not isinstance(attribution, dict) or attribution.get("type") != "DataAttribution":
             raise ValueError("Counterfactual: attribution must be a DataAttribution method section (e.g. "
                              f"'upstream:das.method'), got {attribution!r}")
-        lacking = [key for key in RECIPE_KEYS if not attribution.get(key)]
+        recipe = attribution if recipe is None else recipe
+        lacking = [key for key in RECIPE_KEYS if not isinstance(recipe, dict) or not recipe.get(key)]
         if lacking:
-            raise ValueError(f"Counterfactual: the attribution section lacks {lacking}: the full model's recipe "
-                             "(UNet config and training scheduler) is what every model is retrained with")
+            where = "attribution section" if recipe is attribution else "recipe section"
+            raise ValueError(f"Counterfactual: the {where} lacks {lacking}: the full model's recipe (UNet config and "
+                             "training scheduler) is what every model is retrained with; give recipe="
+                             "'upstream:<model>.method' (the model config's DiffusionSampler section)")
+        self.recipe = {key: recipe[key] for key in RECIPE_KEYS}
         if int(num_queries) <= 0 or int(k) <= 0:
             raise ValueError(f"Counterfactual: num_queries and k must be positive, got {num_queries} and {k}")
         self.attribution_spec, self.model = dict(attribution), str(model)
@@ -146,7 +154,7 @@ class Counterfactual(Method):
         scores = attribution.predict({"image": originals}, torch.tensor(seeds))["scores"].numpy()
         removals = {attribution.method: top_k_removals(scores, self.k),
                     RANDOM_KIND: random_removals(len(seeds), len(train_set), self.k, self.random_seed)}
-        unet_config, scheduler_config = (self.attribution_spec[key] for key in RECIPE_KEYS)
+        unet_config, scheduler_config = (self.recipe[key] for key in RECIPE_KEYS)
         recipe = {"trainer": "bench.methods.das.retrain.train_seeded", "unet": unet_config,
                   "scheduler": scheduler_config, "train": train_cfg, "sampler": self.sampler,
                   "num_inference_steps": self.num_inference_steps}

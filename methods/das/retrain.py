@@ -7,8 +7,9 @@ trains one model per (subset, seed) with the full model's recipe and evaluates i
 here the recipe is :func:`bench.methods.diffusion.training.train_ddpm` and the evaluation is
 :func:`bench.tasks.attribution.ground_truth.diffusion_losses`, entry by entry through
 :func:`bench.tasks.attribution.retrain.retrain_subsets` (resumable; ``subsets`` and ``artefact_dir`` let the workers
-of a ``bench sweep`` share one artefact). Only the query sets given are filled: generated queries ("gen") need a
-sampled image set as a dataset, which this module does not make.
+of a ``bench sweep`` share one artefact). Only the query sets given are filled: generated queries ("gen") are a
+generation run's images read back by :class:`bench.datasets.generation.GeneratedImages` (an upstream ``run``
+product, as ``configs/demo/full/das_0_groundtruth.py`` declares it).
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Each sample's initial noise and every per-step noise draw come from its own CPU generator seeded with the
 sample's seed, so an image depends on its id and the base seed only, never on batch size, world size or device
-(diffusers' reproducibility recipe: a list of generators).
+(diffusers' reproducibility recipe: a list of generators). ``index_seeds`` seeds sample ``i``'s generator with
+``index_seeds + i`` instead (D-TRAK's ``gen_unconditional.py``: ``gen_seed·1000 + i``), equally batch-independent.
 """
 from __future__ import annotations
 
@@ -73,15 +74,16 @@ class DiffusionSampler(Method):
 
     ``unet_config`` instead of ``model`` builds a fresh UNet2DModel that ``fit`` trains (the digits demo).
     Outputs: ``image`` uint8 [B, H, W, C] and ``class_label``. ``dtype`` is the UNet's dtype (the sampler's
-    arithmetic follows the sample's dtype, as in diffusers).
+    arithmetic follows the sample's dtype, as in diffusers). ``index_seeds``: seed sample ``i`` (its dataset index)
+    with ``index_seeds + i`` rather than the runner's per-sample seed (D-TRAK's generated queries).
     """
 
-    eval_only_params = ("scheduler", "num_inference_steps", "dtype")
+    eval_only_params = ("scheduler", "num_inference_steps", "dtype", "index_seeds")
 
     def __init__(self, scheduler: dict[str, Any], num_inference_steps: int, model: str | None = None,
                  preset: str | None = None, subfolder: str | None = None, unet_config: dict[str, Any] | None = None,
                  train_scheduler: dict[str, Any] | None = None, dtype: str = "fp32",
-                 smoke_reason: str | None = None) -> None:
+                 index_seeds: int | None = None, smoke_reason: str | None = None) -> None:
         if (model is None) == (unet_config is None):
             raise ValueError("DiffusionSampler: give exactly one of 'model' (pretrained weights) and 'unet_config' "
                              "(a UNet2DModel config that the train stage fits)")
@@ -92,6 +94,10 @@ class DiffusionSampler(Method):
         self.train_scheduler = dict(train_scheduler or {"num_train_timesteps": 1000, "beta_schedule": "linear",
                                                         "beta_start": 1e-4, "beta_end": 0.02})
         self.dtype = dtype
+        if index_seeds is not None and int(index_seeds) < 0:
+            raise ValueError(f"DiffusionSampler: index_seeds must be a seed >= 0 (sample i is seeded index_seeds + i), "
+                             f"got {index_seeds}")
+        self.index_seeds = None if index_seeds is None else int(index_seeds)
         self.smoke, self.smoke_reason = smoke_reason is not None, smoke_reason
         self.unet: Any = None
         self.scheduler: Any = None
@@ -112,6 +118,8 @@ class DiffusionSampler(Method):
 
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
         assert self.unet is not None, "setup() was not called"
+        if self.index_seeds is not None:
+            seeds = self.index_seeds + torch.as_tensor(batch["index"], dtype=torch.int64)
         labels = batch["class_label"].to(self.device)
         class_labels = labels if getattr(self.unet.config, "num_class_embeds", None) else None
         start = time.perf_counter()
@@ -140,4 +148,6 @@ class DiffusionSampler(Method):
                 "num_inference_steps": self.num_inference_steps,
                 "model_evaluations_per_sample": len(self.scheduler.timesteps) if self.scheduler is not None
                 and self.scheduler.timesteps is not None else None,
-                "dtype": self.dtype, "sampling_seconds_rank0": round(self.sampling_seconds, 3)}
+                "dtype": self.dtype, "noise_seeds": "runner per-sample seed (sha256 of base seed and sample id)"
+                if self.index_seeds is None else f"index_seeds + dataset index ({self.index_seeds} + i)",
+                "sampling_seconds_rank0": round(self.sampling_seconds, 3)}

@@ -1,11 +1,14 @@
 # DAS demo (full profile only: `bench demo --full --only das`), step 0: the LDS ground truth of digits-2
 # (configs/das/_base_/digits2.py). 16 random half subsets of the 240 training images (stratified, D-TRAK's lds-val
-# seeds 42 + 2k), one tiny DDPM retrained on each (seed 0), and each model's diffusion loss of the 60 val and 60 test
-# queries averaged over all 100 timesteps (noise seed 0): the retrained-losses artefact the attribution configs score
-# LDS against. The eval stage reports the queries' loss mean and spread across subsets (RetrainedLossSpread).
-# Generated queries ("gen") are not built yet. The benchmark's 64 subsets: --cfg-options method.num_subsets=64 (or a
-# sweep, docs/attribution.md). No quick demo: measured 199 s for the four configs on 2 idle cores (ground truth 121
-# s), ten times a quick demo's budget.
+# seeds 42 + 2k), one tiny DDPM retrained on each (seed 0), and each model's diffusion loss of the 60 val, 60 test
+# and 60 generated queries averaged over all 100 timesteps (noise seed 0): the retrained-losses artefact the
+# attribution configs score LDS against. The generated queries ("gen") are the images demo/full/das_0_model samples
+# from the full-data model (upstream "gen", product run: DDIM 50 steps, image i seeded i, read by GeneratedImages
+# with ids gen-<i>). The eval stage reports the val queries' loss mean and spread across subsets
+# (RetrainedLossSpread). The benchmark's 64 subsets: --cfg-options method.num_subsets=64 (or a sweep,
+# docs/attribution.md). No quick demo: measured 256 s for the eight configs on 2 shared cores (ground truth 135 s: 16
+# models × 5.0 s training + 3.4 s losses), more than ten times a quick demo's budget.
 _base_ = ["../../das/_base_/digits2.py"]
 
-method = dict(num_subsets=16)
+method = dict(num_subsets=16, query_sets=dict(gen=dict(type="GeneratedImages", run_dir="upstream:gen")))
+upstream = dict(gen=dict(config="demo/full/das_0_model", product="run"))

@@ -3,4 +3,5 @@
 # (configs/das/_base_/counterfactual_digits2.py).
 _base_ = ["../../das/_base_/counterfactual_digits2.py"]
 
-upstream = dict(_delete_=True, attribution=dict(config="demo/full/das_1_dtrak", product="checkpoint"))
+upstream = dict(_delete_=True, attribution=dict(config="demo/full/das_1_dtrak", product="run"),
+                model=dict(config="demo/full/das_0_model", product="checkpoint"))
