@@ -89,6 +89,18 @@ class DemoReport:
 
         return runs_table([run_dir for g in self.groups for run_dir in g.run_dirs])
 
+    def group_leaderboards(self) -> dict[str, pd.DataFrame]:
+        """Per group that has finished runs, its runs with only the columns they fill: one table of every run has
+        a column for every metric of every paper (hundreds), almost all empty in each row."""
+        from bench.tables import runs_table
+
+        tables = {}
+        for outcome in self.groups:
+            frame = runs_table(outcome.run_dirs) if outcome.run_dirs else None
+            if frame is not None and len(frame):
+                tables[outcome.group] = frame.dropna(axis="columns", how="all")
+        return tables
+
 
 def _number(value: float) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
@@ -281,12 +293,16 @@ def write_summary(report: DemoReport, folder: Path, profile: str) -> tuple[Path,
 
 
 def render_report(report: DemoReport) -> str:
-    """The summary table (one row per group) followed by the leaderboard of the runs, as Markdown."""
+    """The summary table (one row per group) followed by the leaderboard of the runs, one table per group with the
+    columns its runs fill, as Markdown."""
     from bench.tables import render
 
-    leaderboard = report.leaderboard()
-    return (render(report.summary_table(), "md", title="Demo summary") + "\n"
-            + (render(leaderboard, "md", title="Demo leaderboard") if len(leaderboard) else ""))
+    parts = [render(report.summary_table(), "md", title="Demo summary")]
+    boards = report.group_leaderboards()
+    if boards:
+        parts.append("## Demo leaderboard\n")
+        parts += [f"### {group}\n\n{render(frame, 'md')}" for group, frame in boards.items()]
+    return "\n".join(parts)
 
 
 @DEMOS.register_module(name=HARNESS)

@@ -14,7 +14,8 @@ import pytest
 from bench import demo
 from bench.cli import main
 from bench.config import configs_root
-from bench.demo import DemoSummary, demo_configs, group_configs, group_of, known_groups, run_demo, summarize_harness
+from bench.demo import (DemoSummary, demo_configs, group_configs, group_of, known_groups, render_report, run_demo,
+                        summarize_harness)
 from bench.registry import DEMOS
 
 BASE = configs_root() / "_base_"
@@ -108,6 +109,12 @@ def test_run_records_failure_summary_and_positions(tmp_path, monkeypatch, capsys
     assert table.loc["alpha", "what it shows"] == "alpha ran" and table.loc["alpha", "figures"] == "a.png"
     assert table.loc["beta", "what it shows"].startswith("FAILED (beta_1_broken): UnknownNameError")
     assert len(report.leaderboard()) == 3  # harness_digits, alpha_a, beta_0_ok
+    # printed per group, each with only the columns its runs fill (the whole table has every paper's metrics)
+    boards = report.group_leaderboards()
+    assert {group: len(frame) for group, frame in boards.items()} == {"harness": 1, "alpha": 1, "beta": 1}
+    assert all(frame.notna().any().all() for frame in boards.values())
+    assert "accuracy" in boards["harness"].columns
+    assert all(f"### {group}\n" in render_report(report) for group in boards)
 
     written = json.loads((results / "demo" / "summary.json").read_text())
     assert written["profile"] == "quick" and written["failed"] == ["beta"]
