@@ -65,16 +65,21 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
                      work_dir: Path, device: torch.device, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
                      weight_decay: float = 0.0, seed: int = 0, resume: bool = True,
                      collate_fn: Callable | None = None, backward: bool = True, lr_schedule: str = "one_cycle",
-                     after_step: Callable[[nn.Module], None] | None = None) -> Path:
+                     after_step: Callable[[nn.Module], None] | None = None, checkpoint_every: int = 1) -> Path:
     """Train with AdamW and a one-cycle cosine schedule (``lr_schedule="constant"``: ``lr`` throughout, as
     improved-diffusion trains); return ``work_dir/final.pth`` (weights, and ``meta`` with the per-epoch ``history`` of
     mean loss and logged numbers). ``after_step(model)`` runs after every optimiser step (an EMA update: keep such
     state inside ``model`` so that checkpoints and resume carry it).
 
     ``latest.pth`` (model, optimiser, scheduler, epoch, history, every RNG state) is rewritten atomically after
-    every epoch; with ``resume`` a later call continues from it exactly, and returns at once when ``final.pth``
-    exists. A damaged ``latest.pth`` is an error that says how to restart (:func:`load_training_state`).
+    every ``checkpoint_every``-th epoch (1: each; a model of seconds an epoch, such as the many retrained models of an
+    LDS ground truth, spends a quarter of its time writing it, so those recipes write it less often and lose at most
+    that many epochs to an interruption); with ``resume`` a later call continues from it exactly, and returns at once
+    when ``final.pth`` exists. A damaged ``latest.pth`` is an error that says how to restart
+    (:func:`load_training_state`).
     """
+    if int(checkpoint_every) < 1:
+        raise ValueError(f"train: checkpoint_every must be an epoch count >= 1, got {checkpoint_every}")
     work_dir = Path(work_dir)
     final = work_dir / FINAL
     if resume and final.is_file():
@@ -123,9 +128,10 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
             count += n
         history.append({"epoch": epoch + 1, **{key: total / max(count, 1) for key, total in sums.items()}})
         bar.set_postfix({key: f"{value:.4f}" for key, value in history[-1].items() if key != "epoch"}, refresh=False)
-        atomic_torch_save(work_dir / LATEST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                              "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
-                                              "history": history, "rng": capture_rng_state()})
+        if (epoch + 1) % int(checkpoint_every) == 0:
+            atomic_torch_save(work_dir / LATEST, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                                  "scheduler": scheduler.state_dict(), "epoch": epoch + 1,
+                                                  "history": history, "rng": capture_rng_state()})
     model.eval()
     if history:
         log.info("trained %d epochs (%s): %s", epochs, work_dir,

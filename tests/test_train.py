@@ -47,6 +47,24 @@ def test_resume_reproduces_the_uninterrupted_weights(tmp_path: Path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_sparser_latest_checkpoint_resumes_to_the_same_weights(tmp_path: Path):
+    data = Digits(split="train")
+    settings = dict(epochs=3, batch_size=100, lr=1e-2, seed=0)
+    clean = train_supervised(make_model(), data, loss_after(None), tmp_path / "clean", torch.device("cpu"), **settings)
+    with pytest.raises(KeyboardInterrupt):  # dies in epoch 3 (10 batches per epoch): latest.pth is epoch 2's
+        train_supervised(make_model(), data, loss_after(25), tmp_path / "sparse", torch.device("cpu"),
+                         checkpoint_every=2, **settings)
+    assert torch.load(tmp_path / "sparse" / LATEST, weights_only=True)["epoch"] == 2
+    resumed = train_supervised(make_model(), data, loss_after(None), tmp_path / "sparse", torch.device("cpu"),
+                               checkpoint_every=2, **settings)
+    a = torch.load(clean, weights_only=True)["state_dict"]
+    b = torch.load(resumed, weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="checkpoint_every must be an epoch count >= 1, got 0"):
+        train_supervised(make_model(), data, loss_after(None), tmp_path / "bad", torch.device("cpu"),
+                         checkpoint_every=0, **settings)
+
+
 def test_finished_training_returns_the_final_checkpoint_at_once(tmp_path: Path):
     data = Digits(split="val")
     first = train_supervised(make_model(), data, loss_after(None), tmp_path, torch.device("cpu"), epochs=1)
