@@ -269,7 +269,8 @@ def test_data_attribution_task_scores_lds_from_a_stored_run(tmp_path: Path):
     outputs = SampleStore(tmp_path / "run", "ab" * 32).load()
     task = TASKS.build(dict(type="data_attribution", retrained_losses=str(tmp_path / "gt"), query_set="val"))
     values = task.evaluate(outputs)
-    assert values == pytest.approx({"LDS": 100.0, "LDS_stderr": 0.0, "LDS_nan_queries": 0.0, "LDS_queries": 4.0})
+    assert values == pytest.approx({"LDS": 100.0, "LDS_stderr": 0.0, "LDS_nan_queries": 0.0, "LDS_queries": 4.0,
+                                    "LDS_subsets": 16.0})
     assert task.describe()["ground_truth"]["LDS"]["query_set"]["num_queries"] == 4
     by_index = TASKS.build(dict(type="data_attribution", retrained_losses=str(tmp_path / "gt"), query_set="val",
                                 match="index"))

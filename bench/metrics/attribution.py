@@ -16,8 +16,8 @@ from bench.store import Columns
 @METRICS.register_module()
 class LDS(Metric):
     """``LDS`` (mean Spearman ρ over queries × ``scale``; 100: papers report %), ``LDS_stderr``, ``LDS_nan_queries``
-    (queries whose losses or predictions do not vary over the subsets: no ρ, left out of the mean) and
-    ``LDS_queries`` (how many rows were scored).
+    (queries whose losses or predictions do not vary over the subsets: no ρ, left out of the mean), ``LDS_queries``
+    (how many rows were scored) and ``LDS_subsets`` (over how many retrained subsets each ρ is taken).
 
     Each row's ``scores`` [N] is matched to the artefact's query column by ``sample_id`` or by the row's dataset
     ``index`` (``match``); the losses are averaged over the training seeds (every entry must be computed)."""
@@ -71,7 +71,7 @@ class LDS(Metric):
         positions = self.columns_of_rows(outputs, artefact)
         losses = artefact.mean_losses(self.query_set)[:, positions]
         rho = linear_datamodel_score(scores, masks, losses)
-        return {**lds_summary(rho, self.scale), "LDS_queries": float(len(rho))}
+        return {**lds_summary(rho, self.scale), "LDS_queries": float(len(rho)), "LDS_subsets": float(masks.shape[0])}
 
     def describe(self) -> dict[str, Any]:
         """The artefact scored against, for ``results.json``."""
