@@ -488,3 +488,19 @@ def test_compression_with_a_missing_checkpoint_fails_before_any_feature(model_di
     with pytest.raises(FileNotFoundError, match=r"CLIP checkpoint not found: .*missing\.bin.* pass the local file"):
         adapter.setup(torch.device("cpu"))
     assert not (tmp_path / "cache").exists()
+
+
+def test_lambda_selection_scores_the_heldout_queries_with_the_same_compression(model_dir, tmp_path, clip_checkpoint):
+    train, _ = _images({**SPLIT, "split": "train"})
+    val, _ = _images({**SPLIT, "split": "val"})
+    artefact = _ground_truth(tmp_path / "gt", train, {"val": val})
+    selection = dict(retrained_losses=str(artefact.folder), query_set="val", queries={**SPLIT, "split": "val"},
+                     grid=(0.01, 1.0, 100.0))
+    tables = {}
+    for top in (None, 12, 3):
+        adapter = _adapter(model_dir, tmp_path, method="dtrak", lam=None, lambda_selection=selection,
+                           **({} if top is None else {"compression": _compression(clip_checkpoint, top)}))
+        adapter.setup(torch.device("cpu"))
+        tables[top] = adapter.lambda_facts["selected"]["table"]
+    assert tables[12] == tables[None]  # every sample a candidate: the same LDS for every λ
+    assert tables[3] != tables[None]  # 3 candidates per query: another prediction of the subsets' losses
