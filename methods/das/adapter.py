@@ -386,15 +386,15 @@ class DataAttribution(Method):
                                 "num_train": len(train_set), "dim": int(embeddings.shape[1])}
         return embeddings
 
-    def _candidates(self, images: torch.Tensor) -> torch.Tensor | None:
-        """Dataset compression: each query image's ``top`` CLIP-nearest training positions [B, top] (None without
-        compression). ``images``: floats [B, C, H, W] in [0, 1], as the dataset serves them."""
+    def _candidates(self, load: Callable[[int, int], torch.Tensor], count: int) -> torch.Tensor | None:
+        """Dataset compression: each of ``count`` query images' ``top`` CLIP-nearest training positions [count, top]
+        (None without compression); ``load(start, stop)``: the images, floats [B, C, H, W] in [0, 1]."""
         from bench.methods.das.compression import clip_candidates, embed_images
 
         if self.compression is None:
             return None
         assert self.train_embeddings is not None, "setup() was not called"
-        queries = embed_images(self.clip, lambda a, b: images[a:b], len(images))
+        queries = embed_images(self.clip, load, count)
         return clip_candidates(queries, self.train_embeddings, self.compression["top"])
 
     # ------------------------------------------------------------------------------------------------ λ
@@ -434,8 +434,7 @@ class DataAttribution(Method):
         losses = artefact.mean_losses(spec["query_set"])[:, columns]
         masks = artefact.masks()
         features = torch.as_tensor(np.asarray(self._store(queries).compute(self._loader(queries, where))))
-        candidates = None if self.compression is None else \
-            self._candidates(_image_loader(queries, where)(0, len(queries)))
+        candidates = self._candidates(_image_loader(queries, where), len(queries))
 
         def lds(scores: torch.Tensor) -> float:
             return lds_summary(linear_datamodel_score(scores.cpu().numpy(), masks, losses))["LDS"]
@@ -491,7 +490,7 @@ class DataAttribution(Method):
         assert self.kernel is not None and self.lam is not None, "setup() was not called"
         positions = batch.get("index")
         images = batch["image"].float()
-        candidates = self._candidates(images)
+        candidates = self._candidates(lambda start, stop: images[start:stop], len(images))
         if self.latent_model is not None:
             images = self._encode(images, _captions(batch.get("caption"), len(images), "the query"))
         features = self.query_features(images, None if positions is None else torch.as_tensor(positions))
