@@ -214,7 +214,7 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.reported import cell_key
 
     paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 18 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
+    assert len(paths) == 19 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
     built = {}
     for path in paths:
         cfg = load_config(path)
@@ -238,6 +238,9 @@ def test_configs_load_build_and_fill_the_rerun_cells():
         assert das.train_set_spec["type"] == readers.get(data, "ArtBench")
     assert built["lds_artbench5_das.py", "das"].train_set_spec["subset"] == "artbench5"
     assert built["lds_artbench2_das.py", "das"].lora_weights == "checkpoints/das/artbench2_sd_lora"
+    compressed = built["lds_cifar2_das_clip1000.py", "das"]  # Table 7's knob on the CIFAR-2 DAS config, no cell
+    assert compressed.compression["top"] == 1000 and compressed.compression["extractor"]["model_name"] == "ViT-B-32"
+    assert compressed.method == "das1" and compressed.settings == built["lds_cifar2_das.py", "das"].settings
     cells = config_cells("das")
     for data, dataset in (("cifar2", "CIFAR-2"), ("artbench2", "ArtBench-2")):
         for method in ("TRAK", "D-TRAK", "DAS"):
