@@ -12,7 +12,7 @@ import torch
 from bench.methods.das.adapter import DataAttribution
 from bench.methods.das.features import build_projector, per_sample_features, select_parameters, train_residuals
 from bench.methods.das.scores import attribution_scores
-from bench.registry import DATASETS
+from bench.registry import DATASETS, EXTRACTORS
 from bench.tasks.attribution.ground_truth import RetrainedLosses
 from bench.tasks.attribution.lds import linear_datamodel_score
 from bench.tasks.attribution.subsets import sample_subsets
@@ -178,6 +178,13 @@ def test_feature_store_resumes_across_two_setups(model_dir, tmp_path, monkeypatc
     (dict(parameters="unet"), ValueError, r"parameters must be one of \['all', 'lora'\], got 'unet'"),
     (dict(lam=-1.0), ValueError, r"lam must be a finite λ > 0, got -1\.0"),
     (dict(output="mean-squared"), ValueError, r"model output 'mean-squared' is not one of"),
+    (dict(compression=dict(top=0, extractor=dict(type="CLIPScoreFeatures"))), ValueError,
+     r"compression\.top must be a positive number of training samples ranked per query .* got 0"),
+    (dict(compression=dict(top=True, extractor=dict(type="CLIPScoreFeatures"))), ValueError,
+     r"compression\.top must be a positive number .* got True"),
+    (dict(compression=dict(top=5)), ValueError, r"compression\.extractor must be an image extractor spec"),
+    (dict(compression=dict(top=5, extractor=dict(type="CLIPScoreFeatures"), tpo=3)), ValueError,
+     r"compression has unknown key\(s\) \['tpo'\].*Did you mean 'top'"),
 ])
 def test_bad_settings_are_clear_errors(tmp_path, kwargs, error, message):
     options = {"method": "das1", "lam": 1.0, **kwargs}
@@ -207,7 +214,7 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.reported import cell_key
 
     paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 18 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
+    assert len(paths) == 19 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
     built = {}
     for path in paths:
         cfg = load_config(path)
@@ -231,6 +238,9 @@ def test_configs_load_build_and_fill_the_rerun_cells():
         assert das.train_set_spec["type"] == readers.get(data, "ArtBench")
     assert built["lds_artbench5_das.py", "das"].train_set_spec["subset"] == "artbench5"
     assert built["lds_artbench2_das.py", "das"].lora_weights == "checkpoints/das/artbench2_sd_lora"
+    compressed = built["lds_cifar2_das_clip1000.py", "das"]  # Table 7's knob on the CIFAR-2 DAS config, no cell
+    assert compressed.compression["top"] == 1000 and compressed.compression["extractor"]["model_name"] == "ViT-B-32"
+    assert compressed.method == "das1" and compressed.settings == built["lds_cifar2_das.py", "das"].settings
     cells = config_cells("das")
     for data, dataset in (("cifar2", "CIFAR-2"), ("artbench2", "ArtBench-2")):
         for method in ("TRAK", "D-TRAK", "DAS"):
@@ -424,3 +434,76 @@ def test_stable_diffusion_options_are_checked():
         DataAttribution(train_set=train_set, model="ddpm", lora_weights="lora", lam=1.0)
     with pytest.raises(ValueError, match="pipeline must be one of .*Did you mean 'stable_diffusion'"):
         DataAttribution(train_set=train_set, model="sd", pipeline="stable_diffusio", lam=1.0)
+
+
+# ----------------------------------------------------------------------------- dataset compression (top-k by CLIP)
+@pytest.fixture(scope="module")
+def clip_checkpoint(tmp_path_factory):
+    from clip_fixture import write_tiny_clip
+
+    return write_tiny_clip(tmp_path_factory.mktemp("clip") / "open_clip_pytorch_model.bin")
+
+
+def _compression(checkpoint, top):
+    from clip_fixture import TINY
+
+    return dict(top=top, extractor=dict(type="CLIPScoreFeatures", checkpoint=str(checkpoint), model_cfg=TINY))
+
+
+def test_compression_scores_only_the_clip_nearest_training_samples(model_dir, tmp_path, clip_checkpoint,
+                                                                   monkeypatch):
+    from clip_fixture import reference_embeddings
+
+    from bench.methods.das import compression
+
+    _, train = _images({**SPLIT, "split": "train"})
+    _, val = _images({**SPLIT, "split": "val"})
+    batch = {"image": val[:4], "index": torch.arange(4)}
+    results = {}
+    for top in (None, 12, 5):  # das0: the leverage column factor too; 12 = N: every sample is a candidate
+        adapter = _adapter(model_dir, tmp_path, method="das0",
+                           **({} if top is None else {"compression": _compression(clip_checkpoint, top)}))
+        adapter.setup(torch.device("cpu"))
+        with torch.inference_mode():
+            results[top] = adapter.predict(batch, torch.zeros(4))["scores"]
+    assert torch.equal(results[12], results[None])
+    # the candidates by hand: cosine of the tiny CLIP's embeddings, computed as D-TRAK's CLIP notebook does
+    cosine = reference_embeddings(val[:4]) @ reference_embeddings(train).T
+    nearest = cosine.argsort(dim=1, descending=True)[:, :5]
+    assert (cosine.sort(dim=1, descending=True).values[:, 4] > cosine.sort(dim=1, descending=True).values[:, 5]).all()
+    chosen = torch.zeros(4, 12, dtype=torch.bool).scatter_(1, nearest, True)
+    assert (results[5][~chosen] == 0).all() and (results[None][~chosen] != 0).all()
+    assert torch.equal(results[5][chosen], results[None][chosen])  # same kernel, rescale and r / (1 - h)
+    facts = adapter.provenance()["compression"]
+    assert facts["top"] == 5 and facts["non_candidate_score"] == 0.0 and facts["embeddings"]["num_train"] == 12
+    # the training embeddings were computed once (the top=12 setup) and are read back, keyed by the extractor
+    (stored,) = (tmp_path / "cache" / "clip_embeddings").glob("*/clip_embeddings.npy")
+    assert np.load(stored).shape == (12, 16)
+    monkeypatch.setattr(compression, "embed_images", lambda *a, **k: pytest.fail("embeddings recomputed"))
+    again = _adapter(model_dir, tmp_path, method="trak", compression=_compression(clip_checkpoint, 3))
+    again.clip = EXTRACTORS.build(again.compression["extractor"])
+    assert torch.equal(again._train_embeddings(DATASETS.build({**SPLIT, "split": "train"})),
+                       torch.from_numpy(np.load(stored)))
+
+
+def test_compression_with_a_missing_checkpoint_fails_before_any_feature(model_dir, tmp_path):
+    adapter = _adapter(model_dir, tmp_path, compression=_compression(tmp_path / "missing.bin", 5))
+    with pytest.raises(FileNotFoundError, match=r"CLIP checkpoint not found: .*missing\.bin.* pass the local file"):
+        adapter.setup(torch.device("cpu"))
+    assert not (tmp_path / "cache").exists()
+
+
+def test_lambda_selection_scores_the_heldout_queries_with_the_same_compression(model_dir, tmp_path, clip_checkpoint):
+    train, _ = _images({**SPLIT, "split": "train"})
+    val, _ = _images({**SPLIT, "split": "val"})
+    artefact = _ground_truth(tmp_path / "gt", train, {"val": val})
+    selection = dict(retrained_losses=str(artefact.folder), query_set="val", queries={**SPLIT, "split": "val"},
+                     grid=(0.01, 1.0, 100.0))
+    tables = {}
+    for top in (None, 12, 3):
+        adapter = _adapter(model_dir, tmp_path, method="dtrak", lam=None, lambda_selection=selection,
+                           **({} if top is None else {"compression": _compression(clip_checkpoint, top)}))
+        adapter.setup(torch.device("cpu"))
+        tables[top] = adapter.lambda_facts["selected"]["table"]
+    assert tables[12] == tables[None]  # every sample a candidate: the same LDS for every λ
+    assert tables[3] != tables[None]  # 3 candidates per query: another prediction of the subsets' losses

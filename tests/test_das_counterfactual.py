@@ -100,6 +100,40 @@ def test_a_recipe_other_than_the_full_models_and_bad_settings_are_clear_errors(m
     assert built.recipe == {"unet_config": {"sample_size": 8}, "train_scheduler": {"beta_end": 0.2}}
 
 
+def test_eval_with_clip_reports_the_cosine_of_original_and_regenerated_embeddings(model_dir, tmp_path):
+    from clip_fixture import TINY, reference_embeddings, write_tiny_clip
+
+    originals = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    moved = (originals + 0.4 * torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    artefact = CounterfactualEdits.create(
+        tmp_path / "cf", originals=originals.numpy(), query_ids=["000000", "000001"], query_seeds=[1, 2],
+        removals={"dtrak": [[0], [1]], "random": [[2], [3]]}, num_train=12, train_fingerprint="fp",
+        training_config_sha256="x", random_seed=0)
+    for q in range(2):
+        artefact.write("dtrak", q, moved[q].numpy())
+        artefact.write("random", q, originals[q].numpy())  # unchanged: similarity 1
+    clip = dict(type="CLIPScoreFeatures", checkpoint=str(write_tiny_clip(tmp_path / "clip.bin")), model_cfg=TINY)
+    method = _method(model_dir, tmp_path, clip=clip)
+    method.setup_untrained(torch.device("cpu"))
+    untrained = method.predict({"sample_id": ["000000"]}, torch.zeros(1))
+    assert sorted(untrained) == ["clip_random", "clip_topk", "l2_random", "l2_topk"]
+    method.use_checkpoint(artefact.folder)
+    method.setup(torch.device("cpu"))
+    outputs = method.predict({"sample_id": ["000001", "000000"]}, torch.zeros(2))
+    expected = (reference_embeddings(moved) * reference_embeddings(originals)).sum(dim=1).double()
+    assert torch.allclose(outputs["clip_topk"], expected[[1, 0]], atol=1e-6) and (expected < 0.9999).all()
+    assert torch.allclose(outputs["clip_random"], torch.ones(2, dtype=torch.float64), atol=1e-6)
+    assert outputs["l2_random"].tolist() == [0.0, 0.0]
+    assert method.provenance()["clip_similarity"]["weights_sha256"] == method.clip_facts["weights_sha256"]
+    assert _method(model_dir, tmp_path).provenance()["clip_similarity"].startswith("not measured")
+    missing = _method(model_dir, tmp_path, clip={**clip, "checkpoint": str(tmp_path / "none.bin")})
+    missing.use_checkpoint(artefact.folder)
+    with pytest.raises(FileNotFoundError, match=r"CLIP checkpoint not found: .*none\.bin"):
+        missing.setup(torch.device("cpu"))
+    with pytest.raises(ValueError, match=r"clip must be an image extractor spec with a 'type'"):
+        _method(model_dir, tmp_path, clip="ViT-B-32")
+
+
 def test_demo_configs_share_the_artefact_and_differ_in_their_attribution():
     from bench.config import configs_root, load_config, to_plain
     from bench.upstream import validate_section

@@ -174,6 +174,34 @@ def test_bad_input_errors_name_the_argument_and_the_fix():
         kernel_inverse(torch.ones(5), 1.0)
 
 
+@pytest.mark.parametrize("n, k", [(40, 6), (9, 14)])  # primal (only the candidates' rows are read), dual
+@pytest.mark.parametrize("method", ["dtrak", "das1_sq", "das0"])
+def test_candidates_get_their_uncompressed_scores_and_the_rest_zero(n, k, method):
+    phi, queries = _features(n, k, 17), _features(3, k, 18)
+    r = _features(n, 1, 19).flatten().abs() + 0.1 if method.startswith("das") else None
+    full = attribution_scores(queries, phi, method, 0.5, r)
+    candidates = torch.stack([torch.randperm(n, generator=torch.Generator().manual_seed(q))[:4] for q in range(3)])
+    compressed = attribution_scores(queries, phi, method, 0.5, r, candidates=candidates, query_chunk=2)
+    chosen = torch.zeros(3, n, dtype=torch.bool).scatter_(1, candidates, True)
+    assert (compressed[~chosen] == 0).all() and (full[~chosen] != 0).all()
+    _close(compressed[chosen], full[chosen], rtol=1e-12, atol=0)
+    every = torch.arange(n).flip(0).repeat(3, 1)  # all N, in any order: the uncompressed scores
+    _close(attribution_scores(queries, phi, method, 0.5, r, candidates=every), full, rtol=1e-12, atol=0)
+
+
+def test_bad_candidates_are_clear_errors():
+    phi, queries = _features(10, 4, 20), _features(2, 4, 21)
+    with pytest.raises(ValueError, match=r"candidates: expected integer training positions \[2, m\] .* got "
+                                         r"torch\.float32 \[2, 3\]"):
+        attribution_scores(queries, phi, "trak", 1.0, candidates=torch.zeros(2, 3))
+    with pytest.raises(ValueError, match=r"candidates: expected integer .* got torch\.int64 \[1, 3\]"):
+        attribution_scores(queries, phi, "trak", 1.0, candidates=torch.zeros(1, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"candidates: positions must be in 0\.\.9 .* got 0\.\.10"):
+        attribution_scores(queries, phi, "trak", 1.0, candidates=torch.tensor([[0, 10], [1, 2]]))
+    with pytest.raises(ValueError, match=r"candidates: a query lists a training position twice"):
+        attribution_scores(queries, phi, "trak", 1.0, candidates=torch.tensor([[0, 1], [2, 2]]))
+
+
 def test_lambda_grid_is_the_codes_27_values_in_its_order():
     assert LAMBDA_GRID == tuple(float(f"{m}e{e}") for e in range(-2, 7) for m in (1, 2, 5))
     assert len(LAMBDA_GRID) == 27 and LAMBDA_GRID[0] == 0.01 and LAMBDA_GRID[-1] == 5e6

@@ -6,24 +6,12 @@ import torch
 from bench.registry import EXTRACTORS
 from bench.tasks.generation.extractors.clip_score import CLIPScoreFeatures, clip_score
 
-# a small open_clip CLIP: 224 x 224 input in a 4 x 4 grid of patches, one block per tower, 16-token context
-TINY = {"embed_dim": 16,
-        "vision_cfg": {"image_size": 224, "layers": 1, "width": 32, "patch_size": 56, "head_width": 16},
-        "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 16, "heads": 2, "layers": 1}}
-
-
-def tiny_model(quick_gelu: bool = False, **changes):
-    import open_clip
-
-    torch.manual_seed(0)
-    return open_clip.CLIP(**{**TINY, **changes}, quick_gelu=quick_gelu).eval()
+from clip_fixture import TINY, tiny_model, write_tiny_clip
 
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("clip") / "open_clip_pytorch_model.bin"
-    torch.save(tiny_model().state_dict(), path)
-    return path
+    return write_tiny_clip(tmp_path_factory.mktemp("clip") / "open_clip_pytorch_model.bin")
 
 
 def images(count: int = 3) -> torch.Tensor:

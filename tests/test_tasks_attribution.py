@@ -297,7 +297,7 @@ def test_retrained_loss_spread_averages_over_queries():
 
 # -- counterfactual.py ----------------------------------------------------------------------------------------------
 def test_top_k_removals_take_the_highest_scores_with_ties_in_position_order():
-    from bench.tasks.attribution.counterfactual import top_k_removals
+    from bench.tasks.attribution.counterfactual import rank_top_k, top_k_removals
 
     scores = np.array([[1.0, 3.0, 3.0, 0.0, 3.0, -5.0], [0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [-1, -2, -3, -4, -5, 9]])
     assert top_k_removals(scores, 2).tolist() == [[1, 2], [0, 1], [5, 0]]
@@ -307,6 +307,9 @@ def test_top_k_removals_take_the_highest_scores_with_ties_in_position_order():
         top_k_removals(scores, 6)
     with pytest.raises(ValueError, match=r"scores of queries \[1\] are not finite"):
         top_k_removals(np.where(np.arange(18).reshape(3, 6) == 9, np.nan, scores), 1)
+    assert rank_top_k(scores, 6)[:, :4].tolist() == top_k_removals(scores, 4).tolist()  # k = N: a full ranking
+    with pytest.raises(ValueError, match=r"compression: expected scores \[queries, train\] and k in 1\.\.train"):
+        rank_top_k(scores, 0, "compression")
 
 
 def test_random_removals_are_seeded_per_query_and_distinct():
@@ -393,6 +396,16 @@ def test_counterfactual_l2_is_the_pixel_norm_of_the_change(tmp_path: Path, tiny_
     artefact.write("dtrak", 1, np.clip(originals[1] + 0.1, 0, 1))
     expected = np.sqrt(((np.clip(originals[1] + 0.1, 0, 1) - originals[1]).astype(np.float64) ** 2).sum())
     assert artefact.l2("dtrak") == pytest.approx([0.0, expected], abs=1e-6) and expected > 0.3
+    # the paper's CLIP similarity: the cosine of any embedder's embeddings (here a fixed linear map of the pixels)
+    weights = np.random.default_rng(0).normal(size=(originals[0].size, 5))
+
+    def embed(images):
+        return images.reshape(len(images), -1).astype(np.float64) @ weights
+    first, second = embed(np.clip(originals[1:] + 0.1, 0, 1))[0], embed(originals[1:])[0]
+    cosine = first @ second / np.linalg.norm(first) / np.linalg.norm(second)
+    assert artefact.similarity("dtrak", embed) == pytest.approx([1.0, cosine], abs=1e-12) and cosine < 0.999
+    with pytest.raises(ValueError, match=r"the embedder must map 2 images to \[2, D\] embeddings, got \[\[2\], "):
+        artefact.similarity("dtrak", lambda images: np.ones(len(images)))
 
 
 def test_counterfactual_artefact_adds_kinds_and_refuses_another_setting(tmp_path: Path, tiny_unet):
@@ -429,3 +442,19 @@ def test_counterfactual_task_summarises_l2_against_the_random_control():
     assert CounterfactualL2().compute(outputs) == pytest.approx(
         {"l2_topk": 2.0, "l2_random": 4 / 3, "l2_topk_over_random": 1.5, "topk_beats_random": 2 / 3})
     assert TASKS.build(dict(type="attribution_counterfactual")).evaluate(outputs)["l2_topk"] == pytest.approx(2.0)
+
+
+def test_counterfactual_clip_summarises_the_similarity_against_the_random_control():
+    from bench.metrics.attribution import CounterfactualCLIP
+
+    outputs = {"l2_topk": torch.tensor([3.0, 1.0, 2.0]), "l2_random": torch.tensor([1.0, 2.0, 1.0]),
+               "clip_topk": torch.tensor([0.5, 0.9, 0.7]), "clip_random": torch.tensor([0.8, 0.8, 0.8])}
+    assert CounterfactualCLIP().compute(outputs) == pytest.approx(
+        {"clip_topk": 0.7, "clip_random": 0.8, "topk_below_random": 2 / 3})
+    task = TASKS.build(dict(type="attribution_counterfactual",
+                            metrics=[dict(type="CounterfactualL2"), dict(type="CounterfactualCLIP")]))
+    values = task.evaluate(outputs)
+    assert values["clip_topk"] == pytest.approx(0.7) and values["l2_topk"] == pytest.approx(2.0)
+    assert task.finite_columns(outputs) == ["l2_topk", "l2_random", "clip_topk", "clip_random"]
+    with pytest.raises(KeyError, match=r"clip_random"):
+        task.evaluate({key: value for key, value in outputs.items() if key != "clip_random"})

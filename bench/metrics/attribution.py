@@ -114,3 +114,22 @@ class CounterfactualL2(Metric):
         return {"l2_topk": float(topk.mean()), "l2_random": float(random.mean()),
                 "l2_topk_over_random": float(topk.mean() / random.mean()) if random.mean() > 0 else float("nan"),
                 "topk_beats_random": float((topk > random).mean())}
+
+
+@METRICS.register_module()
+class CounterfactualCLIP(Metric):
+    """The counterfactual evaluation's second measure (DAS paper §6): over the generated queries, the mean cosine
+    of the CLIP embeddings of the original and the regenerated image after removing the query's top-k attributed
+    training samples (``clip_topk``; lower = the removal changed the image more; the paper's CIFAR-2: DAS 0.71,
+    D-TRAK 0.77), after removing k random ones (``clip_random``, the control), and ``topk_below_random`` (fraction
+    of queries whose top-k removal moved the embedding further than the random one)."""
+
+    required = ("clip_topk", "clip_random")
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        topk = np.asarray(outputs["clip_topk"], dtype=np.float64).reshape(-1)
+        random = np.asarray(outputs["clip_random"], dtype=np.float64).reshape(-1)
+        if len(topk) == 0:
+            raise ValueError("CounterfactualCLIP: no query rows to summarise")
+        return {"clip_topk": float(topk.mean()), "clip_random": float(random.mean()),
+                "topk_below_random": float((topk < random).mean())}

@@ -15,6 +15,10 @@ prompt, and the gradients are taken w.r.t. the LoRA parameters only.
 LDS on a HELD-OUT query set (its retrained losses and its images), labelled ``selected on held-out queries``; its
 optional ``test`` entry also records the best LDS over the grid on the evaluation queries themselves, labelled
 ``selected on test, as published`` (the official code's protocol; optimistic, never used to score).
+
+``compression=dict(top=1000, extractor=<EXTRACTORS spec>)``: the paper's dataset compression
+(:mod:`~bench.methods.das.compression`): per query only the ``top`` training samples closest in CLIP embedding are
+scored, the others get 0; the training set's embeddings are computed once and cached beside the features.
 """
 from __future__ import annotations
 
@@ -114,12 +118,15 @@ class DataAttribution(Method):
         residual_timesteps: timesteps of the DAS residual r_i (the code: all 1000).
         feature_cache: folder of the feature stores (default ``<results root>/attribution_features``).
         chunk_size, batch_size: samples per resumable chunk and per vmap call.
+        compression: ``dict(top=1000, extractor=dict(type="CLIPScoreFeatures", checkpoint=..., model_name=
+            "ViT-B-32", tag="openai"))``: score only each query's ``top`` CLIP-nearest training samples, 0 for the
+            rest (:mod:`~bench.methods.das.compression`; λ selection scores its held-out queries the same way).
     """
 
     eval_only_params = ("train_set", "method", "output", "num_timesteps", "timestep_strategy", "normalize", "k",
                         "projector_seed", "proj_type", "projector_backend", "lam", "lambda_selection", "e_seed",
                         "noise_batch", "parameters", "residual_timesteps", "feature_cache", "chunk_size",
-                        "batch_size", "pipeline", "lora_weights", "lora_rank", "lora_seed")
+                        "batch_size", "pipeline", "lora_weights", "lora_rank", "lora_seed", "compression")
 
     def __init__(self, train_set: dict[str, Any], model: str | None = None, unet_config: dict[str, Any] | None = None,
                  train_scheduler: dict[str, Any] | None = None, method: str = "das1", output: str | None = None,
@@ -129,7 +136,7 @@ class DataAttribution(Method):
                  noise_batch: int | None = None, parameters: str | None = None, residual_timesteps: int = 1000,
                  feature_cache: str | None = None, chunk_size: int = 1000, batch_size: int = 16,
                  pipeline: str = "ddpm", lora_weights: str | None = None, lora_rank: int = 128, lora_seed: int = 0,
-                 smoke_reason: str | None = None) -> None:
+                 compression: dict[str, Any] | None = None, smoke_reason: str | None = None) -> None:
         from bench.methods.das.features import FeatureSettings
         from bench.methods.das.scores import SCORE_METHODS
 
@@ -163,6 +170,9 @@ class DataAttribution(Method):
                              f"set the model was trained on), got {train_set!r}")
         if lambda_selection is not None:
             _check_selection(lambda_selection, "lambda_selection")
+        from bench.methods.das.compression import check_compression
+
+        self.compression = None if compression is None else check_compression(compression)
         self.lam = None if lam is None else float(lam)
         if self.lam is not None and not (math.isfinite(self.lam) and self.lam > 0):
             raise ValueError(f"DataAttribution: lam must be a finite λ > 0, got {lam!r}")
@@ -191,6 +201,9 @@ class DataAttribution(Method):
         self.store: Any = None
         self.kernel: Any = None
         self.residuals: torch.Tensor | None = None
+        self.clip: Any = None  # the compression's image extractor
+        self.train_embeddings: torch.Tensor | None = None
+        self.embedding_facts: dict[str, Any] = {}
         self.device = torch.device("cpu")
         self.facts: dict[str, Any] = {}
         self.lambda_facts: dict[str, Any] = {}
@@ -276,6 +289,10 @@ class DataAttribution(Method):
         from bench.methods.das.scores import RidgeKernel
 
         self.device = device
+        if self.compression is not None:  # first: a missing checkpoint fails before the features are computed
+            from bench.registry import EXTRACTORS
+
+            self.clip = EXTRACTORS.build(dict(self.compression["extractor"])).to(device)
         self.load_model(device)
         train_set = DATASETS.build(self.train_set_spec)
         if len(train_set) == 0:
@@ -286,6 +303,8 @@ class DataAttribution(Method):
             self.residuals = self._residuals(train_set)
         self.kernel = RidgeKernel(np.asarray(features))
         self.train_fingerprint = _fingerprint(train_set)
+        if self.compression is not None:
+            self.train_embeddings = self._train_embeddings(train_set)
         if self.selection is not None:
             self._select_lambda()
 
@@ -314,35 +333,75 @@ class DataAttribution(Method):
             self.model, self.feature_cache, self.selection = saved  # λ stays: predict of the validation batch uses it
             shutil.rmtree(folder, ignore_errors=True)  # the open memmap stays readable until released
 
-    def _residuals(self, train_set: Any) -> torch.Tensor:
-        """DAS's r [N] (:func:`~bench.methods.das.features.train_residuals`), cached beside the features under a key
-        of the model, the data and the residual settings."""
+    def _cached(self, kind: str, identity: dict[str, Any], rows: int,
+                compute: Callable[[], np.ndarray]) -> torch.Tensor:
+        """``compute()`` once per ``identity``, kept as ``<cache>/<kind>/<sha256 of identity>/<kind>.npy`` (float32,
+        one row per training sample) beside the features; one writer under a lock, another rank waits, then reads."""
         from bench.io import atomic_write_json, atomic_writer, sha256_json
-        from bench.methods.das.features import train_residuals
         from bench.runlock import run_lock
         from bench.safe_pickle import load_npy
 
-        identity = {"format": RESIDUAL_FORMAT, "model_sha256": self.store.identity["model_sha256"],
-                    "scheduler": self.store.identity["scheduler"], "dataset_fingerprint": self._data_key(train_set),
-                    "timesteps": self.residual_timesteps, "e_seed": self.settings.e_seed, "noise_batch": 256}
-        folder = self._cache_dir() / "residuals" / sha256_json(identity)
-        path = folder / "residuals.npy"
-        with run_lock(folder, what="DAS residuals", wait=True):  # one writer; another rank waits, then reads
+        folder = self._cache_dir() / kind / sha256_json(identity)
+        path = folder / f"{kind}.npy"
+        with run_lock(folder, what=f"DAS {kind}", wait=True):
             if path.is_file():
                 values = load_npy(path, allow_object=False)
-                if values.shape == (len(train_set),) and np.isfinite(values).all():
+                if values.ndim >= 1 and len(values) == rows and np.isfinite(values).all():
                     return torch.from_numpy(np.asarray(values, dtype=np.float32))
-            images = self._loader(train_set, "train_set")(0, len(train_set))
-            values = train_residuals(self.unet, self.scheduler, images, num_timesteps=self.residual_timesteps,
-                                     e_seed=self.settings.e_seed, noise_batch=256).numpy().astype(np.float32)
+            values = np.asarray(compute(), dtype=np.float32)
             with atomic_writer(path) as handle:
                 np.save(handle, values)
             atomic_write_json(folder / "settings.json", identity)
         return torch.from_numpy(values)
 
+    def _residuals(self, train_set: Any) -> torch.Tensor:
+        """DAS's r [N] (:func:`~bench.methods.das.features.train_residuals`), cached beside the features under a key
+        of the model, the data and the residual settings."""
+        from bench.methods.das.features import train_residuals
+
+        identity = {"format": RESIDUAL_FORMAT, "model_sha256": self.store.identity["model_sha256"],
+                    "scheduler": self.store.identity["scheduler"], "dataset_fingerprint": self._data_key(train_set),
+                    "timesteps": self.residual_timesteps, "e_seed": self.settings.e_seed, "noise_batch": 256}
+
+        def compute() -> np.ndarray:
+            images = self._loader(train_set, "train_set")(0, len(train_set))
+            return train_residuals(self.unet, self.scheduler, images, num_timesteps=self.residual_timesteps,
+                                   e_seed=self.settings.e_seed, noise_batch=256).numpy()
+        return self._cached("residuals", identity, len(train_set), compute)
+
+    def _train_embeddings(self, train_set: Any) -> torch.Tensor:
+        """The compression extractor's embeddings [N, D] of the training images, computed once per extractor
+        (its ``describe()``: weights sha256, preprocessing) and training set, cached beside the features."""
+        from bench.io import sha256_json
+        from bench.methods.das.compression import EMBEDDING_FORMAT, embed_images
+
+        assert self.clip is not None
+        described = {key: value for key, value in self.clip.describe().items() if key != "weights"}  # path: sha
+        identity = {"format": EMBEDDING_FORMAT, "extractor": described,
+                    "dataset_fingerprint": _fingerprint(train_set), "num_samples": len(train_set)}
+        load = _image_loader(train_set, "train_set")
+        embeddings = self._cached("clip_embeddings", identity, len(train_set),
+                                  lambda: embed_images(self.clip, load, len(train_set)).numpy())
+        self.embedding_facts = {"extractor": described, "key": sha256_json(identity),
+                                "num_train": len(train_set), "dim": int(embeddings.shape[1])}
+        return embeddings
+
+    def _candidates(self, load: Callable[[int, int], torch.Tensor], count: int) -> torch.Tensor | None:
+        """Dataset compression: each of ``count`` query images' ``top`` CLIP-nearest training positions [count, top]
+        (None without compression); ``load(start, stop)``: the images, floats [B, C, H, W] in [0, 1]."""
+        from bench.methods.das.compression import clip_candidates, embed_images
+
+        if self.compression is None:
+            return None
+        assert self.train_embeddings is not None, "setup() was not called"
+        queries = embed_images(self.clip, load, count)
+        return clip_candidates(queries, self.train_embeddings, self.compression["top"])
+
     # ------------------------------------------------------------------------------------------------ λ
-    def _query_lds(self, spec: dict[str, Any], where: str) -> tuple[torch.Tensor, Callable[[torch.Tensor], float]]:
-        """The features of a selection query set and scores → its LDS (%), against its retrained losses."""
+    def _query_lds(self, spec: dict[str, Any], where: str
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, Callable[[torch.Tensor], float]]:
+        """The features of a selection query set, its compression candidates (None without) and scores → its LDS
+        (%), against its retrained losses."""
         from bench.tasks.attribution.ground_truth import RetrainedLosses
         from bench.tasks.attribution.lds import linear_datamodel_score, lds_summary
 
@@ -375,10 +434,11 @@ class DataAttribution(Method):
         losses = artefact.mean_losses(spec["query_set"])[:, columns]
         masks = artefact.masks()
         features = torch.as_tensor(np.asarray(self._store(queries).compute(self._loader(queries, where))))
+        candidates = self._candidates(_image_loader(queries, where), len(queries))
 
         def lds(scores: torch.Tensor) -> float:
             return lds_summary(linear_datamodel_score(scores.cpu().numpy(), masks, losses))["LDS"]
-        return features, lds
+        return features, candidates, lds
 
     def _select_lambda(self) -> None:
         from bench.methods.das.scores import LAMBDA_GRID, attribution_scores, best_over_grid, select_lambda
@@ -386,12 +446,12 @@ class DataAttribution(Method):
         assert self.selection is not None
         grid = tuple(float(v) for v in self.selection.get("grid", LAMBDA_GRID))
 
-        def scorer(features: torch.Tensor) -> Callable[[float], torch.Tensor]:
+        def scorer(features: torch.Tensor, candidates: torch.Tensor | None) -> Callable[[float], torch.Tensor]:
             return lambda lam: attribution_scores(features, self.kernel.features, self.method, lam, self.residuals,
-                                                  kernel=self.kernel)
+                                                  kernel=self.kernel, candidates=candidates)
 
-        heldout, heldout_lds = self._query_lds(self.selection, "lambda_selection")
-        chosen = select_lambda(scorer(heldout), grid, heldout_lds)
+        heldout, heldout_candidates, heldout_lds = self._query_lds(self.selection, "lambda_selection")
+        chosen = select_lambda(scorer(heldout, heldout_candidates), grid, heldout_lds)
         self.lam = chosen.lam
         self.lambda_facts = {"selected": {"lambda": chosen.lam, "LDS": chosen.metric, "label": chosen.label,
                                           "query_set": self.selection["query_set"],
@@ -400,8 +460,8 @@ class DataAttribution(Method):
         test = self.selection.get("test")
         if test:
             spec = {"retrained_losses": self.selection["retrained_losses"], **dict(test)}
-            features, test_lds = self._query_lds(spec, "lambda_selection.test")
-            best = best_over_grid(scorer(features), grid, test_lds)
+            features, candidates, test_lds = self._query_lds(spec, "lambda_selection.test")
+            best = best_over_grid(scorer(features, candidates), grid, test_lds)
             self.lambda_facts["best_over_grid"] = {
                 "lambda": best.lam, "LDS": best.metric, "label": best.label, "query_set": spec["query_set"],
                 "num_queries": int(len(features)), "table": [list(row) for row in best.table]}
@@ -430,11 +490,12 @@ class DataAttribution(Method):
         assert self.kernel is not None and self.lam is not None, "setup() was not called"
         positions = batch.get("index")
         images = batch["image"].float()
+        candidates = self._candidates(lambda start, stop: images[start:stop], len(images))
         if self.latent_model is not None:
             images = self._encode(images, _captions(batch.get("caption"), len(images), "the query"))
         features = self.query_features(images, None if positions is None else torch.as_tensor(positions))
         scores = attribution_scores(features, self.kernel.features, self.method, self.lam, self.residuals,
-                                    kernel=self.kernel)
+                                    kernel=self.kernel, candidates=candidates)
         return {"scores": scores.float().cpu(), "lambda": torch.full((len(scores),), self.lam, dtype=torch.float64)}
 
     # ------------------------------------------------------------------------------------------------ training
@@ -472,7 +533,9 @@ class DataAttribution(Method):
                 "settings": asdict(self.settings), "parameters": self.parameters, "pipeline": self.pipeline,
                 "residual_timesteps": self.residual_timesteps if self.method.startswith("das") else None,
                 "features": self.store.describe() if self.store is not None else None,
-                "lambda": self.lam, "lambda_selection": self.lambda_facts or "fixed"}
+                "lambda": self.lam, "lambda_selection": self.lambda_facts or "fixed",
+                "compression": None if self.compression is None else {
+                    "top": self.compression["top"], "non_candidate_score": 0.0, "embeddings": self.embedding_facts}}
 
 
 def _check_selection(spec: Any, where: str) -> None:

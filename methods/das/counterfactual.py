@@ -7,11 +7,14 @@ retrain the full model's recipe (same seed) WITHOUT its top-k training samples, 
 without k random ones, regenerate with the same noise seed, and store the images in a
 :class:`bench.tasks.attribution.counterfactual.CounterfactualEdits` folder (resumable per entry). Eval stage (task
 ``attribution_counterfactual``, dataset ``GenerationRequests(num_samples=num_queries)``): per query ``l2_topk`` and
-``l2_random``, the pixel L2 change (images in [0, 1]).
+``l2_random``, the pixel L2 change (images in [0, 1]), and with ``clip`` (an image extractor spec, e.g.
+``CLIPScoreFeatures`` from a local checkpoint) the paper's second measure, ``clip_topk`` and ``clip_random``: the
+cosine of the original's and the regeneration's embeddings (1 = unchanged; lower = a bigger change).
 
 Deviations from the paper: the queries' scores are recomputed here from the attribution config's method section and
-model (the ``DataAttribution`` run of the demo scores real val digits, not generated ones); the paper also reports
-the CLIP similarity of the two generations, which is not measured here (no CLIP model on 8×8 digits: not applicable).
+model (the ``DataAttribution`` run of the demo scores real val digits, not generated ones). The CLIP similarity is
+off unless ``clip`` is given (digits: not applicable, no CLIP model on 8×8 digits); which CLIP the paper used is not
+in its code (D-TRAK's CLIP baseline uses OpenAI ViT-B/32).
 """
 from __future__ import annotations
 
@@ -53,12 +56,15 @@ class Counterfactual(Method):
             attribution methods on one model may share it (each adds its removal kind; the random control is
             trained once).
         keep_models: keep each retrained model's folder.
+        clip: an image extractor spec (``bench.registry.EXTRACTORS``, e.g. ``dict(type="CLIPScoreFeatures",
+            checkpoint=..., model_name="ViT-B-32", tag="openai")``): the eval stage also returns ``clip_topk`` and
+            ``clip_random`` (summarised by the ``CounterfactualCLIP`` metric); None: not measured.
     """
 
     def __init__(self, attribution: dict[str, Any], model: str, k: int, num_queries: int = 8, query_seed: int = 0,
                  sampler: dict[str, Any] | None = None, num_inference_steps: int = 100, random_seed: int = 0,
                  artefact_dir: str | None = None, keep_models: bool = False,
-                 recipe: dict[str, Any] | None = None) -> None:
+                 recipe: dict[str, Any] | None = None, clip: dict[str, Any] | None = None) -> None:
         if not isinstance(attribution, dict) or attribution.get("type") != "DataAttribution":
             raise ValueError("Counterfactual: attribution must be a DataAttribution method section (e.g. "
                              f"'upstream:das.method'), got {attribution!r}")
@@ -70,6 +76,12 @@ class Counterfactual(Method):
                              "training scheduler) is what every model is retrained with; give recipe="
                              "'upstream:<model>.method' (the model config's DiffusionSampler section)")
         self.recipe = {key: recipe[key] for key in RECIPE_KEYS}
+        if clip is not None and (not isinstance(clip, dict) or "type" not in clip):
+            raise ValueError("Counterfactual: clip must be an image extractor spec with a 'type', e.g. dict(type="
+                             "'CLIPScoreFeatures', checkpoint=<local open_clip weights>, model_name='ViT-B-32', "
+                             f"tag='openai'), got {clip!r}")
+        self.clip_spec = None if clip is None else dict(clip)
+        self.clip_facts: dict[str, Any] | None = None
         if int(num_queries) <= 0 or int(k) <= 0:
             raise ValueError(f"Counterfactual: num_queries and k must be positive, got {num_queries} and {k}")
         self.attribution_spec, self.model = dict(attribution), str(model)
@@ -79,7 +91,7 @@ class Counterfactual(Method):
         self.artefact_dir, self.keep_models = artefact_dir, bool(keep_models)
         self.artefact_path: Path | None = None
         self.artefact: Any = None
-        self._l2: dict[str, np.ndarray] | None = None
+        self._l2: dict[str, np.ndarray] | None = None  # every per-query column: l2_* and, with clip, clip_*
         self._positions: dict[str, int] = {}
 
     # -- queries and generation ----------------------------------------------------------------------------------
@@ -197,6 +209,17 @@ class Counterfactual(Method):
             raise ValueError(f"Counterfactual: {self.artefact_path} holds removal kinds {self.artefact.kinds}, not "
                              f"{kind!r} and {RANDOM_KIND!r}; run the train stage of this config (it adds them)")
         self._l2 = {"l2_topk": self.artefact.l2(kind), "l2_random": self.artefact.l2(RANDOM_KIND)}
+        if self.clip_spec is not None:
+            from bench.registry import EXTRACTORS
+            from bench.tasks.generation.exports import dataset_images_uint8
+
+            extractor = EXTRACTORS.build(dict(self.clip_spec)).to(device)
+
+            def embed(images: np.ndarray) -> torch.Tensor:
+                return extractor(dataset_images_uint8(torch.from_numpy(images)))["pool"]
+            self._l2.update(clip_topk=self.artefact.similarity(kind, embed),
+                            clip_random=self.artefact.similarity(RANDOM_KIND, embed))
+            self.clip_facts = extractor.describe()
         self._positions = {sample_id: q for q, sample_id in enumerate(self.artefact.query_ids)}
 
     def setup_untrained(self, device: torch.device, seed: int = 0) -> None:
@@ -207,8 +230,8 @@ class Counterfactual(Method):
     def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Columns:
         ids = [str(i) for i in batch["sample_id"]]
         if self._l2 is None:
-            nan = torch.full((len(ids),), float("nan"), dtype=torch.float64)
-            return {"l2_topk": nan, "l2_random": nan.clone()}
+            names = ("l2_topk", "l2_random") + (("clip_topk", "clip_random") if self.clip_spec is not None else ())
+            return {name: torch.full((len(ids),), float("nan"), dtype=torch.float64) for name in names}
         unknown = [i for i in ids if i not in self._positions]
         if unknown:
             raise ValueError(f"Counterfactual: {len(unknown)} rows are not queries of {self.artefact_path} (first: "
@@ -219,7 +242,9 @@ class Counterfactual(Method):
     def provenance(self) -> dict[str, Any]:
         facts = {**super().provenance(), "model": self.model, "k": self.k, "sampler": self.sampler,
                  "num_inference_steps": self.num_inference_steps, "random_seed": self.random_seed,
-                 "clip_similarity": "not applicable: no CLIP model for 8x8 digits (the paper's second measure)"}
+                 "clip_similarity": self.clip_facts or (
+                     "configured (measured in the eval stage)" if self.clip_spec is not None else
+                     "not measured (clip not configured; not applicable to 8x8 digits: no CLIP model for them)")}
         if self.artefact is not None:
             manifest = self.artefact.manifest
             facts["artefact"] = {"folder": str(self.artefact_path), "kinds": manifest["kinds"],

@@ -11,6 +11,8 @@ training features, G [Q, k] the query features and K_λ = ΦᵀΦ + λI:
 - ``das1`` = S ⊙ r (r [N]: the per-training-sample residual, one factor per training column), ``das1_sq`` = (S ⊙ r)².
 - ``das0`` = S ⊙ r / (1 − h) with the leverage h_i = φ_iᵀ K_λ⁻¹ φ_i over the training features (the
   Sherman–Morrison leave-one-out step), ``das0_sq`` its square.
+- with ``candidates`` (dataset compression, :mod:`bench.methods.das.compression`): the same scores at each query's
+  candidate columns, 0 elsewhere.
 
 Deviations from the code, each on purpose:
 
@@ -177,6 +179,18 @@ class RidgeKernel:
         solved = torch.cholesky_solve(queries.T, chol).T                  # G K_λ⁻¹ [Q, k]
         return torch.cat([solved @ block.T for block in self._train_blocks()], dim=1)
 
+    def scores_at(self, query_features: torch.Tensor, lam: float, columns: torch.Tensor) -> torch.Tensor:
+        """S restricted to each query's own training columns: float64 [Q, m], entry (q, j) = S[q, columns[q, j]]
+        (``columns`` int [Q, m]). Primal: G K_λ⁻¹ once, then each query's m training rows only (Q·m·k instead of
+        Q·N·k multiply-adds); dual: the full rows, then the columns (S = (GΦᵀ)(ΦΦᵀ + λI)⁻¹ needs GΦᵀ whole)."""
+        if self.dual:
+            return torch.gather(self.scores(query_features, lam), 1, columns.to(self.device))
+        chol = self.factor(lam)
+        queries = query_features.to(device=self.device, dtype=torch.float64)
+        solved = torch.cholesky_solve(queries.T, chol).T                  # G K_λ⁻¹ [Q, k]
+        return torch.stack([self.features[row].to(device=self.device, dtype=torch.float64) @ solved[q]
+                            for q, row in enumerate(columns.to(self.device))])
+
     def leverage(self, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
         """(h, 1 − h), float64 [N]: h_i = φ_iᵀ K_λ⁻¹ φ_i with the unrescaled inverse.
 
@@ -216,7 +230,7 @@ def kernel_inverse(train_features: torch.Tensor | np.ndarray, lam: float, rescal
 def attribution_scores(query_features: torch.Tensor | np.ndarray, train_features: torch.Tensor | np.ndarray,
                        method: str, lam: float, residuals: torch.Tensor | np.ndarray | None = None, *,
                        rescale: bool = True, kernel: RidgeKernel | None = None,
-                       query_chunk: int = 1024) -> torch.Tensor:
+                       query_chunk: int = 1024, candidates: torch.Tensor | None = None) -> torch.Tensor:
     """Attribution scores float64 [Q, N] of every query on every training sample (a higher score: the training
     sample helps the query more; the LDS flips the sign for losses).
 
@@ -229,6 +243,9 @@ def attribution_scores(query_features: torch.Tensor | np.ndarray, train_features
         rescale: divide K_λ⁻¹ by its mean absolute value as the code does (the leverage never is).
         kernel: a :class:`RidgeKernel` of ``train_features`` already built (reused across a λ grid).
         query_chunk: queries scored at a time (memory: query_chunk × N float64).
+        candidates: dataset compression (:mod:`bench.methods.das.compression`): int [Q, m] distinct training
+            positions per query; only those are scored (:meth:`RidgeKernel.scores_at`, with the same kernel, rescale
+            and r or r/(1 − h) as without), every other entry is 0.
     """
     if method not in SCORE_METHODS:
         raise ValueError(f"method: unknown attribution method {method!r}.{suggest(method, SCORE_METHODS)} "
@@ -254,6 +271,8 @@ def attribution_scores(query_features: torch.Tensor | np.ndarray, train_features
     elif residuals is not None:
         raise ValueError(f"residuals: method {method!r} takes none (only the das* methods weight by r); drop them "
                          "or pick a das method.")
+    if candidates is not None:
+        candidates = _check_candidates(candidates, queries.shape[0], kernel.num_train).to(kernel.device)
     scale = 1.0 / kernel.inverse_abs_mean(lam) if rescale else 1.0
     column = None  # the per-training-column factor: r, or r/(1 − h)
     if r is not None:
@@ -261,15 +280,43 @@ def attribution_scores(query_features: torch.Tensor | np.ndarray, train_features
         if method.startswith("das0"):
             _, one_minus_h = kernel.leverage(lam)
             column = r / one_minus_h
-    out = torch.empty(queries.shape[0], kernel.num_train, dtype=torch.float64, device=kernel.device)
+    shape = (queries.shape[0], kernel.num_train)
+    out = (torch.zeros if candidates is not None else torch.empty)(shape, dtype=torch.float64, device=kernel.device)
     for start in range(0, queries.shape[0], query_chunk):
-        s = kernel.scores(queries[start:start + query_chunk], lam) * scale
-        if column is not None:
-            s = s * column
+        chunk = queries[start:start + query_chunk]
+        if candidates is None:
+            s = kernel.scores(chunk, lam) * scale
+            factor = column
+        else:
+            where = candidates[start:start + query_chunk]
+            s = kernel.scores_at(chunk, lam, where) * scale
+            factor = None if column is None else column[where]
+        if factor is not None:
+            s = s * factor
             if method.endswith("_sq"):
                 s = s.square()
-        out[start:start + query_chunk] = s
+        if candidates is None:
+            out[start:start + query_chunk] = s
+        else:
+            out[start:start + query_chunk].scatter_(1, where, s)
     return out
+
+
+def _check_candidates(candidates: torch.Tensor | np.ndarray, num_queries: int, num_train: int) -> torch.Tensor:
+    """int64 [Q, m] of distinct training positions per query, or a ValueError saying what is wrong."""
+    rows = torch.as_tensor(np.asarray(candidates) if not isinstance(candidates, torch.Tensor) else candidates)
+    if rows.ndim != 2 or rows.shape[0] != num_queries or rows.shape[1] == 0 or rows.is_floating_point() \
+            or rows.dtype == torch.bool:
+        raise ValueError(f"candidates: expected integer training positions [{num_queries}, m] (m >= 1, one row per "
+                         f"query), got {rows.dtype} {list(rows.shape)}")
+    rows = rows.long()
+    if int(rows.min()) < 0 or int(rows.max()) >= num_train:
+        raise ValueError(f"candidates: positions must be in 0..{num_train - 1} (the training set), got "
+                         f"{int(rows.min())}..{int(rows.max())}")
+    ordered = rows.sort(dim=1).values
+    if bool((ordered[:, 1:] == ordered[:, :-1]).any()):
+        raise ValueError("candidates: a query lists a training position twice; give distinct positions per row")
+    return rows
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ RetrainedLosses`: ``manifest.json`` (written last), ``originals.npy`` (the queri
 ``removals.npz`` (per removal kind, the [Q, k] training positions removed) and one ``entries/<kind>/<q>.npy`` per
 (removal kind, query): the regenerated image, written atomically under the folder's lock as soon as its model is
 trained, so a stopped run redoes only the entry in flight. Images are floats [C, H, W] in [0, 1]; the L2 is the
-Euclidean norm of the difference over all pixels and channels at that scale.
+Euclidean norm of the difference over all pixels and channels at that scale. :meth:`CounterfactualEdits.similarity`
+gives the paper's second measure, the cosine of the two images' embeddings (CLIP, or any image embedder).
 
 The loop knows no model family: the caller's ``train_model(subset, seed, work_dir) -> (model, scheduler)`` (what
 :func:`~bench.tasks.attribution.retrain.retrain_subsets` takes) trains, and ``generate(model, scheduler, seed)``
@@ -39,6 +40,7 @@ VERSION = 1
 MANIFEST = "manifest.json"
 RANDOM_KIND = "random"
 Generate = Callable[[torch.nn.Module, Any, int], torch.Tensor]
+Embed = Callable[[np.ndarray], Any]  # float images [B, C, H, W] in [0, 1] -> embeddings [B, D]
 _LAYOUT = ("a counterfactual-edits folder holds manifest.json, originals.npy, removals.npz and entries/<kind>/"
            "<query>.npy (bench.tasks.attribution.counterfactual)")
 
@@ -50,13 +52,23 @@ def top_k_removals(scores: Any, k: int) -> np.ndarray:
     if scores.ndim != 2:
         raise ValueError(f"top_k_removals: scores must be [queries, train], got shape {list(scores.shape)}")
     _check_k(k, scores.shape[1], "top_k_removals")
+    return rank_top_k(scores, k, "top_k_removals")
+
+
+def rank_top_k(scores: Any, k: int, where: str = "rank_top_k") -> np.ndarray:
+    """Per row of ``scores`` [Q, N], the positions of its ``k`` (1..N) highest values [Q, k] int64, highest first,
+    equal values in ascending position; a NaN / inf is a ValueError naming ``where`` (a NaN has no rank)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim != 2 or not 0 < int(k) <= scores.shape[1]:
+        raise ValueError(f"{where}: expected scores [queries, train] and k in 1..train, got shape "
+                         f"{list(scores.shape)} and k = {k}")
     if not np.isfinite(scores).all():
         rows = sorted({int(q) for q in np.argwhere(~np.isfinite(scores))[:, 0]})
-        raise ValueError(f"top_k_removals: scores of queries {rows[:5]} are not finite; a NaN has no rank, fix the "
+        raise ValueError(f"{where}: scores of queries {rows[:5]} are not finite; a NaN has no rank, fix the "
                          "attribution run")
     position = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
     order = np.lexsort((position, -scores), axis=1)  # last key first: descending score, then ascending position
-    return order[:, :k].astype(np.int64)
+    return order[:, :int(k)].astype(np.int64)
 
 
 def random_removals(num_queries: int, num_train: int, k: int, seed: int) -> np.ndarray:
@@ -80,7 +92,8 @@ def to_unit_range(images: torch.Tensor) -> torch.Tensor:
 
 class CounterfactualEdits:
     """The regenerated images of models retrained without each query's removal set (module docstring):
-    :meth:`create` or :meth:`open` a folder, :meth:`write` one entry, :meth:`l2` once complete."""
+    :meth:`create` or :meth:`open` a folder, :meth:`write` one entry, :meth:`l2` and :meth:`similarity` once
+    complete."""
 
     def __init__(self, folder: Path, manifest: dict[str, Any]) -> None:
         self.folder, self.manifest = folder, manifest
@@ -231,6 +244,23 @@ class CounterfactualEdits:
         """Per query, ‖regenerated − original‖₂ over all pixels in [0, 1] [Q]."""
         diff = self.images(kind).astype(np.float64) - self.originals().astype(np.float64)
         return np.sqrt((diff.reshape(len(diff), -1) ** 2).sum(axis=1))
+
+    def similarity(self, kind: str, embed: Embed) -> np.ndarray:
+        """Per query, the cosine of the embeddings of the regenerated and of the original image [Q] (float64; 1 =
+        the same embedding; the DAS paper's CLIP similarity, lower = the removal changed the image more).
+
+        Args:
+            kind: the removal kind.
+            embed: float images [B, C, H, W] in [0, 1] -> embeddings [B, D] (e.g. an image extractor's ``pool``);
+                normalised here, so an unnormalised embedder gives the same cosine.
+        """
+        regenerated, originals = self.images(kind), self.originals()
+        pairs = [torch.as_tensor(embed(images)).detach().double().cpu() for images in (regenerated, originals)]
+        if any(p.ndim != 2 or p.shape[0] != len(originals) for p in pairs) or pairs[0].shape != pairs[1].shape:
+            raise ValueError(f"CounterfactualEdits.similarity: the embedder must map {len(originals)} images to "
+                             f"[{len(originals)}, D] embeddings, got {[list(p.shape) for p in pairs]}")
+        first, second = (torch.nn.functional.normalize(p, dim=-1) for p in pairs)
+        return (first * second).sum(dim=-1).numpy()
 
 
 def retrain_without(artefact: CounterfactualEdits, train_set: Any, train_model: TrainModel, generate: Generate,

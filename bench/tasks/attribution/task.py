@@ -54,8 +54,10 @@ class CounterfactualTask(EvalTask):
     """Counterfactual evaluation of an attribution method (:mod:`bench.tasks.attribution.counterfactual`): one row
     per generated query, the method returns ``l2_topk`` (pixel L2 change of the query's regeneration after retraining
     without its top-k attributed training samples) and ``l2_random`` (the same without k random ones, the control);
-    ``CounterfactualL2`` summarises them."""
+    ``CounterfactualL2`` summarises them. With a CLIP extractor configured the method also returns ``clip_topk``
+    and ``clip_random`` (cosine of the original and regenerated images' embeddings), which
+    ``metrics=[dict(type="CounterfactualL2"), dict(type="CounterfactualCLIP")]`` summarises."""
 
     required_outputs = ("l2_topk", "l2_random")
-    finite_outputs = ("l2_topk", "l2_random")
+    finite_outputs = ("l2_topk", "l2_random", "clip_topk", "clip_random")  # the clip ones when stored
     default_metrics = (dict(type="CounterfactualL2"),)

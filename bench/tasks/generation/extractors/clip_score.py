@@ -46,6 +46,9 @@ CHECKPOINT_SOURCES = {
                                        "CLIP-ViT-g-14-laion2B-s12B-b42K",
     ("ViT-L-14", "openai"): "open_clip_pytorch_model.bin from https://huggingface.co/timm/"
                             "vit_large_patch14_clip_224.openai (OpenAI's ViT-L/14 weights in open_clip format)",
+    ("ViT-B-32", "openai"): "open_clip_pytorch_model.bin from https://huggingface.co/timm/"
+                            "vit_base_patch32_clip_224.openai (OpenAI's ViT-B/32 weights in open_clip format: the "
+                            "CLIP of D-TRAK's CLIP baseline)",
 }
 
 
