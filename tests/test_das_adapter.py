@@ -354,23 +354,9 @@ def test_residuals_are_computed_once_and_read_back(model_dir, tmp_path, monkeypa
 def artbench_sd(tmp_path_factory):
     """A tiny Stable Diffusion folder (tests/sd_fixture.py) and an ArtBench-2 root in the official layout (CSV +
     16 px JPEGs; 6 train and 3 test images per style)."""
-    import csv
+    from sd_fixture import write_tiny_artbench, write_tiny_stable_diffusion
 
-    from PIL import Image
-    from sd_fixture import write_tiny_stable_diffusion
-
-    root = tmp_path_factory.mktemp("artbench")
-    rng = np.random.default_rng(0)
-    rows = [(f"{style[:4]}-{split}-{i}.jpg", style, split) for style in ("post_impressionism", "ukiyo_e")
-            for split, n in (("train", 6), ("test", 3)) for i in range(n)]
-    with open(root / "ArtBench-10.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "label", "split"])
-        for name, style, split in rows:
-            writer.writerow([name, style, split])
-            (root / "artbench-10-imagefolder" / style).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
-                root / "artbench-10-imagefolder" / style / name, quality=95)
+    root = write_tiny_artbench(tmp_path_factory.mktemp("artbench"))
     return write_tiny_stable_diffusion(tmp_path_factory.mktemp("sd")), root
 
 

@@ -107,17 +107,16 @@ def _lora_parameters(unet: torch.nn.Module) -> list[torch.nn.Parameter]:
 
 def _caption_embedder(model: Any, device: torch.device) -> Callable[[list[str]], torch.Tensor]:
     """``embed(captions)`` [B, L, D]: the text encoder's last hidden state, computed once per distinct caption (the
-    encoder is frozen and deterministic; ArtBench has one prompt per style plus the empty one)."""
+    encoder is frozen; ArtBench has one prompt per style plus the empty one). Each caption is encoded alone: the
+    rounding of a batched forward depends on its companions, and a resumed run meets the captions in another order."""
     cache: dict[str, torch.Tensor] = {}
 
     def embed(captions: list[str]) -> torch.Tensor:
-        new = sorted(set(captions) - set(cache))
-        if new:
-            ids = model.tokenizer(new, max_length=model.tokenizer.model_max_length, padding="max_length",
+        for caption in sorted(set(captions) - set(cache)):
+            ids = model.tokenizer([caption], max_length=model.tokenizer.model_max_length, padding="max_length",
                                   truncation=True, return_tensors="pt").input_ids.to(device)
             with torch.no_grad():
-                states = model.text_encoder(ids)[0].float()
-            cache.update(zip(new, states, strict=True))
+                cache[caption] = model.text_encoder(ids)[0][0].float()
         return torch.stack([cache[c] for c in captions])
     return embed
 
