@@ -207,9 +207,11 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.reported import cell_key
 
     paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 18 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
+    assert len(paths) == 20 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
+    ground_truths = [path for path in paths if path.name.endswith("_groundtruth.py")]
+    assert [path.name for path in ground_truths] == ["lds_artbench2_groundtruth.py", "lds_artbench5_groundtruth.py"]
     built = {}
-    for path in paths:
+    for path in sorted(set(paths) - set(ground_truths)):
         cfg = load_config(path)
         built[path.name, path.parent.name] = METHODS.build(to_plain(cfg.method))
         TASKS.build(to_plain(cfg.task))
@@ -230,7 +232,7 @@ def test_configs_load_build_and_fill_the_rerun_cells():
         readers = {"cifar2": "CIFAR2", "cifar10": "CIFAR10Attribution", "celeba": "CelebA"}
         assert das.train_set_spec["type"] == readers.get(data, "ArtBench")
     assert built["lds_artbench5_das.py", "das"].train_set_spec["subset"] == "artbench5"
-    assert built["lds_artbench2_das.py", "das"].lora_weights == "checkpoints/das/artbench2_sd_lora"
+    assert built["lds_artbench2_das.py", "das"].lora_weights is None  # the LoRA is the config's train stage
     cells = config_cells("das")
     for data, dataset in (("cifar2", "CIFAR-2"), ("artbench2", "ArtBench-2")):
         for method in ("TRAK", "D-TRAK", "DAS"):
@@ -300,6 +302,59 @@ def test_demo_summary_names_the_winner_and_the_paper_verdict():
     no_gen = {k: v for k, v in _runs(1.0, 2.0, 3.0).items() if k != "das_2_das_gen"}
     with pytest.raises(ValueError, match=r"run 'das_2_das_gen' lacks \['LDS', 'LDS_stderr'\]"):
         summarize(no_gen)
+
+
+def test_artbench_configs_train_one_lora_and_read_their_ground_truth():
+    """The TRAK, D-TRAK and DAS configs of an ArtBench set share one train stage (D-TRAK's LoRA recipe) and read the
+    ground truth of lds_artbench<n>_groundtruth, which retrains LoRAs by that same recipe."""
+    from bench.config import configs_root, load_config, to_plain
+    from bench.methods.das.lora_train import LORA_RECIPE, lora_recipe
+    from bench.registry import METHODS, TASKS
+    from bench.results import train_dir_for
+
+    for n in ("2", "5"):
+        configs = {m: load_config(configs_root() / f"das/lds_artbench{n}_{m}.py") for m in ("trak", "dtrak", "das")}
+        assert len({train_dir_for(cfg) for cfg in configs.values()}) == 1
+        recipe = {k: v for k, v in to_plain(configs["das"].train).items() if k != "dataset"}
+        assert lora_recipe(recipe) == lora_recipe({**LORA_RECIPE, "seed": 42})  # D-TRAK's, full-data seed 42
+        assert configs["das"].train.dataset.subset == f"artbench{n}"
+        assert to_plain(configs["das"].upstream) == {
+            "groundtruth": {"config": f"das/lds_artbench{n}_groundtruth", "product": "checkpoint"}}
+        assert configs["das"].task.metrics[0].retrained_losses == "upstream:groundtruth"
+        truth = load_config(configs_root() / f"das/lds_artbench{n}_groundtruth.py")
+        method = METHODS.build(to_plain(truth.method))
+        TASKS.build(to_plain(truth.task))
+        assert (method.pipeline, method.model, method.lora_rank) == (
+            "stable_diffusion", configs["das"].method.model, 128)
+        assert (method.num_subsets, method.alpha, method.subset_seed, method.seeds) == (64, 0.5, 42, [0, 1, 2])
+        assert method.protocol == {"timesteps": 1000, "noise_seeds": [0], "batch_size": 256}
+        assert sorted(method.query_set_specs) == ["heldout", "val"]
+        assert {k: v for k, v in to_plain(truth.train).items() if k != "seed"} == {
+            k: v for k, v in to_plain(configs["das"].train).items() if k != "seed"}
+        assert not truth.get("paper")
+
+
+def test_artbench_validate_names_the_missing_data_sd_folder_and_ground_truth(tmp_path, monkeypatch):
+    from sd_fixture import write_tiny_artbench
+
+    from bench.config import configs_root, load_config
+    from bench.data import DatasetLayoutError
+    from bench.methods.diffusion.stable_diffusion import PipelineLayoutError
+    from bench.runner import validate
+    from bench.upstream import UpstreamError
+
+    monkeypatch.chdir(tmp_path)  # the configs' relative data and checkpoint paths: nothing there
+    truth = configs_root() / "das/lds_artbench2_groundtruth.py"
+    with pytest.raises(DatasetLayoutError, match=r"ArtBench-10.csv"):
+        validate(load_config(truth))
+    root = write_tiny_artbench(tmp_path / "data" / "artbench", train_per_style=4, test_per_style=2)
+    small = {"dataset.val_size": 2, "dataset.size": 16, "dataset.root": str(root), "run.device": "cpu",
+             "train.dataset.train_size": 8, "train.dataset.size": 16, "train.dataset.root": str(root)}
+    with pytest.raises(PipelineLayoutError, match=r"folder not found\n  path: checkpoints/das/miniSD-diffusers"):
+        validate(load_config(truth, small))
+    with pytest.raises(UpstreamError, match=r"upstream 'groundtruth': 'das/lds_artbench2_groundtruth' is not trained "
+                                            r"yet .* `bench train das/lds_artbench2_groundtruth`"):
+        validate(load_config(configs_root() / "das/lds_artbench2_das.py"))
 
 
 def test_demo_config_passes_the_runner_validate_path_with_its_untrained_model(tmp_path):
