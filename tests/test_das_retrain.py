@@ -226,7 +226,7 @@ def test_ground_truth_evaluates_the_retrained_models_on_generated_queries(tmp_pa
     np.testing.assert_allclose(out["loss_mean"].numpy(), artefact.mean_losses("gen")[:, [4, 0]].mean(axis=0))
 
 
-# ----------------------------------------------------------------------------- ArtBench: LoRAs of a Stable Diffusion folder
+# ------------------------------------------------------------------------- ArtBench: LoRAs of a Stable Diffusion folder
 LORA_FAST = dict(epochs=2, batch_size=4, lr=3e-3, lr_schedule="constant", warmup_fraction=0.0)
 
 
