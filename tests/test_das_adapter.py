@@ -328,6 +328,7 @@ def test_artbench_configs_train_one_lora_and_read_their_ground_truth():
             "stable_diffusion", configs["das"].method.model, 128)
         assert (method.num_subsets, method.alpha, method.subset_seed, method.seeds) == (64, 0.5, 42, [0, 1, 2])
         assert method.protocol == {"timesteps": 1000, "noise_seeds": [0], "batch_size": 256}
+        assert method.artefact_dir == f"attribution/artbench{n}_lds"  # shared by the workers of a sweep
         assert sorted(method.query_set_specs) == ["heldout", "val"]
         assert {k: v for k, v in to_plain(truth.train).items() if k != "seed"} == {
             k: v for k, v in to_plain(configs["das"].train).items() if k != "seed"}
@@ -455,6 +456,21 @@ def test_stable_diffusion_lora_attribution_equals_the_direct_computation(artbenc
     assert adapter.provenance()["model"]["lora_rank"] == 4
     with pytest.raises(ValueError, match="must carry a 'caption' string each"):
         adapter.predict({"image": val_images, "index": torch.arange(2)}, torch.zeros(2))
+
+
+def test_stable_diffusion_validate_attributes_the_untrained_lora_without_caching(artbench_sd, tmp_path):
+    """``bench validate`` before the train stage: the seeded adapters (no weights file), a temporary feature cache,
+    λ = 1 instead of a selection whose ground truth does not exist yet; the configured values come back after."""
+    sd_folder, root = artbench_sd
+    data = dict(type="ArtBench", root=str(root), subset="artbench2", size=16, train_size=6, val_size=2)
+    selection = dict(retrained_losses=str(tmp_path / "no_gt"), query_set="heldout", queries={**data, "split": "test"})
+    adapter = DataAttribution(train_set={**data, "split": "train"}, model=str(sd_folder), pipeline="stable_diffusion",
+                              lora_rank=4, lora_weights=str(tmp_path / "no_lora"), method="das1",
+                              lambda_selection=selection, feature_cache=str(tmp_path / "cache"), **SMALL)
+    adapter.setup_untrained(torch.device("cpu"))
+    assert adapter.facts["lora_weights"] is None and adapter.lam == 1.0 and adapter.kernel is not None
+    assert adapter.lora_weights == str(tmp_path / "no_lora") and adapter.selection == selection
+    assert not (tmp_path / "cache").exists()
 
 
 def test_stable_diffusion_options_are_checked():

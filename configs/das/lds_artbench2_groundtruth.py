@@ -10,8 +10,12 @@
 # images: the attribution configs choose λ on those not in val). Not here: D-TRAK's "gen" queries (its
 # gen_text_to_image_lora.py samples; no ArtBench generation config exists yet).
 # Cost: 192 LoRA trainings of 100 epochs on half the training set, plus (1,000 + 2,000) queries x 1000 timesteps of
-# UNet forward passes per entry; split it over GPUs as a `bench sweep` with method.subsets and method.artefact_dir
-# (docs/attribution.md). Needs checkpoints/das/miniSD-diffusers and data/artbench (see configs/das/_base_/artbench2.py).
+# UNet forward passes per entry. The artefact lives in one shared folder (artefact_dir, under the results root),
+# so the entries can be split over GPUs or nodes as a sweep (docs/attribution.md), after which a plain run finds
+# every entry and trains nothing (the attribution configs' upstream resolves to that folder):
+#   bench sweep configs/das/lds_artbench2_groundtruth.py --grid "method.subsets=$(seq -s, 0 63)" [--address <head>]
+#   bench train configs/das/lds_artbench2_groundtruth.py
+# Needs checkpoints/das/miniSD-diffusers and data/artbench (see configs/das/_base_/artbench2.py).
 _base_ = ["../_base_/default_run.py", "./_base_/artbench_lora.py"]
 
 dataset = dict(type="ArtBench", root="data/artbench", subset="artbench2", split="val")  # the eval stage's queries
@@ -20,6 +24,7 @@ method = dict(
     query_sets=dict(val=dict(type="ArtBench", root="data/artbench", subset="artbench2", split="val"),
                     heldout=dict(type="ArtBench", root="data/artbench", subset="artbench2", split="test")),
     num_subsets=64, alpha=0.5, subset_seed=42, seeds=(0, 1, 2), stratify_key="target",
-    protocol=dict(timesteps=1000, noise_seeds=[0], batch_size=256), query_set="val")
+    protocol=dict(timesteps=1000, noise_seeds=[0], batch_size=256), query_set="val",
+    artefact_dir="attribution/artbench2_lds")
 train = dict(dataset=dict(type="ArtBench", root="data/artbench", subset="artbench2", split="train"))
 task = dict(type="lds_ground_truth")

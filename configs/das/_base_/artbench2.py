@@ -13,7 +13,9 @@
 #   `bench train configs/das/lds_artbench2_das.py`; the LoRA lands in its train folder's lora/.
 # - the ground truth is configs/das/lds_artbench2_groundtruth.py (upstream "groundtruth", product checkpoint: a
 #   RetrainedLosses folder with query sets "val" and "heldout", all ArtBench-2 test images, of which the
-#   1,000 not in val choose λ); `bench run` of this config trains it first when it is missing.
+#   1,000 not in val choose λ); train it first (its header: a sweep over GPUs). `bench run` and
+#   `bench train` of this config resolve every upstream before training, so without it they would retrain the
+#   192 LoRAs of the ground truth, one after another, before the full-data LoRA.
 # D-TRAK's ArtBench grad batch (run_grad.sh) is 32: TRAK / D-TRAK features repeat their noise every 32 samples.
 _base_ = ["../../_base_/default_run.py", "./artbench_lora.py"]
 
