@@ -57,7 +57,7 @@ def lora_recipe(train_cfg: Mapping[str, Any], where: str = "train") -> dict[str,
     unknown = sorted(set(train_cfg) - set(LORA_RECIPE))
     if unknown:
         raise ValueError(f"{where}: unknown LoRA training setting(s) {unknown}; the settings are "
-                         f"{', '.join(LORA_RECIPE)}." + suggest(unknown[0], LORA_RECIPE))
+                         f"{', '.join(LORA_RECIPE)}." + suggest(unknown[0], tuple(LORA_RECIPE)))
     recipe = {**LORA_RECIPE, **dict(train_cfg)}
     for key in ("epochs", "batch_size"):
         if isinstance(recipe[key], bool) or not isinstance(recipe[key], int) or recipe[key] < 1:
