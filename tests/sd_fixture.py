@@ -69,3 +69,26 @@ def sd_scheduler() -> DDIMScheduler:
     """SD 1.x's (and ModelScope's) DDIM scheduler config."""
     return DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                          set_alpha_to_one=False, steps_offset=1)
+
+
+def write_tiny_artbench(root: Path, train_per_style: int = 6, test_per_style: int = 3) -> Path:
+    """An ArtBench-2 root in the official layout (``ArtBench-10.csv`` + 16 px JPEGs under
+    ``artbench-10-imagefolder/<style>/``), ``train_per_style`` train and ``test_per_style`` test images per style."""
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    rows = [(f"{style[:4]}-{split}-{i}.jpg", style, split) for style in ("post_impressionism", "ukiyo_e")
+            for split, n in (("train", train_per_style), ("test", test_per_style)) for i in range(n)]
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "ArtBench-10.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["name", "label", "split"])
+        for name, style, split in rows:
+            writer.writerow([name, style, split])
+            (root / "artbench-10-imagefolder" / style).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+                root / "artbench-10-imagefolder" / style / name, quality=95)
+    return root

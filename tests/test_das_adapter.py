@@ -214,9 +214,11 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.reported import cell_key
 
     paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 19 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
+    assert len(paths) == 21 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
+    ground_truths = [path for path in paths if path.name.endswith("_groundtruth.py")]
+    assert [path.name for path in ground_truths] == ["lds_artbench2_groundtruth.py", "lds_artbench5_groundtruth.py"]
     built = {}
-    for path in paths:
+    for path in sorted(set(paths) - set(ground_truths)):
         cfg = load_config(path)
         built[path.name, path.parent.name] = METHODS.build(to_plain(cfg.method))
         TASKS.build(to_plain(cfg.task))
@@ -237,7 +239,7 @@ def test_configs_load_build_and_fill_the_rerun_cells():
         readers = {"cifar2": "CIFAR2", "cifar10": "CIFAR10Attribution", "celeba": "CelebA"}
         assert das.train_set_spec["type"] == readers.get(data, "ArtBench")
     assert built["lds_artbench5_das.py", "das"].train_set_spec["subset"] == "artbench5"
-    assert built["lds_artbench2_das.py", "das"].lora_weights == "checkpoints/das/artbench2_sd_lora"
+    assert built["lds_artbench2_das.py", "das"].lora_weights is None  # the LoRA is the config's train stage
     compressed = built["lds_cifar2_das_clip1000.py", "das"]  # Table 7's knob on the CIFAR-2 DAS config, no cell
     assert compressed.compression["top"] == 1000 and compressed.compression["extractor"]["model_name"] == "ViT-B-32"
     assert compressed.method == "das1" and compressed.settings == built["lds_cifar2_das.py", "das"].settings
@@ -312,6 +314,60 @@ def test_demo_summary_names_the_winner_and_the_paper_verdict():
         summarize(no_gen)
 
 
+def test_artbench_configs_train_one_lora_and_read_their_ground_truth():
+    """The TRAK, D-TRAK and DAS configs of an ArtBench set share one train stage (D-TRAK's LoRA recipe) and read the
+    ground truth of lds_artbench<n>_groundtruth, which retrains LoRAs by that same recipe."""
+    from bench.config import configs_root, load_config, to_plain
+    from bench.methods.das.lora_train import LORA_RECIPE, lora_recipe
+    from bench.registry import METHODS, TASKS
+    from bench.results import train_dir_for
+
+    for n in ("2", "5"):
+        configs = {m: load_config(configs_root() / f"das/lds_artbench{n}_{m}.py") for m in ("trak", "dtrak", "das")}
+        assert len({train_dir_for(cfg) for cfg in configs.values()}) == 1
+        recipe = {k: v for k, v in to_plain(configs["das"].train).items() if k != "dataset"}
+        assert lora_recipe(recipe) == lora_recipe({**LORA_RECIPE, "seed": 42})  # D-TRAK's, full-data seed 42
+        assert configs["das"].train.dataset.subset == f"artbench{n}"
+        assert to_plain(configs["das"].upstream) == {
+            "groundtruth": {"config": f"das/lds_artbench{n}_groundtruth", "product": "checkpoint"}}
+        assert configs["das"].task.metrics[0].retrained_losses == "upstream:groundtruth"
+        truth = load_config(configs_root() / f"das/lds_artbench{n}_groundtruth.py")
+        method = METHODS.build(to_plain(truth.method))
+        TASKS.build(to_plain(truth.task))
+        assert (method.pipeline, method.model, method.lora_rank) == (
+            "stable_diffusion", configs["das"].method.model, 128)
+        assert (method.num_subsets, method.alpha, method.subset_seed, method.seeds) == (64, 0.5, 42, [0, 1, 2])
+        assert method.protocol == {"timesteps": 1000, "noise_seeds": [0], "batch_size": 256}
+        assert method.artefact_dir == f"attribution/artbench{n}_lds"  # shared by the workers of a sweep
+        assert sorted(method.query_set_specs) == ["heldout", "val"]
+        assert {k: v for k, v in to_plain(truth.train).items() if k != "seed"} == {
+            k: v for k, v in to_plain(configs["das"].train).items() if k != "seed"}
+        assert not truth.get("paper")
+
+
+def test_artbench_validate_names_the_missing_data_sd_folder_and_ground_truth(tmp_path, monkeypatch):
+    from sd_fixture import write_tiny_artbench
+
+    from bench.config import configs_root, load_config
+    from bench.data import DatasetLayoutError
+    from bench.methods.diffusion.stable_diffusion import PipelineLayoutError
+    from bench.runner import validate
+    from bench.upstream import UpstreamError
+
+    monkeypatch.chdir(tmp_path)  # the configs' relative data and checkpoint paths: nothing there
+    truth = configs_root() / "das/lds_artbench2_groundtruth.py"
+    with pytest.raises(DatasetLayoutError, match=r"ArtBench-10.csv"):
+        validate(load_config(truth))
+    root = write_tiny_artbench(tmp_path / "data" / "artbench", train_per_style=4, test_per_style=2)
+    small = {"dataset.val_size": 2, "dataset.size": 16, "dataset.root": str(root), "run.device": "cpu",
+             "train.dataset.train_size": 8, "train.dataset.size": 16, "train.dataset.root": str(root)}
+    with pytest.raises(PipelineLayoutError, match=r"folder not found\n  path: checkpoints/das/miniSD-diffusers"):
+        validate(load_config(truth, small))
+    with pytest.raises(UpstreamError, match=r"upstream 'groundtruth': 'das/lds_artbench2_groundtruth' is not trained "
+                                            r"yet .* `bench train das/lds_artbench2_groundtruth`"):
+        validate(load_config(configs_root() / "das/lds_artbench2_das.py"))
+
+
 def test_demo_config_passes_the_runner_validate_path_with_its_untrained_model(tmp_path):
     """``bench validate`` of the demo's base with a fixed λ, a local artefact path instead of the upstream ground
     truth and das_0_model's UNet trained by its own train stage instead of the upstream model (the untrained UNet is
@@ -364,23 +420,9 @@ def test_residuals_are_computed_once_and_read_back(model_dir, tmp_path, monkeypa
 def artbench_sd(tmp_path_factory):
     """A tiny Stable Diffusion folder (tests/sd_fixture.py) and an ArtBench-2 root in the official layout (CSV +
     16 px JPEGs; 6 train and 3 test images per style)."""
-    import csv
+    from sd_fixture import write_tiny_artbench, write_tiny_stable_diffusion
 
-    from PIL import Image
-    from sd_fixture import write_tiny_stable_diffusion
-
-    root = tmp_path_factory.mktemp("artbench")
-    rng = np.random.default_rng(0)
-    rows = [(f"{style[:4]}-{split}-{i}.jpg", style, split) for style in ("post_impressionism", "ukiyo_e")
-            for split, n in (("train", 6), ("test", 3)) for i in range(n)]
-    with open(root / "ArtBench-10.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["name", "label", "split"])
-        for name, style, split in rows:
-            writer.writerow([name, style, split])
-            (root / "artbench-10-imagefolder" / style).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
-                root / "artbench-10-imagefolder" / style / name, quality=95)
+    root = write_tiny_artbench(tmp_path_factory.mktemp("artbench"))
     return write_tiny_stable_diffusion(tmp_path_factory.mktemp("sd")), root
 
 
@@ -424,6 +466,21 @@ def test_stable_diffusion_lora_attribution_equals_the_direct_computation(artbenc
     assert adapter.provenance()["model"]["lora_rank"] == 4
     with pytest.raises(ValueError, match="must carry a 'caption' string each"):
         adapter.predict({"image": val_images, "index": torch.arange(2)}, torch.zeros(2))
+
+
+def test_stable_diffusion_validate_attributes_the_untrained_lora_without_caching(artbench_sd, tmp_path):
+    """``bench validate`` before the train stage: the seeded adapters (no weights file), a temporary feature cache,
+    λ = 1 instead of a selection whose ground truth does not exist yet; the configured values come back after."""
+    sd_folder, root = artbench_sd
+    data = dict(type="ArtBench", root=str(root), subset="artbench2", size=16, train_size=6, val_size=2)
+    selection = dict(retrained_losses=str(tmp_path / "no_gt"), query_set="heldout", queries={**data, "split": "test"})
+    adapter = DataAttribution(train_set={**data, "split": "train"}, model=str(sd_folder), pipeline="stable_diffusion",
+                              lora_rank=4, lora_weights=str(tmp_path / "no_lora"), method="das1",
+                              lambda_selection=selection, feature_cache=str(tmp_path / "cache"), **SMALL)
+    adapter.setup_untrained(torch.device("cpu"))
+    assert adapter.facts["lora_weights"] is None and adapter.lam == 1.0 and adapter.kernel is not None
+    assert adapter.lora_weights == str(tmp_path / "no_lora") and adapter.selection == selection
+    assert not (tmp_path / "cache").exists()
 
 
 def test_stable_diffusion_options_are_checked():

@@ -224,3 +224,71 @@ def test_ground_truth_evaluates_the_retrained_models_on_generated_queries(tmp_pa
     method.setup(CPU)
     out = method.predict({"sample_id": ["gen-4", "gen-0"]}, torch.zeros(2))
     np.testing.assert_allclose(out["loss_mean"].numpy(), artefact.mean_losses("gen")[:, [4, 0]].mean(axis=0))
+
+
+# ------------------------------------------------------------------------- ArtBench: LoRAs of a Stable Diffusion folder
+LORA_FAST = dict(epochs=2, batch_size=4, lr=3e-3, lr_schedule="constant", warmup_fraction=0.0)
+
+
+def test_stable_diffusion_ground_truth_retrains_the_lora_and_stores_latent_losses(tmp_path: Path):
+    """Two subsets: each entry is a LoRA trained afresh from its seed on the subset, and its stored losses are the
+    caption-conditioned latent losses of the queries recomputed directly from the saved adapters."""
+    pytest.importorskip("peft")
+    from sd_fixture import write_tiny_artbench, write_tiny_stable_diffusion
+
+    from bench.methods.das.features import encode_latent_batch
+    from bench.methods.das.latent_model import load_latent_model
+    from bench.registry import DATASETS
+    from bench.tasks.attribution.ground_truth import diffusion_losses
+
+    sd = write_tiny_stable_diffusion(tmp_path / "sd_root")
+    root = write_tiny_artbench(tmp_path / "artbench", train_per_style=4, test_per_style=2)
+    data = dict(type="ArtBench", root=str(root), subset="artbench2", size=16, train_size=8, val_size=2)
+    method = LDSGroundTruth(pipeline="stable_diffusion", model=str(sd), lora_rank=4, num_subsets=2, seeds=(3,),
+                            query_sets=dict(val={**data, "split": "val"}, heldout={**data, "split": "test"}),
+                            protocol=dict(timesteps=20, batch_size=2), keep_models=True)
+    train = DATASETS.build({**data, "split": "train"})
+    folder = method.fit(train, None, tmp_path / "train", CPU, **LORA_FAST, seed=99)
+    artefact = RetrainedLosses.open(folder)
+    assert artefact.losses("val").shape == (2, 1, 2) and artefact.losses("heldout").shape == (2, 1, 4)
+    assert all(done.all() for done in artefact.complete().values())
+    assert artefact.manifest["protocol"] == {"timesteps": 20, "noise_seeds": [0], "batch_size": 2}
+    assert artefact.masks().sum(axis=1).tolist() == [4, 4]  # half of each style
+
+    lora = entry_dir(tmp_path / "train" / "entries", 1, 3) / "lora"
+    facts = json.loads((lora / "training.json").read_text())
+    assert facts["num_train"] == 4 and facts["recipe"]["seed"] == 3 and facts["recipe"]["epochs"] == 2
+    model = load_latent_model(sd, lora, lora_rank=4)
+    val = DATASETS.build({**data, "split": "val"})
+    items = [val[i] for i in range(len(val))]
+    with torch.no_grad():
+        batch = encode_latent_batch(model.vae, model.tokenizer, model.text_encoder,
+                                    torch.stack([item["image"] for item in items]), [item["caption"] for item in items])
+    assert artefact.query_ids("val") == [val.sample_id(i) for i in range(len(val))]
+    direct = diffusion_losses(model.unet, model.scheduler, batch, timesteps=range(20), noise_seed=0, batch_size=2)
+    np.testing.assert_allclose(artefact.losses("val")[1, 0], direct, rtol=1e-5)
+    untrained = load_latent_model(sd, lora_rank=4)  # B = 0: the base model, whose losses the LoRA moved
+    base = diffusion_losses(untrained.unet, untrained.scheduler, batch, timesteps=range(20), batch_size=2)
+    assert not np.allclose(artefact.losses("val")[0, 0], base) and not np.allclose(artefact.losses("val")[1, 0], base)
+
+    # another recipe is another artefact; the same one returns at once
+    assert method.fit(train, None, tmp_path / "train", CPU, **LORA_FAST) == folder
+    with pytest.raises(StoreError, match="different training_config_sha256"):
+        method.fit(train, None, tmp_path / "train", CPU, **{**LORA_FAST, "epochs": 3})
+
+
+def test_stable_diffusion_ground_truth_options_are_checked(tmp_path: Path):
+    from bench.methods.diffusion.stable_diffusion import PipelineLayoutError
+
+    queries = dict(val=dict(DIGITS, split="val"))
+    with pytest.raises(ValueError, match="pipeline='stable_diffusion' retrains LoRA adapters .* give 'model'"):
+        LDSGroundTruth(pipeline="stable_diffusion", query_sets=queries)
+    with pytest.raises(ValueError, match="and neither 'unet' nor 'scheduler'"):
+        LDSGroundTruth(pipeline="stable_diffusion", model="sd", unet=UNET, query_sets=queries)
+    with pytest.raises(ValueError, match="pipeline='ddpm' retrains UNet2DModels: give 'unet'"):
+        LDSGroundTruth(query_sets=queries)
+    with pytest.raises(ValueError, match="Did you mean 'stable_diffusion'"):
+        LDSGroundTruth(pipeline="stable-diffusion", model="sd", query_sets=queries)
+    with pytest.raises(PipelineLayoutError, match=f"folder not found\n  path: {tmp_path / 'miniSD'}"):
+        LDSGroundTruth(pipeline="stable_diffusion", model=str(tmp_path / "miniSD"),
+                       query_sets=queries).setup_untrained(CPU)

@@ -9,7 +9,9 @@ kernel once and fixes λ; ``predict`` scores a batch of query images against eve
 
 ``pipeline="stable_diffusion"`` attributes a LoRA fine-tune of a local Stable Diffusion folder instead (D-TRAK's
 ArtBench setting, :mod:`~bench.methods.das.latent_model`): images are VAE-encoded, each item's ``caption`` is the
-prompt, and the gradients are taken w.r.t. the LoRA parameters only.
+prompt, and the gradients are taken w.r.t. the LoRA parameters only. Its ``fit`` trains those adapters on the
+training set (:func:`bench.methods.das.lora_train.train_lora`, D-TRAK's ``train_text_to_image_lora.py`` recipe), and
+the train stage's LoRA folder becomes ``lora_weights``.
 
 λ: a fixed ``lam``, or ``lambda_selection``: the λ of :data:`~bench.methods.das.scores.LAMBDA_GRID` with the best
 LDS on a HELD-OUT query set (its retrained losses and its images), labelled ``selected on held-out queries``; its
@@ -123,10 +125,12 @@ class DataAttribution(Method):
             rest (:mod:`~bench.methods.das.compression`; λ selection scores its held-out queries the same way).
     """
 
+    # ``pipeline`` and ``lora_rank`` say what ``fit`` trains, so they key the train folder; ``lora_seed`` is only the
+    # initialisation used without weights (a trained LoRA is initialised from the train section's seed)
     eval_only_params = ("train_set", "method", "output", "num_timesteps", "timestep_strategy", "normalize", "k",
                         "projector_seed", "proj_type", "projector_backend", "lam", "lambda_selection", "e_seed",
                         "noise_batch", "parameters", "residual_timesteps", "feature_cache", "chunk_size",
-                        "batch_size", "pipeline", "lora_weights", "lora_rank", "lora_seed", "compression")
+                        "batch_size", "lora_weights", "lora_seed", "compression")
 
     def __init__(self, train_set: dict[str, Any], model: str | None = None, unet_config: dict[str, Any] | None = None,
                  train_scheduler: dict[str, Any] | None = None, method: str = "das1", output: str | None = None,
@@ -310,12 +314,16 @@ class DataAttribution(Method):
 
     def setup_untrained(self, device: torch.device, seed: int = 0) -> None:
         """``bench validate`` before the train stage: the untrained UNet the stage starts from, saved to a temporary
-        folder and attributed like a trained one (features of an untrained model, never cached)."""
+        folder and attributed like a trained one (features of an untrained model, never cached); for
+        ``stable_diffusion`` the SD folder with LoRA adapters at their seeded initialisation."""
         import shutil
         import tempfile
 
         from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
 
+        if self.pipeline == "stable_diffusion":
+            self._setup_untrained_lora(device, seed)
+            return
         if self.unet_config is None:
             self.setup(device, seed)
             return
@@ -332,6 +340,23 @@ class DataAttribution(Method):
         finally:
             self.model, self.feature_cache, self.selection = saved  # λ stays: predict of the validation batch uses it
             shutil.rmtree(folder, ignore_errors=True)  # the open memmap stays readable until released
+
+    def _setup_untrained_lora(self, device: torch.device, seed: int) -> None:
+        """:meth:`setup_untrained` of ``stable_diffusion``: no LoRA weights (the adapters as ``lora_seed`` initialises
+        them), features in a temporary cache, λ = 1 instead of a selection whose ground truth may not exist yet."""
+        import shutil
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="das-untrained-lora-"))
+        saved = (self.lora_weights, self.feature_cache, self.selection)
+        self.lora_weights, self.feature_cache = None, str(folder / "features")
+        if self.selection is not None:
+            self.selection, self.lam = None, 1.0
+        try:
+            self.setup(device, seed)
+        finally:
+            self.lora_weights, self.feature_cache, self.selection = saved
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _cached(self, kind: str, identity: dict[str, Any], rows: int,
                 compute: Callable[[], np.ndarray]) -> torch.Tensor:
@@ -502,18 +527,31 @@ class DataAttribution(Method):
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
             resume: bool = True, **train_cfg: Any) -> Path:
         """Train the full-data DDPM of ``unet_config`` (:func:`~bench.methods.diffusion.training.train_ddpm`) and
-        return its pipeline folder."""
+        return its pipeline folder; for ``stable_diffusion`` the LoRA adapters of ``model``
+        (:func:`~bench.methods.das.lora_train.train_lora`, the train section's keys are its recipe's) and return
+        their folder."""
         from bench.methods.diffusion.training import train_ddpm
 
+        if self.pipeline == "stable_diffusion":
+            from bench.methods.das.lora_train import train_lora
+
+            assert self.model is not None  # checked in __init__
+            return train_lora(self.model, train_set, Path(work_dir), device, resume=resume, lora_rank=self.lora_rank,
+                              **train_cfg)
         if self.unet_config is None:
-            raise ValueError("DataAttribution: 'fit' needs 'unet_config' (a given model folder is not trained here; "
-                             "a stable_diffusion LoRA is fine-tuned outside the harness, D-TRAK "
-                             "train_text_to_image_lora.py)")
+            raise ValueError("DataAttribution: 'fit' needs 'unet_config' (a given DDPM folder is not trained here) "
+                             "or pipeline='stable_diffusion' (whose LoRA adapters it trains); remove the 'train' "
+                             "section to attribute the given model")
         return train_ddpm(self.unet_config, self.train_scheduler, train_set, Path(work_dir), device, resume=resume,
                           **train_cfg)
 
     def use_checkpoint(self, path: str | Path) -> None:
-        self.model = str(path)
+        """The train stage's product: a DDPM folder, or for ``stable_diffusion`` the LoRA folder (the SD folder
+        stays ``model``)."""
+        if self.pipeline == "stable_diffusion":
+            self.lora_weights = str(path)
+        else:
+            self.model = str(path)
 
     def fitted_values(self) -> dict[str, float]:
         """λ used, the held-out LDS that chose it and, when asked, the best LDS over the grid on the evaluation

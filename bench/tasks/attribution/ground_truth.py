@@ -1,7 +1,8 @@
 """Ground truth of the LDS benchmark: each retrained model's diffusion loss per query, and the versioned folder
 that holds those losses for every (subset, training seed) so any attribution method can be scored against them.
 
-:func:`diffusion_losses` is D-TRAK's ``eval_unconditional.py`` (Jinxu-Lin/DAS ``04_eval.py`` is the same): per query,
+:func:`diffusion_losses` is D-TRAK's ``eval_unconditional.py`` (Jinxu-Lin/DAS ``04_eval.py`` is the same; for
+ArtBench's text-conditional LoRA ``eval_text_to_image_lora.py``, on VAE latents and caption embeddings): per query,
 the ε-MSE averaged over all 1000 timesteps, with the noise of timestep ``t`` drawn after seeding with
 ``noise_seed · 1000 + t`` (the script's ``set_seeds(e_seed*1000+t)`` before ``randn_like``). The benchmark averages
 the result over 3 noise seeds and 3 training seeds.
@@ -54,7 +55,11 @@ def diffusion_losses(unet: torch.nn.Module, scheduler: Any, images: Any, *, time
             its own device, and left in the mode it was in.
         scheduler: a diffusers ``DDPMScheduler`` (``add_noise``; its ``prediction_type`` picks the target ε or v).
         images: float [Q, C, H, W] in [0, 1] (mapped to [−1, 1] as ``2x − 1``, like the training loss) or uint8
-            [Q, H, W, C].
+            [Q, H, W, C]; or, for a text-conditional latent model (D-TRAK's ArtBench LoRA, its
+            ``eval_text_to_image_lora.py``), an object with ``latents`` [Q, C, h, w] (x0 already in the model's space,
+            e.g. VAE ``latent_dist.mode() · scaling_factor``) and ``encoder_hidden_states`` [Q, L, D] (each query's
+            prompt embedding, passed to ``unet(x_t, t, encoder_hidden_states=...)``), such as
+            ``bench.methods.das.features.LatentBatch``.
         timesteps: the timesteps averaged over; the benchmark uses all 1000.
         noise_seed: the script's ``e_seed``: before each batch's draw at timestep ``t`` a CPU generator is seeded with
             ``noise_seed · 1000 + t`` (the script seeds the global RNG and draws on the GPU; drawing on the CPU makes
@@ -64,7 +69,13 @@ def diffusion_losses(unet: torch.nn.Module, scheduler: Any, images: Any, *, time
     """
     from bench.tasks.generation.neighbours import images_to_model_range
 
-    x0_all = images_to_model_range(torch.as_tensor(images), "diffusion_losses")
+    conditioning = getattr(images, "encoder_hidden_states", None)
+    if conditioning is not None:
+        x0_all = torch.as_tensor(images.latents).float()
+        if len(conditioning) != len(x0_all):
+            raise ValueError(f"diffusion_losses: {len(x0_all)} latents but {len(conditioning)} encoder_hidden_states")
+    else:
+        x0_all = images_to_model_range(torch.as_tensor(images), "diffusion_losses")
     steps = [int(t) for t in timesteps]
     if not steps or batch_size < 1:
         raise ValueError(f"diffusion_losses: need at least one timestep and batch_size >= 1, got {len(steps)} "
@@ -87,7 +98,9 @@ def diffusion_losses(unet: torch.nn.Module, scheduler: Any, images: Any, *, time
                     t_batch = torch.full((len(x0),), t, dtype=torch.long, device=device)
                     noisy = scheduler.add_noise(x0, noise, t_batch)
                     target = noise if prediction == "epsilon" else scheduler.get_velocity(x0, noise, t_batch)
-                    error = (unet(noisy, t_batch).sample.float() - target.float()) ** 2
+                    extra = {} if conditioning is None else \
+                        {"encoder_hidden_states": conditioning[start:start + len(x0)].to(device)}
+                    error = (unet(noisy, t_batch, **extra).sample.float() - target.float()) ** 2
                     totals[start:start + len(x0)] += error.flatten(1).mean(dim=1).double().cpu()
     finally:
         unet.train(was_training)

@@ -23,6 +23,8 @@ from torch.utils.data import Subset
 from bench.tasks.attribution.ground_truth import RetrainedLosses
 
 TrainModel = Callable[[Subset, int, Path], tuple[torch.nn.Module, Any]]
+#: ``inputs(dataset, positions)``: the model inputs of those items (what ``diffusion_losses`` takes as ``images``)
+QueryInputs = Callable[[Any, list[int]], Any]
 
 
 def entry_dir(work_dir: str | Path, subset: int, seed: int) -> Path:
@@ -31,9 +33,10 @@ def entry_dir(work_dir: str | Path, subset: int, seed: int) -> Path:
 
 
 def query_images(artefact: RetrainedLosses, name: str, dataset: Any, image_key: str = "image",
-                 ) -> tuple[list[str], torch.Tensor]:
+                 inputs: QueryInputs | None = None) -> tuple[list[str], Any]:
     """``(sample_ids, images)`` of query set ``name`` in the artefact's column order (what
-    :meth:`RetrainedLosses.write_model` takes): images float [Q, C, H, W] read from ``dataset[i][image_key]``, found by
+    :meth:`RetrainedLosses.write_model` takes): images float [Q, C, H, W] read from ``dataset[i][image_key]``, or
+    ``inputs(dataset, positions)`` when given (a latent model's encoded images and captions), found by
     ``dataset.sample_id``. A query the dataset lacks is an error naming the set and the first missing ids."""
     wanted = artefact.query_ids(name)
     position = {str(dataset.sample_id(i)): i for i in range(len(dataset))}
@@ -43,14 +46,16 @@ def query_images(artefact: RetrainedLosses, name: str, dataset: Any, image_key: 
                          f"queries of set {name!r} are not in the dataset given for it ({type(dataset).__name__}, "
                          f"{len(dataset)} samples; first missing: {lacking[:5]}); give the dataset the artefact was "
                          "created with")
-    images = torch.stack([torch.as_tensor(dataset[position[sample_id]][image_key]) for sample_id in wanted])
-    return wanted, images
+    positions = [position[sample_id] for sample_id in wanted]
+    if inputs is not None:
+        return wanted, inputs(dataset, positions)
+    return wanted, torch.stack([torch.as_tensor(dataset[i][image_key]) for i in positions])
 
 
 def retrain_subsets(artefact: RetrainedLosses, train_set: Any, query_sets: Mapping[str, Any],
                     train_model: TrainModel, work_dir: str | Path, *, subsets: Iterable[int] | None = None,
                     seeds: Iterable[int] | None = None, keep_models: bool = False, image_key: str = "image",
-                    progress: bool = True) -> dict[str, Any]:
+                    inputs: QueryInputs | None = None, progress: bool = True) -> dict[str, Any]:
     """Train and store every missing (subset, seed) entry of ``artefact``; returns a summary.
 
     Args:
@@ -64,6 +69,8 @@ def retrain_subsets(artefact: RetrainedLosses, train_set: Any, query_sets: Mappi
         subsets, seeds: restrict the loop to these subsets / training seeds (default: all of the artefact's), so
             workers of a sweep can split the entries of one shared artefact.
         image_key: the key of the query datasets' items holding the image (float [C, H, W] in [0, 1]).
+        inputs: ``inputs(dataset, positions)`` makes the queries' model inputs instead (computed once per query set,
+            e.g. VAE latents and caption embeddings of a text-conditional latent model; see :func:`query_images`).
         progress: show a progress bar over the entries (on a terminal, :func:`bench.progress.progress`).
 
     Returns:
@@ -86,7 +93,7 @@ def retrain_subsets(artefact: RetrainedLosses, train_set: Any, query_sets: Mappi
     chosen_seeds = _chosen("seeds", seeds, artefact.seeds)
     todo = _missing_entries(artefact, chosen_subsets, chosen_seeds)
     skipped = len(chosen_subsets) * len(chosen_seeds) - len(todo)
-    queries = {name: query_images(artefact, name, query_sets[name], image_key)
+    queries = {name: query_images(artefact, name, query_sets[name], image_key, inputs)
                for name in {name for names in todo.values() for name in names}}
     trained = []
     for subset, seed in progress_bar(list(todo), desc="retrain subsets", unit="model", show=progress):

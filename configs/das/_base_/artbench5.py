@@ -8,30 +8,34 @@
 # Needs (none ships here):
 # - checkpoints/das/miniSD-diffusers: lambdalabs/miniSD-diffusers as a local diffusers folder (model_index.json,
 #   unet/, vae/, text_encoder/, tokenizer/, scheduler/); its scheduler config gives the DDPMScheduler.
-# - checkpoints/das/artbench5_sd_lora: the full-data LoRA (rank 128, alpha 128, to_q/to_k/to_v/to_out.0), trained by
-#   ArtBench5/scripts/run_train.sh (train_text_to_image_lora.py: 100 epochs, batch 64 (the sheet says 128), lr 3e-4
-#   cosine, AdamW wd 1e-6, fp16, center crop + random flip, seed 42); weights as pytorch_lora_weights.safetensors
-#   (diffusers' save_lora_weights) or D-TRAK's save_attn_procs pytorch_model.bin. The harness does not train it.
-# - results/attribution/artbench5_lds: a RetrainedLosses folder with query sets "val", "heldout" (the other 4,000
-#   ArtBench-5 test images, to choose λ on) and optionally "gen".
+# - the full-data LoRA is this config's train stage (configs/das/_base_/artbench_lora.py: D-TRAK's recipe), shared by
+#   the TRAK, D-TRAK and DAS configs (one train folder: the method settings that differ are evaluation-only):
+#   `bench train configs/das/lds_artbench5_das.py`; the LoRA lands in its train folder's lora/.
+# - the ground truth is configs/das/lds_artbench5_groundtruth.py (upstream "groundtruth", product checkpoint: a
+#   RetrainedLosses folder with query sets "val" and "heldout", all ArtBench-5 test images, of which the
+#   4,000 not in val choose λ); train it first (its header: a sweep over GPUs). `bench run` and
+#   `bench train` of this config resolve every upstream before training, so without it they would retrain the
+#   192 LoRAs of the ground truth, one after another, before the full-data LoRA.
 # D-TRAK's ArtBench grad batch (run_grad.sh) is 32: TRAK / D-TRAK features repeat their noise every 32 samples.
-_base_ = ["../../_base_/default_run.py"]
+_base_ = ["../../_base_/default_run.py", "./artbench_lora.py"]
 
 dataset = dict(type="ArtBench", root="data/artbench", subset="artbench5", split="val")
 method = dict(
     type="DataAttribution", train_set=dict(type="ArtBench", root="data/artbench", subset="artbench5", split="train"),
     pipeline="stable_diffusion", model="checkpoints/das/miniSD-diffusers",
-    lora_weights="checkpoints/das/artbench5_sd_lora", lora_rank=128, parameters="lora",
+    lora_rank=128, parameters="lora",
     num_timesteps=10, timestep_strategy="uniform", k=32768, projector_seed=42,
     residual_timesteps=1000, chunk_size=500, batch_size=8,
     lambda_selection=dict(
-        retrained_losses="results/attribution/artbench5_lds", query_set="heldout",
+        retrained_losses="upstream:groundtruth", query_set="heldout",
         queries=dict(type="ArtBench", root="data/artbench", subset="artbench5", split="test"),
         exclude=dict(type="ArtBench", root="data/artbench", subset="artbench5", split="val"),
         test=dict(query_set="val",
                   queries=dict(type="ArtBench", root="data/artbench", subset="artbench5", split="val"))))
+upstream = dict(groundtruth=dict(config="das/lds_artbench5_groundtruth", product="checkpoint"))
+train = dict(dataset=dict(type="ArtBench", root="data/artbench", subset="artbench5", split="train"))
 task = dict(type="data_attribution",
-            metrics=[dict(type="LDS", retrained_losses="results/attribution/artbench5_lds", query_set="val")])
+            metrics=[dict(type="LDS", retrained_losses="upstream:groundtruth", query_set="val")])
 run = dict(batch_size=16)
 # No `paper` section: the only ArtBench-5 number on the sheet is DAS's gain over D-TRAK (+10.21, secondary), a
 # difference of two runs that no single config fills. DAS's repo has no ArtBench-5 code; D-TRAK's ArtBench5 scripts
