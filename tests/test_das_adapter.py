@@ -214,7 +214,7 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.reported import cell_key
 
     paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 21 and not list(configs_root().glob("demo/das_*.py"))  # the demo is the full profile's
+    assert len(paths) == 23
     ground_truths = [path for path in paths if path.name.endswith("_groundtruth.py")]
     assert [path.name for path in ground_truths] == ["lds_artbench2_groundtruth.py", "lds_artbench5_groundtruth.py"]
     built = {}
@@ -240,6 +240,9 @@ def test_configs_load_build_and_fill_the_rerun_cells():
         assert das.train_set_spec["type"] == readers.get(data, "ArtBench")
     assert built["lds_artbench5_das.py", "das"].train_set_spec["subset"] == "artbench5"
     assert built["lds_artbench2_das.py", "das"].lora_weights is None  # the LoRA is the config's train stage
+    for m in ("das", "dtrak"):  # the timestep ablations sweep the full demo's run
+        assert to_plain(load_config(configs_root() / f"das/ablation_digits2_{m}.py").sweep) == {
+            "grid": {"method.num_timesteps": [1, 10, 100]}}
     compressed = built["lds_cifar2_das_clip1000.py", "das"]  # Table 7's knob on the CIFAR-2 DAS config, no cell
     assert compressed.compression["top"] == 1000 and compressed.compression["extractor"]["model_name"] == "ViT-B-32"
     assert compressed.method == "das1" and compressed.settings == built["lds_cifar2_das.py", "das"].settings
@@ -250,6 +253,20 @@ def test_configs_load_build_and_fill_the_rerun_cells():
             assert cells[key] == (f"das/lds_{data}_{method.lower().replace('-', '')}.py",)
     assert len(cells) == 6  # CIFAR-10, CelebA and ArtBench-5 have only DAS-minus-D-TRAK gains: two runs each
 
+
+def test_the_quick_demo_is_the_full_one_against_a_six_subset_ground_truth():
+    from bench.config import configs_root, load_config, to_plain
+
+    quick = sorted(p.name for p in configs_root().glob("demo/das_*.py"))
+    assert quick == ["das_0_groundtruth.py", "das_1_das.py", "das_1_dtrak.py", "das_1_trak.py"]
+    assert load_config(configs_root() / "demo/das_0_groundtruth.py").method.num_subsets == 6
+    for m in ("trak", "dtrak", "das"):
+        fast, full = (load_config(configs_root() / f"demo/{where}das_1_{m}.py") for where in ("", "full/"))
+        assert to_plain(fast.method) == {**to_plain(full.method), "num_timesteps": 4}
+        assert to_plain(fast.task) == to_plain(full.task)
+        assert to_plain(fast.upstream) == {  # one full-data model for both profiles (the train stage's cache)
+            "model": {"config": "demo/full/das_0_model", "product": "checkpoint"},
+            "groundtruth": {"config": "demo/das_0_groundtruth", "product": "checkpoint"}}
 
 def test_demo_configs_attribute_the_model_of_das_0_model_without_training():
     """One full-data model for every attribution config (upstream model: das_0_model's checkpoint), whose run also

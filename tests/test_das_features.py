@@ -173,6 +173,16 @@ def test_projector_determinism_and_traker_parity():
     reference = BasicProjector(grad_dim=300, proj_dim=256, seed=42, proj_type=ProjectionType.normal,
                                device=torch.device("cpu")).project(grads.clone(), model_id=0)
     assert torch.equal(first, reference)
+    # the blocks are drawn once and kept (traker redraws all of them per call): the same projection either way
+    assert ours.blocks is not None and [b.shape[1] for b in ours.blocks] == [100, 100, 56]
+    redrawn = build_projector(300, 256, seed=42)
+    redrawn.blocks = None
+    assert not redrawn.cache_blocks(max_bytes=300 * 300 * 4 - 1) and redrawn.blocks is None  # too big: traker's path
+    assert torch.equal(redrawn.project(grads), first)
+    other_model = build_projector(300, 256, seed=42, model_id=3)
+    assert torch.equal(other_model.project(grads), BasicProjector(
+        grad_dim=300, proj_dim=256, seed=42, proj_type=ProjectionType.normal, device=torch.device("cpu"),
+        model_id=3).project(grads.clone(), model_id=3))
     rademacher = build_projector(300, 256, seed=42, proj_type="rademacher").project(grads)
     assert torch.equal(rademacher, BasicProjector(grad_dim=300, proj_dim=256, seed=42,
                                                   proj_type=ProjectionType.rademacher,

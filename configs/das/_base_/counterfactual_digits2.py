@@ -19,5 +19,6 @@ method = dict(_delete_=True, type="Counterfactual", attribution="upstream:attrib
 task = dict(_delete_=True, type="attribution_counterfactual")
 # the full model's recipe (demo/full/das_0_model's train section; the Counterfactual checks it against the model's
 # training.json)
-train = dict(dataset=dict(type="Digits2", split="train", size=8), epochs=40, batch_size=32, lr=3e-3, seed=0)
+train = dict(dataset=dict(type="Digits2", split="train", size=8), epochs=40, batch_size=32, lr=3e-3, seed=0,
+             checkpoint_every=10)
 run = dict(batch_size=8)

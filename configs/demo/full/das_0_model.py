@@ -18,7 +18,8 @@ method = dict(
     train_scheduler=dict(num_train_timesteps=100, beta_schedule="linear", beta_start=1e-3, beta_end=0.2,
                          clip_sample=False),
     scheduler=dict(type="DDIMScheduler", clip_sample=True), num_inference_steps=50, index_seeds=0 * 1000)
-train = dict(dataset=dict(type="Digits2", split="train", size=8), epochs=40, batch_size=32, lr=3e-3, seed=0)
+train = dict(dataset=dict(type="Digits2", split="train", size=8), epochs=40, batch_size=32, lr=3e-3, seed=0,
+             checkpoint_every=10)
 # no reference statistics: the images are queries, not scored for quality (the PNGs and the grid show them)
 task = dict(type="generation", extractor=dict(type="PixelCorrelationFeatures"), metrics=[], image_format="png")
 run = dict(batch_size=60)

@@ -1,0 +1,7 @@
+# DAS demo, quick profile: demo/full/das_1_trak (the same full-data model, trained once for both profiles through the
+# train stage's cache; k = 512) over 4 uniform timesteps instead of 10, scored against the quick ground truth of 6
+# subsets (demo/das_0_groundtruth), λ chosen on the held-out test digits.
+_base_ = ["./full/das_1_trak.py"]
+
+method = dict(num_timesteps=4)
+upstream = dict(groundtruth=dict(config="demo/das_0_groundtruth"))
