@@ -260,6 +260,7 @@ def test_the_quick_demo_is_the_full_one_against_a_six_subset_ground_truth():
     quick = sorted(p.name for p in configs_root().glob("demo/das_*.py"))
     assert quick == ["das_0_groundtruth.py", "das_1_das.py", "das_1_dtrak.py", "das_1_trak.py"]
     assert load_config(configs_root() / "demo/das_0_groundtruth.py").method.num_subsets == 6
+    assert load_config(configs_root() / "demo/full/das_0_groundtruth.py").method.num_subsets == 64  # the benchmark's
     for m in ("trak", "dtrak", "das"):
         fast, full = (load_config(configs_root() / f"demo/{where}das_1_{m}.py") for where in ("", "full/"))
         assert to_plain(fast.method) == {**to_plain(full.method), "num_timesteps": 4}

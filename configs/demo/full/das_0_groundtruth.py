@@ -7,15 +7,6 @@
 # product run: DDIM 50 steps, image i seeded i, read by GeneratedImages with ids gen-<i>). The eval stage reports the
 # val queries' loss mean and spread across subsets (RetrainedLossSpread). The quick profile's ground truth has 6
 # subsets (demo/das_0_groundtruth). Timings: configs/das/README.md.
-_base_/digits2.py). 16 random half subsets of the 240 training images (stratified, D-TRAK's lds-val
-# seeds 42 + 2k), one tiny DDPM retrained on each (seed 0), and each model's diffusion loss of the 60 val, 60 test
-# and 60 generated queries averaged over all 100 timesteps (noise seed 0): the retrained-losses artefact the
-# attribution configs score LDS against. The generated queries ("gen") are the images demo/full/das_0_model samples
-# from the full-data model (upstream "gen", product run: DDIM 50 steps, image i seeded i, read by GeneratedImages
-# with ids gen-<i>). The eval stage reports the val queries' loss mean and spread across subsets
-# (RetrainedLossSpread). The benchmark's 64 subsets: --cfg-options method.num_subsets=64 (or a sweep,
-# docs/attribution.md). No quick demo: measured 256 s for the eight configs on 2 shared cores (ground truth 135 s: 16
-# models × 5.0 s training + 3.4 s losses), more than ten times a quick demo's budget.
 _base_ = ["../../das/_base_/digits2.py"]
 
 method = dict(num_subsets=64, query_sets=dict(gen=dict(type="GeneratedImages", run_dir="upstream:gen")))
