@@ -2,16 +2,17 @@
 
 Runs the quick profile group by group in one process (harness first, shared pieces trained once, as ``bench demo``
 does) and records each group's wall time in ``benchmark.extra_info``. Wall seconds depend on the machine and its
-load, so the budget is asserted as ratios against a peer timed in the same process with the same torch threads: a
-fixed reference workload (40 AdamW steps of a small CNN on a 64 x 1 x 16 x 16 batch, what the demos mostly do),
+load, so the budget is asserted as ratios against a peer timed in the same process (on one torch thread, as
+calibrated): a fixed reference workload (40 AdamW steps of a small CNN on a 64 x 1 x 16 x 16 batch, what the demos mostly do),
 timed before and after the profile, best of 3 each.
 
 Derivation: the budgets are wall seconds on an idle 2-core machine (``BUDGET_S``, 300 s for the whole). The
 reference, timed on one torch thread, takes ``REFERENCE_IDLE_S`` = 1.0 s there: its best single-thread CPU time over
-5 runs on the 2-core development machine was 1.01 s (re-measured 2026-12-06: 0.95 s wall and CPU on one thread;
-0.47 s wall on two, which is why it is timed on one). So a group meets its budget when ``t_group / t_reference <= BUDGET_S[group] /
-REFERENCE_IDLE_S`` (both sides in reference units; a machine twice as slow doubles both times). Each group may
-exceed its own share by ``GROUP_SLACK`` (a 10 s demo is noisy); the whole profile may not exceed 300 units.
+5 runs on the 2-core development machine was 1.01 s (re-measured 2026-12-06: 0.95 s wall and CPU on one thread; 0.47
+s wall on two, which is why it is timed on one). So a group meets its budget when ``t_group / t_reference <=
+BUDGET_S[group] / REFERENCE_IDLE_S`` (both sides in reference units; a machine twice as slow doubles both times).
+Each group may exceed its own share by ``GROUP_SLACK`` (a 10 s demo is noisy); the whole profile may not exceed 300
+units.
 
 ``BENCH_DEMO_ONLY="harness vssd"`` times only those groups (their shared pieces are then trained inside them), and
 the whole-profile check becomes the sum of their budgets.
