@@ -3,8 +3,8 @@
 Runs the quick profile group by group in one process (harness first, shared pieces trained once, as ``bench demo``
 does) and records each group's wall time in ``benchmark.extra_info``. Wall seconds depend on the machine and its
 load, so the budget is asserted as ratios against a peer timed in the same process (on one torch thread, as
-calibrated): a fixed reference workload (40 AdamW steps of a small CNN on a 64 x 1 x 16 x 16 batch, what the demos mostly do),
-timed before and after the profile, best of 3 each.
+calibrated): a fixed reference workload (40 AdamW steps of a small CNN on a 64 x 1 x 16 x 16 batch, what the demos
+mostly do), timed before and after the profile, best of 3 each.
 
 Derivation: the budgets are wall seconds on an idle 2-core machine (``BUDGET_S``, 300 s for the whole). The
 reference, timed on one torch thread, takes ``REFERENCE_IDLE_S`` = 1.0 s there: its best single-thread CPU time over
