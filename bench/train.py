@@ -13,6 +13,7 @@ homogenization) and the loop only steps.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -61,13 +62,41 @@ def resume_rng(state: dict[str, Any], path: Path, generators: dict[str, OwnGener
                     "run's; delete it to retrain from the start for an exact result", path, ", ".join(missing))
 
 
+LR_SCHEDULES = ("one_cycle", "constant", "cosine")
+
+
+def make_lr_schedule(optimizer: torch.optim.Optimizer, name: str, lr: float, total_steps: int,
+                     warmup_fraction: float = 0.0) -> torch.optim.lr_scheduler.LRScheduler:
+    """The per-step learning-rate schedule ``name`` of :func:`train_supervised` over ``total_steps`` steps; the
+    cosine one warms up over ``ceil(warmup_fraction · total_steps)`` steps (D-TRAK's train_unconditional.py: 10%)."""
+    if name == "one_cycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps, pct_start=0.15)
+    if name == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    if name == "cosine":
+        warmup = math.ceil(total_steps * float(warmup_fraction))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return step / max(1, warmup)
+            done = (step - warmup) / max(1, total_steps - warmup)
+            return max(0.0, 0.5 * (1.0 + math.cos(math.pi * done)))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    raise ValueError(f"lr_schedule must be one of {', '.join(repr(n) for n in LR_SCHEDULES)}, got {name!r}")
+
+
 def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn.Module, dict], LossOutput],
                      work_dir: Path, device: torch.device, *, epochs: int, batch_size: int = 64, lr: float = 1e-3,
                      weight_decay: float = 0.0, seed: int = 0, resume: bool = True,
                      collate_fn: Callable | None = None, backward: bool = True, lr_schedule: str = "one_cycle",
-                     after_step: Callable[[nn.Module], None] | None = None, checkpoint_every: int = 1) -> Path:
+                     after_step: Callable[[nn.Module], None] | None = None, checkpoint_every: int = 1,
+                     warmup_fraction: float = 0.0, adam_betas: tuple[float, float] = (0.9, 0.999),
+                     adam_epsilon: float = 1e-8, max_grad_norm: float | None = None) -> Path:
     """Train with AdamW and a one-cycle cosine schedule (``lr_schedule="constant"``: ``lr`` throughout, as
-    improved-diffusion trains); return ``work_dir/final.pth`` (weights, and ``meta`` with the per-epoch ``history`` of
+    improved-diffusion trains; ``"cosine"``: a linear warm-up over the first ``warmup_fraction`` of the steps, then
+    cosine decay to 0, diffusers' ``get_cosine_schedule_with_warmup`` that its example trainers use); ``adam_betas``,
+    ``adam_epsilon`` are AdamW's; ``max_grad_norm`` clips the gradient norm before each step (None: no clipping);
+    return ``work_dir/final.pth`` (weights, and ``meta`` with the per-epoch ``history`` of
     mean loss and logged numbers). ``after_step(model)`` runs after every optimiser step (an EMA update: keep such
     state inside ``model`` so that checkpoints and resume carry it).
 
@@ -85,16 +114,12 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
     if resume and final.is_file():
         return final
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    if not 0.0 <= float(warmup_fraction) < 1.0:
+        raise ValueError(f"train: warmup_fraction must be in [0, 1), got {warmup_fraction}")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
+                                  betas=(float(adam_betas[0]), float(adam_betas[1])), eps=float(adam_epsilon))
     steps_per_epoch = -(-len(train_set) // batch_size)  # type: ignore[arg-type]  # map-style: has __len__
-    scheduler: torch.optim.lr_scheduler.LRScheduler
-    if lr_schedule == "one_cycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch,
-                                                        pct_start=0.15)
-    elif lr_schedule == "constant":
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    else:
-        raise ValueError(f"lr_schedule must be 'one_cycle' or 'constant', got {lr_schedule!r}")
+    scheduler = make_lr_schedule(optimizer, lr_schedule, lr, epochs * steps_per_epoch, warmup_fraction)
     start_epoch, history = 0, []
     if resume and (work_dir / LATEST).is_file():
         state = load_training_state(work_dir / LATEST, ("model", "optimizer", "scheduler", "epoch"))
@@ -118,6 +143,8 @@ def train_supervised(model: nn.Module, train_set: Dataset, loss_fn: Callable[[nn
             logged = dict(output) if isinstance(output, dict) else {"loss": output}
             if backward:
                 logged["loss"].backward()
+            if max_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), float(max_grad_norm))
             optimizer.step()
             scheduler.step()
             if after_step is not None:

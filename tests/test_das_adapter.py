@@ -214,11 +214,17 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.reported import cell_key
 
     paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 23
+    assert len(paths) == 36
     ground_truths = [path for path in paths if path.name.endswith("_groundtruth.py")]
-    assert [path.name for path in ground_truths] == ["lds_artbench2_groundtruth.py", "lds_artbench5_groundtruth.py"]
+    assert [path.name for path in ground_truths] == [f"lds_{d}_groundtruth.py" for d in (
+        "artbench2", "artbench5", "celeba", "cifar10", "cifar2")]
+    models = [path for path in paths if path.name.endswith("_model.py")]  # built in the CIFAR / CelebA chain test
+    counterfactuals = [path for path in paths if path.name.startswith("counterfactual_")]  # test_das_counterfactual
+    assert [path.name for path in models + counterfactuals] == [
+        "celeba_model.py", "cifar10_model.py", "cifar2_model.py", "counterfactual_cifar2_das.py",
+        "counterfactual_cifar2_dtrak.py"]
     built = {}
-    for path in sorted(set(paths) - set(ground_truths)):
+    for path in sorted(set(paths) - set(ground_truths) - set(models) - set(counterfactuals)):
         cfg = load_config(path)
         built[path.name, path.parent.name] = METHODS.build(to_plain(cfg.method))
         TASKS.build(to_plain(cfg.task))
@@ -251,7 +257,97 @@ def test_configs_load_build_and_fill_the_rerun_cells():
         for method in ("TRAK", "D-TRAK", "DAS"):
             key = cell_key("lds_rerun_ltw", {"dataset": dataset, "method": method}, "LDS")
             assert cells[key] == (f"das/lds_{data}_{method.lower().replace('-', '')}.py",)
-    assert len(cells) == 6  # CIFAR-10, CelebA and ArtBench-5 have only DAS-minus-D-TRAK gains: two runs each
+    for split in ("val", "gen"):  # the SNR-LDS README's 100-query "Full LDS": DAS on the full query set
+        key = cell_key("lds_snr_readme", {"dataset": "CIFAR-2", "split": split}, "LDS")
+        assert cells[key] == (f"das/lds_cifar2_das{'_gen' if split == 'gen' else ''}_snr_readme.py",)
+    for method in ("DAS", "D-TRAK"):
+        setting = {"dataset": "CIFAR-2", "method": method, "setting": "remove top-1000 influencers, retrain"}
+        for metric in ("L2 change", "CLIP similarity"):
+            assert cells[cell_key("counterfactual_cifar2", setting, metric)] == (
+                f"das/counterfactual_cifar2_{method.lower().replace('-', '')}.py",)
+    # CIFAR-10, CelebA and ArtBench-5 have only DAS-minus-D-TRAK gains (two runs each); ArtBench-2's SNR-LDS cells
+    # wait for its gen queries
+    assert len(cells) == 12
+
+
+# D-TRAK's recipe (sail-sg/D-TRAK CIFAR2/scripts/run_train.sh + train_unconditional.py), as configs/das/_base_/
+# ddpm_recipe.py writes it
+DTRAK_RECIPE = dict(epochs=200, batch_size=128, lr=1e-4, lr_schedule="cosine", warmup_fraction=0.1, weight_decay=1e-6,
+                    adam_betas=[0.95, 0.999], adam_epsilon=1e-8, max_grad_norm=1.0, random_flip=True, dropout=0.1,
+                    seed=42, checkpoint_every=5)
+
+
+@pytest.mark.parametrize("data,reader,seeds", [("cifar2", "CIFAR2", [0, 1, 2]), ("cifar10", "CIFAR10Attribution", [1]),
+                                               ("celeba", "CelebA", [0, 1, 2])])
+def test_cifar_and_celeba_chains_train_their_model_and_ground_truth_in_the_harness(data, reader, seeds):
+    """The full-data DDPM is <data>_model's train stage (D-TRAK's recipe), whose run samples the 1,000 gen queries;
+    the ground truth retrains that UNet by that recipe on 64 half subsets; every attribution config reads both
+    through upstreams, and no graph has a cycle."""
+    from bench.config import configs_root, load_config, to_plain
+    from bench.registry import METHODS, TASKS
+    from bench.upstream import check_graph
+
+    model = load_config(configs_root() / f"das/{data}_model.py")
+    sampler = METHODS.build(to_plain(model.method))
+    assert (type(sampler).__name__, sampler.num_inference_steps, sampler.index_seeds) == ("DiffusionSampler", 50, 0)
+    assert to_plain(model.method.scheduler) == {"type": "DDIMScheduler", "clip_sample": True}
+    assert model.dataset.num_samples == 1000 and model.task.image_format == "png"
+    recipe = {k: v for k, v in to_plain(model.train).items() if k != "dataset"}
+    assert recipe == DTRAK_RECIPE and model.train.dataset.type == reader
+    assert model.method.unet_config.resnet_time_scale_shift == "scale_shift"  # set by D-TRAK's train script
+    assert model.method.unet_config.sample_size == (64 if data == "celeba" else 32)
+    truth = load_config(configs_root() / f"das/lds_{data}_groundtruth.py")
+    method = METHODS.build(to_plain(truth.method))
+    TASKS.build(to_plain(truth.task))
+    assert to_plain(truth.method.unet) == to_plain(model.method.unet_config)  # the full model's UNet and schedule
+    assert to_plain(truth.method.scheduler) == to_plain(model.method.train_scheduler)
+    assert to_plain(truth.train) == to_plain(model.train)  # and recipe (each entry replaces the seed by its own)
+    assert (method.num_subsets, method.alpha, method.subset_seed, method.seeds) == (64, 0.5, 42, seeds)
+    assert method.stratify_key == (None if data == "celeba" else "target")
+    assert method.protocol == {"timesteps": 1000, "noise_seeds": [0], "batch_size": 256}
+    assert method.artefact_dir == f"attribution/{data}_lds"
+    assert sorted(method.query_set_specs) == ["gen", "heldout", "val"]
+    assert method.query_set_specs["gen"] == {"type": "GeneratedImages", "run_dir": "upstream:gen"}
+    assert to_plain(truth.upstream) == {"gen": {"config": f"das/{data}_model", "product": "run"}}
+    check_graph(truth, truth.name)
+    heldout = method.query_set_specs["heldout"]
+    for m in ("trak", "dtrak", "das") + (("das_clip1000", "trak_gen", "dtrak_gen", "das_gen") if data == "cifar2"
+                                         else ()):
+        cfg = load_config(configs_root() / f"das/lds_{data}_{m}.py")
+        check_graph(cfg, cfg.name)
+        assert cfg.get("train") is None and cfg.method.model == "upstream:model"
+        expected = {"model": {"config": f"das/{data}_model", "product": "checkpoint"},
+                    "groundtruth": {"config": f"das/lds_{data}_groundtruth", "product": "checkpoint"}}
+        if m.endswith("_gen"):
+            expected["gen"] = {"config": f"das/{data}_model", "product": "run"}
+        assert to_plain(cfg.upstream) == expected
+        selection = to_plain(cfg.method.lambda_selection)
+        assert selection["retrained_losses"] == "upstream:groundtruth" and selection["query_set"] == "heldout"
+        assert selection["queries"] == heldout  # λ on the ground truth's held-out images not in val
+        assert selection["exclude"] == to_plain(truth.method.query_sets.val)
+        query_set = "gen" if m.endswith("_gen") else "val"
+        assert to_plain(cfg.task.metrics) == [dict(type="LDS", retrained_losses="upstream:groundtruth",
+                                                   query_set=query_set)]
+        assert selection["test"]["query_set"] == query_set
+        assert to_plain(cfg.dataset) == to_plain(truth.method.query_sets[query_set])
+
+
+def test_cifar2_validate_names_the_missing_data_folder_and_the_untrained_model(tmp_path, monkeypatch):
+    from bench.config import configs_root, load_config
+    from bench.data import DatasetLayoutError
+    from bench.runner import validate
+    from bench.upstream import UpstreamError
+
+    monkeypatch.chdir(tmp_path)  # the configs' relative data paths: nothing there
+    monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "results"))
+    with pytest.raises(DatasetLayoutError, match=r"CIFAR10: missing directory\n  path: data/cifar10/cifar-10-batches"):
+        validate(load_config(configs_root() / "das/cifar2_model.py"))
+    with pytest.raises(UpstreamError, match=r"upstream 'gen': no finished run of 'das/cifar2_model' .* produce it with "
+                                            r"`bench run das/cifar2_model`"):
+        validate(load_config(configs_root() / "das/lds_cifar2_groundtruth.py"))
+    with pytest.raises(UpstreamError, match=r"upstream 'model': 'das/cifar2_model' is not trained yet .* produce it "
+                                            r"with `bench train das/cifar2_model`"):
+        validate(load_config(configs_root() / "das/lds_cifar2_das_gen.py"))
 
 
 def test_the_quick_demo_is_the_full_one_against_a_six_subset_ground_truth():

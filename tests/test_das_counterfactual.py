@@ -149,6 +149,39 @@ def test_demo_configs_share_the_artefact_and_differ_in_their_attribution():
     assert configs["das"].method.artefact_dir == configs["dtrak"].method.artefact_dir
 
 
+def test_cifar2_configs_fill_the_papers_cells_with_dtraks_protocol(model_dir):
+    """CIFAR-2's counterfactual (D-TRAK's run_counter.sh): k = 1000 of 5000, 60 queries, DDIM 50 steps, the full
+    model's recipe and seed (so the recipe check passes), CLIP ViT-B/32 similarity, and the L2 cell read at D-TRAK's
+    [-1, 1] pixel scale; each builds once its upstream sections are substituted."""
+    from bench.config import configs_root, load_config, to_plain
+    from bench.registry import METHODS, TASKS
+    from bench.results import paper_cells
+    from bench.upstream import check_graph, validate_section
+
+    model = load_config(configs_root() / "das/cifar2_model.py")
+    configs = {m: load_config(configs_root() / f"das/counterfactual_cifar2_{m}.py") for m in ("das", "dtrak")}
+    for name, cfg in configs.items():
+        validate_section(cfg, name)
+        check_graph(cfg, name)
+        assert to_plain(cfg.upstream) == {"attribution": {"config": f"das/lds_cifar2_{name}", "product": "run"},
+                                          "model": {"config": "das/cifar2_model", "product": "checkpoint"}}
+        assert to_plain(cfg.train) == to_plain(model.train)  # the full model's recipe, seed 42 included
+        assert (cfg.method.k, cfg.method.num_queries, cfg.dataset.num_samples) == (1000, 60, 60)
+        assert (cfg.method.num_inference_steps, cfg.method.sampler.type) == (50, "DDIMScheduler")
+        assert cfg.method.clip.model_name == "ViT-B-32" and cfg.method.clip.tag == "openai"
+        attribution = load_config(configs_root() / f"das/lds_cifar2_{name}.py")
+        method = METHODS.build({**to_plain(cfg.method), "attribution": to_plain(attribution.method),
+                                "model": str(model_dir), "recipe": to_plain(model.method)})
+        assert method.recipe == {"unet_config": to_plain(model.method.unet_config),
+                                 "train_scheduler": to_plain(model.method.train_scheduler)}
+        task = TASKS.build(to_plain(cfg.task))
+        values = task.evaluate({"l2_topk": torch.tensor([5.0, 6.0]), "l2_random": torch.tensor([4.0, 4.0]),
+                                "clip_topk": torch.tensor([0.7, 0.8]), "clip_random": torch.tensor([0.9, 0.9])})
+        cells = {cell["metric"]: cell["value"] for cell in paper_cells(to_plain(cfg.paper), values)}
+        assert cells == pytest.approx({"L2 change": 11.0, "CLIP similarity": 0.75})  # L2 over [-1, 1]: twice ours
+    assert configs["das"].method.artefact_dir == configs["dtrak"].method.artefact_dir  # one random control
+
+
 def test_demo_summary_adds_the_counterfactual_when_both_runs_exist():
     from bench.methods.das.demo import summarize
 

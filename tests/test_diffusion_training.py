@@ -1,6 +1,8 @@
 """Demo-scale DDPM training: the ε-prediction loss and the pipeline folder the train stage leaves behind."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch.utils.data import Subset
@@ -49,3 +51,47 @@ def test_train_ddpm_writes_a_loadable_pipeline_folder_and_resumes(tmp_path):
     trained = torch.load(tmp_path / "final.pth", weights_only=True)["state_dict"]
     assert all(torch.equal(trained[k], v) for k, v in unet.state_dict().items())
     assert train_ddpm(UNET, SCHEDULE, train_set, tmp_path, torch.device("cpu"), epochs=2) == folder  # finished
+
+
+def test_random_flip_mirrors_each_image_with_its_own_coin_from_the_seeded_rng():
+    from bench.methods.diffusion.training import flip_at_random
+
+    images = torch.arange(2 * 3 * 4 * 1.0).view(2, 1, 3, 4).repeat(8, 1, 1, 1)  # 16 images, left-right asymmetric
+    torch.manual_seed(3)
+    coins = torch.rand(16) < 0.5
+    torch.manual_seed(3)
+    flipped = flip_at_random(images)
+    for image, out, coin in zip(images, flipped, coins, strict=True):
+        assert torch.equal(out, image.flip(-1) if coin else image)
+    assert 0 < int(coins.sum()) < 16
+
+
+def test_train_ddpm_takes_dtraks_flip_dropout_and_optimiser_recipe(tmp_path):
+    """D-TRAK's train_unconditional.py: random flip, every Dropout at 0.1 (attention output too), AdamW betas
+    (0.95, 0.999), cosine schedule with 10% warm-up, gradient clipping; training.json records the whole recipe (the
+    counterfactual retrains by it), and the flip flag reaches the loss (the weights differ)."""
+    from bench.methods.diffusion.training import set_dropout
+
+    unet = dict(UNET, block_out_channels=(8, 8), down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                up_block_types=("AttnUpBlock2D", "UpBlock2D"))
+    train_set = Subset(Digits(split="train"), range(32))
+    recipe = dict(epochs=1, batch_size=16, lr=1e-3, lr_schedule="cosine", warmup_fraction=0.1,
+                  adam_betas=(0.95, 0.999), max_grad_norm=1.0, seed=0)
+    weights = {}
+    for flip in (False, True):
+        torch.manual_seed(0)
+        folder = train_ddpm(unet, SCHEDULE, train_set, tmp_path / str(flip), torch.device("cpu"), random_flip=flip,
+                            dropout=0.1, **recipe)
+        weights[flip] = torch.load(tmp_path / str(flip) / "final.pth", weights_only=True)["state_dict"]
+    recorded = json.loads((folder / "training.json").read_text())
+    assert {k: v for k, v in recorded.items() if k != "checkpoint"} == {
+        **recipe, "adam_betas": [0.95, 0.999], "random_flip": True, "dropout": 0.1}
+    assert any(not torch.equal(weights[False][k], weights[True][k]) for k in weights[False])
+    from diffusers import UNet2DModel
+
+    model = UNet2DModel(**unet, dropout=0.1)
+    assert {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)} == {0.0, 0.1}  # attention's stays 0
+    set_dropout(model, 0.1)
+    assert {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)} == {0.1}
+    with pytest.raises(ValueError, match=r"train_ddpm: dropout must be in \[0, 1\), got 1.0"):
+        set_dropout(model, 1.0)

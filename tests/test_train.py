@@ -200,6 +200,50 @@ def test_constant_lr_and_after_step_hook_on_an_unlabelled_set(tmp_path: Path):
     latest = torch.load(tmp_path / LATEST, weights_only=False)
     assert latest["scheduler"]["_last_lr"] == [1e-3] and latest["optimizer"]["param_groups"][0]["lr"] == 1e-3
     assert torch.load(final, weights_only=True)["meta"]["history"][-1]["epoch"] == 2
-    with pytest.raises(ValueError, match="lr_schedule must be 'one_cycle' or 'constant', got 'cosine'"):
+    with pytest.raises(ValueError, match="lr_schedule must be one of 'one_cycle', 'constant', 'cosine', got 'linear'"):
         train_supervised(make_model(), data, loss_fn, tmp_path / "other", torch.device("cpu"), epochs=1,
-                         lr_schedule="cosine")
+                         lr_schedule="linear")
+
+
+def test_cosine_schedule_with_warmup_matches_diffusers():
+    """D-TRAK's schedule (diffusers' get_cosine_schedule_with_warmup, warm-up over ceil(10%) of the steps), step for
+    step."""
+    diffusers_optimization = pytest.importorskip("diffusers.optimization")
+    from bench.train import make_lr_schedule
+
+    def lrs(make):
+        optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+        schedule = make(optimizer)
+        values = []
+        for _ in range(23):
+            values.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            schedule.step()
+        return values
+
+    ours = lrs(lambda opt: make_lr_schedule(opt, "cosine", 1e-4, 23, warmup_fraction=0.1))
+    peer = lrs(lambda opt: diffusers_optimization.get_cosine_schedule_with_warmup(opt, 3, 23))  # ceil(2.3) = 3
+    assert ours == pytest.approx(peer, abs=1e-12)
+    assert ours[:4] == pytest.approx([0.0, 1e-4 / 3, 2e-4 / 3, 1e-4]) and ours[-1] < 1e-6
+
+
+def test_adam_betas_and_gradient_clipping_reach_the_optimiser(tmp_path: Path):
+    data = Digits(split="val")
+    norms: list[float] = []
+    model = make_model()
+
+    def loss_fn(net, batch):
+        return 1e3 * F.cross_entropy(net(batch["image"]), batch["target"])  # gradients far above norm 1
+
+    def after_step(net):  # the gradients the step used are still there (zeroed before the next batch)
+        norms.append(float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in net.parameters()]))))
+
+    train_supervised(model, data, loss_fn, tmp_path, torch.device("cpu"), epochs=1, batch_size=60, lr=1e-3,
+                     lr_schedule="cosine", warmup_fraction=0.1, adam_betas=(0.95, 0.999), max_grad_norm=1.0,
+                     after_step=after_step)
+    assert len(norms) == -(-len(data) // 60) and max(norms) == pytest.approx(1.0, rel=1e-4)  # clipped to norm 1
+    group = torch.load(tmp_path / LATEST, weights_only=False)["optimizer"]["param_groups"][0]
+    assert group["betas"] == (0.95, 0.999) and group["eps"] == 1e-8
+    with pytest.raises(ValueError, match=r"warmup_fraction must be in \[0, 1\), got 1.5"):
+        train_supervised(make_model(), data, loss_fn, tmp_path / "bad", torch.device("cpu"), epochs=1,
+                         warmup_fraction=1.5)
