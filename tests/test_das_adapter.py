@@ -428,22 +428,26 @@ def test_demo_summary_names_the_winner_and_the_paper_verdict():
         summarize(no_gen)
 
 
-def test_artbench_configs_train_one_lora_and_read_their_ground_truth():
-    """The TRAK, D-TRAK and DAS configs of an ArtBench set share one train stage (D-TRAK's LoRA recipe) and read the
-    ground truth of lds_artbench<n>_groundtruth, which retrains LoRAs by that same recipe."""
+def test_artbench_configs_attribute_one_lora_and_read_their_ground_truth():
+    """The TRAK, D-TRAK and DAS configs of an ArtBench set attribute one LoRA, the train stage of artbench<n>_gen
+    (D-TRAK's recipe, which also samples the gen queries from it), and read the ground truth of
+    lds_artbench<n>_groundtruth, which retrains LoRAs by that same recipe."""
     from bench.config import configs_root, load_config, to_plain
     from bench.methods.das.lora_train import LORA_RECIPE, lora_recipe
     from bench.registry import METHODS, TASKS
-    from bench.results import train_dir_for
 
     for n in ("2", "5"):
         configs = {m: load_config(configs_root() / f"das/lds_artbench{n}_{m}.py") for m in ("trak", "dtrak", "das")}
-        assert len({train_dir_for(cfg) for cfg in configs.values()}) == 1
-        recipe = {k: v for k, v in to_plain(configs["das"].train).items() if k != "dataset"}
+        gen = load_config(configs_root() / f"das/artbench{n}_gen.py")
+        recipe = {k: v for k, v in to_plain(gen.train).items() if k != "dataset"}
         assert lora_recipe(recipe) == lora_recipe({**LORA_RECIPE, "seed": 42})  # D-TRAK's, full-data seed 42
-        assert configs["das"].train.dataset.subset == f"artbench{n}"
-        assert to_plain(configs["das"].upstream) == {
-            "groundtruth": {"config": f"das/lds_artbench{n}_groundtruth", "product": "checkpoint"}}
+        assert gen.train.dataset.subset == f"artbench{n}"
+        for cfg in configs.values():
+            assert not cfg.get("train") and cfg.method.lora_weights == "upstream:model"
+            assert to_plain(cfg.upstream) == {
+                "groundtruth": {"config": f"das/lds_artbench{n}_groundtruth", "product": "checkpoint"},
+                "model": {"config": f"das/artbench{n}_gen", "product": "checkpoint"}}
+            assert cfg.method.model == gen.method.model and cfg.method.lora_rank == gen.method.lora_rank
         assert configs["das"].task.metrics[0].retrained_losses == "upstream:groundtruth"
         truth = load_config(configs_root() / f"das/lds_artbench{n}_groundtruth.py")
         method = METHODS.build(to_plain(truth.method))
@@ -453,33 +457,24 @@ def test_artbench_configs_train_one_lora_and_read_their_ground_truth():
         assert (method.num_subsets, method.alpha, method.subset_seed, method.seeds) == (64, 0.5, 42, [0, 1, 2])
         assert method.protocol == {"timesteps": 1000, "noise_seeds": [0], "batch_size": 256}
         assert method.artefact_dir == f"attribution/artbench{n}_lds"  # shared by the workers of a sweep
-        assert sorted(method.query_set_specs) == ["heldout", "val"]
+        assert sorted(method.query_set_specs) == ["gen", "heldout", "val"]
         assert {k: v for k, v in to_plain(truth.train).items() if k != "seed"} == {
-            k: v for k, v in to_plain(configs["das"].train).items() if k != "seed"}
+            k: v for k, v in to_plain(gen.train).items() if k != "seed"}
         assert not truth.get("paper")
 
 
-def test_artbench_validate_names_the_missing_data_sd_folder_and_ground_truth(tmp_path, monkeypatch):
-    from sd_fixture import write_tiny_artbench
-
+def test_artbench_validate_names_the_missing_gen_run(tmp_path, monkeypatch):
+    """The ground truth holds the gen queries, so validate names their run (which trains the attributed LoRA) first;
+    the data and SD-folder errors of that run: tests/test_das_generation.py."""
     from bench.config import configs_root, load_config
-    from bench.data import DatasetLayoutError
-    from bench.methods.diffusion.stable_diffusion import PipelineLayoutError
     from bench.runner import validate
     from bench.upstream import UpstreamError
 
     monkeypatch.chdir(tmp_path)  # the configs' relative data and checkpoint paths: nothing there
-    truth = configs_root() / "das/lds_artbench2_groundtruth.py"
-    with pytest.raises(DatasetLayoutError, match=r"ArtBench-10.csv"):
-        validate(load_config(truth))
-    root = write_tiny_artbench(tmp_path / "data" / "artbench", train_per_style=4, test_per_style=2)
-    small = {"dataset.val_size": 2, "dataset.size": 16, "dataset.root": str(root), "run.device": "cpu",
-             "train.dataset.train_size": 8, "train.dataset.size": 16, "train.dataset.root": str(root)}
-    with pytest.raises(PipelineLayoutError, match=r"folder not found\n  path: checkpoints/das/miniSD-diffusers"):
-        validate(load_config(truth, small))
-    with pytest.raises(UpstreamError, match=r"upstream 'groundtruth': 'das/lds_artbench2_groundtruth' is not trained "
-                                            r"yet .* `bench train das/lds_artbench2_groundtruth`"):
-        validate(load_config(configs_root() / "das/lds_artbench2_das.py"))
+    for name in ("lds_artbench2_groundtruth", "lds_artbench2_das"):
+        with pytest.raises(UpstreamError, match=r"upstream 'gen': no finished run of 'das/artbench2_gen' .* "
+                                                r"`bench run das/artbench2_gen`"):
+            validate(load_config(configs_root() / f"das/{name}.py"))
 
 
 def test_demo_config_passes_the_runner_validate_path_with_its_untrained_model(tmp_path):

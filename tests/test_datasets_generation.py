@@ -41,6 +41,24 @@ def test_prompts_are_read_per_line_and_capacity_is_checked(tmp_path):
         GenerationRequests(num_samples=1, prompts_file=str(prompts))
 
 
+def test_prompts_can_be_given_in_the_config():
+    """D-TRAK's ArtBench-2 gen queries: 2 prompts in blocks of samples_per_prompt, as its index blocks."""
+    requests = GenerationRequests(num_samples=5, prompts=["a ukiyo e painting", " a baroque painting "],
+                                  samples_per_prompt=3)
+    assert [requests[i]["prompt"] for i in range(5)] == ["a ukiyo e painting"] * 3 + ["a baroque painting"] * 2
+    assert requests.describe()["prompts"] == ["a ukiyo e painting", "a baroque painting"]
+    assert requests.fingerprint() != GenerationRequests(num_samples=5, prompts=["a ukiyo e painting", "a cat"],
+                                                        samples_per_prompt=3).fingerprint()
+    with pytest.raises(ValueError, match=r"prompts has 2 prompts x 2 samples each = 4 < num_samples 5"):
+        GenerationRequests(num_samples=5, prompts=["a", "b"], samples_per_prompt=2)
+    with pytest.raises(ValueError, match="prompts must be a non-empty list of non-empty strings, got 'a cat'"):
+        GenerationRequests(num_samples=1, prompts="a cat")
+    with pytest.raises(ValueError, match="prompts must be a non-empty list of non-empty strings"):
+        GenerationRequests(num_samples=1, prompts=["a cat", ""])
+    with pytest.raises(ValueError, match="give prompts_file or prompts, not both"):
+        GenerationRequests(num_samples=1, prompts=["a cat"], prompts_file="prompts.txt")
+
+
 def test_fingerprint_changes_with_the_conditions():
     base = GenerationRequests(num_samples=20, num_classes=10).fingerprint()
     assert GenerationRequests(num_samples=20, num_classes=10).fingerprint() == base

@@ -4,8 +4,8 @@ linear datamodeling score (LDS) of D-TRAK's benchmark (``bench.tasks.attribution
 
 Modules: :mod:`.features` (per-sample gradient features with ``torch.func``, TRAK's projector, the resumable
 ``FeatureStore``, DAS's residuals), :mod:`.scores` (TRAK / D-TRAK / DAS scores on the ridge kernel, the λ grid and
-its held-out selection), :mod:`.adapter` (the ``DataAttribution`` method adapter) and :mod:`.demo` (the digits-2
-demo's summary).
+its held-out selection), :mod:`.adapter` (the ``DataAttribution`` method adapter), :mod:`.generation` (D-TRAK's
+generated ArtBench queries from the attributed LoRA) and :mod:`.demo` (the digits-2 demo's summary).
 
 A re-implementation, not a wrapper: the official code (``Jinxu-Lin/DAS``) does not run as released (wrong call
 signatures in ``03_grad.py``, a dataset selector returning None, stage outputs written and read at different paths,

@@ -8,21 +8,23 @@
 # Needs (none ships here):
 # - checkpoints/das/miniSD-diffusers: lambdalabs/miniSD-diffusers as a local diffusers folder (model_index.json,
 #   unet/, vae/, text_encoder/, tokenizer/, scheduler/); its scheduler config gives the DDPMScheduler.
-# - the full-data LoRA is this config's train stage (configs/das/_base_/artbench_lora.py: D-TRAK's recipe), shared by
-#   the TRAK, D-TRAK and DAS configs (one train folder: the method settings that differ are evaluation-only):
-#   `bench train configs/das/lds_artbench2_das.py`; the LoRA lands in its train folder's lora/.
+# - the full-data LoRA is the train stage of configs/das/artbench2_gen.py (configs/das/_base_/artbench_lora.py: D-TRAK's
+#   recipe; upstream "model", product checkpoint: its lora/ folder), shared by the TRAK, D-TRAK and DAS configs and by
+#   the generated queries sampled from it (the gen config's run). It is not this config's train stage: the ground truth
+#   holds the gen queries, so a LoRA trained here would make the graph circular (this config -> ground truth -> gen
+#   -> this config's LoRA). `bench train configs/das/artbench2_gen.py`.
 # - the ground truth is configs/das/lds_artbench2_groundtruth.py (upstream "groundtruth", product checkpoint: a
-#   RetrainedLosses folder with query sets "val" and "heldout", all ArtBench-2 test images, of which the
-#   1,000 not in val choose λ); train it first (its header: a sweep over GPUs). `bench run` and
-#   `bench train` of this config resolve every upstream before training, so without it they would retrain the
-#   192 LoRAs of the ground truth, one after another, before the full-data LoRA.
+#   RetrainedLosses folder with query sets "val", "gen" and "heldout", all ArtBench-2 test images, of which the
+#   1,000 not in val choose λ); train it first (its header: a sweep over GPUs). `bench run` of
+#   this config resolves every upstream first, so without it it would retrain the 192 LoRAs of the ground
+#   truth, one after another, before attributing.
 # D-TRAK's ArtBench grad batch (run_grad.sh) is 32: TRAK / D-TRAK features repeat their noise every 32 samples.
-_base_ = ["../../_base_/default_run.py", "./artbench_lora.py"]
+_base_ = ["../../_base_/default_run.py"]
 
 dataset = dict(type="ArtBench", root="data/artbench", subset="artbench2", split="val")
 method = dict(
     type="DataAttribution", train_set=dict(type="ArtBench", root="data/artbench", subset="artbench2", split="train"),
-    pipeline="stable_diffusion", model="checkpoints/das/miniSD-diffusers",
+    pipeline="stable_diffusion", model="checkpoints/das/miniSD-diffusers", lora_weights="upstream:model",
     lora_rank=128, parameters="lora",
     num_timesteps=10, timestep_strategy="uniform", k=32768, projector_seed=42,
     residual_timesteps=1000, chunk_size=500, batch_size=8,
@@ -32,8 +34,8 @@ method = dict(
         exclude=dict(type="ArtBench", root="data/artbench", subset="artbench2", split="val"),
         test=dict(query_set="val",
                   queries=dict(type="ArtBench", root="data/artbench", subset="artbench2", split="val"))))
-upstream = dict(groundtruth=dict(config="das/lds_artbench2_groundtruth", product="checkpoint"))
-train = dict(dataset=dict(type="ArtBench", root="data/artbench", subset="artbench2", split="train"))
+upstream = dict(groundtruth=dict(config="das/lds_artbench2_groundtruth", product="checkpoint"),
+                model=dict(config="das/artbench2_gen", product="checkpoint"))
 task = dict(type="data_attribution",
             metrics=[dict(type="LDS", retrained_losses="upstream:groundtruth", query_set="val")])
 paper = dict(slug="das", table="lds_rerun_ltw", metrics={"LDS": "LDS"}, setting={"dataset": "ArtBench-2"})
