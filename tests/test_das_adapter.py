@@ -214,14 +214,16 @@ def test_configs_load_build_and_fill_the_rerun_cells():
     from bench.reported import cell_key
 
     paths = sorted((configs_root() / "das").glob("*.py")) + sorted(configs_root().glob("demo/full/das_1_*.py"))
-    assert len(paths) == 36
+    assert len(paths) == 46
     ground_truths = [path for path in paths if path.name.endswith("_groundtruth.py")]
     assert [path.name for path in ground_truths] == [f"lds_{d}_groundtruth.py" for d in (
         "artbench2", "artbench5", "celeba", "cifar10", "cifar2")]
-    models = [path for path in paths if path.name.endswith("_model.py")]  # built in the CIFAR / CelebA chain test
+    # built in the CIFAR / CelebA chain test and in test_das_generation (the ArtBench LoRA and its gen queries)
+    models = [path for path in paths if path.name.endswith(("_model.py", "_gen.py")) and "lds_" not in path.name]
     counterfactuals = [path for path in paths if path.name.startswith("counterfactual_")]  # test_das_counterfactual
     assert [path.name for path in models + counterfactuals] == [
-        "celeba_model.py", "cifar10_model.py", "cifar2_model.py", "counterfactual_cifar2_das.py",
+        "artbench2_gen.py", "artbench5_gen.py", "celeba_model.py", "cifar10_model.py", "cifar2_model.py",
+        "counterfactual_cifar2_das.py",
         "counterfactual_cifar2_dtrak.py"]
     built = {}
     for path in sorted(set(paths) - set(ground_truths) - set(models) - set(counterfactuals)):
@@ -245,7 +247,7 @@ def test_configs_load_build_and_fill_the_rerun_cells():
         readers = {"cifar2": "CIFAR2", "cifar10": "CIFAR10Attribution", "celeba": "CelebA"}
         assert das.train_set_spec["type"] == readers.get(data, "ArtBench")
     assert built["lds_artbench5_das.py", "das"].train_set_spec["subset"] == "artbench5"
-    assert built["lds_artbench2_das.py", "das"].lora_weights is None  # the LoRA is the config's train stage
+    assert built["lds_artbench2_das.py", "das"].lora_weights == "upstream:model"  # artbench2_gen trains the LoRA
     for m in ("das", "dtrak"):  # the timestep ablations sweep the full demo's run
         assert to_plain(load_config(configs_root() / f"das/ablation_digits2_{m}.py").sweep) == {
             "grid": {"method.num_timesteps": [1, 10, 100]}}
@@ -258,16 +260,16 @@ def test_configs_load_build_and_fill_the_rerun_cells():
             key = cell_key("lds_rerun_ltw", {"dataset": dataset, "method": method}, "LDS")
             assert cells[key] == (f"das/lds_{data}_{method.lower().replace('-', '')}.py",)
     for split in ("val", "gen"):  # the SNR-LDS README's 100-query "Full LDS": DAS on the full query set
-        key = cell_key("lds_snr_readme", {"dataset": "CIFAR-2", "split": split}, "LDS")
-        assert cells[key] == (f"das/lds_cifar2_das{'_gen' if split == 'gen' else ''}_snr_readme.py",)
+        for data, dataset in (("cifar2", "CIFAR-2"), ("artbench2", "ArtBench-2")):
+            key = cell_key("lds_snr_readme", {"dataset": dataset, "split": split}, "LDS")
+            assert cells[key] == (f"das/lds_{data}_das{'_gen' if split == 'gen' else ''}_snr_readme.py",)
     for method in ("DAS", "D-TRAK"):
         setting = {"dataset": "CIFAR-2", "method": method, "setting": "remove top-1000 influencers, retrain"}
         for metric in ("L2 change", "CLIP similarity"):
             assert cells[cell_key("counterfactual_cifar2", setting, metric)] == (
                 f"das/counterfactual_cifar2_{method.lower().replace('-', '')}.py",)
-    # CIFAR-10, CelebA and ArtBench-5 have only DAS-minus-D-TRAK gains (two runs each); ArtBench-2's SNR-LDS cells
-    # wait for its gen queries
-    assert len(cells) == 12
+    # CIFAR-10, CelebA and ArtBench-5 have only DAS-minus-D-TRAK gains (two runs each)
+    assert len(cells) == 14
 
 
 # D-TRAK's recipe (sail-sg/D-TRAK CIFAR2/scripts/run_train.sh + train_unconditional.py), as configs/das/_base_/

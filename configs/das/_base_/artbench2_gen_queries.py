@@ -10,6 +10,6 @@ method = dict(lambda_selection=dict(test=dict(
     query_set="gen", queries=dict(_delete_=True, type="GeneratedImages", run_dir="upstream:gen"))))
 upstream = dict(gen=dict(config="das/artbench2_gen", product="run"))
 task = dict(metrics=[dict(type="LDS", retrained_losses="upstream:groundtruth", query_set="gen")])
-# no paper cell: the sheet's ArtBench-2 re-runs (table lds_rerun_ltw) do not say gen, and the SNR-LDS README's gen
-# LDS (30.92, table lds_snr_readme) is a 100-query "Full LDS" benchmark of an unnamed method, not this protocol
+# no cell of its own (the sheet's ArtBench-2 re-runs, table lds_rerun_ltw, are val queries); the SNR-LDS README's gen
+# number is filled by lds_artbench2_das_gen_snr_readme.py
 paper = dict(_delete_=True)
