@@ -34,9 +34,9 @@ def generalized_scheduler(num_train_timesteps: int = 1000, sample_steps: int = S
         raise ValueError(f"sample_steps must divide num_train_timesteps for the official uniform skip "
                          f"(range(0, T, T // steps)); got {sample_steps} and {num_train_timesteps}")
     betas = named_beta_schedule("linear", num_train_timesteps).astype(np.float64)
-    scheduler = DDIMScheduler(num_train_timesteps=num_train_timesteps, trained_betas=betas, clip_sample=True,
-                              clip_sample_range=1.0, set_alpha_to_one=True, steps_offset=0,
-                              timestep_spacing="leading", prediction_type="epsilon")
+    scheduler: Any = DDIMScheduler(num_train_timesteps=num_train_timesteps, trained_betas=betas, clip_sample=True,
+                                   clip_sample_range=1.0, set_alpha_to_one=True, steps_offset=0,
+                                   timestep_spacing="leading", prediction_type="epsilon")
     scheduler.set_timesteps(sample_steps)
     return scheduler
 

@@ -12,8 +12,8 @@ The official loop (``ShinyGua/DPMs-ANT`` = fork ``ChhaviPan23/DPMs-ANT`` @ 65f00
   utils/scheduler.py:36-46), t_initial = ``train.iteration`` 500, warm-up from 0.1·lr (``warmup_lr_rate``), floor
   0.5·lr (``min_lr_rate``; base.yaml:39-43, utils/utils.py:40-42). The warm-up length is ``train.warmup_iteration``
   = 50 (config.py:170): base.yaml's ``warmup_iteration_rate: 0.2`` is never read (utils/scheduler.py:34); nor are
-  the three ``*_rate`` keys declared in configs/config.py, so yacs refuses to merge base.yaml as committed. The loop stops at iteration 321
-  (train.py:129-130) although the cosine runs over 500.
+  the three ``*_rate`` keys declared in configs/config.py, so yacs refuses to merge base.yaml as committed. The
+  loop stops at iteration 321 (train.py:129-130) although the cosine runs over 500.
 - EMA 0.9 over the trainable parameters, from their initial values, after every step (base.yaml:18-20,
   model/ema.py:9-19, train.py:62-64, 175-176). image_generator.py:50 samples with ``ckpt['model']``, the raw
   weights (the EMA load is commented out, image_generator.py:52-53): the EMA is kept but not what was sampled.
