@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from bench.checkpoint import CheckpointError
 from bench.methods.diffusion.adm import ADMClassifier
 from bench.methods.dpms_ant.objectives import ablation, ant_loss
 from bench.methods.dpms_ant.training import (ClassifierSettings, ant_settings, cosine_lr, fixed_batch,
@@ -102,6 +103,16 @@ def test_train_ant_resumes_exactly(tmp_path):
     for p, q in zip(resumed.ema, straight.ema, strict=True):
         assert torch.equal(p, q)
     assert (tmp_path / "b" / "final.pth").is_file()
+
+
+def test_resume_refuses_a_state_of_another_model(tmp_path):
+    x0 = fixed_batch(_target_points(), 4)
+    settings = _settings(iterations=1, schedule_iterations=1)
+    model = AdaptedMLP()
+    train_ant(model, list(model.adaptor.parameters()), PointClassifier(), x0, ALPHAS, settings, work_dir=tmp_path)
+    with pytest.raises(CheckpointError, match=r"latest.pth holds 4 trainable tensors, this model has 2 .*delete it"):
+        train_ant(model, list(model.adaptor[2].parameters()), PointClassifier(), x0, ALPHAS, settings,
+                  work_dir=tmp_path)
 
 
 def test_presets_hold_the_paper_and_official_values():

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from bench.checkpoint import CheckpointError
 from bench.io import atomic_torch_save
 from bench.methods.diffusion.adm import ADMClassifier
 from bench.methods.diffusion.gaussian import named_beta_schedule
@@ -194,8 +195,9 @@ class _Loop:
         if resume and latest is not None and latest.is_file():
             state = load_training_state(latest, ("params", "optimizer", "scaler", "ema", "iteration", "losses"))
             if len(state["params"]) != len(params):
-                raise ValueError(f"{latest} holds {len(state['params'])} trainable tensors, this model has "
-                                 f"{len(params)}: it belongs to another model or freeze setting; delete it to retrain")
+                raise CheckpointError(f"cannot resume training: {latest} holds {len(state['params'])} trainable "
+                                      f"tensors, this model has {len(params)} (it was written for another model or "
+                                      "freeze setting); delete it to retrain, or use another work_dir")
             with torch.no_grad():
                 for param, saved in zip(params, state["params"], strict=True):
                     param.copy_(saved)
