@@ -54,8 +54,9 @@ class FewShotImages(ImageFiles):
 or the official ImageFolder convention (images one folder below the root, the class name is ignored):
 <root>/<any_class>/*.png
 """
-    obtain = ("CDC's few-shot targets (babies, sunglasses, sketches, ...) from WisconsinAIVision/few-shot-gan-adaptation "
-              "(README, 'Datasets'), or DCL's Google Drive mirror (yunqing-me/A-Closer-Look-at-FSIG); put the 10 "
+    obtain = ("CDC's few-shot targets (babies, sunglasses, sketches, ...) from "
+              "WisconsinAIVision/few-shot-gan-adaptation (README, 'Datasets'), or DCL's Google Drive mirror "
+              "(yunqing-me/A-Closer-Look-at-FSIG); put the 10 "
               "training images in <target>/train10 and the full set in <target>/full")
 
     def __init__(self, root: str | Path, target: str | None = None, split: str = "train10", size: int = 256,

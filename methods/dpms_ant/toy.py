@@ -300,7 +300,7 @@ def run_toy(out_dir: str | Path, full: bool = False, seed: int = 0, gamma: float
                            "covariance": f"{data_std ** 2} I (source and target)", "num_timesteps": 1000,
                            "betas": "linear 1e-4..0.02", "sampler": f"eta=1, {budget['sample_steps']} respaced steps",
                            "angle_layer": "output Linear (weight, bias)",
-                           "reference": f"plain loss on {budget['reference_samples']} target samples at the source model",
+                           "reference": f"plain loss on {budget['reference_samples']} target samples, source model",
                            "torch_threads": torch.get_num_threads()}}
     histogram_png(samples, target, out_dir / "toy_hist.png")
     result["seconds"] = round(time.perf_counter() - start, 2)
