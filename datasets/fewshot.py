@@ -32,9 +32,9 @@ def load_square(path: Path, size: int) -> torch.Tensor:
     import torchvision.transforms.functional as F
 
     with Image.open(path) as image:
-        image = image.convert("RGB")
-    image = F.resize(image, [size, size], interpolation=F.InterpolationMode.BICUBIC)
-    return F.pil_to_tensor(image).float() / 255.0
+        rgb = image.convert("RGB")
+    resized = F.resize(rgb, [size, size], interpolation=F.InterpolationMode.BICUBIC)
+    return F.pil_to_tensor(resized).float() / 255.0
 
 
 @DATASETS.register_module()

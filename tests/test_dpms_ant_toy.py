@@ -115,15 +115,18 @@ def test_angle_degrees():
 
 def test_miniature_run_writes_angles_samples_and_histogram(tmp_path):
     torch.set_num_threads(1)
-    sizes = {"source_steps": 30, "source_batch": 64, "classifier_steps": 10, "transfer_steps": 3,
-             "angle_repeats": 4, "reference_samples": 500, "num_samples": 200, "sample_steps": 10}
+    sizes = {"source_steps": 20, "source_batch": 32, "classifier_steps": 10, "transfer_steps": 2,
+             "angle_repeats": 4, "reference_samples": 200, "num_samples": 100, "sample_steps": 5}
     result = toy.run_toy(tmp_path, seed=0, log=lambda line: None, **sizes)
-    again = toy.run_toy(tmp_path / "again", seed=0, log=lambda line: None, **sizes)
-    assert result["angles"] == again["angles"]
+    unguided = toy.run_toy(tmp_path / "unguided", seed=0, gamma=0.0, log=lambda line: None, **sizes)
+    assert unguided["angles"]["ddpm"] == result["angles"]["ddpm"]  # seeded
+    # gamma = 0 makes ANT w/o AN plain fine-tuning; the methods share each draw's eps and t, so angles pair exactly
+    assert unguided["paired_with_ddpm"]["ant_no_an_minus_ddpm"]["mean_deg"] == 0.0
+    assert result["paired_with_ddpm"]["ant_no_an_minus_ddpm"]["mean_deg"] != 0.0
     assert set(result["angles"]) == set(toy.METHODS)
     assert all(0.0 <= a["mean_deg"] <= 180.0 for a in result["angles"].values())
     assert set(result["samples"]) == {"source", *toy.METHODS}
     assert (tmp_path / "toy_hist.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((tmp_path / "toy.json").read_text())["settings"]["num_samples"] == 200
+    assert json.loads((tmp_path / "toy.json").read_text())["settings"]["num_samples"] == 100
     with pytest.raises(ValueError, match=r"unknown size keys \['iterations'\]"):
         toy.run_toy(tmp_path, iterations=3)

@@ -2,9 +2,10 @@
 N([-1, -1], I) from 10 samples by plain DDPM fine-tuning, ANT without adversarial noise and ANT.
 
 What is measured: the angle between each method's first-iteration gradient of the output layer and a reference
-gradient (the plain noise-prediction loss on 10,000 target samples, at the source model), and 20,000 samples per
-method after transfer (a histogram PNG and their mean / std). The official code has no toy; this follows its
-training step (``train.py``, ``utils/denoising.py`` of ShinyGua/DPMs-ANT 65f00ba) in 2-D:
+gradient (the plain noise-prediction loss on 10,000 target samples, at the source model) over ``angle_repeats``
+draws of (eps, t) shared by the three methods (paired differences to DDPM with their standard errors), and
+20,000 samples per method after transfer (a histogram PNG and their mean / std). The official code has no toy;
+this follows its training step (``train.py``, ``utils/denoising.py`` of ShinyGua/DPMs-ANT 65f00ba) in 2-D:
 
 - x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, t drawn in antithetic pairs (t, T-1-t), linear betas 1e-4..0.02,
   T = 1000; loss = per-sample sum of squared error, mean over the batch; the whole 10-sample target set is the
@@ -190,7 +191,7 @@ def train_classifier(target: torch.Tensor, alphas_cumprod: torch.Tensor, generat
     return classifier.requires_grad_(False)
 
 
-def output_gradient(model: nn.Module, loss: torch.Tensor) -> torch.Tensor:
+def output_gradient(model: TimeMLP, loss: torch.Tensor) -> torch.Tensor:
     """The flattened gradient of ``loss`` w.r.t. the output layer (weight, then bias)."""
     weight, bias = torch.autograd.grad(loss, [model.out.weight, model.out.bias])
     return torch.cat([weight.flatten(), bias.flatten()])
@@ -265,16 +266,26 @@ def run_toy(out_dir: str | Path, full: bool = False, seed: int = 0, gamma: float
     reference_points = gaussian_points(TARGET_MEAN, budget["reference_samples"], generator, data_std)
     reference = output_gradient(source, method_loss("ddpm", source, reference_points, alphas_cumprod, generator))
 
+    # common random numbers: draw r gives every method the same eps and t (ANT starts from them), so the methods'
+    # angles are compared pair by pair rather than through independent noise
+    draw_seeds = torch.randint(0, 2**62, (budget["angle_repeats"],), generator=generator).tolist()
     angles: dict[str, dict[str, float]] = {}
+    per_draw: dict[str, torch.Tensor] = {}
     for method in METHODS:
-        grads = torch.stack([output_gradient(source, method_loss(method, source, target, alphas_cumprod, generator,
-                                                                 classifier, gamma, **adversarial))
-                             for _ in range(budget["angle_repeats"])])
-        per_draw = torch.tensor([angle_degrees(g, reference) for g in grads])
-        angles[method] = {"mean_deg": float(per_draw.mean()), "std_deg": float(per_draw.std()),
+        grads = torch.stack([output_gradient(source, method_loss(
+            method, source, target, alphas_cumprod, torch.Generator().manual_seed(draw_seed), classifier, gamma,
+            **adversarial)) for draw_seed in draw_seeds])
+        per_draw[method] = torch.tensor([angle_degrees(g, reference) for g in grads], dtype=torch.float64)
+        angles[method] = {"mean_deg": float(per_draw[method].mean()), "std_deg": float(per_draw[method].std()),
                           "of_mean_gradient_deg": angle_degrees(grads.mean(0), reference)}
         log(f"[dpms-toy] {method}: angle to reference {angles[method]['mean_deg']:.1f} ± "
             f"{angles[method]['std_deg']:.1f} deg (of the mean gradient {angles[method]['of_mean_gradient_deg']:.1f})")
+    paired = {}
+    for method in METHODS[1:]:
+        difference = per_draw[method] - per_draw["ddpm"]
+        paired[f"{method}_minus_ddpm"] = {
+            "mean_deg": float(difference.mean()), "stderr_deg": float(difference.std() / math.sqrt(len(difference))),
+            "fraction_of_draws_smaller": float((difference < 0).double().mean())}
 
     sampler = RespacedDiffusion.from_schedule("linear", 1000, budget["sample_steps"], "fixed_small")
     samples = {"source": sample(source, sampler, budget["num_samples"], generator)}
@@ -293,7 +304,8 @@ def run_toy(out_dir: str | Path, full: bool = False, seed: int = 0, gamma: float
                     "distance_to_target_mean": float((points.mean(0) - torch.tensor(TARGET_MEAN)).norm())}
              for name, points in samples.items()}
     ordered = sorted(METHODS, key=lambda m: angles[m]["mean_deg"])
-    result = {"angles": angles, "closest_to_reference": ordered[0], "paper_ordering_holds": ordered[0] == "ant",
+    result = {"angles": angles, "paired_with_ddpm": paired, "closest_to_reference": ordered[0],
+              "paper_ordering_holds": ordered[0] == "ant",
               "samples": stats, "target_points": target.tolist(),
               "settings": {**budget, "seed": seed, "gamma": gamma, **adversarial, "transfer_lr": lr,
                            "transfer_optimiser": "Adam", "trained": "all MLP weights", "data_std": data_std,
