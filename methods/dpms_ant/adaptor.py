@@ -179,8 +179,9 @@ class Adaptor(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
         if self.config.init == "zeros":
-            nn.init.zeros_(self.up_conv.weight)
-            nn.init.zeros_(self.up_conv.bias)
+            with torch.no_grad():
+                self.up_conv.weight.zero_()
+                self.up_conv.bias.zero_()  # type: ignore[union-attr]  # the conv has a bias
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor | None = None) -> torch.Tensor:
         batch, _, height, width = x.shape

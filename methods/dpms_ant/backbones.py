@@ -47,11 +47,9 @@ def backbone_kind(model: nn.Module) -> str:
 
     if isinstance(model, ADMUNet):
         return "adm"
-    try:
-        from diffusers import UNet2DModel
-    except ImportError:  # pragma: no cover - diffusers is a project dependency
-        UNet2DModel = None
-    if UNet2DModel is not None and isinstance(model, UNet2DModel):
+    from diffusers import UNet2DModel
+
+    if isinstance(model, UNet2DModel):
         return "ddpm_unet"
     raise ValueError(f"DPMs-ANT adaptors go into a diffusers UNet2DModel (the DDPM 'simple' UNet of load_unet) or an "
                      f"ADMUNet (guided-diffusion); got a {type(model).__name__}")
@@ -79,9 +77,9 @@ def _block_hook(adaptor: Adaptor, x_name: str, temb_name: str | None,
     return hook
 
 
-def _sites(model: nn.Module, kind: str) -> list[tuple[str, nn.Module, str, int, int, int | None]]:
+def _sites(model: nn.Module, kind: str) -> list[tuple[str, Any, str, int, int, int | None]]:
     """(module name, module, site type, in_channels, out_channels, temb_channels) of every block that gets one."""
-    sites: list[tuple[str, nn.Module, str, int, int, int | None]] = []
+    sites: list[tuple[str, Any, str, int, int, int | None]] = []
     if kind == "adm":
         from bench.methods.diffusion.adm import AttentionBlock, ResBlock
 
@@ -128,17 +126,18 @@ def add_adaptors(model: nn.Module, config: AdaptorConfig | Mapping[str, Any] | N
     adaptor module names. ``seed`` draws the initial weights from their own RNG (else the global one). The adaptors
     are float32 on the device of the model's parameters (the meta device too, for counting) and take their block's
     train/eval mode. Call ``ADMUNet.convert_to_fp16`` before, not after (it would halve the adaptors' convs too)."""
-    kind = backbone_kind(model)
-    if hasattr(model, _CONFIG_ATTR):
+    net: Any = model  # its blocks and heads are read by attribute
+    kind = backbone_kind(net)
+    if hasattr(net, _CONFIG_ATTR):
         raise ValueError("this model already has DPMs-ANT adaptors (add_adaptors ran on it before)")
     cfg = AdaptorConfig.from_dict(config)
-    device = next(model.parameters()).device
+    device = next(net.parameters()).device
     handles: list[Any] = []
     names: list[str] = []
     with torch.random.fork_rng(devices=[], enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        for name, module, site, c_in, c_out, temb in _sites(model, kind):
+        for name, module, site, c_in, c_out, temb in _sites(net, kind):
             adaptor = Adaptor(c_in, c_out, temb, cfg).to(device).train(module.training)
             module.add_module("adaptor", adaptor)
             if kind == "adm" and site == "resnet":
@@ -153,26 +152,26 @@ def add_adaptors(model: nn.Module, config: AdaptorConfig | Mapping[str, Any] | N
             handles.append(module.register_forward_hook(hook, with_kwargs=True))
             names.append(f"{name}.adaptor")
         if kind == "adm":
-            head = model.out[-1]
+            head = net.out[-1]
             ends = head.out_channels if head.out_channels != 6 else 3  # learned variance: ε channels only
-            end = Adaptor(head.in_channels, ends, None, cfg).to(device).train(model.training)
-            model.add_module(END_ADAPTOR, end)
+            end = Adaptor(head.in_channels, ends, None, cfg).to(device).train(net.training)
+            net.add_module(END_ADAPTOR, end)
 
             def head_hook(module: nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor:
                 delta = end(args[0].to(end.down_conv.weight.dtype)).to(output.dtype)
                 return torch.cat([output[:, :ends] + delta, output[:, ends:]], dim=1)
 
-            handles.append(model.out.register_forward_hook(head_hook))
+            handles.append(net.out.register_forward_hook(head_hook))
         else:
-            end = Adaptor(model.conv_out.in_channels, model.conv_out.out_channels, None, cfg).to(device)
-            end.train(model.training)
-            model.add_module(END_ADAPTOR, end)
+            end = Adaptor(net.conv_out.in_channels, net.conv_out.out_channels, None, cfg).to(device)
+            end.train(net.training)
+            net.add_module(END_ADAPTOR, end)
             hooks = _EndAdaptorHooks(end)
-            handles.append(model.conv_norm_out.register_forward_pre_hook(hooks.before_norm))
-            handles.append(model.conv_out.register_forward_hook(hooks.after_conv))
+            handles.append(net.conv_norm_out.register_forward_pre_hook(hooks.before_norm))
+            handles.append(net.conv_out.register_forward_hook(hooks.after_conv))
         names.append(END_ADAPTOR)
-    setattr(model, _CONFIG_ATTR, cfg)
-    setattr(model, _HANDLES_ATTR, handles)
+    setattr(net, _CONFIG_ATTR, cfg)
+    setattr(net, _HANDLES_ATTR, handles)
     return names
 
 
@@ -218,7 +217,7 @@ def trainable_share(model: nn.Module) -> float:
 # ----------------------------------------------------------------------------------------- adaptor files
 
 
-def _backbone_summary(model: nn.Module, kind: str) -> dict[str, Any]:
+def _backbone_summary(model: Any, kind: str) -> dict[str, Any]:
     if kind == "ddpm_unet":
         c = model.config
         return {"sample_size": c.sample_size, "in_channels": c.in_channels, "out_channels": c.out_channels,
