@@ -17,7 +17,9 @@ from bench.methods.dpms_ant.backbones import (
     adaptor_parameters,
     adaptor_state_dict,
     freeze_backbone,
+    convert_official_adaptors,
     load_adaptors,
+    official_adaptor_names,
     parameter_counts,
     save_adaptors,
     trainable_share,
@@ -199,3 +201,46 @@ def test_misuse_is_a_clear_error():
         add_adaptors(model, DIM8)
     with pytest.raises(ValueError, match="got a Linear"):
         add_adaptors(torch.nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("kind", ["ddpm", "adm"])
+def test_official_adaptor_names_and_conversion(kind):
+    model, forward = build(kind)
+    add_adaptors(model, DIM8, seed=0)
+    names = official_adaptor_names(model)
+    if kind == "ddpm":  # the original Model's paths (up[i] works at resolution / 2**i; diffusers runs it L-1-i-th)
+        assert names["down_blocks.1.attentions.0.adaptor"] == "down.1.attn.0.adapter"
+        assert names["up_blocks.0.resnets.1.adaptor"] == "up.1.block.1.adapter"
+        assert names["mid_block.resnets.1.adaptor"] == "mid.block_2.adapter"
+        assert names["mid_block.attentions.0.adaptor"] == "mid.attn_1.adapter"
+        assert names["end_adaptor"] == "end_adapter"
+    else:
+        assert names["output_blocks.1.2.adaptor"] == "output_blocks.1.2.adapter"
+        assert names["end_adaptor"] == "out_adapter"
+    own = adaptor_state_dict(model)
+    official = {"module.conv_in.weight": torch.zeros(1)}
+    for key, tensor in own.items():
+        module = max((n for n in names if key.startswith(f"{n}.")), key=len)
+        official["module." + names[module] + key[len(module):]] = tensor + 1
+    converted = convert_official_adaptors(official, model)
+    assert set(converted) == set(own) and all(torch.equal(converted[k], own[k] + 1) for k in own)
+    official.pop(next(k for k in official if k.endswith("up_conv.bias")))
+    with pytest.raises(ValueError, match=r"official state dict does not hold this model's adaptors \(1 problems: "):
+        convert_official_adaptors(official, model)
+
+
+def test_adaptors_stay_float32_beside_an_fp16_adm_torso():
+    model, forward = build("adm", use_fp16=True)  # convert_to_fp16 halves the torso's convs
+    x, t = inputs()
+    with torch.no_grad():
+        before = forward(x, t)
+        add_adaptors(model, AdaptorConfig(dim=8, init="zeros"), seed=0)
+        assert torch.equal(forward(x, t), before)
+        for parameter in adaptor_parameters(model):
+            if parameter.ndim == 4 and parameter.shape[0] == 8:
+                parameter.normal_(0.0, 0.05)  # make the down convs matter
+        torch.nn.init.normal_(model.end_adaptor.up_conv.weight, 0.0, 2e-4)
+        after = forward(x, t)
+    assert {p.dtype for p in adaptor_parameters(model)} == {torch.float32}
+    assert model.input_blocks[1][0].in_layers[2].weight.dtype == torch.float16
+    assert after.dtype == torch.float32 and torch.isfinite(after).all() and not torch.equal(after, before)

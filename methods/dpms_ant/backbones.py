@@ -17,6 +17,12 @@ ADMUNet` (``ResBlock`` / ``AttentionBlock``, ``out`` head). The backbones are no
 registered as a child ``adaptor`` of its block (``end_adaptor`` on the model) and a forward hook adds its output, so
 the backbone's own keys and checkpoints are untouched. Downsampling/upsampling layers get no adaptor (as the code).
 
+Trainable share, measured with this module on the meta device (equal, parameter for parameter and key shape for key
+shape, to the official modules built from 65f00ba): LSUN Church DDPM (ch 128, ch_mult 1,1,2,2,4,4, attention at 16,
+113.67M backbone parameters, 39 adaptors) 8.14% with the official dim 32, 4.16% with the fork's dim 16 (dim 4:
+1.09%), against the paper's 1.3%; guided-diffusion ``256x256_diffusion_uncond`` 4.83% (dim 32) / 2.46% (dim 16).
+The 3x3 down/up convs hold about 90% of the adaptor parameters.
+
 Deviation: with a learned-variance guided model (6 output channels) the official ``UNetModel`` returns only the ε
 channels (``self.out(h)[:, :3] + adapter_out``); here the variance channels stay in the output, unadapted.
 """
@@ -212,6 +218,57 @@ def trainable_share(model: nn.Module) -> float:
     reports 1.3% for DDPM, 1.6% for LDM)."""
     counts = parameter_counts(model)
     return counts["trainable"] / counts["total"]
+
+
+def official_adaptor_names(model: nn.Module) -> dict[str, str]:
+    """Our adaptor module name → the official code's, for ``model`` with adaptors. DDPM: the block's original
+    ``Model`` path (``up_blocks.0.resnets.1.adaptor`` → ``up.1.block.1.adapter`` with 2 levels, ``mid_block.
+    attentions.0.adaptor`` → ``mid.attn_1.adapter``, ``end_adaptor`` → ``end_adapter``; the key map of
+    :func:`~bench.methods.diffusion.unet.ddpm_key_map`); ADM: the same path (``input_blocks.1.0.adapter``),
+    ``end_adaptor`` → ``out_adapter``."""
+    kind = backbone_kind(model)
+    names = {}
+    if kind == "ddpm_unet":
+        from bench.methods.diffusion.unet import ddpm_key_map
+
+        config: Any = model.config
+        original = {new: old for old, new in ddpm_key_map(dict(config)).items()}
+    for name in _adaptor_modules(model):
+        if name == END_ADAPTOR:
+            names[name] = "end_adapter" if kind == "ddpm_unet" else "out_adapter"
+            continue
+        block = name[: -len(".adaptor")]
+        if kind == "adm":
+            names[name] = f"{block}.adapter"
+            continue
+        probe, suffix = ("norm1.weight", ".norm1.weight") if ".resnets." in block else ("group_norm.weight",
+                                                                                       ".norm.weight")
+        names[name] = original[f"{block}.{probe}"][: -len(suffix)] + ".adapter"
+    return names
+
+
+def convert_official_adaptors(state_dict: Mapping[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """The adaptor weights of an official DPMs-ANT model state dict (whole model, a leading ``module.`` of DDP
+    stripped) under ``model``'s adaptor keys; a missing or wrongly shaped adaptor key is a ValueError listing them.
+    Load the result with ``model.load_state_dict(converted, strict=False)``."""
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state_dict.items()}
+    renames = official_adaptor_names(model)
+    own = adaptor_state_dict(model)
+    converted, problems = {}, []
+    for key, tensor in own.items():
+        module = max((n for n in renames if key.startswith(f"{n}.")), key=len)
+        theirs = renames[module] + key[len(module):]
+        if theirs not in state:
+            problems.append(f"{theirs} missing")
+        elif tuple(state[theirs].shape) != tuple(tensor.shape):
+            problems.append(f"{theirs} {tuple(state[theirs].shape)} vs {tuple(tensor.shape)}")
+        else:
+            converted[key] = state[theirs]
+    if problems:
+        raise ValueError(f"official state dict does not hold this model's adaptors ({len(problems)} problems: "
+                         f"{problems[:5]}); check the backbone config and adaptor dim/num_heads match the run that "
+                         "wrote it")
+    return converted
 
 
 # ----------------------------------------------------------------------------------------- adaptor files
