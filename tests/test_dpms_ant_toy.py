@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from bench.methods.dpms_ant import toy
+from bench.methods.dpms_ant import objectives, toy
 
 
 class LinearModel(nn.Module):
@@ -33,7 +33,7 @@ def test_guided_target_matches_the_softmax_gradient_formula():
     eps = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 2.0]], dtype=torch.float64)
     t = torch.tensor([0, 500, 999])
     abar = _abar()
-    got = toy.guided_target(eps, x_t, t, LinearModel(weights), gamma=5.0, alphas_cumprod=abar)
+    got = objectives.similarity_target(eps, x_t, t, LinearModel(weights), abar, gamma=5.0)  # the toy's target
     probs = torch.softmax(x_t @ weights.T, dim=1)
     grad_log_p0 = weights[0] - probs @ weights  # d/dx log softmax_0 = w_0 - sum_k p_k w_k
     expected = eps - 5.0 * (1 - abar[t])[:, None] * grad_log_p0
@@ -69,7 +69,7 @@ def test_later_adversarial_steps_follow_the_codes_detached_xt_and_resample_t():
                                      resample_t=False, renorm="batch")
     second, _ = toy.adversarial_noise(model, x0, eps, t, abar, torch.Generator().manual_seed(0), steps=2,
                                       resample_t=False, renorm="batch", adv_grad="code")
-    x_t = toy.noisy(x0, first, t, abar)
+    x_t = objectives.q_sample(x0, t, first, abar)
     stepped = first + 0.02 * 2 * (first - x_t @ matrix.T) / len(x0)  # direct term only: x_t is a detached leaf
     torch.testing.assert_close(second, (stepped - stepped.mean(0)) / stepped.std(0))
     full, _ = toy.adversarial_noise(model, x0, eps, t, abar, torch.Generator().manual_seed(0), steps=2,
@@ -84,13 +84,16 @@ def test_later_adversarial_steps_follow_the_codes_detached_xt_and_resample_t():
 
 def test_renormalisation_rules_and_the_2d_degeneracy_of_per_sample():
     eps = torch.tensor([[0.3, 2.0], [-1.0, 0.5], [4.0, -3.0]])
-    batch = toy.renormalise(eps, "batch")
+    batch = objectives.renormalise(eps, "batch")
     torch.testing.assert_close(batch.mean(0), torch.zeros(2), atol=1e-6, rtol=0)
     torch.testing.assert_close(batch.std(0), torch.ones(2))
-    per_sample = toy.renormalise(eps, "sample")
+    per_sample = objectives.renormalise(eps, "sample")
     torch.testing.assert_close(per_sample.abs(), torch.full((3, 2), 1 / math.sqrt(2)))
-    with pytest.raises(ValueError, match="renorm must be 'batch' or 'sample', got 'pixel'"):
-        toy.renormalise(eps, "pixel")
+    with pytest.raises(ValueError, match=r"renormalisation must be one of \('sample', 'batch'\), got 'pixel'"):
+        objectives.renormalise(eps, "pixel")
+    with pytest.raises(ValueError, match=r"adv_grad must be one of \['code', 'full'\], got 'none'"):
+        toy.adversarial_noise(nn.Identity(), eps, eps, torch.zeros(3, dtype=torch.long), _abar(),
+                              torch.Generator(), adv_grad="none")
 
 
 def test_antithetic_timesteps_pair_t_with_T_minus_1_minus_t():

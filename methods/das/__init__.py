@@ -27,5 +27,8 @@ the code's intent. Deviations, each with its reason in the module that makes it:
 """
 from bench.methods.das import demo  # noqa: F401  (registers the demo summary)
 from bench.methods.das.adapter import DataAttribution
+from bench.methods.das.counterfactual import Counterfactual
+from bench.methods.das.generation import LoRATextToImageSampler
+from bench.methods.das.retrain import LDSGroundTruth
 
-__all__ = ["DataAttribution"]
+__all__ = ["Counterfactual", "DataAttribution", "LDSGroundTruth", "LoRATextToImageSampler"]

@@ -81,9 +81,11 @@ def _per_sample(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return values.view(-1, *([1] * (like.dim() - 1)))
 
 
-def antithetic_timesteps(batch: int, num_timesteps: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """``batch`` timesteps: ⌊B/2⌋+1 uniform draws t, then T−1−t, cut to B (utils/denoising.py:78-80); global RNG."""
-    t = torch.randint(0, num_timesteps, (batch // 2 + 1,), device=device)
+def antithetic_timesteps(batch: int, num_timesteps: int, device: torch.device | str = "cpu",
+                         generator: torch.Generator | None = None) -> torch.Tensor:
+    """``batch`` timesteps: ⌊B/2⌋+1 uniform draws t, then T−1−t, cut to B (utils/denoising.py:78-80); from
+    ``generator``, else the global RNG."""
+    t = torch.randint(0, num_timesteps, (batch // 2 + 1,), device=device, generator=generator)
     return torch.cat([t, num_timesteps - 1 - t])[:batch]
 
 
@@ -98,10 +100,19 @@ def eps_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (target - prediction).float().pow(2).flatten(1).sum(dim=1).mean()
 
 
-def renormalise(noise: torch.Tensor) -> torch.Tensor:
-    """Each sample's noise shifted and scaled to zero mean and unit (Bessel-corrected) std (train.py:153)."""
-    dims = tuple(range(1, noise.dim()))
-    return (noise - noise.mean(dims, keepdim=True)) / noise.std(dims, keepdim=True)
+RENORMS = ("sample", "batch")
+
+
+def renormalise(noise: torch.Tensor, mode: str = "sample") -> torch.Tensor:
+    """Noise shifted and scaled to zero mean and unit (Bessel-corrected) std: each sample over its own values
+    (``"sample"``, train.py:153), or each coordinate over the batch (``"batch"``: for low-dimensional samples such as
+    the 2-D toy's, where the per-sample rule maps every ε to ±(1, −1)/√2)."""
+    if mode == "sample":
+        dims = tuple(range(1, noise.dim()))
+        return (noise - noise.mean(dims, keepdim=True)) / noise.std(dims, keepdim=True)
+    if mode == "batch":
+        return (noise - noise.mean(0, keepdim=True)) / noise.std(0, keepdim=True)
+    raise ValueError(f"renormalisation must be one of {RENORMS}, got {mode!r}")
 
 
 def domain_log_prob_grad(classifier: Classifier, x_t: torch.Tensor, t: torch.Tensor,
@@ -126,11 +137,13 @@ def similarity_target(eps: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, cla
 
 def adversarial_noise(eps_model: EpsModel, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor,
                       alphas_cumprod: torch.Tensor, omega: float, steps: int, *, resample_t: bool = True,
-                      ascent_grad: str = "official") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                      ascent_grad: str = "official", renorm: str = "sample",
+                      generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stage 3's inner maximisation: ``steps`` ascent steps ε ← renormalise(ε + ω·∇_ε L(ε)) of the plain ε-loss
     L = :func:`eps_loss` (ε̂(x_t, t), ε) with x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε. Returns (ε, x_t, t) for the outer step; with
     ``resample_t`` t is redrawn (antithetic) after every step, as the official loop does. ``ascent_grad``: see
-    :class:`AntObjective`. Only ε is differentiated: the model's parameters get no gradient here."""
+    :class:`AntObjective`; ``renorm``: :func:`renormalise`'s mode; ``generator``: where the resampled t come from
+    (default the global RNG). Only ε is differentiated: the model's parameters get no gradient here."""
     if ascent_grad not in ASCENT_GRADS:
         raise ValueError(f"ascent_grad must be one of {ASCENT_GRADS}, got {ascent_grad!r}")
     num_timesteps = len(alphas_cumprod)
@@ -142,9 +155,9 @@ def adversarial_noise(eps_model: EpsModel, x0: torch.Tensor, noise: torch.Tensor
             x_t = q_sample(x0, t, leaf if through_x_t else noise, alphas_cumprod)
             loss = eps_loss(eps_model(x_t, t), leaf)
             grad = torch.autograd.grad(loss, leaf)[0]
-        noise = renormalise(noise + omega * grad.to(noise.dtype)).detach()
+        noise = renormalise(noise + omega * grad.to(noise.dtype), renorm).detach()
         if resample_t:
-            t = antithetic_timesteps(len(x0), num_timesteps, x0.device)
+            t = antithetic_timesteps(len(x0), num_timesteps, x0.device, generator)
     return noise, q_sample(x0, t, noise, alphas_cumprod), t
 
 

@@ -39,10 +39,13 @@ import torch
 from torch import nn
 
 from bench.methods.diffusion.gaussian import RespacedDiffusion
+from bench.methods.dpms_ant import objectives
+from bench.methods.dpms_ant.objectives import eps_loss, q_sample, similarity_target
 
 METHODS = ("ddpm", "ant_no_an", "ant")
 SOURCE_MEAN, TARGET_MEAN = (1.0, 1.0), (-1.0, -1.0)
-TARGET_LABEL, SOURCE_LABEL = 0, 1  # the official code's labels (train_discriminator.py, train.py)
+TARGET_LABEL, SOURCE_LABEL = objectives.TARGET_LABEL, 1  # the official labels (train_discriminator.py, train.py)
+ADV_GRADS = {"code": "official", "full": "full"}  # the toy's names for objectives.ASCENT_GRADS
 # Measured 2026-12-06 on the loaded 2-core dev machine (one core, torch threads 1), QUICK, seeds 0 / 1 / 2, 64 draws
 # shared by the methods: mean angle to the reference DDPM 28.4 / 24.3 / 23.8 deg, ANT w/o AN 28.1 / 24.0 / 29.4,
 # ANT 26.4 / 22.7 / 20.9; paired ANT - DDPM -2.0 +- 1.9 / -1.6 +- 1.7 / -2.9 +- 1.7 (ANT smaller in about half of the
@@ -77,69 +80,22 @@ def gaussian_points(mean: tuple[float, float], n: int, generator: torch.Generato
 
 
 def antithetic_timesteps(batch: int, num_timesteps: int, generator: torch.Generator) -> torch.Tensor:
-    """t uniform in [0, T) drawn in pairs (t, T-1-t), truncated to ``batch`` (the code's ``generate_xt``)."""
-    t = torch.randint(0, num_timesteps, (batch // 2 + 1,), generator=generator)
-    return torch.cat([t, num_timesteps - 1 - t])[:batch]
-
-
-def noisy(x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:
-    """x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps."""
-    abar = alphas_cumprod[t][:, None]
-    return abar.sqrt() * x0 + (1 - abar).sqrt() * eps
-
-
-def noise_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample sum of squared error, mean over the batch (the code's criterion)."""
-    return (prediction - target).pow(2).sum(dim=1).mean()
-
-
-def classifier_gradient(classifier: nn.Module, x_t: torch.Tensor, t: torch.Tensor,
-                        label: int = TARGET_LABEL) -> torch.Tensor:
-    """grad_{x_t} log p(y = label | x_t, t), detached (the code's ``cond_fn``)."""
-    with torch.enable_grad():
-        x_in = x_t.detach().requires_grad_(True)
-        log_p = torch.log_softmax(classifier(x_in, t), dim=-1)[:, label]
-        return torch.autograd.grad(log_p.sum(), x_in)[0].detach()
-
-
-def guided_target(eps: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor, classifier: nn.Module, gamma: float,
-                  alphas_cumprod: torch.Tensor) -> torch.Tensor:
-    """Eq. 5's regression target eps - gamma (1 - abar_t) grad log p(target | x_t) (the variance, as the code)."""
-    variance = (1 - alphas_cumprod[t])[:, None]
-    return eps - gamma * variance * classifier_gradient(classifier, x_t, t)
-
-
-def renormalise(eps: torch.Tensor, mode: str = "batch") -> torch.Tensor:
-    """Standardise noise to zero mean, unit (unbiased) std: per coordinate over the batch (``"batch"``), or per
-    sample over its values (``"sample"``, the code's rule; degenerate in 2-D, see the module docstring)."""
-    if mode == "batch":
-        return (eps - eps.mean(0, keepdim=True)) / eps.std(0, keepdim=True)
-    if mode == "sample":
-        return (eps - eps.mean(1, keepdim=True)) / eps.std(1, keepdim=True)
-    raise ValueError(f"renorm must be 'batch' or 'sample', got {mode!r}")
+    """t in antithetic pairs (t, T-1-t) from the toy's generator (:func:`objectives.antithetic_timesteps`)."""
+    return objectives.antithetic_timesteps(batch, num_timesteps, "cpu", generator)
 
 
 def adversarial_noise(model: nn.Module, x0: torch.Tensor, eps: torch.Tensor, t: torch.Tensor,
                       alphas_cumprod: torch.Tensor, generator: torch.Generator, steps: int = 10, omega: float = 0.02,
                       resample_t: bool = True, renorm: str = "batch",
                       adv_grad: str = "code") -> tuple[torch.Tensor, torch.Tensor]:
-    """Eq. 7's inner maximisation: ``steps`` ascent steps on the plain loss w.r.t. eps; returns (eps, t).
-
-    Each step: eps <- renormalise(eps + omega grad_eps L(eps, x_t)), then x_t is rebuilt, with a fresh antithetic
-    t when ``resample_t``. ``adv_grad="code"`` lets only the first step's gradient flow through x_t (the code
-    detaches the rebuilt x_t); ``"full"`` does it in every step. The model's parameter gradients are untouched."""
-    if adv_grad not in ("code", "full"):
-        raise ValueError(f"adv_grad must be 'code' or 'full', got {adv_grad!r}")
-    eps = eps.detach()
-    for step in range(steps):
-        with torch.enable_grad():
-            eps_in = eps.clone().requires_grad_(True)
-            x_t = noisy(x0, eps_in if step == 0 or adv_grad == "full" else eps, t, alphas_cumprod)
-            loss = noise_loss(model(x_t, t), eps_in)
-            grad = torch.autograd.grad(loss, eps_in)[0]
-        eps = renormalise(eps + omega * grad, renorm).detach()
-        if resample_t:
-            t = antithetic_timesteps(len(x0), len(alphas_cumprod), generator)
+    """Eq. 7's inner maximisation (:func:`objectives.adversarial_noise`) with the toy's defaults: per-coordinate
+    ``renorm="batch"`` (module docstring) and t resampled from ``generator``; ``adv_grad="code"`` is the official
+    gradient path (``ascent_grad="official"``), ``"full"`` differentiates through x_t in every step. Returns
+    (eps, t)."""
+    if adv_grad not in ADV_GRADS:
+        raise ValueError(f"adv_grad must be one of {sorted(ADV_GRADS)}, got {adv_grad!r}")
+    eps, _, t = objectives.adversarial_noise(model, x0, eps, t, alphas_cumprod, omega, steps, resample_t=resample_t,
+                                             ascent_grad=ADV_GRADS[adv_grad], renorm=renorm, generator=generator)
     return eps, t
 
 
@@ -154,12 +110,12 @@ def method_loss(method: str, model: nn.Module, x0: torch.Tensor, alphas_cumprod:
     t = antithetic_timesteps(len(x0), len(alphas_cumprod), generator)
     if method == "ant":
         eps, t = adversarial_noise(model, x0, eps, t, alphas_cumprod, generator, **adversarial)
-    x_t = noisy(x0, eps, t, alphas_cumprod)
+    x_t = q_sample(x0, t, eps, alphas_cumprod)
     if method == "ddpm":
-        return noise_loss(model(x_t, t), eps)
+        return eps_loss(model(x_t, t), eps)
     if classifier is None:
         raise ValueError(f"method {method!r} needs the domain classifier")
-    return noise_loss(model(x_t, t), guided_target(eps, x_t, t, classifier, gamma, alphas_cumprod))
+    return eps_loss(model(x_t, t), similarity_target(eps, x_t, t, classifier, alphas_cumprod, gamma))
 
 
 def train_source(alphas_cumprod: torch.Tensor, generator: torch.Generator, steps: int, batch: int,
@@ -188,7 +144,7 @@ def train_classifier(target: torch.Tensor, alphas_cumprod: torch.Tensor, generat
         x0 = torch.cat([gaussian_points(SOURCE_MEAN, batch, generator, data_std), target.repeat(
             math.ceil(batch / len(target)), 1)[:batch]])
         t = antithetic_timesteps(len(x0), len(alphas_cumprod), generator)
-        x_t = noisy(x0, torch.randn(x0.shape, generator=generator), t, alphas_cumprod)
+        x_t = q_sample(x0, t, torch.randn(x0.shape, generator=generator), alphas_cumprod)
         loss = nn.functional.cross_entropy(classifier(x_t, t), labels)
         optimiser.zero_grad()
         loss.backward()
