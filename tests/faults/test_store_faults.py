@@ -213,4 +213,7 @@ def test_sigterm_flushes_and_resume_matches(tmp_path: Path, digits_checkpoint: P
     clean.mkdir()
     reference = write_eval_config(clean, digits_checkpoint)
     assert run_cli("run", reference, "--no-progress", "--no-wandb").status == 0
-    assert _metrics(tmp_path / "run") == _metrics(clean / "run")
+    # the interrupted run predicted in batches of 16, the clean one in its default batches: convolutions of other batch
+    # shapes may round float32 logits differently (~1e-7 relative), which moves the metrics in their 9th digit
+    resumed_metrics, clean_metrics = _metrics(tmp_path / "run"), _metrics(clean / "run")
+    assert resumed_metrics == pytest.approx(clean_metrics, rel=1e-5)
