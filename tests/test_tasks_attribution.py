@@ -251,6 +251,37 @@ def test_dtrak_import_reproduces_the_notebook_ground_truth(tmp_path: Path):
 
 
 # -- the task and the LDS metric on a stored run --------------------------------------------------------------------
+def test_lds_gain_subtracts_a_reference_run_of_the_same_benchmark_and_refuses_another(tmp_path: Path):
+    from bench.io import atomic_write_json
+    from bench.metrics.attribution import LDS, LDSGain
+    from bench.results import RESULTS_FILE, SCHEMA_VERSION
+
+    rng = np.random.default_rng(3)
+    masks = sample_subsets(12, 16, seed=42)
+    w = rng.normal(size=(5, 12))
+    ids = [f"q{i}" for i in range(5)]
+    artefact = RetrainedLosses.create(tmp_path / "gt", masks=masks, seeds=[0], alpha=0.5, train_fingerprint="fp",
+                                      query_sets={"val": {"sample_ids": ids}}, training_config_sha256="cfg")
+    for k in range(16):
+        artefact.write(k, 0, {"val": masks[k] @ w.T})
+    outputs = {"sample_id": ids, "scores": torch.as_tensor(-w + 0.3 * rng.normal(size=w.shape))}
+    lds = LDS(str(tmp_path / "gt"), "val")
+    ours = lds.compute(outputs)["LDS"]
+    reference = tmp_path / "dtrak_run"
+    recorded = {"schema_version": SCHEMA_VERSION, "metrics": {"LDS": 12.5},
+                "evaluation": {"ground_truth": {"LDS": lds.describe()}}}
+    atomic_write_json(reference / RESULTS_FILE, recorded)
+    gain = LDSGain(str(tmp_path / "gt"), "val", reference=str(reference)).compute(outputs)
+    assert gain == {"LDS_gain": pytest.approx(ours - 12.5, abs=1e-12), "LDS": ours, "LDS_reference": 12.5}
+    other = {**recorded["evaluation"]["ground_truth"]["LDS"], "manifest_sha256": "0" * 64}
+    atomic_write_json(reference / RESULTS_FILE, {**recorded, "evaluation": {"ground_truth": {"LDS": other}}})
+    with pytest.raises(ValueError, match=r"LDSGain: the reference run .*dtrak_run has no LDS against this ground "
+                                         r"truth .*gt, query set 'val'"):
+        LDSGain(str(tmp_path / "gt"), "val", reference=str(reference)).compute(outputs)
+    with pytest.raises(FileNotFoundError, match=r"LDSGain: the reference run .*missing has no results.json"):
+        LDSGain(str(tmp_path / "gt"), "val", reference=str(tmp_path / "missing")).compute(outputs)
+
+
 def test_data_attribution_task_scores_lds_from_a_stored_run(tmp_path: Path):
     rng = np.random.default_rng(7)
     masks = sample_subsets(10, 16, seed=42)

@@ -1,6 +1,6 @@
 """Metrics computed from stored per-sample outputs, so ``bench score`` can recompute them."""
 from bench.metrics.action_segmentation import ActionSegmentationScores
-from bench.metrics.attribution import LDS, CounterfactualCLIP, CounterfactualL2, RetrainedLossSpread
+from bench.metrics.attribution import LDS, CounterfactualCLIP, CounterfactualL2, LDSGain, RetrainedLossSpread
 from bench.metrics.base import Metric
 from bench.metrics.binary_detection import (BestBalancedAccuracy, DetectionAUC, FrameAccuracy, FrameAUC, TPRAtFPR,
                                             VideoAUC)
@@ -16,7 +16,7 @@ from bench.metrics.robustness import RobustAccuracy
 from bench.metrics.segmentation import MeanIoU
 from bench.metrics.triplet_recognition import TripletRecognitionAP
 
-__all__ = ["ECE", "FID", "KID", "LDS", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE",
+__all__ = ["ECE", "FID", "KID", "LDS", "LDSGain", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE",
            "BestBalancedAccuracy", "Brier", "COCOMeanAP", "ClasswiseECE", "CopySimilarity", "CounterfactualCLIP",
            "CounterfactualL2", "DetectionAUC", "FrameAUC", "FrameAccuracy", "InceptionScore", "LocalizationQuality",
            "MeanCLIPScore", "MeanIoU", "MemorizationDetection", "Metric", "ModelCost", "PrecisionRecall",

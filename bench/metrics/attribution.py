@@ -79,6 +79,43 @@ class LDS(Metric):
 
 
 @METRICS.register_module()
+class LDSGain(LDS):
+    """``LDS_gain``: this run's LDS minus the LDS of a ``reference`` run of another method on the same ground truth
+    and queries (the DAS paper's "gain over D-TRAK" cells), with ``LDS`` and ``LDS_reference`` beside it.
+
+    ``reference`` is the other method's run folder (a config's ``"upstream:<name>"`` with product ``run``); its
+    ``results.json`` must record an LDS against the same artefact (manifest sha256) and query set (sample ids), or
+    the difference would compare two benchmarks: that is an error naming both."""
+
+    def __init__(self, retrained_losses: str, query_set: str, reference: str, match: str = "sample_id",
+                 scale: float = 100.0, prefix: str = "") -> None:
+        super().__init__(retrained_losses, query_set, match=match, scale=scale, prefix=prefix)
+        self.reference = Path(reference)
+
+    def _reference_lds(self) -> float:
+        from bench.results import RESULTS_FILE, read_results
+
+        if not (self.reference / RESULTS_FILE).is_file():
+            raise FileNotFoundError(f"LDSGain: the reference run {self.reference} has no {RESULTS_FILE}; run the "
+                                    "reference method's config first (an upstream with product 'run' does)")
+        results = read_results(self.reference)
+        recorded = ((results.get("evaluation") or {}).get("ground_truth") or {}).get("LDS")
+        ours = self.describe()
+        same = recorded is not None and all(recorded.get(key) == ours.get(key) for key in ("manifest_sha256",
+                                                                                            "query_set"))
+        if not same or "LDS" not in results.get("metrics", {}):
+            raise ValueError(f"LDSGain: the reference run {self.reference} has no LDS against this ground truth "
+                             f"({self.folder}, query set {self.query_set!r}): it recorded {recorded!r}; point "
+                             "reference at a run of the same benchmark")
+        return float(results["metrics"]["LDS"])
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        reference = self._reference_lds()
+        lds = super().compute(outputs)["LDS"]
+        return {"LDS_gain": lds - reference, "LDS": lds, "LDS_reference": reference}
+
+
+@METRICS.register_module()
 class RetrainedLossSpread(Metric):
     """How much signal the LDS ground truth holds: over the queries, the mean of ``loss_mean`` (a query's retrained
     loss averaged over the subsets), of ``loss_std`` (its standard deviation across subsets) and of their ratio
