@@ -14,7 +14,8 @@ def test_config_cells_map_each_trident_config_to_its_cell():
     assert config_cells("collage_prompting") == {}  # reported numbers only, no configs
     das = config_cells("das")  # the CIFAR-2 re-run cells; a gain cell: DAS's run with D-TRAK's as an upstream run
     assert das[cell_key("lds_rerun_ltw", {"dataset": "CIFAR-2", "method": "DAS"}, "LDS")] == ("das/lds_cifar2_das.py",)
-    gain = cell_key("lds_gain_vs_dtrak", {"dataset": "CIFAR-2", "split": "val", "method": "DAS"}, "LDS gain over D-TRAK")
+    gain = cell_key("lds_gain_vs_dtrak", {"dataset": "CIFAR-2", "split": "val", "method": "DAS"},
+                    "LDS gain over D-TRAK")
     assert das[gain] == ("das/lds_cifar2_das_gain.py",)
     amg = config_cells("amg")
     main = cell_key("main_cifar10_uncond", {"dataset": "CIFAR-10", "model": "iDDPM (unconditional)",
