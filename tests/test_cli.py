@@ -25,8 +25,9 @@ def test_papers_json_lists_all_seventeen(capsys):
     amg = next(e for e in entries if e["slug"] == "amg")
     assert amg["adapter"] and amg["status"] == "faithful" and "demo/amg_plain.py" in amg["demo_configs"]
     das = next(e for e in entries if e["slug"] == "das")
-    assert das["adapter"] and das["status"].startswith("in progress: the features, scores, DataAttribution adapter")
+    assert das["adapter"] and das["status"].startswith("re-implementation; needs foundation weights not here (ArtBench")
     assert "das/lds_cifar2_das.py" in das["configs"] and "demo/full/das_1_das.py" in das["demo_configs"]
+    assert "demo/das_1_das.py" in das["demo_configs"]  # the quick profile too
     be = next(e for e in entries if e["slug"] == "bright_ending")
     assert be["adapter"] and be["status"] == "faithful" and "demo/bright_ending_detect.py" in be["demo_configs"]
     kd = next(e for e in entries if e["slug"] == "two_in_one_kd")
