@@ -13,6 +13,7 @@ from bench.tasks.base import EvalTask
 #: the constructor arguments a metric cannot be built without
 REQUIRED_ARGS = {"COCOMeanAP": {"ann_file": "instances_val2017.json"},
                  "LDS": {"retrained_losses": "retrained-losses", "query_set": "val"},
+                 "LDSGain": {"retrained_losses": "retrained-losses", "query_set": "val", "reference": "run"},
                  "ShotBucketCalibration": {"train_file": "ImageNet_LT_train.txt"}}
 
 
