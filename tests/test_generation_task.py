@@ -156,3 +156,17 @@ def test_neighbours_store_nl2_and_nearest_index_per_sample(tmp_path):
     np.testing.assert_array_equal(first_sample, first_neighbour)  # a copy sits over its training image
     with pytest.raises(ValueError, match=r"neighbours must be dict\(pool=<dataset spec>.*unknown \['pool_size'\]"):
         GenerationTask(extractor={"type": "ProjectionFeatures"}, metrics=[], neighbours={"pool": {}, "pool_size": 3})
+
+
+def test_a_generation_run_without_an_extractor_stores_no_features_and_refuses_metrics_that_read_them():
+    from bench.registry import TASKS
+
+    task = TASKS.build(dict(type="generation", extractor=None, metrics=[]))
+    task.prepare("cpu")
+    images = torch.zeros(2, 8, 8, 3, dtype=torch.uint8)
+    assert task.featurize({"image": images}) == {} and task.describe()["extractor"] is None
+    with pytest.raises(ValueError, match=r"extractor=None stores no features, but FID, InceptionScore need them"):
+        TASKS.build(dict(type="generation", extractor=None, metrics=[dict(type="FID"), dict(type="InceptionScore")],
+                         reference="stats.npz"))
+    with pytest.raises(ValueError, match=r"extractor=None stores no features, but the reference statistics need"):
+        TASKS.build(dict(type="generation", extractor=None, metrics=[], reference="stats.npz"))

@@ -20,5 +20,5 @@ method = dict(type="LoRATextToImageSampler", model="checkpoints/das/miniSD-diffu
               scheduler="DDIMScheduler", num_inference_steps=50, guidance_scale=7.5, eta=0.0, resolution=256,
               dtype="fp16", index_seeds=0 * 1000)
 train = dict(dataset=dict(type="ArtBench", root="data/artbench", subset="artbench2", split="train"))
-task = dict(type="generation", extractor=dict(type="PixelCorrelationFeatures"), metrics=[], image_format="png")
+task = dict(type="generation", extractor=None, metrics=[], image_format="png")
 run = dict(batch_size=256)

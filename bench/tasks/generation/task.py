@@ -20,7 +20,9 @@ class GenerationTask(EvalTask):
     statistics file or a dataset spec (see :func:`bench.tasks.generation.exports.resolve_reference`). ``image_format``
     exports the images as PNG shards (``images/``), guided-diffusion's ``samples_NxHxWxC.npz``, or not at all.
     Scores from a non-Inception extractor carry their metrics' ``prefix`` (the digits demo's ``digits_FID``). Without
-    ``reference`` only metrics that need none run (class accuracies, sampling cost).
+    ``reference`` only metrics that need none run (class accuracies, sampling cost). ``extractor=None`` stores no
+    features: for runs whose images are the product (generated queries another config reads), where no metric reads
+    a feature column (one that does is an error naming it).
 
     ``neighbours=dict(pool=<dataset spec>, dedup=1.0, k=50, alpha=0.5)`` also measures pixel-level memorization
     (AMG): each sample stores ``nearest_train_nl2`` (its nL2 to the training pool, images mapped to [-1, 1] as
@@ -37,7 +39,7 @@ class GenerationTask(EvalTask):
                        {"type": "KID"})
     FEATURE_COLUMNS = {"pool": "feat_pool", "logits": "feat_logits", "spatial": "feat_spatial"}
 
-    def __init__(self, extractor: dict[str, Any], reference: str | dict[str, Any] | None = None,
+    def __init__(self, extractor: dict[str, Any] | None, reference: str | dict[str, Any] | None = None,
                  metrics: list[dict[str, Any]] | None = None, image_format: str | None = "png",
                  grid_size: int = 64, reference_cache: str | None = None,
                  neighbours: dict[str, Any] | None = None) -> None:
@@ -49,7 +51,15 @@ class GenerationTask(EvalTask):
         if reference is None and needing:
             raise ValueError(f"generation task: {', '.join(needing)} need reference statistics: set task.reference "
                              "(a statistics file or a dataset spec)")
-        self.extractor_spec, self.reference_spec = dict(extractor), reference
+        if extractor is None:
+            features = set(self.FEATURE_COLUMNS.values())
+            reading = [type(m).__name__ for m in self.metrics if features & set(getattr(m, "required", ()))]
+            if reading or reference is not None:
+                raise ValueError(f"generation task: extractor=None stores no features, but "
+                                 f"{', '.join(reading) or 'the reference statistics'} need them: give task.extractor "
+                                 "(an EXTRACTORS spec) or drop those metrics and the reference")
+        self.extractor_spec = None if extractor is None else dict(extractor)
+        self.reference_spec = reference
         self.image_format, self.grid_size = image_format, grid_size
         self.reference_cache = reference_cache
         from bench.tasks.generation.neighbours import check_neighbours_spec
@@ -63,7 +73,7 @@ class GenerationTask(EvalTask):
 
     @property
     def extractor(self) -> Any:
-        if self._extractor is None:
+        if self._extractor is None and self.extractor_spec is not None:
             from bench.registry import EXTRACTORS
 
             self._extractor = EXTRACTORS.build(dict(self.extractor_spec)).to(self.device)
@@ -73,12 +83,13 @@ class GenerationTask(EvalTask):
         """Build the extractor on ``device`` here, outside inference mode (it loads weights; an upstream checkpoint
         it reads was resolved by the runner before anything was built)."""
         self.device = device
-        self.extractor.to(device)
+        if self.extractor is not None:
+            self.extractor.to(device)
         if self.neighbours_spec is not None:
             self.neighbour_pool().to(device)
 
     def featurize(self, outputs: Columns) -> Columns:
-        features = self.extractor(outputs["image"])
+        features = self.extractor(outputs["image"]) if self.extractor is not None else {}
         columns = {self.FEATURE_COLUMNS[name]: value.float().cpu() for name, value in features.items()}
         if self.neighbours_spec is not None:
             import torch
@@ -123,7 +134,8 @@ class GenerationTask(EvalTask):
 
     def describe(self) -> dict[str, Any]:
         self.reference()
-        facts = {"extractor": self.extractor.describe(), "reference": self._reference_facts}
+        facts = {"extractor": self.extractor.describe() if self.extractor is not None else None,
+                 "reference": self._reference_facts}
         if self.neighbours_spec is not None:
             facts["neighbours"] = self.neighbour_pool().facts
         return facts
