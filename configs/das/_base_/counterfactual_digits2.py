@@ -7,7 +7,7 @@
 # CIFAR-2 numbers, 32x32x3 at k = 1000 of 5000: DAS 10.58, D-TRAK 8.97). The paper's CLIP similarity is not measured
 # (no CLIP model on 8x8 digits). The retrained images go to one shared folder, so the D-TRAK and DAS configs train the
 # random control once. The attribution configs choose their lambda on the held-out test digits, which needs their
-# ground truth (demo/full/das_0_groundtruth) first. Measured: 193 s (DAS, 16 retrainings) + 86 s (D-TRAK, 8) on 2
+# ground truth (demo/full/das_0_groundtruth) first. Measured: 174 s (DAS, 16 retrainings) + 66 s (D-TRAK, 8) on 2
 # shared cores; results on configs/das/README.md.
 _base_ = ["./demo_digits2.py"]
 

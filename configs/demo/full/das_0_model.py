@@ -1,4 +1,4 @@
-# DAS demo (full profile only: `bench demo --full --only das`), step 0: the full-data model of digits-2 and its
+# DAS demo (full profile: `bench demo --full --only das`), step 0: the full-data model of digits-2 and its
 # generated queries. The train stage fits the tiny DDPM (configs/das/_base_/digits2.py's recipe: UNet2DModel with
 # channels 16/32, no attention, 100 linear-beta timesteps, 40 epochs of batch 32 at lr 3e-3, seed 0) on the 240
 # training digits: the model every attribution config attributes (upstream "model", product checkpoint). The run

@@ -1,5 +1,5 @@
-# DAS demo (full profile only), TRAK: the training loss (mse) as model output, no per-t normalisation; LDS on the val
-# digits of digits-2 (configs/das/_base_/demo_digits2.py).
+# DAS demo (full profile; the quick das_1_* reuse it), TRAK: the training loss (mse) as model output, no per-t
+# normalisation; LDS on the val digits of digits-2 (configs/das/_base_/demo_digits2.py).
 _base_ = ["../../das/_base_/demo_digits2.py"]
 
 method = dict(method="trak")

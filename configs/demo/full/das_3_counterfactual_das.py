@@ -1,4 +1,4 @@
-# DAS demo (full profile only), counterfactual evaluation of DAS (das1): remove each generated query's top 24 DAS
+# DAS demo (full profile), counterfactual evaluation of DAS (das1): remove each generated query's top 24 DAS
 # influencers, retrain, regenerate; L2 change against removing 24 random digits
 # (configs/das/_base_/counterfactual_digits2.py).
 _base_ = ["../../das/_base_/counterfactual_digits2.py"]

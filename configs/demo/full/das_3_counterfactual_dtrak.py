@@ -1,4 +1,4 @@
-# DAS demo (full profile only), counterfactual evaluation of D-TRAK: remove each generated query's top 24 D-TRAK
+# DAS demo (full profile), counterfactual evaluation of D-TRAK: remove each generated query's top 24 D-TRAK
 # influencers, retrain, regenerate; L2 change against removing 24 random digits
 # (configs/das/_base_/counterfactual_digits2.py).
 _base_ = ["../../das/_base_/counterfactual_digits2.py"]
