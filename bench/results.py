@@ -69,13 +69,16 @@ def results_root() -> Path:
 
 def paper_metric_specs(paper: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Each cell a ``paper`` section names: ``{"table", "setting", "metric", "key", "scale"}`` (``key`` is the
-    computed metric that fills it, ``scale`` converts to the paper's unit)."""
+    computed metric that fills it, ``scale`` converts to the paper's unit). A metric's own ``table`` and
+    ``setting`` replace the section's, for a run whose numbers sit in cells of different tables or settings (DPMs-ANT:
+    one run fills Table 1's "DDPM-ANT" Intra-LPIPS, Table 2's "ANT" FID and the trainable-share table)."""
     if not paper:
         return []
     specs = []
     for paper_metric, spec in paper["metrics"].items():
         spec = {"key": spec} if isinstance(spec, str) else dict(spec)
-        specs.append({"table": spec.get("table", paper["table"]), "setting": dict(paper["setting"]),
+        setting = dict(spec.get("setting", paper["setting"]))
+        specs.append({"table": spec.get("table", paper["table"]), "setting": setting,
                       "metric": paper_metric, "key": spec["key"], "scale": float(spec.get("scale", 1.0))})
     return specs
 

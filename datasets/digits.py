@@ -101,3 +101,40 @@ class Digits2(Digits):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "classes": list(self.classes), "size": self.size,
                 "resize": "nearest neighbour from 8x8"}
+
+
+DOMAIN_TRANSFORMS = ("none", "rot180", "invert")
+
+
+@DATASETS.register_module()
+class DigitsDomain(Digits):
+    """A digits domain for few-shot transfer demos (DPMs-ANT): the :class:`Digits` ``split`` with a fixed
+    ``transform`` ("none"; "rot180", each image turned upside down; "invert", ``1 - x``), optionally only the first
+    ``num_images`` of a seeded shuffle (``shot_seed``: the 10-shot training set). A source model trained on plain
+    digits has never drawn an upside-down or inverted one, so the transform makes a visibly different domain with
+    the digits' own variety. Items, ids and ranges as :class:`Digits` (ids gain ``-<transform>``)."""
+
+    def __init__(self, split: str = "train", transform: str = "rot180", num_images: int | None = None,
+                 shot_seed: int = 0, split_seed: int = 0, train_size: int = 1000, val_size: int = 297) -> None:
+        if transform not in DOMAIN_TRANSFORMS:
+            raise ValueError(f"DigitsDomain transform must be one of {DOMAIN_TRANSFORMS}, got {transform!r}")
+        super().__init__(split=split, split_seed=split_seed, train_size=train_size, val_size=val_size)
+        if num_images is not None:
+            if not 0 < int(num_images) <= len(self.targets):
+                raise ValueError(f"DigitsDomain num_images must be in 1..{len(self.targets)} (the {split} split), "
+                                 f"got {num_images}")
+            keep = np.sort(np.random.default_rng(shot_seed).permutation(len(self.targets))[:int(num_images)])
+            self.original_index, self.images, self.targets = (self.original_index[keep], self.images[keep],
+                                                              self.targets[keep])
+        if transform == "rot180":
+            self.images = self.images.flip(-1, -2).contiguous()
+        elif transform == "invert":
+            self.images = 1.0 - self.images
+        self.transform, self.num_images, self.shot_seed = transform, num_images, shot_seed
+
+    def sample_id(self, index: int) -> str:
+        return f"{super().sample_id(index)}-{self.transform}"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "transform": self.transform, "num_images": self.num_images,
+                "shot_seed": self.shot_seed}

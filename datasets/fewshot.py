@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from bench.data import visible
+from bench.data import BenchDataset, visible
 from bench.datasets.imagenet import ImageFiles
 from bench.registry import DATASETS
 
@@ -106,3 +106,39 @@ or the official ImageFolder convention (images one folder below the root, the cl
                 "target": self.target, "split": self.split, "folder": str(self.folder),
                 "image_layout": self.image_layout, "size": self.size, "resize": "bicubic to size x size (no crop)",
                 "num_shots": self.num_shots}
+
+
+@DATASETS.register_module()
+class DomainPair(BenchDataset):
+    """Source and target images together, labelled as DPMs-ANT's domain classifier is trained (source 1, target 0,
+    train_discriminator.py:112-113): for evaluating that classifier with the classification task. ``source`` and
+    ``target`` are dataset specs whose items hold float ``image``; items are ``image`` and ``target`` (the domain
+    label); ids ``source/<id>`` and ``target/<id>``."""
+
+    layout = "the two datasets' own layouts"
+    obtain = "see the source and target datasets"
+
+    def __init__(self, source: dict[str, Any], target: dict[str, Any]) -> None:
+        self.source, self.target = DATASETS.build(dict(source)), DATASETS.build(dict(target))
+        self.parts = ((self.source, 1, "source"), (self.target, 0, "target"))
+
+    def __len__(self) -> int:
+        return len(self.source) + len(self.target)
+
+    def _locate(self, index: int) -> tuple[Any, int, str, int]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"DomainPair index {index} out of range (0..{len(self) - 1})")
+        dataset, label, name = self.parts[0] if index < len(self.source) else self.parts[1]
+        return dataset, label, name, index if index < len(self.source) else index - len(self.source)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        dataset, label, _, inner = self._locate(index)
+        return {"image": dataset[inner]["image"], "target": torch.tensor(label, dtype=torch.int64)}
+
+    def sample_id(self, index: int) -> str:
+        dataset, _, name, inner = self._locate(index)
+        return f"{name}/{dataset.sample_id(inner)}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": type(self).__name__, "num_samples": len(self), "labels": {"source": 1, "target": 0},
+                "source": self.source.describe(), "target": self.target.describe()}

@@ -9,6 +9,7 @@ from bench.metrics.cost import ModelCost
 from bench.metrics.classification import NLL, Accuracy, Brier, TopKAccuracy
 from bench.metrics.detection import COCOMeanAP
 from bench.metrics.generation import FID, KID, SFID, InceptionScore, PrecisionRecall
+from bench.metrics.intra_lpips import IntraLPIPS
 from bench.metrics.long_tail import ShotBucketCalibration
 from bench.metrics.memorization import (CopySimilarity, LocalizationQuality, MeanCLIPScore,
                                         MemorizationDetection)
@@ -18,7 +19,8 @@ from bench.metrics.triplet_recognition import TripletRecognitionAP
 
 __all__ = ["ECE", "FID", "KID", "LDS", "LDSGain", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE",
            "BestBalancedAccuracy", "Brier", "COCOMeanAP", "ClasswiseECE", "CopySimilarity", "CounterfactualCLIP",
-           "CounterfactualL2", "DetectionAUC", "FrameAUC", "FrameAccuracy", "InceptionScore", "LocalizationQuality",
+           "CounterfactualL2", "DetectionAUC", "FrameAUC", "FrameAccuracy", "InceptionScore", "IntraLPIPS",
+           "LocalizationQuality",
            "MeanCLIPScore", "MeanIoU", "MemorizationDetection", "Metric", "ModelCost", "PrecisionRecall",
            "RetrainedLossSpread", "RobustAccuracy", "ShotBucketCalibration", "TPRAtFPR", "TopKAccuracy",
            "TripletRecognitionAP", "VideoAUC"]

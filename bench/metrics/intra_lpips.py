@@ -24,6 +24,10 @@ from typing import Any
 
 import torch
 
+from bench.metrics.base import Metric
+from bench.registry import METRICS
+from bench.store import Columns
+
 Distance = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 CDC_CLUSTER_SIZE = 50
 VGG16_FILE = "vgg16-397923af.pth"  # torchvision's IMAGENET1K_V1 VGG16 weights, what lpips's trunk loads
@@ -175,3 +179,81 @@ class LPIPSDistance:
 
     def describe(self) -> dict[str, Any]:
         return dict(self.backbone)
+
+
+class FeatureDistance:
+    """L2 distance between an image feature extractor's pooled features (any ``EXTRACTORS`` spec): the stand-in for
+    LPIPS where LPIPS does not fit (8 x 8 digits, far below VGG's receptive fields). Takes float [B, C, H, W] in
+    [0, 1], features computed once per call."""
+
+    def __init__(self, extractor: dict[str, Any]) -> None:
+        from bench.registry import EXTRACTORS
+
+        self.spec = dict(extractor)
+        self.extractor = EXTRACTORS.build(dict(extractor))
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        uint8 = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+        return self.extractor(uint8)["pool"].double()
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (x - y).norm(dim=1)  # on features (IntraLPIPS featurises first)
+
+    def describe(self) -> dict[str, Any]:
+        return {"distance": "L2 of pooled features", "extractor": self.extractor.describe()}
+
+
+@METRICS.register_module()
+class IntraLPIPS(Metric):
+    """Intra-LPIPS of the stored generated images (``image``, uint8 [N, H, W, C]) around ``centres``, a dataset spec
+    of the K training images (float [C, H, W] in [0, 1]; CDC's ``train10``): :func:`intra_cluster_distance`.
+
+    ``distance``: ``{"type": "lpips", "backbone_weights": PATH}`` (CDC's VGG LPIPS, :class:`LPIPSDistance`; images
+    resized bilinearly to ``resize`` when given, CDC's 256) or ``{"type": "features", "extractor": <EXTRACTORS
+    spec>}`` (:class:`FeatureDistance`, reported as ``intra-cluster feature distance``: not LPIPS, comparable only
+    within one extractor). Needs the images, so ``bench score`` recomputes it with the same weights."""
+
+    required = ("image",)
+
+    def __init__(self, centres: dict[str, Any], distance: dict[str, Any] | None = None,
+                 cluster_size: int | None = CDC_CLUSTER_SIZE, seed: int = 0, resize: int | None = 256,
+                 batch_size: int = 64, prefix: str = "") -> None:
+        super().__init__(prefix)
+        self.centres_spec = dict(centres)
+        self.distance_spec = dict(distance or {"type": "lpips", "backbone_weights": None})
+        kind = self.distance_spec.get("type")
+        if kind not in ("lpips", "features"):
+            raise ValueError(f"IntraLPIPS distance type must be 'lpips' or 'features', got {kind!r}")
+        self.cluster_size, self.seed, self.resize, self.batch_size = cluster_size, seed, resize, batch_size
+        self.facts: dict[str, Any] = {}
+
+    def compute(self, outputs: Columns) -> dict[str, float]:
+        from bench.registry import DATASETS
+
+        centres_set = DATASETS.build(dict(self.centres_spec))
+        centres = torch.stack([torch.as_tensor(centres_set[i]["image"]).float() for i in range(len(centres_set))])
+        images = torch.as_tensor(outputs["image"])
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise ValueError(f"IntraLPIPS: stored 'image' must be uint8 [N, H, W, C], got {images.dtype} "
+                             f"{tuple(images.shape)}")
+        generated = images.permute(0, 3, 1, 2).float() / 255.0
+        if generated.shape[1:] != centres.shape[1:]:
+            raise ValueError(f"IntraLPIPS: generated images {tuple(generated.shape[1:])} and centres "
+                             f"{tuple(centres.shape[1:])} ({self.centres_spec.get('type')}) differ in shape; read the "
+                             "training images at the generation size")
+        distance: Any
+        if self.distance_spec["type"] == "features":
+            distance = FeatureDistance(self.distance_spec["extractor"])
+            generated, centres = distance.features(generated), distance.features(centres)
+            name = "intra-cluster feature distance"
+        else:
+            distance = LPIPSDistance(self.distance_spec.get("backbone_weights"))
+            if self.resize is not None and generated.shape[-1] != self.resize:
+                resize = torch.nn.functional.interpolate
+                generated = resize(generated, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
+                centres = resize(centres, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
+            name = "Intra-LPIPS"
+        result = intra_cluster_distance(generated, centres, distance, self.cluster_size, self.seed, self.batch_size)
+        self.facts = {"distance": distance.describe(), "centres": len(centres), **result.as_dict()}
+        return {name: result.value, f"{name} std": result.std,
+                "skipped clusters": float(result.skipped_clusters)}

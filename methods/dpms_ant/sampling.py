@@ -25,15 +25,16 @@ SAMPLE_STEPS = 500  # configs/DDPM/base.yaml:33
 ETA = 1.0  # configs/DDPM/base.yaml:36
 
 
-def generalized_scheduler(num_train_timesteps: int = 1000, sample_steps: int = SAMPLE_STEPS) -> Any:
+def generalized_scheduler(num_train_timesteps: int = 1000, sample_steps: int = SAMPLE_STEPS,
+                          beta_schedule: str = "linear") -> Any:
     """A diffusers ``DDIMScheduler`` whose ``step(eta=1)`` is the official generalised step over
-    ``sample_steps`` uniformly skipped timesteps of the linear schedule."""
+    ``sample_steps`` uniformly skipped timesteps of ``beta_schedule`` (the official: linear)."""
     from diffusers import DDIMScheduler
 
     if num_train_timesteps % sample_steps:
         raise ValueError(f"sample_steps must divide num_train_timesteps for the official uniform skip "
                          f"(range(0, T, T // steps)); got {sample_steps} and {num_train_timesteps}")
-    betas = named_beta_schedule("linear", num_train_timesteps).astype(np.float64)
+    betas = named_beta_schedule(beta_schedule, num_train_timesteps).astype(np.float64)
     scheduler: Any = DDIMScheduler(num_train_timesteps=num_train_timesteps, trained_betas=betas, clip_sample=True,
                                    clip_sample_range=1.0, set_alpha_to_one=True, steps_offset=0,
                                    timestep_spacing="leading", prediction_type="epsilon")
@@ -52,6 +53,26 @@ def sample(eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], shap
     for t in scheduler.timesteps:
         noise = torch.randn(shape, generator=generator).to(device)
         steps = torch.full((shape[0],), int(t), device=device, dtype=torch.long)
+        eps = eps_model(x, steps)
+        x = scheduler.step(eps, int(t), x, eta=eta, variance_noise=noise).prev_sample
+    return x
+
+
+@torch.no_grad()
+def sample_per_seed(eps_model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], shape: tuple[int, ...],
+                    seeds: list[int], *, device: torch.device | str = "cpu", sample_steps: int = SAMPLE_STEPS,
+                    eta: float = ETA, num_train_timesteps: int = 1000, betas_schedule: str = "linear") -> torch.Tensor:
+    """Images [len(seeds), *shape] in [−1, 1], sample i's x_T and per-step noise drawn from its own CPU generator
+    seeded ``seeds[i]`` in the official order (x_T, then one draw per step), so an image depends on its seed only,
+    never on the batch; a one-image batch equals :func:`sample` with that generator."""
+    from bench.seeding import sample_generator
+
+    scheduler = generalized_scheduler(num_train_timesteps, sample_steps, betas_schedule)
+    generators = [sample_generator(int(seed)) for seed in seeds]
+    x = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(device)
+    for t in scheduler.timesteps:
+        noise = torch.stack([torch.randn(shape, generator=g) for g in generators]).to(device)
+        steps = torch.full((len(seeds),), int(t), device=device, dtype=torch.long)
         eps = eps_model(x, steps)
         x = scheduler.step(eps, int(t), x, eta=eta, variance_noise=noise).prev_sample
     return x
