@@ -7,8 +7,9 @@ _base_ = ["../_base_/default_run.py"]
 
 dataset = dict(type="DomainPair", source=dict(type="Digits", split="val"),
                target=dict(type="DigitsDomain", split="val", transform="rot180"))
-method = dict(type="DpmsAntClassifier", network=dict(flags=dict(image_size=8, in_channels=1, model_channels=32, out_channels=2, num_res_blocks=1,
-                                  attention_resolutions=(), channel_mult=(1, 2), pool="adaptive")),
+method = dict(type="DpmsAntClassifier",
+              network=dict(flags=dict(image_size=8, in_channels=1, model_channels=32, out_channels=2, num_res_blocks=1,
+                                      attention_resolutions=(), channel_mult=(1, 2), pool="adaptive")),
               source=dict(type="Digits", split="train"),
               settings=dict(lr=1e-3, iterations=150, warmup_iterations=15, warmup_lr=1e-5, min_lr=1e-4, fp16=False))
 train = dict(dataset=dict(type="DigitsDomain", split="train", transform="rot180", num_images=10, shot_seed=0))

@@ -1,6 +1,6 @@
-# Fig. 4 ablation row 'adaptor_only' on FFHQ -> Sunglasses (300 iterations, the paper's settings): ant_ffhq_sunglasses.py with
-# ablation=adaptor_only. The paper gives only the ordering (FID: adaptor-only > full fine-tuning > ANT w/o AN > ANT), so the
-# run fills no table cell.
+# Fig. 4 ablation row 'adaptor_only' on FFHQ -> Sunglasses (300 iterations, the paper's settings):
+# ant_ffhq_sunglasses.py with ablation=adaptor_only. The paper gives only the ordering (FID: adaptor-only >
+# full fine-tuning > ANT w/o AN > ANT), so the run fills no table cell.
 _base_ = ["./ant_ffhq_sunglasses.py"]
 
 method = dict(ablation="adaptor_only")

@@ -15,10 +15,11 @@ method = dict(
                     network=dict(adm="checkpoints/guided_diffusion/256x256_classifier.pt")))
 task = dict(
     type="generation", image_format="png",
-    extractor=dict(type="InceptionV3Features", weights="checkpoints/inception/weights-inception-2015-12-05-6726825d.pth"),
+    extractor=dict(type="InceptionV3Features",
+                   weights="checkpoints/inception/weights-inception-2015-12-05-6726825d.pth"),
     metrics=[dict(type="FID"),
-             dict(type="IntraLPIPS", distance=dict(type="lpips", backbone_weights="checkpoints/torchvision/vgg16-397923af.pth"),
-                  cluster_size=50, resize=256),
+             dict(type="IntraLPIPS", cluster_size=50, resize=256,
+                  distance=dict(type="lpips", backbone_weights="checkpoints/torchvision/vgg16-397923af.pth")),
              dict(type="TrainableShare")])
 paper = dict(slug="dpms_ant", table="main_intra_lpips", setting={"method": "DDPM-ANT"},
              metrics={"Intra-LPIPS": "Intra-LPIPS",

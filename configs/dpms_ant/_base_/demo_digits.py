@@ -16,8 +16,8 @@ method = dict(
     type="DpmsAnt", source="upstream:source", ablation="ant",
     classifier=dict(checkpoint="upstream:classifier",
                     network=dict(flags=dict(image_size=8, in_channels=1, model_channels=32, out_channels=2,
-                                                num_res_blocks=1, attention_resolutions=(), channel_mult=(1, 2),
-                                                pool="adaptive"))),
+                                            num_res_blocks=1, attention_resolutions=(), channel_mult=(1, 2),
+                                            pool="adaptive"))),
     preset="official", adaptor=dict(dim=8), sample_steps=100,
     # the official preset at demo scale: batch 10 (every target image once), 60 iterations with the cosine over
     # them and a 6-iteration warm-up; lr 1e-3 instead of 1e-4 (a few dozen steps, not 321); no fp16 on CPU
@@ -32,8 +32,10 @@ task = dict(
     extractor=dict(type="TrainedClassifierFeatures", method="upstream:digits.method", checkpoint="upstream:digits"),
     reference=dict(dataset=dict(type="DigitsDomain", split="train", transform="rot180")),
     metrics=[dict(type="FID", prefix="digits_"),
-             dict(type="IntraLPIPS", centres=dict(type="DigitsDomain", split="train", transform="rot180", num_images=10, shot_seed=0),
-                  distance=dict(type="features", extractor=dict(type="TrainedClassifierFeatures", method="upstream:digits.method", checkpoint="upstream:digits")),
-                  cluster_size=50, prefix="digits_")],
+             dict(type="IntraLPIPS", cluster_size=50, prefix="digits_",
+                  centres=dict(type="DigitsDomain", split="train", transform="rot180", num_images=10, shot_seed=0),
+                  distance=dict(type="features",
+                                extractor=dict(type="TrainedClassifierFeatures", method="upstream:digits.method",
+                                               checkpoint="upstream:digits")))],
     image_format="png")
 run = dict(batch_size=200, device="cpu")
