@@ -142,9 +142,9 @@ def test_hgpsl_pool_batches_graphs_and_without_structure_learning_keeps_the_indu
     kept_x, induced, induced_weight, _ = pool(x, edge_index, weight)
     keep = pool_reference(pool, x, dense, "softmax")[0]
     position = {int(node): i for i, node in enumerate(keep)}
-    expected = {(position[int(a)], position[int(b)]): float(w) for (a, b), w in zip(edge_index.t(), weight)
+    expected = {(position[int(a)], position[int(b)]): float(w) for (a, b), w in zip(edge_index.t(), weight, strict=True)
                 if int(a) in position and int(b) in position}
-    assert dict(zip(map(tuple, induced.t().tolist()), induced_weight.tolist())) == expected
+    assert dict(zip(map(tuple, induced.t().tolist()), induced_weight.tolist(), strict=True)) == expected
 
 
 def test_grid_edges_join_4_neighbours_of_the_arrangement():
@@ -179,7 +179,7 @@ def test_2x2_scores_depend_only_on_the_diagonal_pairs():
     scores = score_arrangements(model, features, perms, 2)
     # positions 0-3 and 1-2 are the diagonals: the pair {arr[0], arr[3]} fixes the graph
     by_diagonal: dict[frozenset, set] = {}
-    for perm, score in zip(perms.tolist(), scores.tolist()):
+    for perm, score in zip(perms.tolist(), scores.tolist(), strict=True):
         diagonals = frozenset([frozenset((perm[0], perm[3])), frozenset((perm[1], perm[2]))])
         by_diagonal.setdefault(diagonals, set()).add(round(score, 6))
     assert len(by_diagonal) == 3 and all(len(values) == 1 for values in by_diagonal.values())
@@ -258,7 +258,8 @@ def test_training_learns_an_arrangement_dependent_target():
     assert scores[0] > scores[1]
     again, _ = train_predictor(features, arrangements, accuracy, 3, epochs=2, batch_size=64, hidden=16)
     again2, _ = train_predictor(features, arrangements, accuracy, 3, epochs=2, batch_size=64, hidden=16)
-    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), again2.state_dict().values()))
+    pairs = zip(again.state_dict().values(), again2.state_dict().values(), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)  # seeded: the same weights
 
 
 def test_training_refuses_a_constant_target_and_mismatched_shapes():
