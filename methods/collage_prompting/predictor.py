@@ -38,6 +38,9 @@ class CollageAccuracyPredictor(nn.Module):
             True, 1.0).
     """
 
+    target_mean: Tensor
+    target_std: Tensor
+
     def __init__(self, in_dim: int = 512, hidden: int = 128, pool_ratio: float = 0.5, dropout: float = 0.0, *,
                  sample_neighbor: bool = False, sparse_attention: bool = False, structure_learning: bool = True,
                  lamb: float = 1.0) -> None:
@@ -176,7 +179,7 @@ def _check_training_inputs(features: Tensor, arrangements: Tensor, accuracy: Ten
 
 def train_predictor(features: Tensor, arrangements: Tensor, accuracy: Tensor, grid: int, epochs: int = 500,
                     seed: int = 777, lr: float = 1e-3, weight_decay: float = 0.01, batch_size: int = 512,
-                    val_fraction: float = 0.1, *, rows_only: bool = False,
+                    val_fraction: float = 0.1, *, rows_only: bool = False, device: str | torch.device = "cpu",
                     **model_kwargs: Any) -> tuple[CollageAccuracyPredictor, dict[str, Any]]:
     """Train a :class:`CollageAccuracyPredictor` as the official scripts do and return it with its history.
 
@@ -184,7 +187,8 @@ def train_predictor(features: Tensor, arrangements: Tensor, accuracy: Tensor, gr
     *all* N collages (before the split, as ``dataset.data.y`` is); ``int(N * (1 - val_fraction))`` collages train
     and the rest validate (a seeded random split); MSE loss, Adam(lr, weight_decay), shuffled mini-batches, every
     epoch; the model after the last epoch is returned (the official weights are ``499.pth``). ``seed`` fixes the
-    initialisation, split and shuffling without touching the global RNG.
+    initialisation, split and shuffling without touching the global RNG. ``device``: where the model and data live
+    (the official scripts train on ``cuda:0``; the split and shuffling are drawn on the CPU either way).
 
     History: ``train_loss`` (mean batch MSE per epoch, standardised), ``val_loss`` (MSE on the validation
     collages, standardised), ``val_mae`` (the official "Validation MAE": mean ``|pred - y|`` in accuracy units),
@@ -201,8 +205,8 @@ def train_predictor(features: Tensor, arrangements: Tensor, accuracy: Tensor, gr
     if not std > 0:
         raise ValueError(f"all {num} collages have the same accuracy {mean:.4f}; the standardised target is "
                          "undefined (std 0): record collages whose correctness varies")
-    y = ((target - mean) / std).float()
-    features = features.float()
+    y = ((target - mean) / std).float().to(device)
+    features, arrangements = features.float().to(device), arrangements.to(device)
     generator = torch.Generator().manual_seed(seed)
     num_train = int(num * (1.0 - val_fraction))
     if num_train < 1:
@@ -211,7 +215,7 @@ def train_predictor(features: Tensor, arrangements: Tensor, accuracy: Tensor, gr
     train_idx, val_idx = split[:num_train], split[num_train:]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = CollageAccuracyPredictor(in_dim=features.shape[2], **model_kwargs)
+        model = CollageAccuracyPredictor(in_dim=features.shape[2], **model_kwargs).to(device)
     model.target_mean.fill_(mean)
     model.target_std.fill_(std)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -219,6 +223,7 @@ def train_predictor(features: Tensor, arrangements: Tensor, accuracy: Tensor, gr
                                "num_train": num_train, "num_val": int(val_idx.numel())}
 
     def forward(idx: Tensor) -> Tensor:
+        idx = idx.to(device)
         x, edge_index, batch = _batch_inputs(features[idx], arrangements[idx], grid, rows_only)
         return model(x, edge_index, batch, idx.numel())
 
@@ -229,7 +234,7 @@ def train_predictor(features: Tensor, arrangements: Tensor, accuracy: Tensor, gr
         for start in range(0, num_train, batch_size):
             idx = order[start:start + batch_size]
             optimizer.zero_grad()
-            loss = F.mse_loss(forward(idx), y[idx])
+            loss = F.mse_loss(forward(idx), y[idx.to(device)])
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
@@ -238,8 +243,9 @@ def train_predictor(features: Tensor, arrangements: Tensor, accuracy: Tensor, gr
             model.eval()
             with torch.no_grad():
                 pred = torch.cat([forward(val_idx[s:s + batch_size]) for s in range(0, val_idx.numel(), batch_size)])
-            history["val_loss"].append(F.mse_loss(pred, y[val_idx]).item())
-            history["val_mae"].append((pred - y[val_idx]).abs().mean().item() * std)
+            target_val = y[val_idx.to(device)]
+            history["val_loss"].append(F.mse_loss(pred, target_val).item())
+            history["val_mae"].append((pred - target_val).abs().mean().item() * std)
     model.eval()
     if any(not math.isfinite(v) for v in history["train_loss"]):
         raise ValueError("training diverged (a NaN or inf loss); lower lr or check the features for NaN/inf")
