@@ -147,6 +147,20 @@ def test_hgpsl_pool_batches_graphs_and_without_structure_learning_keeps_the_indu
     assert dict(zip(map(tuple, induced.t().tolist()), induced_weight.tolist(), strict=True)) == expected
 
 
+def test_tied_information_scores_keep_the_earlier_node():
+    """Two nodes with row-stochastic weights (what structure learning hands the second 2x2 pooling): the residuals
+    are exact negatives, so the scores tie and the earlier node is kept, whichever way rounding leans."""
+    x = torch.randn(2, 16, generator=torch.Generator().manual_seed(1))
+    edge_index = torch.tensor([[0, 0, 1, 1], [0, 1, 0, 1]])
+    weight = torch.tensor([0.1, 0.9, 0.35, 0.65])
+    score = information_score(x, edge_index, weight)
+    assert score[0] < score[1] and score[0].item() == pytest.approx(score[1].item(), rel=1e-6)  # rounding leans to 1
+    pool = HGPSLPool(16, ratio=0.5)
+    assert torch.equal(pool(x, edge_index, weight)[0], x[:1])
+    flipped = pool(x.flip(0), 1 - edge_index, weight)[0]  # the same graph with the nodes swapped
+    assert torch.equal(flipped, x[1:])
+
+
 def test_grid_edges_join_4_neighbours_of_the_arrangement():
     edges = grid_edges(torch.tensor([2, 0, 1, 3]), 2)  # 2 0 / 1 3
     assert sorted(map(tuple, edges.t().tolist())) == sorted([(2, 0), (0, 2), (1, 3), (3, 1), (2, 1), (1, 2),
