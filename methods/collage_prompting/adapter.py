@@ -32,21 +32,34 @@ ARRANGEMENTS = ("identity", "random", "brute_force", "ga")
 
 
 def load_categories(categories: list[str] | tuple[str, ...] | str) -> list[str]:
-    """The category names in label order: a list, ``"imagenet1k"`` (timm's ImageNet-1k descriptions, first synonym)
-    or the path of a text file with one name per line."""
+    """The category names in label order: a list, ``"imagenet1k"`` (timm's ImageNet-1k descriptions, first synonym),
+    the path of a text file with one name per line, or a folder of class folders (``ClassFolderImages``' root: the
+    sorted folder names, ``_`` read as a space)."""
     if isinstance(categories, (list, tuple)):
         names = [str(name) for name in categories]
     elif categories == "imagenet1k":
         from timm.data import ImageNetInfo
 
         info = ImageNetInfo()
-        names = [info.index_to_description(i).split(",")[0].strip() for i in range(info.num_classes())]
+        names = []
+        for index in range(info.num_classes()):
+            description = info.index_to_description(index)
+            name = description.split(",")[0].strip()
+            if name in names:  # 'crane' (bird, machine) and 'maillot' name two classes each
+                name = description if description not in names else f"{name} (class {index})"
+            names.append(name)
     else:
         path = Path(str(categories))
-        if not path.is_file():
+        if path.is_dir():
+            from bench.datasets.class_folders import class_names
+
+            names = [name.replace("_", " ") for name in class_names(path)]
+        elif path.is_file():
+            names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        else:
             raise FileNotFoundError(f"method.categories: {path} does not exist; give a list of names, 'imagenet1k', "
-                                    "or a text file with one category name per line in label order")
-        names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+                                    "a text file with one category name per line in label order, or the folder of "
+                                    "class folders the dataset reads")
     if not names or len(set(names)) != len(names):
         raise ValueError(f"method.categories must be distinct non-empty names, got {len(names)} names with "
                          f"{len(names) - len(set(names))} repeated")

@@ -100,7 +100,7 @@ def embed(model: CollageReaderNet, images: torch.Tensor) -> torch.Tensor:
 
 def to_grey_native(image: np.ndarray, grid: int | None) -> torch.Tensor:
     """An RGB uint8 collage [H, W, 3] as the reader's grey input [1, 1, g*8, g*8] (area-resampled)."""
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).float().mean(-1)[None, None] / 255.0
+    tensor = torch.from_numpy(np.array(image, dtype=np.float32)).mean(-1)[None, None] / 255.0
     side = (grid or 1) * NATIVE_TILE
     if tensor.shape[-2:] != (side, side):
         tensor = F.interpolate(tensor, size=(side, side), mode="area")
