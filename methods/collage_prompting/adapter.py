@@ -261,8 +261,8 @@ class CollagePrompting(Method):
         return self.recognizer.embed(images.float())  # type: ignore[attr-defined]
 
     def fitted_values(self) -> dict[str, float]:
-        """The demo train stage's numbers: the reader's recorded accuracy (mean over random arrangements, and the
-        best of them per collage), its spread over arrangements, and the predictor's validation MAE."""
+        """The demo train stage's numbers: the reader's recorded accuracy (mean over random arrangements, the best of
+        them per collage, the top and bottom rows'), its spread over arrangements, the predictor's validation MAE."""
         return dict(self.facts)
 
     def provenance(self) -> dict[str, Any]:

@@ -37,6 +37,10 @@ def summarize(runs: dict[str, dict[str, Any]]) -> DemoSummary:
     else:
         verdict = (f"the predictor's arrangements did not beat random ones (GA {100 * acc['ga']:.1f}%, brute force "
                    f"{100 * acc['brute_force']:.1f}% vs {100 * acc['random']:.1f}%)")
+    top, bottom = (_metric(runs, "random", f"record_{row}_row_accuracy") for row in ("top", "bottom"))
+    if abs(top - bottom) > 0.02:
+        verdict += (f"; the reader's accuracy depends on the row (top {100 * top:.1f}%, bottom {100 * bottom:.1f}%), "
+                    "which the predictor's grid graph cannot see (it is symmetric under flips)")
     sentence = (f"3x3 collages cost {ratio:.1f}x less per digit than one call per digit, at {100 * acc['random']:.1f}% "
                 f"accuracy (random arrangement) against {100 * acc['standard']:.1f}% standard; {verdict}; GA cost-"
                 f"efficiency score {efficiency:.2f} (accuracy per dollar relative to the standard prompt).")

@@ -64,7 +64,9 @@ def fit_demo(train_set: Any, val_set: Any, work_dir: Path, *, grid: int, seed: i
     predictor, history = train_predictor(features, records["arrangement"], accuracy, grid, epochs=predictor_epochs,
                                          seed=777, batch_size=predictor_batch, hidden=int(predictor_hidden))
     per_group = accuracy.reshape(record_collages, record_arrangements)
-    facts = {"record_accuracy": float(accuracy.mean()),
+    by_row = torch.gather(records["correct"], 1, records["arrangement"]).reshape(-1, grid, grid).mean((0, 2))
+    facts = {"record_top_row_accuracy": float(by_row[0]), "record_bottom_row_accuracy": float(by_row[-1]),
+             "record_accuracy": float(accuracy.mean()),
              "record_best_arrangement_accuracy": float(per_group.max(1).values.mean()),
              "record_arrangement_std": float(per_group.std(1).mean()),
              "predictor_val_mae": float(history["val_mae"][-1]) if history.get("val_mae") else float("nan"),
