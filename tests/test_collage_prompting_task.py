@@ -73,6 +73,9 @@ def test_max_usd_stops_cleanly_and_resume_completes_without_paying_twice(tmp_pat
         assert metrics["usd_per_image"] == pytest.approx(float(rows["usd"].sum()) / 24)
         assert metrics["accuracy"] == pytest.approx(float(rows["correct"].mean()))
         assert rows["prediction"].shape == (6, 4) and rows["parsed"].all()
+        spent = results["evaluation"]                          # this session's money, logged in results.json
+        assert spent["new_calls_this_session"] == 3 and spent["max_usd"] == pytest.approx(3.5 * per_call)
+        assert spent["usd_spent_this_session"] == pytest.approx(float(rows["usd"][3:].sum()), abs=1e-6)
 
         # the same config in a new folder: every answer from the cache, no request, the same cost logged
         again = evaluate(load_config(path, {"run.work_dir": str(tmp_path / "again")}), wandb_mode="disabled",
@@ -80,6 +83,7 @@ def test_max_usd_stops_cleanly_and_resume_completes_without_paying_twice(tmp_pat
         assert server.requests == 6
         repeat = json.loads((again / "results.json").read_text())["metrics"]
         assert repeat["usd_per_image"] == metrics["usd_per_image"] and repeat["accuracy"] == metrics["accuracy"]
+        assert json.loads((again / "results.json").read_text())["evaluation"]["usd_spent_this_session"] == 0
     assert SECRET not in written_text(run_dir, tmp_path / "again", tmp_path / "cache")
     provenance = json.loads((run_dir / "provenance.json").read_text())
     assert "COLLAGE_TEST_KEY" in json.dumps(provenance) and SECRET not in json.dumps(provenance)

@@ -54,7 +54,7 @@ class LocalChatServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{host!s}:{port}/v1" if isinstance(host, str) else f"http://{host.decode()}:{port}/v1"
 
     def __enter__(self) -> LocalChatServer:
         self._thread.start()
