@@ -134,3 +134,23 @@ def test_an_unreadable_cache_entry_is_a_miss(tmp_path):
     assert cache.get("ab" * 32) == {"text": "x", "key": "ab" * 32}
     cache.path("ab" * 32).write_text("{not json")
     assert cache.get("ab" * 32) is None
+
+
+def test_local_classifier_names_each_tile_with_a_registered_classifier():
+    import torch
+
+    spec = dict(type="TimmClassifier", model_name="test_resnet", num_classes=4, input_size=16)
+    recognizer = build_recognizer(dict(type="local_classifier", classifier=spec))
+    torch.manual_seed(0)
+    recognizer.setup(torch.device("cpu"))
+    collage, _ = quarter_collage()
+    answer = recognizer.recognize(collage, collage_prompt(CATEGORIES, 2), 2, CATEGORIES)
+    tiles = torch.from_numpy(np.stack(cut_collage(collage, 2))).permute(0, 3, 1, 2).float() / 255
+    with torch.inference_mode():
+        expected = recognizer.classifier.predict({"image": tiles, "target": torch.zeros(4)}, None)["logits"]
+    assert parse_indexed_answer(answer.text, 4, CATEGORIES).labels == tuple(expected.argmax(-1).tolist())
+    assert answer.cost.usd == 0 and answer.cost.image_tokens == 255 and not answer.cached
+    single = recognizer.recognize(collage[:16, :16], "p", None, CATEGORIES)
+    assert single.text in CATEGORIES                                   # a bare name for a standard call
+    with pytest.raises(ValueError, match="gives 4 classes but the collage has 3 categories"):
+        recognizer.recognize(collage, "p", 2, CATEGORIES[:3])
