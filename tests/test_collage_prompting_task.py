@@ -73,6 +73,7 @@ def test_max_usd_stops_cleanly_and_resume_completes_without_paying_twice(tmp_pat
         assert metrics["usd_per_image"] == pytest.approx(float(rows["usd"].sum()) / 24)
         assert metrics["accuracy"] == pytest.approx(float(rows["correct"].mean()))
         assert rows["prediction"].shape == (6, 4) and rows["parsed"].all()
+        assert [len(ids.split("|")) for ids in rows["tile_ids"]] == [4] * 6 and rows["answer"][0].startswith("[0: ")
         spent = results["evaluation"]                          # this session's money, logged in results.json
         assert spent["new_calls_this_session"] == 3 and spent["max_usd"] == pytest.approx(3.5 * per_call)
         assert spent["usd_spent_this_session"] == pytest.approx(float(rows["usd"][3:].sum()), abs=1e-6)

@@ -177,7 +177,8 @@ class CollagePrompting(Method):
         ``prediction`` (-1: unparsed), ``correct``, ``parsed``, ``arrangement`` [B, n]; ``calls``, ``cached_calls``,
         ``image_tokens``, ``prompt_tokens``, ``completion_tokens``, ``usage_reported`` (calls whose text tokens the
         provider reported), ``usd``, ``predicted_accuracy`` (the predictor's score of the arrangement; NaN when none
-        was searched) [B]; ``answer`` (the raw answer texts, one string per group)."""
+        was searched) [B]; ``answer`` (the raw answer texts, one string per group) and ``tile_ids`` (the images' sample
+        ids, ``|``-joined, when the dataset gives them)."""
         images, targets = batch["images"], batch["targets"].long()
         n = self.grid * self.grid
         if images.shape[1] != n:
@@ -195,7 +196,7 @@ class CollagePrompting(Method):
                 "parsed": torch.tensor(column["parsed"], dtype=torch.bool),
                 "usd": torch.tensor(column["usd"], dtype=torch.float64),
                 "predicted_accuracy": torch.tensor(column["predicted_accuracy"], dtype=torch.float64),
-                "answer": column["answer"]}
+                "answer": column["answer"], **({"tile_ids": list(batch["tile_ids"])} if "tile_ids" in batch else {})}
 
     def _recognize_group(self, images: torch.Tensor, seed: int, budget: UsdBudget | None) -> dict[str, Any]:
         n = self.grid * self.grid
