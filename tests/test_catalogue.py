@@ -11,7 +11,10 @@ def test_config_cells_map_each_trident_config_to_its_cell():
     assert len(cells) == 32 and all(len(names) == 1 for names in cells.values())
     voc21 = cell_key("main", {"backbone": "CLIP ViT-B/16", "method": "Trident", "dataset": "VOC21"}, "mIoU")
     assert cells[voc21] == ("trident/voc21.py",)
-    assert config_cells("collage_prompting") == {}  # reported numbers only, no configs
+    assert config_cells("confiner") == {}  # reported numbers only, no configs
+    collage = config_cells("collage_prompting")  # the online configs name cells of a table with no numbers
+    assert collage[cell_key("main", {"dataset": "food101", "grid": "3x3", "mode": "collage", "arrangement": "random"},
+                            "accuracy")] == ("collage_prompting/online_food101_3x3.py",)
     das = config_cells("das")  # the CIFAR-2 re-run cells; a gain cell: DAS's run with D-TRAK's as an upstream run
     assert das[cell_key("lds_rerun_ltw", {"dataset": "CIFAR-2", "method": "DAS"}, "LDS")] == ("das/lds_cifar2_das.py",)
     gain = cell_key("lds_gain_vs_dtrak", {"dataset": "CIFAR-2", "split": "val", "method": "DAS"},
@@ -46,11 +49,12 @@ def test_paper_table_notes_the_cells_no_config_fills(tmp_path):
 def test_every_paper_adapter_declares_a_valid_status_file():
     root = methods_root()
     papers = [r.slug for r in load_all() if (root / r.slug / "__init__.py").is_file()]
-    assert len(papers) == 14
+    assert len(papers) == 15
     for slug in papers:
         status = adapter_status(slug)
         assert status["implementation"] in ("faithful", "re-implementation"), slug
-    assert adapter_status("collage_prompting") is None  # reported numbers only, no adapter folder
+    assert adapter_status("confiner") is None  # reported numbers only, no adapter folder
+    assert "GPT-4V" in adapter_status("collage_prompting")["not_reproducible"]
     assert adapter_status("das")["implementation"] == "re-implementation"
     assert "miniSD" in adapter_status("das")["foundation_weights_not_here"]
     assert "in_progress" in adapter_status("dpms_ant")  # pieces only: no adapter yet

@@ -1,0 +1,6 @@
+# oxflowers, 3x3 collages in a seeded random arrangement (the paper's collage baseline), GPT-4o (see _base_/online.py).
+_base_ = ["./_base_/downstream.py"]
+
+dataset = dict(grid=3, source=dict(root="data/collage_prompting/oxflowers/test"))
+method = dict(grid=3, categories="data/collage_prompting/oxflowers/test")
+paper = dict(setting={"dataset": "oxflowers", "grid": "3x3"})
