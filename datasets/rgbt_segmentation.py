@@ -133,15 +133,15 @@ class FMB(_RGBTFolder):
                       seed: int = 0, stems: tuple[str, ...] | None = None) -> Path:
         """Random visible images and labels (ids 0..14 and a band of 255) as the segmentation presets write them,
         plus infrared images stored as grey RGB, in ``<split>/{Visible,Infrared,Label}``. Returns ``data_root``."""
-        data_root = super().write_example(data_root, split, size, seed, stems)
-        folder = data_root / (split or "test") / "Infrared"
+        root = super().write_example(data_root, split, size, seed, stems)
+        folder = root / (split or "test") / "Infrared"
         folder.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng([seed, 1])
         width, height = size
         for stem in stems or cls.example_stems:
             grey = rng.integers(0, 256, size=(height, width, 1), dtype=np.uint8)
             Image.fromarray(np.repeat(grey, 3, axis=2)).save(folder / f"{stem}.png")
-        return data_root
+        return root
 
 
 @DATASETS.register_module()
