@@ -14,7 +14,7 @@ from bench.metrics.long_tail import ShotBucketCalibration
 from bench.metrics.memorization import (CopySimilarity, LocalizationQuality, MeanCLIPScore,
                                         MemorizationDetection)
 from bench.metrics.robustness import RobustAccuracy
-from bench.metrics.segmentation import MeanIoU
+from bench.metrics.segmentation import MeanIoU, SegmentationClassMetrics
 from bench.metrics.triplet_recognition import TripletRecognitionAP
 
 __all__ = ["ECE", "FID", "KID", "LDS", "LDSGain", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE",
@@ -22,5 +22,5 @@ __all__ = ["ECE", "FID", "KID", "LDS", "LDSGain", "NLL", "SFID", "Accuracy", "Ac
            "CounterfactualL2", "DetectionAUC", "FrameAUC", "FrameAccuracy", "InceptionScore", "IntraLPIPS",
            "LocalizationQuality",
            "MeanCLIPScore", "MeanIoU", "MemorizationDetection", "Metric", "ModelCost", "PrecisionRecall",
-           "RetrainedLossSpread", "RobustAccuracy", "ShotBucketCalibration", "TPRAtFPR", "TopKAccuracy",
+           "RetrainedLossSpread", "RobustAccuracy", "SegmentationClassMetrics", "ShotBucketCalibration", "TPRAtFPR", "TopKAccuracy",
            "TripletRecognitionAP", "VideoAUC"]
