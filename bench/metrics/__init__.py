@@ -20,7 +20,6 @@ from bench.metrics.triplet_recognition import TripletRecognitionAP
 __all__ = ["ECE", "FID", "KID", "LDS", "LDSGain", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE",
            "BestBalancedAccuracy", "Brier", "COCOMeanAP", "ClasswiseECE", "CopySimilarity", "CounterfactualCLIP",
            "CounterfactualL2", "DetectionAUC", "FrameAUC", "FrameAccuracy", "InceptionScore", "IntraLPIPS",
-           "LocalizationQuality",
-           "MeanCLIPScore", "MeanIoU", "MemorizationDetection", "Metric", "ModelCost", "PrecisionRecall",
-           "RetrainedLossSpread", "RobustAccuracy", "SegmentationClassMetrics", "ShotBucketCalibration", "TPRAtFPR", "TopKAccuracy",
-           "TripletRecognitionAP", "VideoAUC"]
+           "LocalizationQuality", "MeanCLIPScore", "MeanIoU", "MemorizationDetection", "Metric", "ModelCost",
+           "PrecisionRecall", "RetrainedLossSpread", "RobustAccuracy", "SegmentationClassMetrics",
+           "ShotBucketCalibration", "TPRAtFPR", "TopKAccuracy", "TripletRecognitionAP", "VideoAUC"]
