@@ -15,6 +15,7 @@ check of the paper's Fig. 2). The few-shot reader is ``bench.datasets.fewshot.Fe
 Official code: ``ShinyGua/DPMs-ANT`` (first commit 65f00ba, also in the fork ``ChhaviPan23/DPMs-ANT``); the facts
 each module follows are cited there by file and line.
 """
+from bench.methods.dpms_ant import demo  # noqa: F401  (registers the demo summary)
 from bench.methods.dpms_ant.adapter import DpmsAnt, DpmsAntClassifier, TrainableShare
 
 __all__ = ["DpmsAnt", "DpmsAntClassifier", "TrainableShare"]

@@ -1,4 +1,0 @@
-# DPMs-ANT digits demo, Fig. 4 row 'full_finetune' (configs/dpms_ant/_base_/demo_digits.py)
-_base_ = ["../dpms_ant/_base_/demo_digits.py"]
-
-method = dict(ablation="full_finetune")

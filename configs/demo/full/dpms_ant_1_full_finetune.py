@@ -1,0 +1,5 @@
+# DPMs-ANT digits demo (full profile), Fig. 4 row 'full_finetune'.
+# Settings: configs/dpms_ant/_base_/demo_digits.py.
+_base_ = ["../../dpms_ant/_base_/demo_digits.py"]
+
+method = dict(ablation="full_finetune")
