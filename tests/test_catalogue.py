@@ -57,7 +57,8 @@ def test_every_paper_adapter_declares_a_valid_status_file():
     assert "GPT-4V" in adapter_status("collage_prompting")["not_reproducible"]
     assert adapter_status("das")["implementation"] == "re-implementation"
     assert "miniSD" in adapter_status("das")["foundation_weights_not_here"]
-    assert "in_progress" in adapter_status("dpms_ant")  # pieces only: no adapter yet
+    assert "in_progress" not in adapter_status("dpms_ant")
+    assert "LDM" in adapter_status("dpms_ant")["foundation_weights_not_here"]
 
 
 @pytest.mark.parametrize("text, message", [

@@ -280,3 +280,22 @@ def run_toy(out_dir: str | Path, full: bool = False, seed: int = 0, gamma: float
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "toy.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.methods.dpms_ant.toy --out DIR [--full] [--seed N]``: the paper's Fig. 2 check on CPU."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.methods.dpms_ant.toy", description=main.__doc__)
+    parser.add_argument("--out", required=True, help="folder for toy.json and toy_hist.png")
+    parser.add_argument("--full", action="store_true", help="the longer FULL budget instead of QUICK")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    result = run_toy(args.out, full=args.full, seed=args.seed)
+    print(f"[dpms-toy] closest to the reference gradient: {result['closest_to_reference']} "
+          f"({Path(args.out) / 'toy.json'}, {Path(args.out) / 'toy_hist.png'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
