@@ -2,13 +2,13 @@
 #
 # Source: the AMS quick demo's DDPM (diffusers UNet2DModel, 8x8x1, channels 16/32 with attention, linear betas
 # 1e-4..0.02, T = 1000: the official noise process), trained on the 1,000 plain training digits; reached through an
-# upstream, so `bench demo` trains it once for both papers. Target: 10 inverted training digits (DigitsDomain
-# invert, 1 - x: dark strokes on a white ground; shot_seed 0); the full target set is all 1,000 inverted training
-# digits. The source model never draws a white ground, so the shift is large and visible (an upside-down target was
-# tried first: 0, 1 and 8 look the same turned, and no classifier told the domains apart beyond 0.67 at t = 0).
-# Stage 1 (demo/full/dpms_ant_0_classifier) trains the domain classifier. Sampling: the official generalised step (eta = 1), 100 uniformly
-# skipped steps instead of 500, 500 images. The quick profile (configs/demo/dpms_ant_*) shortens all of it.
-# Scores (labelled, comparable only within the demo): the harness digits classifier's FID-style score against the
+# upstream, so `bench demo` trains it once for both papers. Target: 10 inverted training digits (DigitsDomain invert,
+# 1 - x: dark strokes on a white ground; shot_seed 0); the full target set is all 1,000 inverted training digits. The
+# source model never draws a white ground, so the shift is large and visible (an upside-down target was tried first:
+# 0, 1 and 8 look the same turned, and no classifier told the domains apart beyond 0.67 at t = 0). Stage 1
+# (demo/full/dpms_ant_0_classifier) trains the domain classifier. Sampling: the official generalised step (eta = 1),
+# 100 uniformly skipped steps instead of 500, 500 images. The quick profile (configs/demo/dpms_ant_*) shortens all of
+# it. Scores (labelled, comparable only within the demo): the harness digits classifier's FID-style score against the
 # full target set (digits_FID), and an intra-cluster diversity in the spirit of Intra-LPIPS with that classifier's
 # pooled features as the distance (LPIPS's VGG sees nothing at 8 x 8).
 _base_ = ["../../_base_/default_run.py"]
