@@ -191,3 +191,21 @@ def test_intra_lpips_feature_distance_matches_a_direct_computation(monkeypatch):
         metric.compute({"image": torch.zeros(4, 16, 16, 1, dtype=torch.uint8)})
     with pytest.raises(ValueError, match="'lpips' or 'features'"):
         IntraLPIPS(centres=SHOTS, distance={"type": "ssim"})
+
+
+def test_on_demand_source_images_train_exactly_like_the_tensor():
+    """Stage 1 reads only the source rows each step draws (DatasetImages); the draws, and so the losses, are those
+    of the whole set held as one tensor."""
+    from bench.methods.dpms_ant.adapter import DatasetImages, build_classifier
+    from bench.methods.dpms_ant.training import ClassifierSettings, train_domain_classifier
+
+    source_set = Digits("val")
+    target = _shots().images * 2 - 1
+    settings = ClassifierSettings(iterations=3, warmup_iterations=1, fp16=False)
+    losses = []
+    for source in (source_set.images * 2 - 1, DatasetImages(source_set, CPU)):
+        torch.manual_seed(0)
+        model = build_classifier(NETWORK, CPU)
+        losses.append(train_domain_classifier(model, source, target, settings).losses)
+    assert losses[0] == losses[1]
+    assert torch.equal(DatasetImages(source_set, CPU)[torch.tensor([2, 0])], source_set.images[[2, 0]] * 2 - 1)

@@ -43,6 +43,24 @@ def _images(dataset: Any, what: str, key: str = "image") -> torch.Tensor:
     return images * 2.0 - 1.0
 
 
+class DatasetImages:
+    """A dataset's images in [−1, 1], read only when indexed: the stage-1 source domain (FFHQ's 70,000 images at 256
+    px would be 55 GB as one float tensor); each training step reads the 10 rows it draws, as the official
+    dataloader does. Indexed by an index tensor; ``device`` is where the rows go."""
+
+    def __init__(self, dataset: Any, device: torch.device, key: str = "image") -> None:
+        if len(dataset) == 0:
+            raise ValueError("DPMs-ANT: the source set is empty")
+        self.dataset, self.device, self.key = dataset, device, key
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: torch.Tensor) -> torch.Tensor:
+        rows = [torch.as_tensor(self.dataset[int(i)][self.key]).float() for i in index.tolist()]
+        return (torch.stack(rows) * 2.0 - 1.0).to(self.device)
+
+
 def load_source(spec: str | Mapping[str, Any], device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
     """The frozen source model: ``{"model": folder or checkpoint, "preset": ...}`` (a diffusers ``UNet2DModel``
     through :func:`~bench.methods.diffusion.unet.load_unet`: a pipeline folder such as the train stage writes, or an
@@ -141,7 +159,7 @@ class DpmsAntClassifier(Method):
         final = Path(work_dir) / CLASSIFIER_FILE
         if resume and final.is_file():
             return final
-        source = _images(DATASETS.build(dict(self.source_spec)), "source").to(device)
+        source = DatasetImages(DATASETS.build(dict(self.source_spec)), device)
         target = _images(train_set, "target").to(device)
         model = build_classifier(self.network, device)
         run = train_domain_classifier(model, source, target, settings, work_dir=Path(work_dir), resume=resume)

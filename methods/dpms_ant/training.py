@@ -309,13 +309,15 @@ def two_class_head(classifier: ADMClassifier) -> ADMClassifier:
     return classifier
 
 
-def _draw(images: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+def _draw(images: Any, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` random rows of ``images`` (a tensor, or anything indexable by an index tensor with ``len`` and
+    ``device``, such as the adapter's on-demand source images), all of them when there are no more."""
     if len(images) <= count:
-        return images
+        return images[torch.arange(len(images), device=images.device)]
     return images[torch.randperm(len(images), generator=generator)[:count].to(images.device)]
 
 
-def train_domain_classifier(classifier: nn.Module, source_images: torch.Tensor, target_images: torch.Tensor,
+def train_domain_classifier(classifier: nn.Module, source_images: Any, target_images: torch.Tensor,
                             settings: ClassifierSettings | None = None, *, work_dir: Path | None = None,
                             resume: bool = True) -> TrainRun:
     """Stage 1: fine-tune ``classifier(x_t, t) -> logits [N, 2]`` to tell noised source images (label 1) from
