@@ -29,7 +29,8 @@ from bench.method import Method, collate_ragged
 from bench.methods.fusionsam.fmp import (FusionSamModel, LatentAdapter, build_sam, describe_sam, mask_input_size,
                                         per_class_decoder, point_prompt)
 from bench.methods.fusionsam.fusion import SwinFusion, fused_image, fusion_loss, visible_luminance
-from bench.methods.fusionsam.lstg import VQLoss, as_three_channels, build_vq, encode_latents
+from bench.methods.fusionsam.lstg import (DEFAULT_VQ, SCALINGS, VQLoss, as_three_channels, build_vq,
+                                         encode_latents)
 from bench.metrics.segmentation import segmentation_columns
 from bench.registry import METHODS
 from bench.store import Columns
@@ -98,6 +99,8 @@ class FusionSAM(Method):
         adapter: inject the fused latents into SAM's image embedding (``fmp.LatentAdapter``, our design).
         vq: ``diffusers.VQModel`` kwargs (one model per modality; ``lstg.DEFAULT_VQ`` when None).
         vq_size: side of the square images the VQ models see (official 256); None: each image's own size.
+        vq_input_scaling: ``"per_image"`` min-max to [-1, 1] (official; absolute temperature is lost) or
+            ``"fixed"`` (uint8 range to [-1, 1]).
         fusion: ``SwinFusion`` kwargs (``DEFAULT_FUSION``, the official ones, when None).
         freeze_image_encoder: official True (ViT-H weights); False trains it (only where no weights exist).
         prompt: ``points_per_class`` (official 10), ``skip_classes`` (official (0,)), ``dropout`` (probability
@@ -110,7 +113,8 @@ class FusionSAM(Method):
     eval_only_params = ("checkpoint",)
 
     def __init__(self, num_classes: int, sam: dict[str, Any], input: str = "fused", adapter: bool = True,
-                 vq: dict[str, Any] | None = None, vq_size: int | None = 256, fusion: dict[str, Any] | None = None,
+                 vq: dict[str, Any] | None = None, vq_size: int | None = 256, vq_input_scaling: str = "per_image",
+                 fusion: dict[str, Any] | None = None,
                  freeze_image_encoder: bool = True, prompt: dict[str, Any] | None = None,
                  fusion_checkpoint: str | None = None, checkpoint: str | None = None,
                  ignore_index: int = 255) -> None:
@@ -122,7 +126,10 @@ class FusionSAM(Method):
             raise ValueError(f"FusionSAM prompt: unknown keys {sorted(unknown)} (known: points_per_class, "
                              "skip_classes, dropout)")
         self.num_classes, self.sam_cfg, self.input, self.use_adapter = int(num_classes), dict(sam), input, adapter
+        if vq_input_scaling not in SCALINGS:
+            raise ValueError(f"FusionSAM vq_input_scaling {vq_input_scaling!r}; choose from {SCALINGS}")
         self.vq_cfg, self.vq_size, self.fusion_cfg = vq, vq_size, {**DEFAULT_FUSION, **(fusion or {})}
+        self.vq_input_scaling = vq_input_scaling
         self.freeze_image_encoder = freeze_image_encoder
         self.points_per_class = int(prompt.get("points_per_class", 10))
         self.skip_classes = tuple(int(c) for c in prompt.get("skip_classes", (0,)))
@@ -156,7 +163,8 @@ class FusionSAM(Method):
         self.fresh_decoder_keys = per_class_decoder(sam, self.num_classes)
         adapter = None
         if self.use_adapter:
-            adapter = LatentAdapter(int(self.fusion_cfg["embed_dim"]), int(sam.prompt_encoder.embed_dim))
+            latent_channels = 2 * int({**DEFAULT_VQ, **(self.vq_cfg or {})}["latent_channels"])
+            adapter = LatentAdapter(latent_channels + int(self.fusion_cfg["embed_dim"]), int(sam.prompt_encoder.embed_dim))
         return FusionSamModel(sam, adapter, self.freeze_image_encoder)
 
     # -- per-image inputs ----------------------------------------------------------------------------------
@@ -165,8 +173,8 @@ class FusionSAM(Method):
         assert self.vq_visible is not None and self.vq_infrared is not None, "VQ models not built"
         size = self.vq_size or tuple(visible.shape[-2:])
         with torch.no_grad():
-            return (encode_latents(self.vq_visible, resize_image(visible, size)),
-                    encode_latents(self.vq_infrared, resize_image(thermal, size)))
+            return (encode_latents(self.vq_visible, resize_image(visible, size), self.vq_input_scaling),
+                    encode_latents(self.vq_infrared, resize_image(thermal, size), self.vq_input_scaling))
 
     def sam_image(self, visible: Tensor, thermal: Tensor, latents: tuple[Tensor, Tensor] | None) -> Tensor:
         """What SAM sees (uint8 range, float [B, 3, H, W] at the input size): the visible image, the thermal image
@@ -181,11 +189,13 @@ class FusionSAM(Method):
         return fused_image(luminance, visible.float()).round()
 
     def fused_latent(self, latents: tuple[Tensor, Tensor] | None) -> Tensor | None:
+        """The adapter's input: both modalities' normalised latents (what the official ``adapter_model(vis_emb,
+        inf_emb, image_embedding)`` receives) and the fusion network's fused features, stacked on channels."""
         if not self.use_adapter:
             return None
         assert self.fusion is not None and latents is not None
         with torch.no_grad():
-            return self.fusion.fused_features(*latents)
+            return torch.cat([*latents, self.fusion.fused_features(*latents)], dim=1)
 
     # -- training ----------------------------------------------------------------------------------------
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
@@ -241,7 +251,7 @@ class FusionSAM(Method):
                     "fusion": fusion.state_dict()}
         vq_cfg = {**DEFAULT_VQ_TRAIN, **stage_cfgs["vq"]}
         vq_loss = VQLoss(reconstruction=float(vq_cfg.pop("reconstruction", 1.0)),
-                         codebook=float(vq_cfg.pop("codebook", 1.0)))
+                         codebook=float(vq_cfg.pop("codebook", 1.0)), scaling=self.vq_input_scaling)
         trained = {}
         for name, model, key in (("vq_visible", vq_visible, "image"), ("vq_infrared", vq_infrared, "thermal")):
             size = self.vq_size
@@ -389,6 +399,7 @@ class FusionSAM(Method):
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "checkpoint": self.weights or None, "input": self.input,
+                "vq_input_scaling": self.vq_input_scaling,
                 "adapter": self.use_adapter, "sam": describe_sam(self.sam_cfg),
                 "freeze_image_encoder": self.freeze_image_encoder, "fresh_decoder_keys": self.fresh_decoder_keys,
                 "prompt": {"points_per_class": self.points_per_class, "skip_classes": list(self.skip_classes),

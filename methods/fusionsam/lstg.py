@@ -44,10 +44,18 @@ def as_three_channels(image: Tensor) -> Tensor:
     return image.expand(-1, 3, -1, -1)
 
 
-def preprocess_input(image: Tensor) -> Tensor:
-    """Per-image min-max scaling of uint8-range pixels to [-1, 1], the official ``preprocess_input`` (including its
-    ``+ 1e-3``): ``(x - min) / (max(x - min) + 1e-3) * 2 - 1``."""
+SCALINGS = ("per_image", "fixed")
+
+
+def preprocess_input(image: Tensor, scaling: str = "per_image") -> Tensor:
+    """uint8-range pixels to [-1, 1]. ``"per_image"``: min-max scaling per image, the official ``preprocess_input``
+    (including its ``+ 1e-3``): ``(x - min) / (max(x - min) + 1e-3) * 2 - 1``; it discards absolute intensity, so
+    a thermal image's temperatures become relative to that image's range. ``"fixed"``: ``x / 127.5 - 1``."""
+    if scaling not in SCALINGS:
+        raise ValueError(f"fusionsam vq_input_scaling {scaling!r}; choose from {SCALINGS}")
     image = image.float()
+    if scaling == "fixed":
+        return image / 127.5 - 1
     flat = image.flatten(1)
     shifted = image - flat.min(1).values.view(-1, 1, 1, 1)
     return shifted / (shifted.flatten(1).max(1).values.view(-1, 1, 1, 1) + 1e-3) * 2 - 1
@@ -59,24 +67,26 @@ def codebook_range(vq: nn.Module) -> tuple[Tensor, Tensor]:
     return weight.min(), weight.max()
 
 
-def encode_latents(vq: nn.Module, image: Tensor) -> Tensor:
+def encode_latents(vq: nn.Module, image: Tensor, scaling: str = "per_image") -> Tensor:
     """Pre-quantisation latents of ``image`` ([B, 1|3, H, W], uint8 range) normalised by the codebook range to
     [-1, 1] as the official ``data_gen.py``: ``(z - min(codebook)) / (max(codebook) - min(codebook)) * 2 - 1``
     (latents outside the codebook's range fall outside [-1, 1], as there)."""
-    z = vq.encode(preprocess_input(as_three_channels(image))).latents
+    z = vq.encode(preprocess_input(as_three_channels(image), scaling)).latents
     low, high = codebook_range(vq)
     return (z - low) / (high - low) * 2.0 - 1.0
 
 
 @dataclass
 class VQLoss:
-    """The VQ training objective: ``reconstruction`` · L1(x̂, x) + ``codebook`` · VQModel's commit loss."""
+    """The VQ training objective: ``reconstruction`` · L1(x̂, x) + ``codebook`` · VQModel's commit loss, on inputs
+    scaled by ``scaling`` (:func:`preprocess_input`)."""
 
     reconstruction: float = 1.0
     codebook: float = 1.0
+    scaling: str = "per_image"
 
     def __call__(self, vq: nn.Module, image: Tensor) -> dict[str, Tensor]:
-        x = preprocess_input(as_three_channels(image))
+        x = preprocess_input(as_three_channels(image), self.scaling)
         reconstruction, commit = vq(x, return_dict=False)
         l1 = F.l1_loss(reconstruction, x)
         return {"loss": self.reconstruction * l1 + self.codebook * commit, "l1": l1.detach(),
