@@ -2,6 +2,8 @@
 # lists); 9 classes with unlabeled = 0 scored like the other classes (the official code is FMB-only and has no MFNet
 # evaluator: a 9-class Evaluator is the sheet's reading). As for FMB, the test split doubles as the validation set
 # that train.train_includes_test appends.
+_base_ = ["./fusionsam.py"]
+
 dataset = dict(type="MFNet", data_root="data/MFNet", split="test")
 method = dict(num_classes=9)
 train = dict(dataset=dict(type="MFNet", data_root="data/MFNet", split="train"),
