@@ -1,6 +1,5 @@
 """The FusionSAM method adapter end to end on tiny in-test RGB-thermal items: fit (VQ -> fusion -> SAM) and
 prompt-free predict, the baselines, reuse of trained VQ/fusion weights, the split-leak option and the configs."""
-from pathlib import Path
 
 import pytest
 import torch

@@ -163,8 +163,9 @@ class FusionSAM(Method):
         self.fresh_decoder_keys = per_class_decoder(sam, self.num_classes)
         adapter = None
         if self.use_adapter:
-            latent_channels = 2 * int({**DEFAULT_VQ, **(self.vq_cfg or {})}["latent_channels"])
-            adapter = LatentAdapter(latent_channels + int(self.fusion_cfg["embed_dim"]), int(sam.prompt_encoder.embed_dim))
+            latent = int({**DEFAULT_VQ, **(self.vq_cfg or {})}["latent_channels"])
+            inputs = 2 * latent + int(self.fusion_cfg["embed_dim"])  # both latents + fused features
+            adapter = LatentAdapter(inputs, int(sam.prompt_encoder.embed_dim))
         return FusionSamModel(sam, adapter, self.freeze_image_encoder)
 
     # -- per-image inputs ----------------------------------------------------------------------------------
@@ -176,26 +177,23 @@ class FusionSAM(Method):
             return (encode_latents(self.vq_visible, resize_image(visible, size), self.vq_input_scaling),
                     encode_latents(self.vq_infrared, resize_image(thermal, size), self.vq_input_scaling))
 
-    def sam_image(self, visible: Tensor, thermal: Tensor, latents: tuple[Tensor, Tensor] | None) -> Tensor:
+    def inputs(self, visible: Tensor, thermal: Tensor) -> tuple[Tensor, Tensor | None]:
         """What SAM sees (uint8 range, float [B, 3, H, W] at the input size): the visible image, the thermal image
-        as 3 channels, or the fused image quantised to uint8 (the official pipeline saves it as uint8)."""
-        if self.input == "rgb":
-            return visible.float()
-        if self.input == "thermal":
-            return as_three_channels(thermal.float())
-        assert self.fusion is not None and latents is not None
+        as 3 channels, or the fused image quantised to uint8 (the official pipeline saves it as uint8); and the
+        adapter's input (None without adapter): both modalities' normalised latents (what the official
+        ``adapter_model(vis_emb, inf_emb, image_embedding)`` receives) and the fusion network's fused features,
+        stacked on channels. The fusion network runs once for both."""
+        if not self.needs_fusion:
+            return (visible.float() if self.input == "rgb" else as_three_channels(thermal.float())), None
+        assert self.fusion is not None
+        latents = self.latents(visible, thermal)
         with torch.no_grad():
-            luminance = self.fusion(*latents).clamp(0, 1)
-        return fused_image(luminance, visible.float()).round()
-
-    def fused_latent(self, latents: tuple[Tensor, Tensor] | None) -> Tensor | None:
-        """The adapter's input: both modalities' normalised latents (what the official ``adapter_model(vis_emb,
-        inf_emb, image_embedding)`` receives) and the fusion network's fused features, stacked on channels."""
-        if not self.use_adapter:
-            return None
-        assert self.fusion is not None and latents is not None
-        with torch.no_grad():
-            return torch.cat([*latents, self.fusion.fused_features(*latents)], dim=1)
+            features = self.fusion.fused_features(*latents)
+            adapter_input = torch.cat([*latents, features], dim=1) if self.use_adapter else None
+            if self.input != "fused":
+                return (visible.float() if self.input == "rgb" else as_three_channels(thermal.float())), adapter_input
+            luminance = self.fusion.to_luminance(features).clamp(0, 1)
+        return fused_image(luminance, visible.float()).round(), adapter_input
 
     # -- training ----------------------------------------------------------------------------------------
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
@@ -297,13 +295,12 @@ class FusionSAM(Method):
         for i in range(len(images)):
             item = images[i]
             visible, thermal = item["image"][None].to(self.device), item["thermal"][None].to(self.device)
-            latents = self.latents(visible, thermal) if self.needs_fusion else None
-            image = resize_image(self.sam_image(visible, thermal, latents), size).round().clamp(0, 255)
+            image, fused = self.inputs(visible, thermal)
+            image = resize_image(image, size).round().clamp(0, 255)
             label = torch.as_tensor(item["gt_seg_map"]).long()
             entry = {"image": image[0].to(torch.uint8).cpu(), "label": resize_label(label[None], size)[0],
                      "prompt": point_prompt(label, prompt_size, self.points_per_class, seed * 1_000_003 + i,
                                             self.skip_classes, self.ignore_index)}
-            fused = self.fused_latent(latents)
             if fused is not None:
                 entry["fused_latent"] = fused[0].cpu()
             items.append(entry)
@@ -383,11 +380,10 @@ class FusionSAM(Method):
         """Labels [H, W] of one pair (uint8 [3, H, W] and [1, H, W]), without prompts (the official test)."""
         assert self.model is not None, "setup() was not called"
         visible, thermal = visible[None].to(self.device), thermal[None].to(self.device)
-        latents = self.latents(visible, thermal) if self.needs_fusion else None
-        size = self.model.sam.image_encoder.img_size
-        image = resize_image(self.sam_image(visible, thermal, latents), size).round().clamp(0, 255)
+        image, fused = self.inputs(visible, thermal)
+        image = resize_image(image, self.model.sam.image_encoder.img_size).round().clamp(0, 255)
         with torch.no_grad():
-            logits = self.model(image, None, self.fused_latent(latents))
+            logits = self.model(image, None, fused)
         labels = logits.argmax(1)
         return resize_label(labels, out_size)[0].cpu()
 

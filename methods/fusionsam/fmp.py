@@ -101,7 +101,7 @@ def point_prompt(label: Tensor, size: tuple[int, int], points_per_class: int, se
 class LatentAdapter(nn.Module):
     """The adapter that injects the fused latents into SAM's image embedding (the official design is unpublished;
     this one is ours): its input [B, D, h, w] (the adapter's caller stacks both modalities' normalised latents and
-    the fusion network's fused features, ``FusionSAM.fused_latent``) is resized bilinearly to the embedding grid,
+    the fusion network's fused features, ``FusionSAM.inputs``) is resized bilinearly to the embedding grid,
     projected by a 1×1 convolution + GELU + 3×3 convolution to SAM's embedding width and added to the image
     embedding. The last convolution starts at zero, so training starts from plain SAM."""
 
