@@ -87,6 +87,21 @@ class _Items(Dataset):
         return self.items[index]
 
 
+class _SamItems(_Items):
+    """The SAM stage's per-image cache: images and labels are kept at their own size (uint8) and resized to SAM's
+    input size on access, so the cache of a full benchmark split stays a few GB instead of tens."""
+
+    def __init__(self, items: list[dict[str, Tensor]], size: int) -> None:
+        super().__init__(items)
+        self.size = size
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        item = dict(self.items[index])
+        item["image"] = resize_image(item["image"][None], self.size).round().clamp(0, 255)[0].to(torch.uint8)
+        item["label"] = resize_label(item["label"][None].long(), self.size)[0]
+        return item
+
+
 @METHODS.register_module(name="FusionSAM")
 class FusionSAM(Method):
     """FusionSAM (arXiv 2408.13980), a documented re-implementation (the public code is partial).
@@ -284,7 +299,7 @@ class FusionSAM(Method):
         return {"vq_visible": vq_visible.state_dict(), "vq_infrared": vq_infrared.state_dict(),
                 "fusion": fusion.state_dict()}
 
-    def _prepare(self, images: Dataset, seed: int) -> _Items:
+    def _prepare(self, images: Dataset, seed: int) -> _SamItems:
         """The per-image cache of the SAM stage: SAM input image (uint8), label, point prompt and, with the
         adapter, the fused latent features; prompts are seeded by (seed, image index), fixed across epochs as the
         official cached ``cond``."""
@@ -296,15 +311,14 @@ class FusionSAM(Method):
             item = images[i]
             visible, thermal = item["image"][None].to(self.device), item["thermal"][None].to(self.device)
             image, fused = self.inputs(visible, thermal)
-            image = resize_image(image, size).round().clamp(0, 255)
-            label = torch.as_tensor(item["gt_seg_map"]).long()
-            entry = {"image": image[0].to(torch.uint8).cpu(), "label": resize_label(label[None], size)[0],
+            label = torch.as_tensor(item["gt_seg_map"])
+            entry = {"image": image[0].round().clamp(0, 255).to(torch.uint8).cpu(), "label": label.to(torch.uint8),
                      "prompt": point_prompt(label, prompt_size, self.points_per_class, seed * 1_000_003 + i,
                                             self.skip_classes, self.ignore_index)}
             if fused is not None:
                 entry["fused_latent"] = fused[0].cpu()
             items.append(entry)
-        return _Items(items)
+        return _SamItems(items, size)
 
     def _sam_loss(self, model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
         """Cross-entropy over classes of the upsampled per-class logits; each image keeps its point prompt unless
