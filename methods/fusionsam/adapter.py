@@ -259,7 +259,8 @@ class FusionSAM(Method):
         vq_visible, vq_infrared, fusion = self.build_fusion_parts()
         if self.fusion_checkpoint is not None:
             self._load_fusion_parts(vq_visible, vq_infrared, fusion, self.fusion_checkpoint)
-            self.vq_visible, self.vq_infrared, self.fusion = vq_visible.eval(), vq_infrared.eval(), fusion.eval()
+            self.vq_visible, self.vq_infrared = vq_visible.to(device).eval(), vq_infrared.to(device).eval()
+            self.fusion = fusion.to(device).eval()
             return {"vq_visible": vq_visible.state_dict(), "vq_infrared": vq_infrared.state_dict(),
                     "fusion": fusion.state_dict()}
         vq_cfg = {**DEFAULT_VQ_TRAIN, **stage_cfgs["vq"]}
@@ -270,10 +271,10 @@ class FusionSAM(Method):
             size = self.vq_size
             pixels = _Items([{"image": resize_image(images[i][key][None], size or images[i][key].shape[-2:])[0]}
                              for i in range(len(images))])
-            path = train_supervised(model, pixels, lambda m, b: vq_loss(m, b["image"]), work_dir / name, device,
-                                    seed=seed, resume=resume, **vq_cfg)
+            path = train_supervised(model, pixels, lambda m, b: vq_loss(m, b["image"].to(device)), work_dir / name,
+                                    device, seed=seed, resume=resume, **vq_cfg)
             load_state_strict(model, load_checkpoint_file(path)["state_dict"], path)
-            trained[name] = model.eval()
+            trained[name] = model.to(device).eval()  # a finished stage returns without moving it
         self.vq_visible, self.vq_infrared = trained["vq_visible"], trained["vq_infrared"]
         fusion_cfg = {**DEFAULT_FUSION_TRAIN, **stage_cfgs["fusion"]}
         weights = {"intensity": float(fusion_cfg.pop("intensity", 1.0)),
@@ -288,6 +289,7 @@ class FusionSAM(Method):
                           "infrared": thermal[0] / 255})
 
         def loss(net: nn.Module, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+            batch = {key: value.to(device) for key, value in batch.items()}
             out = F.interpolate(net(batch["vis"], batch["inf"]), size=batch["visible_y"].shape[-2:],
                                 mode="bilinear", align_corners=False)
             return fusion_loss(out, batch["visible_y"], batch["infrared"], **weights)
@@ -295,7 +297,7 @@ class FusionSAM(Method):
         path = train_supervised(fusion, _Items(pairs), loss, work_dir / "fusion", device, seed=seed, resume=resume,
                                 **fusion_cfg)
         load_state_strict(fusion, load_checkpoint_file(path)["state_dict"], path)
-        self.fusion = fusion.eval()
+        self.fusion = fusion.to(device).eval()
         return {"vq_visible": vq_visible.state_dict(), "vq_infrared": vq_infrared.state_dict(),
                 "fusion": fusion.state_dict()}
 
