@@ -5,7 +5,8 @@
 # weights exist for it; small VQ models (diffusers VQModel, one downsampling: 16x16 latents) and a
 # one-block-per-stage fusion network (window 8). About 23 CPU-seconds for the three configs (imports excluded).
 # Training images get no prompt (prompt.dropout=1): with the official GT point prompts in training and none at test,
-# the tiny model's no-prompt test mIoU fell from 0.48 to 0.31 (RGB-only, prompts on half the images; README).
+# the tiny model's no-prompt test mIoU fell from 0.48 to 0.31 (RGB-only, prompts on half the images, an earlier
+# recipe; README).
 # Leaves set what SAM sees (rgb / thermal / fused + adapter) and the profile's sizes.
 _base_ = ["../../_base_/default_run.py"]
 
@@ -19,7 +20,7 @@ method = dict(
     vq_size=32,
     # "fixed": pixels / 127.5 - 1. The official per-image min-max scaling maps every scene's hottest object to the
     # same value, so the two warm classes (different temperatures) become indistinguishable in the latents; with
-    # it this demo's fused mIoU was 0.58 instead of 0.64 (10 fusion epochs; configs/fusionsam/README.md)
+    # it an earlier recipe of this demo scored fused mIoU 0.58 instead of 0.64 (configs/fusionsam/README.md)
     vq_input_scaling="fixed",
     fusion=dict(embed_dim=16, depths=(1, 1, 1), num_heads=(2, 2, 2), window_size=8, mlp_ratio=2.0),
     freeze_image_encoder=False,  # no SAM weights for a tiny SAM: the encoder must learn
