@@ -160,3 +160,25 @@ def test_demo_configs_differ_only_in_what_sam_sees():
     assert cfgs["fused"]["freeze_image_encoder"] is False  # tiny SAM: no weights to keep frozen
     full = load_config("demo/full/fusionsam_no_adapter")
     assert full.upstream.fusion.config == "demo/full/fusionsam_fused" and full.method.adapter is False
+
+
+def test_demo_config_runs_through_the_runner_and_repeats_exactly(tmp_path):
+    """The fused demo config end to end (train stage, per-sample store, MeanIoU), shrunk to seconds; needs the
+    RGB-thermal reader (bench.datasets.rgbt_segmentation)."""
+    from bench.registry import DATASETS, UnknownNameError
+    from bench.results import read_results
+    from bench.runner import evaluate
+
+    try:
+        DATASETS.get("GeneratedRGBTScenes")
+    except UnknownNameError:
+        pytest.skip("GeneratedRGBTScenes (bench.datasets.rgbt_segmentation) is not in this checkout")
+    small = {"dataset.num_images": 2, "train.dataset.num_images": 4, "train.vq.epochs": 1, "train.fusion.epochs": 1,
+             "train.sam.epochs": 1}
+    metrics = []
+    for name in ("first", "second"):
+        cfg = load_config("demo/fusionsam_fused", {**small, "run.work_dir": str(tmp_path / name)})
+        results = read_results(evaluate(cfg, progress=False, wandb_mode="disabled"))
+        assert results["smoke"] is True and {"mIoU", "IoU.warm2", "IoU.cool1"} <= set(results["metrics"])
+        metrics.append(results["metrics"])
+    assert metrics[0] == metrics[1]
