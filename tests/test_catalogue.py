@@ -49,7 +49,7 @@ def test_paper_table_notes_the_cells_no_config_fills(tmp_path):
 def test_every_paper_adapter_declares_a_valid_status_file():
     root = methods_root()
     papers = [r.slug for r in load_all() if (root / r.slug / "__init__.py").is_file()]
-    assert len(papers) == 15
+    assert len(papers) == 16
     for slug in papers:
         status = adapter_status(slug)
         assert status["implementation"] in ("faithful", "re-implementation"), slug
@@ -59,6 +59,7 @@ def test_every_paper_adapter_declares_a_valid_status_file():
     assert "miniSD" in adapter_status("das")["foundation_weights_not_here"]
     assert "in_progress" not in adapter_status("dpms_ant")
     assert "LDM" in adapter_status("dpms_ant")["foundation_weights_not_here"]
+    assert adapter_status("fusionsam")["implementation"] == "re-implementation"
 
 
 @pytest.mark.parametrize("text, message", [
