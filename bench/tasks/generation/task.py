@@ -138,7 +138,7 @@ class GenerationTask(EvalTask):
                  "reference": self._reference_facts}
         if self.neighbours_spec is not None:
             facts["neighbours"] = self.neighbour_pool().facts
-        scored = {type(m).__name__: facts for m in self.metrics if (facts := getattr(m, "facts", None))}
+        scored = {type(m).__name__: said for m in self.metrics if (said := getattr(m, "facts", None))}
         if scored:  # what a metric computed with, when it says (IntraLPIPS: its distance network and clusters)
             facts["metrics"] = scored
         return facts
