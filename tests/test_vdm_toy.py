@@ -141,7 +141,7 @@ def test_the_caption_encoder_tells_captions_apart(tmp_path):
     clip_tokenizer = write_caption_tokenizer(captions, tmp_path / "clip")
     blurred = mean_cosine(clip_tokenizer, build_text_encoder(clip_tokenizer))
     separated = mean_cosine(tokenizer, encoder)
-    assert separated < 0.7 and blurred > 0.8, (separated, blurred)
+    assert separated < 0.65 and blurred > 0.75, (separated, blurred)  # measured 0.54 and 0.82
 
 
 def test_the_unet_trains_without_dropout_and_with_plain_attention(trained):
