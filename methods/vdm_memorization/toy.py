@@ -36,15 +36,15 @@ from bench.methods.bright_ending.toy import ATTENTION_HEADS, SCHEDULER_CONFIG, t
 #   captions' frozen states had cosine 0.85 on average (0.97 at most): a caption was nearly invisible to the
 #   cross-attention.
 # - the caption encoder below (context = the longest caption, no transformer layers, token embeddings of std 1;
-#   states' mean cosine 0.47) with 3 levels (8, 16, 16), 80 steps of batch 32: own 0.17 / other 0.19 (no binding
-#   yet); 200 steps of batch 32: own 0.60 / other 0.17 / baseline 0.13 (0.19), each content prompt's nearest
-#   training clip is its own; motion prompts' videos reach OFS-k 0.93 with their trajectory's clips against 0.66 for
-#   the class prompts' videos (Farneback, k 3). Ablations at 200 steps of batch 32 are in
+#   states' mean cosine 0.47) with 3 levels (8, 16, 16), 80 / 120 steps of batch 32: own 0.17 / 0.22, other 0.19 /
+#   0.22 (no binding yet); 200 steps of batch 32: own 0.60 / other 0.17 / baseline 0.13 (0.19), each content
+#   prompt's nearest training clip is its own; motion prompts' videos reach OFS-k 0.93 with their trajectory's clips
+#   against 0.66 for the class prompts' videos (Farneback, k 3). Ablations at 200 steps of batch 32 are in
 #   configs/vdm_memorization/README.md. A v-prediction target (80 steps) did not bind either (own 0.31 / other 0.30).
 # Earlier (same day): a caption encoder trained jointly collapsed to one output for every caption (the UNet's ε
 # then equal for the right, a wrong and the empty caption to 4 decimals).
-# The full demo from scratch took 2 min 5 s of CPU (6 min 49 s wall under load), most of it the 200 training steps;
-# the quick budget (about 20 s of one idle core) holds far fewer, and 80 steps did not bind: full profile only.
+# The full demo from scratch took 2 min 2 s wall at a load of about 1.5, 93 s of it the 200 training steps (0.46 s
+# per step); 120 steps did not bind; the quick budget (about 20 s of one idle core) holds about 40: full profile only.
 BLOCK_OUT_CHANNELS = (8, 16, 16)
 TOKEN_EMBEDDING_STD = 1.0  # CLIP initialises 0.02, the same scale as the position embeddings: captions then blur
 TEXT_LAYERS = 0  # no mixing: each position's state is its own token's (BOS / EOS / a caption word)
