@@ -38,6 +38,7 @@ TRAJECTORY_KINDS = ("line", "bounce", "circle")
 FORMATS = ("float", "uint8")
 KINDS = ("ordinary", "content", "motion")
 PARTS = ("all", "memorized", "nonmemorized")
+BASELINES = ("none", "content", "motion")  # MovingDigitsPrompts' baseline_references
 CONTENT_TEMPLATE = "clip {} {}"
 MOTION_TEMPLATE = "motion {}"
 ORDINARY_TEMPLATE = "digit {} moving"
@@ -328,7 +329,11 @@ class MovingDigitsPrompts(PromptSet):
     (float32 [6], the planted trajectory; NaN for "none") and ``gt_videos``, a ragged list of uint8
     [frames, canvas, canvas, 3] clips (batch it with ``bench.method.collate_ragged``): for content the one
     duplicated training clip; for motion all ``copies`` training clips on the trajectory (different digits, the
-    same motion: the references a flow similarity compares with); none for non-memorized prompts.
+    same motion: the references a flow similarity compares with); none for non-memorized prompts, unless
+    ``baseline_references`` is "content" or "motion": then the k-th class prompt gets the references of the
+    (k mod count)-th planted prompt of that kind, so a prompt that memorizes nothing is scored against the same
+    number and kind of references as a planted one (the fair baseline for GSSCD / OFS-k; best over every planted
+    clip instead, OFS-k's top-3 frame pairs always found a match: 0.97).
     """
 
     layout = SOURCE
@@ -338,9 +343,13 @@ class MovingDigitsPrompts(PromptSet):
     def __init__(self, part: str = "all", num_content: int = 4, num_motion: int = 4, copies: int = 8,
                  num_ordinary: int = 200, frames: int = 8, canvas: int = 24, scale: int = 1, seed: int = 0,
                  split_seed: int = 0, name: str | None = None, subset_size: int | None = None, subset_seed: int = 0,
-                 subset_mode: str = "random", subset_shuffle_seed: int = 0) -> None:
+                 subset_mode: str = "random", subset_shuffle_seed: int = 0, baseline_references: str = "none") -> None:
         if part not in PARTS:
             raise ValueError(f"MovingDigitsPrompts: part must be one of {PARTS}, got {part!r}")
+        if baseline_references not in BASELINES:
+            raise ValueError(f"MovingDigitsPrompts: baseline_references must be one of {BASELINES}, got "
+                             f"{baseline_references!r}")
+        self.baseline_references = baseline_references
         super().__init__(f"moving_digits_{part}" if name is None else name, subset_size, subset_seed, subset_mode,
                          subset_shuffle_seed)
         self.part = part
@@ -361,9 +370,14 @@ class MovingDigitsPrompts(PromptSet):
                 records.append({"prompt": caption, "label": 1, "index": len(records), "memorization": memorization,
                                 "trajectory": data.trajectories[members[0]].as_tensor(),
                                 "gt_videos": [_uint8_frames(data.videos[n]) for n in shown]})
-        for word in CLASS_WORDS:
+        planted = [record["gt_videos"] for record in records if record["memorization"] == self.baseline_references]
+        if self.baseline_references != "none" and not planted:
+            raise ValueError(f"MovingDigitsPrompts: baseline_references={self.baseline_references!r} needs at least "
+                             f"one planted prompt of that kind (num_{self.baseline_references} > 0)")
+        for k, word in enumerate(CLASS_WORDS):
             records.append({"prompt": ORDINARY_TEMPLATE.format(word), "label": 0, "index": len(records),
-                            "memorization": "none", "trajectory": torch.full((6,), float("nan")), "gt_videos": []})
+                            "memorization": "none", "trajectory": torch.full((6,), float("nan")),
+                            "gt_videos": list(planted[k % len(planted)]) if planted else []})
         return records
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -375,6 +389,8 @@ class MovingDigitsPrompts(PromptSet):
     def fingerprint(self) -> str:
         """sha256 over the construction's knobs and training clips, and the served prompts and labels."""
         digest = hashlib.sha256(f"{sorted(self.data.knobs.items())}\0".encode())
+        if self.baseline_references != "none":  # the served references differ; other fingerprints stay as they were
+            digest.update(f"baseline_references={self.baseline_references}\0".encode())
         digest.update(self.data.videos.tobytes())
         self._subset_digest(digest)
         for item in self.items:
@@ -382,4 +398,5 @@ class MovingDigitsPrompts(PromptSet):
         return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "part": self.part, **self.data.knobs, "upsampling": "nearest"}
+        return {**super().describe(), "part": self.part, **self.data.knobs, "upsampling": "nearest",
+                "baseline_references": self.baseline_references}

@@ -184,6 +184,26 @@ def test_prompts_labels_ids_and_ground_truth_clips():
     assert all(set(default[i]["prompt"].split()) <= words for i in range(len(default)))
 
 
+
+def test_baseline_references_pair_class_prompts_with_planted_ones():
+    plain = MovingDigitsPrompts(**SMALL)
+    for kind, planted in (("content", [0, 1]), ("motion", [2, 3, 4])):
+        prompts = MovingDigitsPrompts(**SMALL, baseline_references=kind)
+        for k in range(10):
+            item, source = prompts[5 + k], prompts[planted[k % len(planted)]]
+            assert item["label"] == 0 and item["memorization"] == "none"
+            assert len(item["gt_videos"]) == len(source["gt_videos"]) == (1 if kind == "content" else 4)
+            for clip, expected in zip(item["gt_videos"], source["gt_videos"], strict=True):
+                np.testing.assert_array_equal(clip, expected)
+        for i in range(5):  # the planted prompts keep their own references
+            assert len(prompts[i]["gt_videos"]) == len(plain[i]["gt_videos"])
+        assert prompts.fingerprint() != plain.fingerprint() and prompts.describe()["baseline_references"] == kind
+    with pytest.raises(ValueError, match=r"baseline_references must be one of \('none', 'content', 'motion'\)"):
+        MovingDigitsPrompts(**SMALL, baseline_references="all")
+    with pytest.raises(ValueError, match=r"baseline_references='motion' needs at least one planted prompt"):
+        MovingDigitsPrompts(**{**SMALL, "num_motion": 0}, baseline_references="motion")
+
+
 @pytest.mark.parametrize(("knobs", "message"), [
     ({"num_content": 13}, "num_content must be an integer in 0..12"),
     ({"num_content": 10, "num_motion": 5}, r"num_motion must be an integer in 0..4 \(2 \* num_content"),

@@ -13,7 +13,8 @@ pytest.importorskip("transformers")
 
 from bench.datasets.moving_digits import MovingDigitsTrain  # noqa: E402
 from bench.methods.bright_ending.toy import encode_captions  # noqa: E402
-from bench.methods.vdm_memorization.toy import train_toy_text_to_video  # noqa: E402
+from bench.methods.vdm_memorization.toy import (  # noqa: E402
+    build_caption_encoder, build_video_unet, caption_context, for_training, train_toy_text_to_video)
 from bench.methods.vdm_memorization.video_sampling import (  # noqa: E402
     VideoSamplingSettings, decode_videos, generate_videos, load_text_to_video)
 
@@ -100,11 +101,12 @@ def test_the_text_encoder_stays_at_its_initialisation_by_default(trained, tmp_pa
     seed; a positive rate trains it (the weights move)."""
     from transformers import CLIPTextModel
 
-    from bench.methods.bright_ending.toy import build_text_encoder, write_caption_tokenizer
+    from bench.methods.bright_ending.toy import write_caption_tokenizer
 
     train, folder = trained
+    captions = sorted(set(train.captions))
     torch.manual_seed(TRAIN["seed"])
-    fresh = build_text_encoder(write_caption_tokenizer(sorted(set(train.captions)), tmp_path / "tok"))
+    fresh = build_caption_encoder(write_caption_tokenizer(captions, tmp_path / "tok", caption_context(captions)))
     saved = CLIPTextModel.from_pretrained(folder / "text_encoder")
     for name, value in fresh.state_dict().items():
         assert torch.equal(saved.state_dict()[name], value), name
@@ -113,3 +115,45 @@ def test_the_text_encoder_stays_at_its_initialisation_by_default(trained, tmp_pa
     weight = next(name for name in fresh.state_dict() if name.endswith("token_embedding.weight"))
     assert not torch.equal(moved_encoder.state_dict()[weight], fresh.state_dict()[weight])
     assert json.loads((moved / "toy.json").read_text())["text_encoder_lr"] == 3e-3
+
+
+def test_the_caption_encoder_tells_captions_apart(tmp_path):
+    """Context = the longest caption (+ BOS, EOS), no layers, token embeddings of std 1: the captions' states are
+    far less alike than with CLIP's initialisation over the 16-token context (mostly shared padding)."""
+    from bench.methods.bright_ending.toy import build_text_encoder, write_caption_tokenizer
+
+    captions = sorted(set(MovingDigitsTrain(**TINY).captions))
+    assert caption_context(captions) == 5 and caption_context(["a", "b c d e"]) == 6
+
+    def mean_cosine(tokenizer, encoder):
+        with torch.no_grad():
+            states = encode_captions(tokenizer, encoder, captions).flatten(1)
+        states = states / states.norm(dim=1, keepdim=True)
+        cosine = states @ states.T
+        return float(cosine[~torch.eye(len(captions), dtype=torch.bool)].mean())
+
+    torch.manual_seed(0)
+    tokenizer = write_caption_tokenizer(captions, tmp_path / "short", caption_context(captions))
+    encoder = build_caption_encoder(tokenizer)
+    assert encoder.config.num_hidden_layers == 0 and tokenizer.model_max_length == 5
+    assert encoder.get_input_embeddings().weight.std().item() == pytest.approx(1.0, abs=0.1)
+    torch.manual_seed(0)
+    clip_tokenizer = write_caption_tokenizer(captions, tmp_path / "clip")
+    blurred = mean_cosine(clip_tokenizer, build_text_encoder(clip_tokenizer))
+    separated = mean_cosine(tokenizer, encoder)
+    assert separated < 0.65 and blurred > 0.75, (separated, blurred)  # measured 0.54 and 0.82
+
+
+def test_the_unet_trains_without_dropout_and_with_plain_attention(trained):
+    from diffusers.models.attention_processor import AttnProcessor
+
+    unet = build_video_unet(12, 32)
+    assert any(isinstance(m, torch.nn.Dropout) and m.p > 0 for m in unet.modules())  # diffusers' temporal convs
+    assert for_training(unet) is unet
+    assert all(m.p == 0 for m in unet.modules() if isinstance(m, torch.nn.Dropout))
+    assert all(isinstance(p, AttnProcessor) for p in unet.attn_processors.values())
+    assert list(unet.config.block_out_channels) == [8, 16, 16]
+    record = json.loads((trained[1] / "toy.json").read_text())
+    assert record["text_encoder"] == {"layers": 0, "token_embedding_std": 1.0, "model_max_length": 5}
+    with pytest.raises(ValueError, match=r"size divisible by 2\*\*\(levels - 1\) = 4, got size=14"):
+        build_video_unet(14, 32)

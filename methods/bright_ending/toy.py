@@ -216,18 +216,20 @@ def train_and_save_toy(data: torch.Tensor, item_captions: Sequence[str], folder:
                        make_unet: Callable[[int], torch.nn.Module], *, steps: int, batch_size: int, lr: float,
                        text_encoder_lr: float, seed: int, caption_dropout: float, device: str | torch.device,
                        desc: str, pipeline: str = "StableDiffusionPipeline", unet_class: str = "UNet2DConditionModel",
-                       show_progress: bool = True) -> FittedToy:
+                       show_progress: bool = True, model_max_length: int = MODEL_MAX_LENGTH,
+                       make_text_encoder: Callable[[Any], torch.nn.Module] = build_text_encoder) -> FittedToy:
     """The toys' shared build-train-save: the caption-word tokenizer of the distinct ``item_captions`` (sorted) in
-    ``folder/tokenizer``, ``torch.manual_seed(seed)`` then the text encoder and ``make_unet(text hidden size)`` (the
-    initial weights, in that order), :func:`fit_caption_conditioned` on ``data`` (items in [-1, 1], one caption
-    each), and the ``unet/``, ``text_encoder/``, ``scheduler/`` folders and ``model_index.json`` (``pipeline``,
-    ``unet_class``; no ``vae``). The caller writes its own record (``toy.json``) last."""
+    ``folder/tokenizer`` (context ``model_max_length`` tokens), ``torch.manual_seed(seed)`` then
+    ``make_text_encoder(tokenizer)`` and ``make_unet(text hidden size)`` (the initial weights, in that order),
+    :func:`fit_caption_conditioned` on ``data`` (items in [-1, 1], one caption each), and the ``unet/``,
+    ``text_encoder/``, ``scheduler/`` folders and ``model_index.json`` (``pipeline``, ``unet_class``; no ``vae``).
+    The caller writes its own record (``toy.json``) last."""
     captions = sorted(set(item_captions))
     position = {caption: k for k, caption in enumerate(captions)}
     caption_of = torch.tensor([position[caption] for caption in item_captions])
-    tokenizer = write_caption_tokenizer(captions, folder / "tokenizer")
+    tokenizer = write_caption_tokenizer(captions, folder / "tokenizer", model_max_length)
     torch.manual_seed(seed)  # the initial weights
-    text_encoder = build_text_encoder(tokenizer).to(device)
+    text_encoder = make_text_encoder(tokenizer).to(device)
     unet = make_unet(text_encoder.config.hidden_size).to(device)
     scheduler = build_scheduler()
     losses, seconds = fit_caption_conditioned(

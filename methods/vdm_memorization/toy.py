@@ -1,18 +1,18 @@
 """The video-memorization demo's tiny pixel-space text-to-video model: the Bright Ending toy's caption-word tokenizer
-and small ``CLIPTextModel`` (:mod:`bench.methods.bright_ending.toy`, reused) with a small one-channel
-``UNet3DConditionModel``, trained jointly on CPU on moving-digits clips and saved as a ``TextToVideoSDPipeline``
-folder without ``vae`` (:func:`bench.methods.vdm_memorization.video_sampling.load_text_to_video` reads that as
-pixel space).
+and ``CLIPTextModel`` (:mod:`bench.methods.bright_ending.toy`, reused) as a frozen caption encoder whose states
+tell captions apart (:func:`build_caption_encoder`), with a small one-channel ``UNet3DConditionModel``, trained on
+CPU on moving-digits clips and saved as a ``TextToVideoSDPipeline`` folder without ``vae``
+(:func:`bench.methods.vdm_memorization.video_sampling.load_text_to_video` reads that as pixel space).
 
 Re-implementation scaffolding, not the paper's models (ModelScope & co. are latent models with billions of
 parameters): a stand-in with known memorized prompts so the content / motion measurements have ground truth.
 
 Why this shape: ``UNet3DConditionModel`` always has a cross-attention mid block and a temporal transformer at the
 input; its ``CrossAttn*3D`` blocks also run spatial self-attention (no ``only_cross_attention`` switch), which at
-the full canvas (24², 576 tokens per frame) dominates a CPU step. So the full-resolution level is a plain
-``DownBlock3D`` / ``UpBlock3D`` (convolutions + temporal convolutions) and the cross-attention levels are the
-coarser ones (12² and 6² on a 24 canvas). The scheduler is the Bright Ending toy's (SD 1.x DDIM config,
-``scaled_linear``, ``clip_sample=True``: pixels live in [-1, 1]).
+a large canvas dominates a CPU step. So the full-resolution level is a plain ``DownBlock3D`` / ``UpBlock3D``
+(convolutions + temporal convolutions) and the cross-attention levels are the coarser ones (6² and 3² on the demo's
+12 canvas). The scheduler is the Bright Ending toy's (SD 1.x DDIM config, ``scaled_linear``, ``clip_sample=True``:
+pixels live in [-1, 1]).
 """
 from __future__ import annotations
 
@@ -25,30 +25,55 @@ import torch
 
 from bench.methods.bright_ending.toy import ATTENTION_HEADS, SCHEDULER_CONFIG, train_and_save_toy
 
-# Measured 2026-12-06 on the loaded 2-core dev machine, one torch thread per run unless said, DDIM 10 steps, 2 videos
-# per prompt, whole-clip pixel correlation of a content prompt's videos with its duplicated clip ("own") and with the
-# nearest training clip ("any"), Wen magnitude AUC of the planted prompts against the 10 class prompts:
-# - the first runs trained the text encoder jointly (lr 3e-3): canvas 16, 264 clips, 50 / 400 / 1000 steps of batch
-#   16 gave own 0.03 / 0.09 / 0.13 while ordinary prompts reached 0.18 / 0.30 / 0.40 with some clip. The cause: the
-#   encoder collapsed (two captions' states 0.5 apart at norm 36 after 150 steps, 5.8 apart at initialisation) and
-#   the UNet's ε was the same for the right, a wrong and the empty caption (to 4 decimals): no conditioning at all.
-# - frozen random encoder (``text_encoder_lr=0``, now the default), canvas 16, 6 frames, 84 clips, 150 steps of
-#   batch 16: conditioning is learned (magnitude AUC 0.85 / 1.00 for content / motion prompts at lr 1e-2) but own
-#   stays 0.05; 400 steps: own 0.04 and the content AUC falls to 0.00 (planted prompts below the class ones).
-# - canvas 12, 4 frames, 74 clips, lr 1e-2: 300 steps of batch 16: own 0.22-0.23 (any 0.35); 600 steps of batch 4:
-#   the task's GSSCD 0.61 for content prompts vs 0.72 for motion prompts (8 references each), OFS-k 0.98 for both
-#   (Farneback on 12-pixel frames does not separate), magnitude AUC 0.75 / 0.85; 1200 steps: own 0.16.
-# - only the 4 content clips (32 items), 150-600 steps, channels (8, 16) or (16, 32): own 0.25-0.33 while the same
-#   videos correlate 0.42-0.51 with ANOTHER content clip: the model makes training-like clips but does not tie them
-#   to their caption. A jointly trained encoder at lr 1e-3 (600 steps of batch 4): own 0.16.
-# So within minutes of one core this toy does not copy its duplicated clips, and the demo stays a draft.
-BLOCK_OUT_CHANNELS = (8, 16)
+# Measured 2026-12-06 on the loaded 2-core dev machine (load 4-7), one torch thread per run, DDIM 10 steps, CFG 3,
+# 2 videos per prompt, canvas 12, 4 frames, 74 clips (4 content clips x 8, 4 motion trajectories x 8 digits, 10
+# ordinary). "own": pixel correlation of a content prompt's videos with its duplicated clip; "other": with the best
+# other content clip; "baseline": the 10 class prompts' videos with the same 4 clips (mean; best of 4 in brackets).
+# - the previous toy (2 levels (8, 16), CLIP-initialised frozen encoder, 16-token context): 300 steps of batch 4 own
+#   0.14 / other 0.17 / baseline 0.12 (0.20); 80 steps of batch 32: 0.19 / 0.21 / 0.17 (0.25). Its ε barely depended
+#   on the caption (the 80 x 32 run): the x0 error of a content clip noised to t = 900 was the same (within 0.02)
+#   under its own, a wrong or the empty caption. Over a 16-token context mostly of shared BOS / EOS states the
+#   captions' frozen states had cosine 0.85 on average (0.97 at most): a caption was nearly invisible to the
+#   cross-attention.
+# - the caption encoder below (context = the longest caption, no transformer layers, token embeddings of std 1;
+#   states' mean cosine 0.47) with 3 levels (8, 16, 16), 80 / 120 steps of batch 32: own 0.17 / 0.22, other 0.19 /
+#   0.22 (no binding yet); 200 steps of batch 32: own 0.60 / other 0.17 / baseline 0.13 (0.19), each content
+#   prompt's nearest training clip is its own; motion prompts' videos reach OFS-k 0.93 with their trajectory's clips
+#   against 0.66 for the class prompts' videos (Farneback, k 3). Ablations at 200 steps of batch 32 are in
+#   configs/vdm_memorization/README.md. A v-prediction target (80 steps) did not bind either (own 0.31 / other 0.30).
+# Earlier (same day): a caption encoder trained jointly collapsed to one output for every caption (the UNet's ε
+# then equal for the right, a wrong and the empty caption to 4 decimals).
+# The full demo from scratch took 2 min 2 s wall at a load of about 1.5, 93 s of it the 200 training steps (0.46 s
+# per step); 120 steps did not bind; the quick budget (about 20 s of one idle core) holds about 40: full profile only.
+BLOCK_OUT_CHANNELS = (8, 16, 16)
+TOKEN_EMBEDDING_STD = 1.0  # CLIP initialises 0.02, the same scale as the position embeddings: captions then blur
+TEXT_LAYERS = 0  # no mixing: each position's state is its own token's (BOS / EOS / a caption word)
+
+
+def caption_context(captions: Sequence[str]) -> int:
+    """The tokenizer context for ``captions``: the longest caption's words plus BOS and EOS (the caption-word
+    tokenizer makes each word one token), so few positions hold the padding every caption shares."""
+    return max(len(caption.split()) for caption in captions) + 2
+
+
+def build_caption_encoder(tokenizer: Any) -> Any:
+    """The frozen caption encoder: a ``CLIPTextModel`` with no transformer layers (a state is the final layer norm
+    of its token's plus its position's embedding) and token embeddings drawn with std ``TOKEN_EMBEDDING_STD``, so
+    different words give nearly orthogonal states (module measurements: with CLIP's initialisation the UNet never
+    learned to read the caption)."""
+    from bench.methods.bright_ending.toy import build_text_encoder
+
+    encoder = build_text_encoder(tokenizer, layers=TEXT_LAYERS)
+    torch.nn.init.normal_(encoder.get_input_embeddings().weight, std=TOKEN_EMBEDDING_STD)
+    return encoder
 
 
 def build_video_unet(size: int, cross_attention_dim: int, block_out_channels: Sequence[int] = BLOCK_OUT_CHANNELS
                      ) -> Any:
     """A randomly initialised one-channel pixel-space ``UNet3DConditionModel`` of ``sample_size`` ``size``: a plain
-    3-D block at full resolution, cross-attention blocks below (see the module docstring), one layer per block."""
+    3-D block at full resolution, cross-attention blocks below (see the module docstring), one layer per block.
+    Three levels on a 12 canvas put a 3x3 level at the bottom whose convolutions see the whole frame: a conv UNet's
+    only sense of where to draw is zero padding, which a shallow one barely feels."""
     from diffusers import UNet3DConditionModel
 
     levels = len(block_out_channels)
@@ -61,6 +86,19 @@ def build_video_unet(size: int, cross_attention_dim: int, block_out_channels: Se
         up_block_types=(*["CrossAttnUpBlock3D"] * (levels - 1), "UpBlock3D"),
         cross_attention_dim=cross_attention_dim, attention_head_dim=ATTENTION_HEADS,
         norm_num_groups=min(8, *block_out_channels))
+
+
+def for_training(unet: Any) -> Any:
+    """``unet`` set up for the toy's training (neither is saved with the weights): diffusers' plain attention
+    processor (CPU's fused attention kernel is slow on the thousands of 4-frame temporal sequences: it took half of
+    a training step) and no dropout (UNet3D's temporal convolutions hard-code 0.1; memorizing needs none)."""
+    from diffusers.models.attention_processor import AttnProcessor
+
+    unet.set_attn_processor(AttnProcessor())
+    for module in unet.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    return unet
 
 
 def _clips(train_set: Any) -> tuple[torch.Tensor, list[str]]:
@@ -89,7 +127,7 @@ def _finished(folder: Path, wanted: dict[str, Any]) -> bool:
 
 
 def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | torch.device = "cpu", steps: int = 200,
-                            batch_size: int = 16, lr: float = 3e-3, seed: int = 0, caption_dropout: float = 0.1,
+                            batch_size: int = 32, lr: float = 1e-2, seed: int = 0, caption_dropout: float = 0.1,
                             block_out_channels: Sequence[int] = BLOCK_OUT_CHANNELS,
                             text_encoder_lr: float = 0.0, show_progress: bool = True) -> Path:
     """Train the video UNet (and the text encoder when ``text_encoder_lr`` > 0) on ``train_set``
@@ -97,14 +135,15 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
     the ε-prediction DDPM MSE (:func:`~bench.methods.bright_ending.toy.fit_caption_conditioned`: batches, caption
     dropout, seeding), and save the pixel-space ``TextToVideoSDPipeline`` folder ``folder``; returns it.
 
-    The text encoder stays at its random initialisation by default (``text_encoder_lr=0``): trained jointly it
-    collapsed to one output for every caption and the UNet ignored the text (the module's measurements). Torch's
-    thread count is the caller's.
+    The caption encoder is :func:`build_caption_encoder` with a context of :func:`caption_context` tokens; it stays
+    at its random initialisation by default (``text_encoder_lr=0``): trained jointly it collapsed to one output for
+    every caption and the UNet ignored the text (the module's measurements). The UNet trains as :func:`for_training`
+    sets it. Torch's thread count is the caller's.
 
     ``folder`` gets ``unet/``, ``text_encoder/``, ``tokenizer/``, ``scheduler/``, ``model_index.json`` (no
     ``vae``) and, last, ``toy.json`` (settings, loss curve, time per step). Resume: a folder with ``toy.json`` from
-    the same settings (steps, batch size, lr, seed, caption dropout, channels, clip count, frames, size and the set's
-    ``fingerprint()`` where it has one)
+    the same settings (steps, batch size, lr, seed, caption dropout, channels, encoder, clip count, frames, size and
+    the set's ``fingerprint()`` where it has one)
     is returned at once; from other settings it is a ValueError.
     """
     if steps <= 0 or batch_size <= 0 or lr <= 0 or text_encoder_lr < 0 or not 0 <= caption_dropout < 1:
@@ -113,9 +152,12 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
                          f"text_encoder_lr={text_encoder_lr}, caption_dropout={caption_dropout}")
     folder = Path(folder)
     clips, item_captions = _clips(train_set)
+    context = caption_context(item_captions)
     wanted = {"steps": steps, "batch_size": batch_size, "lr": lr, "text_encoder_lr": text_encoder_lr, "seed": seed,
               "caption_dropout": caption_dropout,
               "unet_block_out_channels": list(block_out_channels), "num_clips": len(clips),
+              "text_encoder": {"layers": TEXT_LAYERS, "token_embedding_std": TOKEN_EMBEDDING_STD,
+                               "model_max_length": context},
               "frames": int(clips.shape[2]), "size": int(clips.shape[-1])}
     fingerprint = getattr(train_set, "fingerprint", None)
     if callable(fingerprint):  # another training set of the same size is not the same model
@@ -123,10 +165,12 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
     if _finished(folder, wanted):
         return folder
     fitted = train_and_save_toy(
-        clips, item_captions, folder, lambda hidden: build_video_unet(clips.shape[-1], hidden, block_out_channels),
-        steps=steps, batch_size=batch_size, lr=lr, text_encoder_lr=text_encoder_lr, seed=seed,
-        caption_dropout=caption_dropout, device=device, desc="toy text-to-video", pipeline="TextToVideoSDPipeline",
-        unet_class="UNet3DConditionModel", show_progress=show_progress)
+        clips, item_captions, folder,
+        lambda hidden: for_training(build_video_unet(clips.shape[-1], hidden, block_out_channels)), steps=steps,
+        batch_size=batch_size, lr=lr, text_encoder_lr=text_encoder_lr, seed=seed, caption_dropout=caption_dropout,
+        device=device, desc="toy text-to-video", pipeline="TextToVideoSDPipeline",
+        unet_class="UNet3DConditionModel", show_progress=show_progress,
+        model_max_length=context, make_text_encoder=build_caption_encoder)
     losses, seconds, captions, text_encoder = fitted.losses, fitted.seconds, fitted.captions, fitted.text_encoder
     settings = {**wanted, "optimizer": "AdamW(weight_decay=0)", "num_captions": len(captions),
                 "text_hidden_size": text_encoder.config.hidden_size, "scheduler": SCHEDULER_CONFIG,
