@@ -9,8 +9,8 @@ signals are the sheet's proposal, not the paper's formulas), ``video`` (n, F, H,
 ``label`` and ``prompt``. ``model`` is a local ``TextToVideoSDPipeline`` folder (ModelScope, zeroscope) or, with
 ``motion_adapter``, a Stable Diffusion 1.5 folder for AnimateDiff. Re-implementation: every result says so.
 
-Content (GSSCD, :mod:`.content`) and motion (OFS-k, :mod:`.motion`) similarity to training videos are not computed
-here yet (issue 29: the video memorization task that featurizes them is the next step).
+Content (GSSCD, :mod:`.content`) and motion (OFS-k, :mod:`.motion`) similarity to training videos are the
+``text_to_video_memorization`` task's (:mod:`.task`), which scores the videos this adapter stores.
 """
 from __future__ import annotations
 
