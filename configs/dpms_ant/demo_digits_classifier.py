@@ -1,9 +1,10 @@
-# DPMs-ANT demo, stage 1: the source-vs-target domain classifier (labels: plain digits 1, inverted 0), trained as
-# train_discriminator.py does (antithetic t over the joined batch of 10 + 10, AdamW, cosine with warm-up, clip 1) but
-# from scratch (no noisy classifier exists for digits), at lr 2e-3 for 100 iterations in the quick profile (official:
-# fine-tuning ADM's ImageNet classifier at 1e-4 for 300; demo/full: lr 1e-3, 300). Scored here on held-out digits of
-# both domains, each noised at a timestep drawn from its seed: accuracy averages over noise levels, where t near T
-# makes the domains identical.
+# DPMs-ANT digits demo, stage 1, quick recipe: the source-vs-target domain classifier (labels: plain digits 1,
+# inverted 0), trained as train_discriminator.py does (antithetic t over the joined batch of 10 + 10, AdamW, cosine
+# with warm-up, clip 1) but from scratch (no noisy classifier exists for digits), at lr 2e-3 for 100 iterations
+# (official: fine-tuning ADM's ImageNet classifier at 1e-4 for 300; demo/full/dpms_ant_0_classifier: lr 1e-3, 300).
+# The quick profile only trains it (an upstream of its rows); evaluated (`bench run`, and the full profile's
+# classifier) on held-out digits of both domains, each noised at a timestep drawn from its seed: accuracy averages
+# over noise levels, where t near T makes the domains identical.
 _base_ = ["../_base_/default_run.py"]
 
 dataset = dict(type="DomainPair", source=dict(type="Digits", split="val"),
