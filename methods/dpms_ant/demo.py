@@ -3,10 +3,11 @@ of the paper's Fig. 4 ablation compared by a digits FID-style score against the 
 to it) and by an intra-cluster diversity in the spirit of Intra-LPIPS (the digits classifier's features as the
 distance; higher: more diverse around the 10 training images).
 
-Quick profile (``configs/demo/dpms_ant_*``): the domain classifier, ``adaptor_only`` and ``ant`` (J = 3). Full
-profile (``configs/demo/full/dpms_ant_*``): also ``source`` (no transfer), ``full_finetune`` and ``ant_no_an``,
-at 150 iterations with J = 10. The paper's claim (Fig. 4, qualitative, rubric): FID adaptor-only > full
-fine-tuning > ANT without AN > ANT, and ANT keeps diversity (Table 1's Intra-LPIPS).
+Quick profile (``configs/demo/dpms_ant_*``): ``adaptor_only`` and ``ant`` (J = 3, 30 iterations; the domain
+classifier is trained as their upstream, not scored). Full profile (``configs/demo/full/dpms_ant_*``): also the
+classifier's accuracy, ``source`` (no transfer), ``full_finetune`` and ``ant_no_an``, at 150 iterations with J = 10.
+The paper's claim (Fig. 4, qualitative, rubric): FID adaptor-only > full fine-tuning > ANT without AN > ANT, and ANT
+keeps diversity (Table 1's Intra-LPIPS).
 """
 from __future__ import annotations
 
