@@ -2,7 +2,8 @@
 U-Net and noisy classifier with the guided- and improved-diffusion release presets (``adm``), the respaced Gaussian
 process with improved-diffusion's training math (``gaussian``), any of these models as a denoiser on its process
 (``backbones``), the ``DiffusionSampler`` adapter of the generation task, DDPM training at demo scale
-(``training``) and improved-diffusion's training recipe for the ADM U-Net (``iddpm_training``)."""
+(``training``), improved-diffusion's training recipe for the ADM U-Net (``iddpm_training``) and the two layouts of
+video latents, [B, C, F, h, w] and [B·F, C, h, w] (``video_latents``; video-memorization and ConFiner)."""
 from bench.methods.diffusion.adapter import DiffusionSampler
 
 __all__ = ["DiffusionSampler"]

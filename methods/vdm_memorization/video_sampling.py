@@ -36,6 +36,7 @@ from bench.methods.bright_ending.magnitude import text_noise_norm
 from bench.methods.bright_ending.sampling import to_uint8
 from bench.methods.diffusion.stable_diffusion import (DIFFUSERS_WEIGHTS, PipelineLayoutError, TextToImageModel,
                                                       check_layout, is_pixel_space, weight_files)
+from bench.methods.diffusion.video_latents import frames_to_video, video_to_frames
 
 TEXT_TO_VIDEO = "TextToVideoSDPipeline"
 ANIMATEDIFF = "AnimateDiffPipeline"
@@ -299,15 +300,6 @@ def video_facts(model: TextToVideoModel, settings: VideoSamplingSettings) -> dic
             "num_inference_steps": settings.num_inference_steps, "eta": settings.eta}
 
 
-def _to_frames(x: torch.Tensor) -> torch.Tensor:
-    """[B, C, F, h, w] → [B·F, C, h, w] (TextToVideoSDPipeline's layout for the scheduler step and the VAE)."""
-    return x.permute(0, 2, 1, 3, 4).reshape(-1, x.shape[1], *x.shape[3:])
-
-
-def _from_frames(x: torch.Tensor, batch: int) -> torch.Tensor:
-    return x.reshape(batch, -1, *x.shape[1:]).permute(0, 2, 1, 3, 4)
-
-
 @torch.no_grad()
 def generate_videos(model: TextToVideoModel, cond: torch.Tensor, uncond: torch.Tensor, seeds: Sequence[int], n: int,
                     settings: VideoSamplingSettings) -> VideoGeneration:
@@ -361,12 +353,13 @@ def generate_videos(model: TextToVideoModel, cond: torch.Tensor, uncond: torch.T
         kwargs: dict[str, Any] = dict(step_kwargs)
         if settings.eta > 0:  # per prompt, in the layout the scheduler steps on
             noise = torch.cat([torch.randn(shape, generator=g, dtype=torch.float32) for g in generators])
-            kwargs["variance_noise"] = (noise if per_frame else _to_frames(noise)).to(device, dtype)
+            kwargs["variance_noise"] = (noise if per_frame else video_to_frames(noise)).to(device, dtype)
         if per_frame:
             latents = scheduler.step(noise_pred, t, latents, **kwargs, return_dict=False)[0]
         else:  # TextToVideoSDPipeline steps on frames [B·F, C, h, w]
-            stepped = scheduler.step(_to_frames(noise_pred), t, _to_frames(latents), **kwargs, return_dict=False)[0]
-            latents = _from_frames(stepped, batch)
+            stepped = scheduler.step(video_to_frames(noise_pred), t, video_to_frames(latents), **kwargs,
+                                     return_dict=False)[0]
+            latents = frames_to_video(stepped, batch)
     return VideoGeneration(frames=decode_videos(model, latents, settings.decode_chunk_size),
                            content_magnitude=torch.stack(content, 1).cpu(),
                            motion_magnitude=torch.stack(motion, 1).cpu(),
@@ -382,9 +375,9 @@ def decode_videos(model: TextToVideoModel, latents: torch.Tensor, chunk_size: in
     vae = model.vae
     batch, frames = latents.shape[0], latents.shape[2]
     if vae is None:
-        pixels = to_uint8(_to_frames(latents)).cpu()
+        pixels = to_uint8(video_to_frames(latents)).cpu()
         return pixels.reshape(batch, frames, *pixels.shape[1:])
-    flat = _to_frames(latents.to(vae.dtype) / vae.config.scaling_factor)
+    flat = video_to_frames(latents.to(vae.dtype) / vae.config.scaling_factor)
     pixels = torch.cat([to_uint8(vae.decode(flat[i:i + chunk_size], return_dict=False)[0]).cpu()
                         for i in range(0, flat.shape[0], chunk_size)])
     return pixels.reshape(batch, frames, *pixels.shape[1:])
