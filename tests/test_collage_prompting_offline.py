@@ -171,5 +171,7 @@ def test_official_weights_are_the_train_stage_artefact(tmp_path):
     facts = method.fitted_values()
     assert facts["official_weights"] == 1.0 and facts["predictor_target_mean"] == pytest.approx(mean)
     assert float(method.predictor.target_std) == pytest.approx(std)
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epoch'\]"):
+        method.fit(CollagePrompt(str(root), grid=3), None, tmp_path / "x", torch.device("cpu"), epoch=3)
     official = official_layout_state(hidden=16, in_dim=32)["conv1.weight"]
     assert torch.equal(method.predictor.conv1.lin.weight, official.t())

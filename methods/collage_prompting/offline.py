@@ -87,13 +87,16 @@ class CollageArrangementSearch(Method):
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device, resume: bool = True,
             seed: int = 777, epochs: int = 500, lr: float = 1e-3, weight_decay: float = 0.01,
             batch_size: int = 512, val_fraction: float = 0.1, hidden: int = 128, rows_only: bool | None = None,
-            weights: str | None = None) -> Path:
+            weights: str | None = None, **unknown: Any) -> Path:
         """Train the predictor on ``train_set`` (a ``CollagePrompt`` training reader) or load the official
         ``weights``; returns the checkpoint. ``rows_only`` (default: True for 2x2): train on horizontal neighbour
         edges only, as the official 2x2 training set builds them (its inference, and ours, scores the full grid)."""
         from bench.io import atomic_writer
         from bench.methods.collage_prompting.predictor import train_predictor
 
+        if unknown:
+            raise ValueError(f"train section: unknown key(s) {sorted(unknown)}; CollageArrangementSearch takes seed, "
+                             "epochs, lr, weight_decay, batch_size, val_fraction, hidden, rows_only, weights")
         path = Path(work_dir) / CHECKPOINT
         if resume and path.is_file():
             return path
