@@ -11,6 +11,12 @@ Official layout (``siyuhsu/CollagePrompt`` ``dataset/``, data on Kaggle ``siyuxu
   ignored), features ``val/<dataset>/set/feat/<image stem>.npy``. Validation collages carry no correctness; their
   ``arrangement`` is the identity (the tiles in the JSON's order).
 
+Several prompts may record the same collage (the same images) under different arrangements (2x2: 25,000 collages,
+110,250 prompts). :func:`heldout_collages` holds out a seeded fraction of the collages recorded at least twice, by
+collage (the set of its image names, whatever the metainfo keys are): ``CollagePrompt(split="train",
+heldout_fraction=f)`` leaves out every record of them (the predictor's training records) and
+:class:`CollagePromptHeldOut` reads them, one item per collage with all its recorded arrangements.
+
 A feature file is one vector (the official loaders squeeze ``[1, 512]``). The pickle is read with the harness's
 restricted unpickler (numpy arrays and plain containers only), never ``pickle.load``.
 """
@@ -37,6 +43,31 @@ VAL_DATASETS = ("imagenet", "aircraft", "caltech101", "dtd", "eurosat", "food101
                 "sun397", "ucf101")
 
 
+def collage_key(images: list[str] | tuple[str, ...]) -> str:
+    """A collage's identity: sha256 of its sorted image names (16 hex digits), the same for every record of it
+    whatever its order of ``ori`` or its metainfo key."""
+    return hashlib.sha256("\n".join(sorted(images)).encode()).hexdigest()[:16]
+
+
+def group_records(images: list[list[str]]) -> dict[str, list[int]]:
+    """Record indices grouped by :func:`collage_key`, collages in order of first appearance."""
+    groups: dict[str, list[int]] = {}
+    for index, names in enumerate(images):
+        groups.setdefault(collage_key(names), []).append(index)
+    return groups
+
+
+def heldout_collages(groups: dict[str, list[int]], fraction: float, seed: int, min_records: int = 2) -> list[str]:
+    """The held-out collage keys: ``round(fraction * K)`` of the K collages with at least ``min_records`` records,
+    drawn by a permutation seeded with ``seed`` (in that permutation's order)."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"heldout_fraction must be in [0, 1), got {fraction}")
+    eligible = [key for key, records in groups.items() if len(records) >= min_records]
+    count = int(round(fraction * len(eligible)))
+    order = torch.randperm(len(eligible), generator=torch.Generator().manual_seed(int(seed)))
+    return [eligible[int(i)] for i in order[:count]]
+
+
 def feature_name(image: str) -> str:
     """``<image stem>.npy``: the official loaders replace ``.JPEG`` / ``.jpg`` by ``.npy``."""
     stem, _ = os.path.splitext(image)
@@ -49,7 +80,9 @@ class CollagePrompt(BenchDataset):
     [n names]}`` plus ``"correctness": float [n]`` (GPT-4V's per-tile 0/1, in the metainfo's order) for ``train``.
 
     Sample ids are the metainfo's collage keys. ``dataset`` names the validation set (ignored for ``train``,
-    which is ImageNet's).
+    which is ImageNet's). ``heldout_fraction`` / ``heldout_seed`` (``train`` only): leave out every record of the
+    collages :func:`heldout_collages` holds out (read them with :class:`CollagePromptHeldOut` and the same two
+    settings).
     """
 
     layout = ("<root>/train/metainfo/imagenet_train_{g}x{g}_collage_pred_info.pkl  {collage: {'ori': [names], "
@@ -61,7 +94,8 @@ class CollagePrompt(BenchDataset):
     obtain = ("download the CollagePrompt dataset (Kaggle siyuxu/collageprompt or the Google Drive link in "
               "github.com/siyuhsu/CollagePrompt) and point root at its dataset/ folder")
 
-    def __init__(self, root: str, grid: int = 3, split: str = "train", dataset: str = "imagenet") -> None:
+    def __init__(self, root: str, grid: int = 3, split: str = "train", dataset: str = "imagenet",
+                 heldout_fraction: float = 0.0, heldout_seed: int = 0) -> None:
         if split not in SPLITS:
             raise ValueError(f"CollagePrompt split must be one of {SPLITS}, got {split!r}")
         if grid not in (2, 3):
@@ -75,7 +109,14 @@ class CollagePrompt(BenchDataset):
                                           f"imagenet_train_{grid}x{grid}_collage_pred_info.pkl", "training metainfo")
             self.feat_dir = self.require(self.root / "train" / "subset" / "feat", "feature folder")
             self._read_train()
+            self.heldout_fraction, self.heldout_seed = float(heldout_fraction), int(heldout_seed)
+            if self.heldout_fraction > 0:
+                heldout = set(heldout_collages(group_records(self.images), self.heldout_fraction, self.heldout_seed))
+                self._keep([i for i, names in enumerate(self.images) if collage_key(names) not in heldout])
         else:
+            if heldout_fraction:
+                raise ValueError("heldout_fraction applies to split='train' (validation collages carry no recorded "
+                                 "correctness to hold out)")
             base = self.root / "val" / dataset
             candidates = [base / "metainfo" / f"{dataset}_{word}_{grid}x{grid}_collage_info.json"
                           for word in ("test", "val")]
@@ -116,6 +157,18 @@ class CollagePrompt(BenchDataset):
             correct.append(pred)
         self.arrangements = torch.from_numpy(np.stack(orders))
         self.correctness: Tensor | None = torch.from_numpy(np.stack(correct)).float()
+
+    def _keep(self, indices: list[int]) -> None:
+        """Keep only the records ``indices`` (in that order)."""
+        if not indices:
+            raise ValueError(f"{self.meta_path}: holding out {self.heldout_fraction} of the collages left no "
+                             "training record; lower heldout_fraction")
+        index = torch.tensor(indices, dtype=torch.long)
+        self.ids = [self.ids[i] for i in indices]
+        self.images = [self.images[i] for i in indices]
+        self.arrangements = self.arrangements[index]
+        if self.correctness is not None:
+            self.correctness = self.correctness[index]
 
     def _read_val(self) -> None:
         with self.reading(self.meta_path, "the validation metainfo JSON"):
@@ -190,15 +243,27 @@ class CollagePrompt(BenchDataset):
         return digest.hexdigest()
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "root": str(self.root), "split": self.split, "dataset": self.dataset,
-                "grid": self.grid, "metainfo": str(self.meta_path)}
+        facts = {**super().describe(), "root": str(self.root), "split": self.split, "dataset": self.dataset,
+                 "grid": self.grid, "metainfo": str(self.meta_path)}
+        if self.split == "train":
+            facts.update(heldout_fraction=self.heldout_fraction, heldout_seed=self.heldout_seed)
+        return facts
+
+    def collage_keys(self) -> list[str]:
+        """:func:`collage_key` of every distinct collage read, in order of first appearance."""
+        return list(group_records(self.images))
 
     @classmethod
     def write_example(cls, root: str | Path, grid: int = 3, num_collages: int = 6, dim: int = 16,
-                      val_datasets: tuple[str, ...] = ("caltech101",), seed: int = 0) -> Path:
+                      val_datasets: tuple[str, ...] = ("caltech101",), seed: int = 0,
+                      arrangements_per_collage: int | tuple[int, ...] = 1) -> Path:
         """A small copy of the official layout: ``num_collages`` training collages (ImageNet-style ``.JPEG`` names,
         ``ord`` as numpy arrays, 0/1 ``pred`` lists, pickled) and as many validation collages per dataset
-        (``.jpg`` names, JSON), with random ``[1, dim]`` float32 features. Returns ``root``."""
+        (``.jpg`` names, JSON), with random ``[1, dim]`` float32 features. Returns ``root``.
+
+        ``arrangements_per_collage`` (one count, or one per collage): how many prompts record each collage; the
+        first is keyed ``collage_<k>``, the others ``collage_<k>_p<j>`` with ``ori`` reshuffled, a random ``ord``
+        and their own ``pred``."""
         root, rng, n = Path(root), np.random.default_rng(seed), grid * grid
         feat = root / "train" / "subset" / "feat"
         feat.mkdir(parents=True, exist_ok=True)
@@ -206,11 +271,22 @@ class CollagePrompt(BenchDataset):
         pool = [f"n01440764_{10000 + i}.JPEG" for i in range(2 * n)]  # collages share images, as the official do
         for name in pool:
             np.save(feat / feature_name(name), rng.standard_normal((1, dim)).astype(np.float32))
-        meta = {}
+        counts = ([int(arrangements_per_collage)] * num_collages if isinstance(arrangements_per_collage, int)
+                  else [int(c) for c in arrangements_per_collage])
+        if len(counts) != num_collages or min(counts) < 1:
+            raise ValueError(f"arrangements_per_collage must be a count >= 1 or one per collage ({num_collages}), "
+                             f"got {arrangements_per_collage!r}")
+        meta, used = {}, set()
         for number in range(num_collages):
             picked = rng.choice(len(pool), size=n, replace=False)
-            meta[f"collage_{number:05d}"] = {"ori": [pool[i] for i in picked], "ord": rng.permutation(n),
-                                             "pred": [bool(v) for v in rng.integers(0, 2, size=n)]}
+            while frozenset(picked.tolist()) in used:  # distinct collages have distinct image sets
+                picked = rng.choice(len(pool), size=n, replace=False)
+            used.add(frozenset(picked.tolist()))
+            for prompt in range(counts[number]):
+                names = [pool[i] for i in (picked if prompt == 0 else rng.permutation(picked))]
+                key = f"collage_{number:05d}" + (f"_p{prompt}" if prompt else "")
+                meta[key] = {"ori": names, "ord": rng.permutation(n),
+                             "pred": [bool(v) for v in rng.integers(0, 2, size=n)]}
         with open(root / "train" / "metainfo" / f"imagenet_train_{grid}x{grid}_collage_pred_info.pkl", "wb") as out:
             pickle.dump(meta, out, protocol=2)
         for name in val_datasets:
@@ -227,3 +303,58 @@ class CollagePrompt(BenchDataset):
                                                                       for t, image in enumerate(images)}
             (base / "metainfo" / f"{name}_test_{grid}x{grid}_collage_info.json").write_text(json.dumps(val_meta))
         return root
+
+
+@DATASETS.register_module()
+class CollagePromptHeldOut(BenchDataset):
+    """The held-out training collages (:func:`heldout_collages`), one item per collage with every recorded
+    arrangement: ``{"features": [n, D] (the images of its first record, in that record's ``ori`` order),
+    "arrangements": int64 [R, n] (each record's ``ord`` re-indexed onto that order), "correctness": float [R, n]
+    (GPT-4V's per-tile 0/1), "images": [n names], "collage_key": str}``.
+
+    The API-free measure of a search: which recorded arrangement the predictor ranks best, and that record's
+    accuracy. Sample ids are the collage's first record key. ``heldout_fraction`` / ``heldout_seed`` must be the
+    training reader's (``CollagePrompt(split="train", ...)``).
+    """
+
+    layout = CollagePrompt.layout
+    obtain = CollagePrompt.obtain
+
+    def __init__(self, root: str, grid: int = 3, heldout_fraction: float = 0.1, heldout_seed: int = 0) -> None:
+        if not heldout_fraction > 0:
+            raise ValueError(f"CollagePromptHeldOut needs heldout_fraction > 0, got {heldout_fraction}")
+        self.records = CollagePrompt(root, grid=grid, split="train")
+        self.grid, self.n = grid, grid * grid
+        self.heldout_fraction, self.heldout_seed = float(heldout_fraction), int(heldout_seed)
+        groups = group_records(self.records.images)
+        self.keys = heldout_collages(groups, self.heldout_fraction, self.heldout_seed)
+        if not self.keys:
+            raise ValueError(f"{self.records.meta_path}: no collage is recorded under 2 or more arrangements (or "
+                             f"heldout_fraction {heldout_fraction} rounds to none of them); nothing to hold out")
+        self.members = [groups[key] for key in self.keys]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        records = self.members[index]
+        names = self.records.images[records[0]]
+        position = {name: i for i, name in enumerate(names)}
+        arrangements = torch.stack([torch.tensor([position[self.records.images[r][int(k)]]
+                                                  for k in self.records.arrangements[r]], dtype=torch.long)
+                                    for r in records])
+        assert self.records.correctness is not None
+        return {"features": self.records.collage_features(records[0]), "arrangements": arrangements,
+                "correctness": self.records.correctness[torch.tensor(records)], "images": list(names),
+                "collage_key": self.keys[index]}
+
+    def sample_id(self, index: int) -> str:
+        return self.records.ids[self.members[index][0]]
+
+    def fingerprint(self) -> str:
+        return self.records.fingerprint()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "root": str(self.records.root), "grid": self.grid,
+                "metainfo": str(self.records.meta_path), "heldout_fraction": self.heldout_fraction,
+                "heldout_seed": self.heldout_seed, "records": sum(len(m) for m in self.members)}

@@ -9,6 +9,8 @@ demo reader), :mod:`.task` (the ``collage_recognition`` task, its metrics and ``
 predictor and searches, imported only when a config searches: :mod:`.hgpsl` (HGP-SL pooling on current
 torch_geometric), :mod:`.predictor` (``CollageAccuracyPredictor``, ``score_arrangements``, ``train_predictor``),
 :mod:`.official_weights` (the official ``499.pth`` key map), :mod:`.search` (GA via pygad, brute force, random);
+the offline benchmark: :mod:`.offline` (``CollageArrangementSearch``: the predictor trained on the shipped records,
+a search per collage) and :mod:`.arrangement_task` (the ``collage_arrangement`` task);
 readers: ``bench.datasets.collage_groups`` (``CollageGroups``: seeded groups of g*g images of any classification
 reader) and ``bench.datasets.collage_prompt`` (the official dataset layout).
 
@@ -16,7 +18,9 @@ A re-implementation: the official code covers the predictor and GA only (it neve
 stack does not install today); the collage, prompt, parser, cost and online parts are written from the paper sheet.
 """
 from bench.methods.collage_prompting import demo  # noqa: F401  (registers the demo summary)
+from bench.methods.collage_prompting import arrangement_task  # noqa: F401  (registers collage_arrangement)
 from bench.methods.collage_prompting import task  # noqa: F401  (registers collage_recognition and its metrics)
 from bench.methods.collage_prompting.adapter import CollagePrompting
+from bench.methods.collage_prompting.offline import CollageArrangementSearch
 
-__all__ = ["CollagePrompting"]
+__all__ = ["CollageArrangementSearch", "CollagePrompting"]

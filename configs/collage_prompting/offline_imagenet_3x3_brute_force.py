@@ -1,0 +1,8 @@
+# Offline ImageNet 3x3: held-out training collages,
+# the best of 25 random arrangements under the predictor (official brute_force_adj);
+# recorded accuracy of the chosen / a random / the best recorded arrangement (see _base_/offline.py).
+_base_ = ["./_base_/offline.py"]
+
+dataset = dict(grid=3)
+method = dict(grid=3, search="brute_force")
+train = dict(dataset=dict(grid=3))
