@@ -21,7 +21,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +152,9 @@ def plan_configs(slug: str, configs: dict[str, tuple[tuple, ...]], table: str | 
     def visit(config: str, options: dict[str, Any], stage: str, cells: tuple[tuple, ...]) -> str:
         name = _config_name(resolve_config_path(config))
         probe = Step(name, tuple(sorted(options.items())), stage)
-        if probe.key in steps:
+        if probe.key in steps:  # met before as another config's upstream: it fills its own cells too
+            if cells:
+                steps[probe.key] = replace(steps[probe.key], cells=steps[probe.key].cells + cells)
             return probe.key
         if probe.key in visiting:
             raise ConfigError(f"upstream cycle: {' -> '.join([*visiting, probe.key])}; a config cannot depend on "
