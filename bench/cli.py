@@ -125,8 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan and check files only; exit 1 when anything is missing")
     p.add_argument("--demo", action="store_true", help="the paper's demo configs (configs/demo/<paper>_*.py)")
     p.add_argument("--address", help="run on the Ray cluster at this address (default: in this process)")
-    p.add_argument("--max-parallel", type=int, default=1,
-                   help="steps at once; above 1 runs on a local Ray (default 1: in this process)")
+    p.add_argument("--max-parallel", type=int,
+                   help="steps at once on Ray: above 1 starts a local Ray (default: one after another in this "
+                        "process; with --address, a whole dependency level at once)")
     _wandb_args(p)
     return parser
 
@@ -261,7 +262,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     blocked by a missing file, write the table and the summary. Exit 1 when anything is missing or failed."""
     from bench.reproduce import execute, plan, preflight, render_preflight, table_text, write_report
 
-    if args.max_parallel < 1:
+    if args.max_parallel is not None and args.max_parallel < 1:
         raise ValueError(f"--max-parallel must be at least 1, got {args.max_parallel}")
     the_plan = plan(args.paper, args.table, demo=args.demo)
     checked = preflight(the_plan)

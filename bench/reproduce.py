@@ -364,13 +364,16 @@ def _levels(the_plan: Plan) -> list[list[Step]]:
 
 
 def execute(the_plan: Plan, *, blocked: dict[str, str] | None = None, address: str | None = None,
-            max_parallel: int = 1, wandb_mode: str | None = None,
+            max_parallel: int | None = None, wandb_mode: str | None = None,
             echo: Callable[[str], None] = lambda line: print(line, flush=True)) -> list[Outcome]:
     """Run every step (upstreams first): in this process one after another, or on Ray when ``address`` is given
-    or ``max_parallel`` > 1 (one GPU per trial where the cluster has GPUs). Finished steps are skipped; a step that
+    or ``max_parallel`` > 1 (one GPU per trial where the cluster has GPUs; on a cluster without ``max_parallel``,
+    a whole dependency level at once). Finished steps are skipped; a step that
     fails, or is ``blocked`` (preflight: a file is missing), skips only the steps that need it."""
     outcomes: dict[str, Outcome] = {}
-    use_ray = address is not None or max_parallel > 1
+    if max_parallel is not None and max_parallel < 1:
+        raise ValueError(f"max_parallel (--max-parallel) must be at least 1, got {max_parallel}")
+    use_ray = address is not None or (max_parallel or 1) > 1
     runner = _RayRunner(address, max_parallel, the_plan) if use_ray else None
     try:
         for level in _levels(the_plan):
@@ -401,15 +404,16 @@ def execute(the_plan: Plan, *, blocked: dict[str, str] | None = None, address: s
 
 
 class _RayRunner:
-    """Steps as Ray tasks (at most ``max_parallel`` at once), on a local Ray or the cluster at ``address``."""
+    """Steps as Ray tasks (at most ``max_parallel`` at once, None: no limit), on a local Ray (``max_parallel``
+    CPUs) or the cluster at ``address``."""
 
-    def __init__(self, address: str | None, max_parallel: int, the_plan: Plan) -> None:
+    def __init__(self, address: str | None, max_parallel: int | None, the_plan: Plan) -> None:
         import ray
 
         from bench.results import results_root
         from bench.sweep import _ray_temp_dir
 
-        self.ray, self.max_parallel = ray, max(1, max_parallel)
+        self.ray, self.max_parallel = ray, max_parallel
         self.started_here = not ray.is_initialized()
         if self.started_here:
             if address:
@@ -417,7 +421,7 @@ class _RayRunner:
             else:
                 folder = results_root() / "reproduce" / the_plan.name
                 folder.mkdir(parents=True, exist_ok=True)
-                ray.init(num_cpus=self.max_parallel, include_dashboard=False, logging_level=logging.WARNING,
+                ray.init(num_cpus=max_parallel or 1, include_dashboard=False, logging_level=logging.WARNING,
                          _temp_dir=_ray_temp_dir(folder), log_to_driver=False)
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
         self.task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=0)(run_step)
@@ -426,7 +430,7 @@ class _RayRunner:
         pending, results = list(enumerate(steps)), {}
         running: dict[Any, int] = {}
         while pending or running:
-            while pending and len(running) < self.max_parallel:
+            while pending and (self.max_parallel is None or len(running) < self.max_parallel):
                 index, step = pending.pop(0)
                 running[self.task.remote(step.config, dict(step.options), step.stage, wandb_mode)] = index
             ready, _ = self.ray.wait(list(running), num_returns=1)
@@ -471,7 +475,7 @@ def summary_rows(the_plan: Plan, outcomes: list[Outcome]) -> list[dict[str, Any]
 
 def write_report(the_plan: Plan, outcomes: list[Outcome], checked: Preflight | None = None,
                  folder: Path | None = None) -> Path:
-    """``table.md`` / ``table.csv`` / ``table.tex``, ``summary.md`` and ``summary.json`` under
+    """``table.md`` / ``table.csv`` / ``table.tex``, ``summary.md``, ``summary.json`` and ``preflight.md`` under
     ``<results root>/reproduce/<plan name>/`` (or ``folder``); returns the folder."""
     from bench import tables
     from bench.results import results_root
@@ -480,6 +484,8 @@ def write_report(the_plan: Plan, outcomes: list[Outcome], checked: Preflight | N
     folder.mkdir(parents=True, exist_ok=True)
     for fmt, name in REPORT_FORMATS.items():
         atomic_write_text(folder / name, table_text(the_plan, outcomes, fmt))
+    if checked is not None:
+        atomic_write_text(folder / "preflight.md", render_preflight(the_plan, checked))
     rows = summary_rows(the_plan, outcomes)
     counts = {status: sum(o.status == status for o in outcomes) for status in ("ran", "skipped", "failed")}
     atomic_write_text(folder / "summary.md", tables.render(rows, "md", title=f"bench reproduce {the_plan.name}: "
