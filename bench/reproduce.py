@@ -374,6 +374,12 @@ def execute(the_plan: Plan, *, blocked: dict[str, str] | None = None, address: s
     if max_parallel is not None and max_parallel < 1:
         raise ValueError(f"max_parallel (--max-parallel) must be at least 1, got {max_parallel}")
     use_ray = address is not None or (max_parallel or 1) > 1
+    known: set[str] = set()
+    for step in the_plan.steps:
+        if any(need not in known for need in step.needs):
+            raise ValueError(f"plan of {the_plan.name}: {step.key} needs {sorted(set(step.needs) - known)}, which "
+                             "no earlier step runs; build plans with bench.reproduce.plan or plan_configs")
+        known.add(step.key)
     runner = _RayRunner(address, max_parallel, the_plan) if use_ray else None
     try:
         for level in _levels(the_plan):

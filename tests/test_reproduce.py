@@ -221,3 +221,25 @@ def test_ray_and_local_give_the_same_table(tmp_path, monkeypatch, trained):
         keep = [i for i, column in enumerate(header) if column != "samples/s"]
         tables.append([[line.split(",")[i] for i in keep] for line in csv])
     assert tables[0] == tables[1]
+
+
+def test_a_step_blocked_by_a_missing_file_is_skipped_with_its_dependents(monkeypatch):
+    plan = reproduce.plan(CC, demo=True)
+    calls = _counting_evaluate(monkeypatch)
+    missing = [reproduce.Missing(f"demo/{CC}_0_logits_val.py", "dataset Digits", "/nowhere/digits", "get it")]
+    blocked = reproduce.Preflight(missing).blocked(plan)
+    assert blocked[f"run:demo/{CC}_0_logits_val.py"] == "missing /nowhere/digits"
+    assert blocked[f"run:demo/{CC}_1_ts.py"] == (f"needs run:demo/{CC}_0_logits_val.py, which is blocked (missing "
+                                                  "/nowhere/digits)")
+    blocked[f"run:demo/{CC}_0_logits_test.py"] = "missing /nowhere/digits"  # so that nothing runs here
+    outcomes = reproduce.execute(plan, blocked=blocked, echo=lambda line: None)
+    assert calls == [] and [o.status for o in outcomes] == ["skipped"] * 6
+    assert outcomes[1].reason == "missing /nowhere/digits"
+
+
+def test_a_plan_whose_upstream_step_is_left_out_is_refused():
+    plan = reproduce.plan(CC, demo=True)
+    partial = reproduce.Plan(CC, None, True, plan.steps[1:])
+    with pytest.raises(ValueError, match=rf"plan of {CC}-demo: run:demo/{CC}_1_cc.py needs "
+                                         rf"\['run:demo/{CC}_0_logits_test.py'\], which no earlier step runs"):
+        reproduce.execute(partial, echo=lambda line: None)
