@@ -1,4 +1,5 @@
-"""The ``bench`` command line: run, train, score, validate, cost, reference, papers, table, leaderboard, sweep, demo."""
+"""The ``bench`` command line: run, train, score, validate, cost, reference, papers, table, leaderboard, sweep, demo,
+reproduce."""
 from __future__ import annotations
 
 import argparse
@@ -114,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bars (they show only on a terminal)")
     p.add_argument("--results-dir", type=Path,
                    help="results root for the demo runs (default $BENCH_RESULTS_DIR or ./results)")
+    _wandb_args(p)
+
+    p = sub.add_parser("reproduce", help="plan, check, run every config that fills a paper's reported cells, and "
+                                         "write its table")
+    p.add_argument("paper", help="paper slug (see `bench papers`)")
+    p.add_argument("--table", help="only the cells of this reported table")
+    p.add_argument("--dry-run", action="store_true",
+                   help="plan and check files only; exit 1 when anything is missing")
+    p.add_argument("--demo", action="store_true", help="the paper's demo configs (configs/demo/<paper>_*.py)")
+    p.add_argument("--address", help="run on the Ray cluster at this address (default: in this process)")
+    p.add_argument("--max-parallel", type=int,
+                   help="steps at once on Ray: above 1 starts a local Ray (default: one after another in this "
+                        "process; with --address, a whole dependency level at once)")
     _wandb_args(p)
     return parser
 
@@ -238,7 +252,31 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(f"bench demo: {len(report.failed)} group(s) failed: {', '.join(g.group for g in report.failed)}",
                   file=sys.stderr)
             return 1
+    elif args.command == "reproduce":
+        return _reproduce(args)
     return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    """``bench reproduce``: print the plan and the preflight checklist; unless ``--dry-run``, run what is not
+    blocked by a missing file, write the table and the summary. Exit 1 when anything is missing or failed."""
+    from bench.reproduce import execute, plan, preflight, render_preflight, table_text, write_report
+
+    if args.max_parallel is not None and args.max_parallel < 1:
+        raise ValueError(f"--max-parallel must be at least 1, got {args.max_parallel}")
+    the_plan = plan(args.paper, args.table, demo=args.demo)
+    checked = preflight(the_plan)
+    print(render_preflight(the_plan, checked))
+    if args.dry_run:
+        return 1 if checked.missing else 0
+    outcomes = execute(the_plan, blocked=checked.blocked(the_plan), address=args.address,
+                       max_parallel=args.max_parallel, wandb_mode=args.wandb)
+    folder = write_report(the_plan, outcomes, checked)
+    print("\n" + table_text(the_plan, outcomes, "md"))
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ran", "skipped", "failed")}
+    print(f"bench reproduce {the_plan.name}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+          + f"; table and summary in {folder}")
+    return 1 if counts["failed"] or checked.missing else 0
 
 
 def _model_cost(cfg, args: argparse.Namespace) -> dict:  # noqa: ANN001 - an mmengine Config
