@@ -96,8 +96,13 @@ def run_point(config: str, options: dict[str, Any], wandb_mode: str | None) -> s
     """One point (inside a Ray worker, or in-process): a resumable ``bench run`` of the config with ``options``,
     skipped when its results are complete; returns the run directory."""
     from bench.runner import evaluate
+    from bench.upstream import UpstreamError, resolve
 
     cfg = load_config(config, options)
+    try:  # a finished run's hash includes its upstreams' products: resolve them before comparing
+        resolve(cfg, mode="require")
+    except UpstreamError:  # not made yet: the run makes them and cannot be finished
+        return str(evaluate(cfg, resume=True, wandb_mode=wandb_mode, progress=False))
     run_dir = run_dir_for(cfg, config_hash(cfg))
     if _finished(run_dir, config_hash(cfg)):
         return str(run_dir)
