@@ -361,14 +361,14 @@ def test_cifar2_validate_names_the_missing_data_folder_and_the_untrained_model(t
         validate(load_config(configs_root() / "das/lds_cifar2_das_gen.py"))
 
 
-def test_the_quick_demo_is_the_full_one_against_a_five_subset_ground_truth():
+def test_the_quick_demo_is_the_full_one_against_a_four_subset_ground_truth():
     from bench.config import configs_root, load_config, to_plain
 
     quick = sorted(p.name for p in configs_root().glob("demo/das_*.py"))
-    assert quick == ["das_0_groundtruth.py", "das_1_das.py", "das_1_dtrak.py", "das_1_trak.py"]
-    assert load_config(configs_root() / "demo/das_0_groundtruth.py").method.num_subsets == 5
+    assert quick == ["das_0_groundtruth.py", "das_1_das.py", "das_1_dtrak.py"]  # TRAK: full profile only
+    assert load_config(configs_root() / "demo/das_0_groundtruth.py").method.num_subsets == 4
     assert load_config(configs_root() / "demo/full/das_0_groundtruth.py").method.num_subsets == 64  # the benchmark's
-    for m in ("trak", "dtrak", "das"):
+    for m in ("dtrak", "das"):
         fast, full = (load_config(configs_root() / f"demo/{where}das_1_{m}.py") for where in ("", "full/"))
         assert to_plain(fast.method) == {**to_plain(full.method), "num_timesteps": 1}
         assert to_plain(fast.task) == to_plain(full.task)
@@ -434,6 +434,10 @@ def test_demo_summary_names_the_winner_and_the_paper_verdict():
     assert "DAS loses to D-TRAK here, unlike the paper" in loss.sentence
     with pytest.raises(ValueError, match=r"run 'das_1_dtrak' lacks \['LDS', 'LDS_stderr'\]"):
         summarize({"das_1_trak": {"metrics": {"LDS": 1.0, "LDS_stderr": 0.1}}})
+    quick = {k: v for k, v in _runs(10.0, 15.0, 25.0).items() if k in ("das_1_dtrak", "das_1_das")}
+    summary = summarize(quick)  # the quick profile: DAS and D-TRAK only
+    assert summary.headline == {"val LDS D-TRAK": 15.0, "val LDS DAS": 25.0, "val DAS − D-TRAK": 10.0}
+    assert "Val LDS (%, λ chosen on held-out digits): DAS 25.0 ± 1.0, D-TRAK 15.0 ± 1.0;" in summary.sentence
     no_gen = {k: v for k, v in _runs(1.0, 2.0, 3.0).items() if k != "das_2_das_gen"}
     with pytest.raises(ValueError, match=r"run 'das_2_das_gen' lacks \['LDS', 'LDS_stderr'\]"):
         summarize(no_gen)
