@@ -14,7 +14,9 @@ from bench.tasks.base import EvalTask
 REQUIRED_ARGS = {"COCOMeanAP": {"ann_file": "instances_val2017.json"},
                  "LDS": {"retrained_losses": "retrained-losses", "query_set": "val"},
                  "LDSGain": {"retrained_losses": "retrained-losses", "query_set": "val", "reference": "run"},
-                 "ShotBucketCalibration": {"train_file": "ImageNet_LT_train.txt"}}
+                 "ShotBucketCalibration": {"train_file": "ImageNet_LT_train.txt"},
+                 "CostEfficiency": {"standard_accuracy": 0.9, "standard_usd_per_image": 0.01},
+                 "IntraLPIPS": {"centres": {"type": "Digits", "split": "test"}}}
 
 
 @pytest.mark.parametrize("name", METRICS.names())
