@@ -32,6 +32,9 @@ log = logging.getLogger("bench")
 
 #: config keys whose string values are files or folders a run reads (``root``, ``checkpoint``, ``prompts_file``, ...)
 PATH_KEY = re.compile(r"(^|_)(root|checkpoint|weights|path|file|dir|reference|stats)$")
+#: the folders the README's data layout puts local files under: a value there is a path whatever its key (a
+#: method's ``model`` / ``source`` checkpoint, an ADM classifier under ``adm``)
+LOCAL_ROOTS = ("checkpoints/", "data/")
 SECTIONS = ("dataset", "method", "task", "train")
 REPORT_FORMATS = {"md": "table.md", "csv": "table.csv", "latex": "table.tex"}
 
@@ -212,13 +215,14 @@ def plan(slug: str, table: str | None = None, demo: bool = False) -> Plan:
 
 def _named_paths(obj: Any, where: str, owner: str = "") -> list[tuple[str, str, str]]:
     """``(config key, path, type of the dict holding it)`` for every string under a path-like key (``upstream:``
-    references and URLs left out)."""
+    references and URLs left out) and every string under one of :data:`LOCAL_ROOTS`."""
     found: list[tuple[str, str, str]] = []
     if isinstance(obj, dict):
         owner = str(obj.get("type", owner))
         for key, value in obj.items():
             here = f"{where}.{key}"
-            if isinstance(value, str) and PATH_KEY.search(str(key)) and ("/" in value or os.sep in value) \
+            named = PATH_KEY.search(str(key)) and ("/" in value or os.sep in value) if isinstance(value, str) else False
+            if isinstance(value, str) and (named or value.startswith(LOCAL_ROOTS)) \
                     and not value.startswith(("upstream:", "http://", "https://")):
                 found.append((here, value, owner))
             else:

@@ -243,3 +243,12 @@ def test_a_plan_whose_upstream_step_is_left_out_is_refused():
     with pytest.raises(ValueError, match=rf"plan of {CC}-demo: run:demo/{CC}_1_cc.py needs "
                                          rf"\['run:demo/{CC}_0_logits_test.py'\], which no earlier step runs"):
         reproduce.execute(partial, echo=lambda line: None)
+
+
+def test_preflight_lists_method_checkpoints_named_under_the_local_roots():
+    """A method's own checkpoint keys (DPMs-ANT's ``source.model``, ``network.adm``) match no path-key name; a value
+    under ``checkpoints/`` or ``data/`` is checked anyway (nothing of DPMs-ANT's is on this machine)."""
+    checked = reproduce.preflight(reproduce.plan("dpms_ant", table="main_fid"))
+    missing = {m.path: m.what for m in checked.missing}
+    assert missing["checkpoints/dpms_ant/ffhq256_ddpm"] == "method.source.model"
+    assert missing["checkpoints/guided_diffusion/256x256_classifier.pt"].endswith("network.adm")
