@@ -16,7 +16,8 @@ REQUIRED_ARGS = {"COCOMeanAP": {"ann_file": "instances_val2017.json"},
                  "LDSGain": {"retrained_losses": "retrained-losses", "query_set": "val", "reference": "run"},
                  "ShotBucketCalibration": {"train_file": "ImageNet_LT_train.txt"},
                  "CostEfficiency": {"standard_accuracy": 0.9, "standard_usd_per_image": 0.01},
-                 "IntraLPIPS": {"centres": {"type": "Digits", "split": "test"}}}
+                 "IntraLPIPS": {"centres": {"type": "Digits", "split": "test"},
+                                "distance": {"type": "features", "extractor": {"type": "PixelCorrelationFeatures"}}}}
 
 
 @pytest.mark.parametrize("name", METRICS.names())

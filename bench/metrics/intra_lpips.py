@@ -215,12 +215,13 @@ class IntraLPIPS(Metric):
 
     required = ("image",)
 
-    def __init__(self, centres: dict[str, Any], distance: dict[str, Any] | None = None,
+    def __init__(self, centres: dict[str, Any], distance: dict[str, Any],
                  cluster_size: int | None = CDC_CLUSTER_SIZE, seed: int = 0, resize: int | None = 256,
                  batch_size: int = 64, prefix: str = "") -> None:
         super().__init__(prefix)
         self.centres_spec = dict(centres)
-        self.distance_spec = dict(distance or {"type": "lpips", "backbone_weights": None})
+        # no default: LPIPS without its VGG file would silently score with a random trunk
+        self.distance_spec = dict(distance)
         kind = self.distance_spec.get("type")
         if kind not in ("lpips", "features"):
             raise ValueError(f"IntraLPIPS distance type must be 'lpips' or 'features', got {kind!r}")
