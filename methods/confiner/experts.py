@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -313,12 +313,14 @@ class LoadedExpert:
 
     @torch.no_grad()
     def sample(self, noise: torch.Tensor, text: Conditioning, steps: int, meter: NFEMeter | None = None,
-               name: str = "control") -> torch.Tensor:
+               name: str = "control", eps_hook: Callable[[torch.Tensor, float], torch.Tensor] | None = None
+               ) -> torch.Tensor:
         """``steps`` steps of the expert's own scheduler from ``noise`` [B, C, F, h, w] (standard normal, scaled by
         ``init_noise_sigma``), as the diffusers pipeline's loop (``scale_model_input``, ε̂, ``step``; AnimateDiff
         steps the 5-D latent, the others frames); returns the clean latent [B, C, F, h, w] in float32. UNet calls
         are counted in ``meter`` under ``name``; a scheduler that calls the UNet more than once per step (PNDM,
-        Heun) is counted per call."""
+        Heun) is counted per call. ``eps_hook(ε̂, t)`` corrects each ε̂ (shared layout) before the step
+        (ConFiner-Long's coherence guidance)."""
         if steps < 1:
             raise ValueError(f"expert {self.kind!r}: sampling needs steps >= 1, got {steps}")
         scheduler = self.scheduler
@@ -331,6 +333,8 @@ class LoadedExpert:
             if meter is not None:
                 meter.count(name, 2 if self.guided else 1)
             eps = eps.to(latents.device)
+            if eps_hook is not None:
+                eps = eps_hook(eps, float(t))
             if self.layout == "video":
                 latents = scheduler.step(eps, t, latents, return_dict=False)[0]
             else:
