@@ -418,7 +418,8 @@ def _load_stable_diffusion(spec: ExpertSpec, dtype: torch.dtype) -> LoadedExpert
     root = Path(spec.model).expanduser()
     if not root.is_dir():
         raise PipelineLayoutError(root, "folder not found")
-    if is_pixel_space(root):
+    pixel = not (root / "vae").exists() and (root / "unet").is_dir()
+    if pixel and (not (root / "model_index.json").is_file() or is_pixel_space(root)):
         raise ValueError(f"{root} has no vae (a pixel-space folder): use kind 'pixel_image' for it")
     pipe, facts = load_stable_diffusion(root, dtype)
     scheduler, overrides = _scheduler_from(pipe.scheduler.config, spec)
