@@ -16,7 +16,8 @@
   (E|a - b| / E(|a| + |b|) = sqrt(2)/2 for 2-D Gaussians). A video without motion (all flows 0) scores 1 by definition,
   as VBench's motion smoothness scores a static video 1.
 
-Scorers map a video (uint8 [F, H, W, 3], torch or numpy) to a float and move with ``.to(device)``.
+The two scorers are ``bench.registry.VIDEO_SCORERS`` entries (a video uint8 [F, H, W, 3] -> float, ``.to(device)``),
+the extractor an ``EXTRACTORS`` entry, so the ``video_generation`` task's ``dimensions`` name them.
 """
 from __future__ import annotations
 
@@ -26,15 +27,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.registry import EXTRACTORS, VIDEO_SCORERS
+from bench.tasks.generation.video_scorers.base import VideoScorer, as_video
+
 DIGIT_SIZE = 8  # scikit-learn's digits are 8x8 (the moving-digits clips paste them at scale 1)
-
-
-def _frames(video: Any, where: str) -> torch.Tensor:
-    """``video`` as a uint8 tensor [F, H, W, 3] (checked)."""
-    frames = torch.as_tensor(np.asarray(video) if not isinstance(video, torch.Tensor) else video)
-    if frames.dtype != torch.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"{where}: expected a video uint8 [F, H, W, 3], got {frames.dtype} {tuple(frames.shape)}")
-    return frames
 
 
 def digit_crop(images: torch.Tensor, size: int = DIGIT_SIZE) -> torch.Tensor:
@@ -70,11 +66,10 @@ def digit_crop(images: torch.Tensor, size: int = DIGIT_SIZE) -> torch.Tensor:
 
 
 def _build_extractor(spec: Any) -> Any:
-    from bench.registry import EXTRACTORS
-
     return EXTRACTORS.build(dict(spec)) if isinstance(spec, dict) else spec
 
 
+@EXTRACTORS.register_module()
 class DigitCropFeatures:
     """An image feature extractor (``extractor``: an EXTRACTORS spec or a built one) applied to each image's
     :func:`digit_crop` (``size`` pixels a side); with ``grey`` the crop is handed over as one channel (the channel
@@ -101,7 +96,8 @@ class DigitCropFeatures:
                 f"{inner.get('name', type(self.extractor).__name__)}", "crop": self.size, "grey": self.grey}
 
 
-class DigitFrameQuality:
+@VIDEO_SCORERS.register_module()
+class DigitFrameQuality(VideoScorer):
     """Frame quality of a video: the digits classifier's mean confidence (max softmax probability of its
     ``logits``) on each frame's digit crop. ``extractor``: an EXTRACTORS spec with logits (the harness's trained
     digits classifier, ``TrainedClassifierFeatures``)."""
@@ -117,7 +113,7 @@ class DigitFrameQuality:
 
     @torch.no_grad()
     def __call__(self, video: Any) -> float:
-        frames = _frames(video, "DigitFrameQuality")
+        frames = as_video(video, "DigitFrameQuality")
         out = self.features(frames)
         if "logits" not in out:
             raise ValueError("DigitFrameQuality: the extractor gives no 'logits' (use the digits classifier, "
@@ -141,7 +137,8 @@ def flow_smoothness(flows: np.ndarray) -> float:
     return 1.0 if scale == 0 else float(1.0 - change / scale)
 
 
-class FlowSmoothness:
+@VIDEO_SCORERS.register_module()
+class FlowSmoothness(VideoScorer):
     """Temporal smoothness of a video from Farneback flow between consecutive frames (:func:`flow_smoothness`);
     ``flow``: options of :class:`bench.methods.vdm_memorization.flow.FarnebackFlow` (OpenCV's defaults)."""
 
@@ -156,7 +153,7 @@ class FlowSmoothness:
         return self  # OpenCV on the CPU
 
     def __call__(self, video: Any) -> float:
-        frames = _frames(video, "FlowSmoothness")
+        frames = as_video(video, "FlowSmoothness")
         return flow_smoothness(self.estimator(frames))
 
     def describe(self) -> dict[str, Any]:

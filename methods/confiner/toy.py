@@ -16,9 +16,9 @@ while an expert of the chain denoises whole frames at the video experts' resolut
 a 12x12 canvas with the digit anywhere on black. Resizing a frame to 8x8 would shrink the digit to 5 pixels, which
 that model never saw.
 
-:class:`ConFinerToyExpert` is the train-stage entry the demo configs name (``configs/confiner/_base_/demo_*.py``):
-its ``fit`` trains one expert on the config's ``train.dataset`` and returns the folder, which downstream configs
-read as an ``upstream`` checkpoint product.
+:class:`ConFinerToyExpert` is the train-stage entry the demo configs name (``configs/demo/confiner_1_*.py``): its
+``fit`` trains one expert on the config's ``train.dataset`` and returns the folder, which the refinement configs read
+as an ``upstream`` checkpoint product; its evaluation is that expert's single-expert baseline.
 Re-implementation scaffolding (the paper's experts are billion-parameter latent models), labelled as such.
 """
 from __future__ import annotations
@@ -26,15 +26,15 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from bench.method import Method
+from bench.methods.confiner.adapter import ConFiner
 from bench.registry import METHODS
 
-KINDS = ("pixel_video", "pixel_image")
 LABEL = "re-implementation scaffolding (demo toy expert trained on moving digits, not a model the paper uses)"
 # the harness's digits DDPM schedule (configs/adaptive_momentum_sampler/_base_/demo_digits_full.py)
 IMAGE_SCHEDULER = {"num_train_timesteps": 1000, "beta_schedule": "linear", "beta_start": 1e-4, "beta_end": 0.02,
@@ -80,12 +80,14 @@ def image_unet_config(size: int, block_out_channels: Sequence[int] = IMAGE_CHANN
 
 def train_image_expert(train_set: Any, work_dir: str | Path, device: str | torch.device = "cpu", *, epochs: int,
                        batch_size: int = 64, lr: float = 3e-3, seed: int = 0,
-                       block_out_channels: Sequence[int] = IMAGE_CHANNELS, resume: bool = True) -> Path:
+                       block_out_channels: Sequence[int] = IMAGE_CHANNELS, checkpoint_every: int = 1,
+                       resume: bool = True) -> Path:
     """Train the spatial expert, an unconditional frame DDPM (:func:`image_unet_config`, :data:`IMAGE_SCHEDULER`),
     on every frame of ``train_set``'s clips with :func:`~bench.methods.diffusion.training.train_ddpm` (AdamW,
     one-cycle schedule, per-epoch checkpoints, exact resume); returns the ``DDPMPipeline`` folder
     ``work_dir/model`` (``unet/``, ``scheduler/``, ``model_index.json``) with ``toy.json`` beside its
-    ``training.json``."""
+    ``training.json``. ``checkpoint_every``: epochs between resumable checkpoints (a 40-frame epoch is one step: writing
+    one each epoch would cost more than the step)."""
     from bench.methods.diffusion.training import train_ddpm
 
     frames = ClipFrames(train_set)
@@ -93,8 +95,9 @@ def train_image_expert(train_set: Any, work_dir: str | Path, device: str | torch
     torch.manual_seed(seed)  # the initial weights (the train stage also seeds; a direct call must not depend on it)
     folder = train_ddpm(image_unet_config(size, block_out_channels), IMAGE_SCHEDULER, frames, Path(work_dir),
                         torch.device(device), resume=resume, epochs=epochs, batch_size=batch_size, lr=lr,
-                        weight_decay=0.0, seed=seed)
+                        weight_decay=0.0, seed=seed, checkpoint_every=checkpoint_every)
     record = {"kind": "pixel_image", "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+              "steps": epochs * -(-len(frames) // batch_size),
               "unet_block_out_channels": list(block_out_channels), "num_frames": len(frames), "size": size,
               "scheduler": IMAGE_SCHEDULER, "train_fingerprint": frames.source_fingerprint, "label": LABEL}
     describe = getattr(train_set, "describe", None)
@@ -117,27 +120,43 @@ def train_video_expert(train_set: Any, folder: str | Path, device: str | torch.d
                                    show_progress=False)
 
 
+ROLE_KINDS = {"control": "pixel_video", "temporal": "pixel_video", "spatial": "pixel_image"}
+UNTRAINED = "<trained by this config's train stage>"
+
+
 @METHODS.register_module()
-class ConFinerToyExpert(Method):
-    """The train-stage entry of the ConFiner demo: ``fit`` trains one tiny expert of ``kind`` (``pixel_video``: a
-    control or temporal expert, train keys of :func:`train_video_expert`; ``pixel_image``: the spatial expert, train
-    keys of :func:`train_image_expert`) and returns its folder, which the ConFiner configs read as an ``upstream``
-    checkpoint product (``experts=dict(temporal=dict(kind="pixel_video", path="upstream:temporal"))``).
+class ConFinerToyExpert(ConFiner):
+    """The train-stage entry of the ConFiner demo, and that expert's single-expert baseline: ``fit`` trains the
+    tiny expert of role ``single`` (``control`` / ``temporal``: ``pixel_video``, train keys of
+    :func:`train_video_expert`; ``spatial``: ``pixel_image``, train keys of :func:`train_image_expert`) and returns its
+    folder; evaluation is :class:`~bench.methods.confiner.adapter.ConFiner`'s baseline (that expert alone, ``steps``
+    steps of its own DDIM), through the same code as the paper's experts. Downstream ConFiner configs read the folder
+    as an ``upstream`` checkpoint product
+    (``experts=dict(temporal=dict(kind="pixel_video", model="upstream:temporal"))``).
 
-    It generates nothing itself (``predict`` says so): sampling an expert, alone or in the chain, is the ConFiner
-    adapter's job, with the same code the paper's experts go through."""
+    Args:
+        single: the role trained and sampled.
+        steps: the baseline's sampling steps.
+        expert: extra :class:`~bench.methods.confiner.experts.ExpertSpec` keys (e.g. ``guidance_scale``).
+        block_out_channels: the UNet's channels per level (None: :data:`VIDEO_CHANNELS` / :data:`IMAGE_CHANNELS`).
+        **kwargs: the other :class:`ConFiner` arguments (``frames``, ``size``, ...).
+    """
 
-    def __init__(self, kind: str, block_out_channels: Sequence[int] | None = None) -> None:
-        if kind not in KINDS:
-            raise ValueError(f"ConFinerToyExpert: kind must be one of {KINDS}, got {kind!r}")
-        self.kind = kind
-        default = VIDEO_CHANNELS if kind == "pixel_video" else IMAGE_CHANNELS
+    eval_only_params = tuple(p for p in ConFiner.eval_only_params if p not in ("experts", "single")) + ("expert",)
+
+    def __init__(self, single: str, steps: int, expert: dict[str, Any] | None = None,
+                 block_out_channels: Sequence[int] | None = None, **kwargs: Any) -> None:
+        if single not in ROLE_KINDS:
+            raise ValueError(f"ConFinerToyExpert: single must be one of {sorted(ROLE_KINDS)}, got {single!r}")
+        extra = dict(expert or {})
+        if {"kind", "model"} & set(extra):
+            raise ValueError("ConFinerToyExpert: expert takes ExpertSpec options other than kind and model (the kind "
+                             "follows the role, the model is the trained folder)")
+        self.kind = ROLE_KINDS[single]
+        default = VIDEO_CHANNELS if self.kind == "pixel_video" else IMAGE_CHANNELS
         self.block_out_channels = tuple(block_out_channels or default)
-        self.folder: str | None = None
-
-    def setup(self, device: torch.device, seed: int = 0) -> None:
-        if self.folder is None:
-            raise RuntimeError("ConFinerToyExpert: no trained folder; give the config a 'train' section")
+        super().__init__(experts={single: {"kind": self.kind, "model": UNTRAINED, **extra}}, single=single,
+                         steps=steps, **kwargs)
 
     def fit(self, train_set: Any, val_set: Any | None, work_dir: Path, device: torch.device,
             resume: bool = True, **train_cfg: Any) -> Path:
@@ -154,12 +173,9 @@ class ConFinerToyExpert(Method):
                                   **train_cfg)
 
     def use_checkpoint(self, path: str | Path) -> None:
-        self.folder = str(path)
-
-    def predict(self, batch: dict[str, Any], seeds: torch.Tensor) -> Any:
-        raise NotImplementedError("ConFinerToyExpert only trains an expert for other configs (an upstream "
-                                  "'checkpoint' product); run the ConFiner demo configs (configs/demo/confiner_*.py), "
-                                  "which sample it through the ConFiner adapter")
+        role = str(self.single)
+        self.specs[role] = replace(self.specs[role], model=str(path))
 
     def provenance(self) -> dict[str, Any]:
-        return {**super().provenance(), "kind": self.kind, "folder": self.folder, "label": LABEL}
+        return {**super().provenance(), "toy": {"kind": self.kind, "block_out_channels": list(self.block_out_channels),
+                                                "label": LABEL}}

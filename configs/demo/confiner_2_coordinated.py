@@ -1,0 +1,4 @@
+# ConFiner demo, coordinated refinement of the control expert's 4-step structure (../confiner/_base_/demo_chain.py).
+_base_ = ["../confiner/_base_/demo_chain.py"]
+
+method = dict(mode="coordinated")
