@@ -12,7 +12,7 @@
 # confidence; flow_smoothness = Farneback flow smoothness (methods/confiner/scorers.py).
 _base_ = ["../../_base_/default_run.py"]
 
-dataset = dict(type="MovingDigitsPrompts", part="nonmemorized", num_content=0, num_motion=0, num_ordinary=30,
+dataset = dict(type="MovingDigitsPrompts", part="nonmemorized", num_content=0, num_motion=0, num_ordinary=10,
                frames=4, canvas=12, seed=0, name="confiner_digits_prompts")
 upstream = dict(classifier=dict(config="demo/harness_digits", product="checkpoint"))
 task = dict(
