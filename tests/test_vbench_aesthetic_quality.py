@@ -87,3 +87,19 @@ def test_bad_files_are_named(weights, tmp_path):
     torch.save({"weight": torch.zeros(2)}, not_clip)
     with pytest.raises(ValueError, match="does not load as an OpenAI CLIP model"):
         VIDEO_SCORERS.build(dict(type="AestheticQuality", cache_dir=str(root), clip_weights=str(not_clip)))
+
+
+def test_parity_with_openai_clip_load_where_it_is_installed(weights):
+    """VBench loads CLIP with OpenAI's ``clip.load(path, device)`` (package openai-clip, not in the lock), which builds
+    the model with ``clip.model.build_model(state_dict)`` and keeps fp32 on the CPU; where it is installed, that model
+    gives the scorer's embeddings on the same frames. (``clip.load`` itself reads only the TorchScript archive: its
+    state-dict fallback re-reads an exhausted file handle.)"""
+    clip_model = pytest.importorskip("clip.model")
+    root, clip_path, _ = weights
+    scorer = VIDEO_SCORERS.build(dict(type="AestheticQuality", cache_dir=str(root)))
+    model = clip_model.build_model(torch.load(clip_path)).float().eval()
+    video = _video(frames=2, h=64, w=48, seed=3)
+    images = vbench_clip_transform(video)
+    with torch.no_grad():
+        expected = model.encode_image(images).float()
+    torch.testing.assert_close(scorer.embed(video), expected, rtol=1e-5, atol=1e-5)

@@ -72,3 +72,21 @@ def test_musiq_without_pyiqa_is_unavailable_not_faked(tmp_path):
         VIDEO_SCORERS.build(dict(type="ImagingQuality", weights=str(_weights(tmp_path))))
     with pytest.raises(FileNotFoundError, match="musiq_spaq_ckpt-358bb6af.pth"):
         VIDEO_SCORERS.build(dict(type="ImagingQuality", cache_dir=str(tmp_path / "empty")))
+
+
+def test_musiq_path_matches_vbenchs_loop_where_pyiqa_is_installed(tmp_path):
+    """With pyiqa (not in the lock): the scorer equals VBench's ``technical_quality`` loop written out, on a MUSIQ of
+    random weights saved as the SPAQ file (``MUSIQ(pretrained_model_path=...)`` loads it strictly)."""
+    musiq_arch = pytest.importorskip("pyiqa.archs.musiq_arch")
+    torch.manual_seed(0)
+    path = _weights(tmp_path)
+    torch.save(musiq_arch.MUSIQ(pretrained=False).state_dict(), path)
+    scorer = VIDEO_SCORERS.build(dict(type="ImagingQuality", weights=str(path)))
+    video = torch.randint(0, 256, (2, 48, 64, 3), generator=torch.Generator().manual_seed(1)).to(torch.uint8)
+    model = musiq_arch.MUSIQ(pretrained_model_path=str(path))
+    model.training = False
+    images = _vbench_transform(torch.Tensor(video.numpy()).permute(0, 3, 1, 2))
+    with torch.no_grad():
+        expected = sum(float(model(images[i].unsqueeze(0))) for i in range(len(images))) / len(images) / 100.
+    assert scorer(video) == pytest.approx(expected, abs=1e-6)
+    assert scorer.describe()["label"] == "VBench (MUSIQ-SPAQ)"
