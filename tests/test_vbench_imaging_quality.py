@@ -70,8 +70,13 @@ def test_score_is_the_mean_frame_score_over_one_hundred(tmp_path):
 def test_musiq_without_pyiqa_is_unavailable_not_faked(tmp_path):
     with pytest.raises(ScorerUnavailableError, match="pyiqa"):
         VIDEO_SCORERS.build(dict(type="ImagingQuality", weights=str(_weights(tmp_path))))
-    with pytest.raises(FileNotFoundError, match="musiq_spaq_ckpt-358bb6af.pth"):
+    with pytest.raises(ScorerUnavailableError, match="pyiqa"):  # with or without the weights
         VIDEO_SCORERS.build(dict(type="ImagingQuality", cache_dir=str(tmp_path / "empty")))
+
+
+def test_missing_weights_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="musiq_spaq_ckpt-358bb6af.pth"):
+        VIDEO_SCORERS.build(dict(type="ImagingQuality", cache_dir=str(tmp_path / "empty"), model=MeanBrightness()))
 
 
 def test_musiq_path_matches_vbenchs_loop_where_pyiqa_is_installed(tmp_path):

@@ -3,7 +3,7 @@ columns, the per-dimension means against the formulas, NFE / wall time, MP4 expo
 without any model, a dimension reported as not configured, and the checks on a method's output."""
 from __future__ import annotations
 
-import json
+import importlib.util
 import time
 
 import pytest
@@ -102,25 +102,23 @@ def test_run_scores_each_video_exports_vbench_names_and_rescores_without_models(
     assert (run_dir / "videos" / "a cat-0.mp4").is_file()  # the export is rewritten from the stored frames
 
 
+@pytest.mark.skipif(importlib.util.find_spec("pyiqa") is not None, reason="pyiqa is installed: MUSIQ is available")
 def test_unavailable_dimension_is_reported_not_configured(config, tmp_path):
+    iq = f'dict(type="ImagingQuality", cache_dir={str(tmp_path / "no_cache")!r})'  # MUSIQ needs pyiqa
     task = ('dict(type="video_generation", keep_videos=False, on_unavailable="skip", dimensions=dict('
             'subject_consistency=dict(type="SubjectConsistency", extractor=dict(type="PixelCorrelationFeatures")), '
-            f'motion_smoothness=dict(type="MotionSmoothness", cache_dir={str(tmp_path / "no_cache")!r})))')
+            f'imaging_quality={iq}))')
     cfg = load_config(config(task), {"run.work_dir": str(tmp_path / "run")})
     run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
     results = read_results(run_dir)
     assert set(results["metrics"]) == {"subject_consistency", "NFE per video", "seconds per video"}
     stored = SampleStore(run_dir, results["config_sha256"]).stored_columns()
-    assert "video" not in stored and "motion_smoothness" not in stored and not (run_dir / "videos").exists()
-    built = TASKS.build(json.loads(json.dumps({"type": "video_generation", "on_unavailable": "skip",
-                                               "dimensions": {"ms": {"type": "MotionSmoothness",
-                                                                     "cache_dir": str(tmp_path)}}})))
-    built.prepare("cpu")
-    facts = built.describe()
-    assert facts["dimensions"]["ms"]["status"] == "not configured" and "AMT-S" in facts["dimensions"]["ms"]["reason"]
+    assert "video" not in stored and "imaging_quality" not in stored and not (run_dir / "videos").exists()
+    facts = results["evaluation"]
+    assert facts["dimensions"]["imaging_quality"]["status"] == "not configured"
+    assert "pyiqa" in facts["dimensions"]["imaging_quality"]["reason"]
     assert facts["environment"]["device"] == "cpu" and facts["environment"]["torch"] == torch.__version__
-    strict = TASKS.build({"type": "video_generation", "dimensions": {"ms": {"type": "MotionSmoothness",
-                                                                           "cache_dir": str(tmp_path)}}})
+    strict = TASKS.build({"type": "video_generation", "dimensions": {"iq": {"type": "ImagingQuality"}}})
     with pytest.raises(ValueError, match="on_unavailable='skip'"):
         strict.prepare("cpu")
 

@@ -50,8 +50,8 @@ def imaging_quality(frame_scores: torch.Tensor) -> float:
     return float(frame_scores.double().mean() / 100.0)
 
 
-def load_musiq(path: Path) -> torch.nn.Module:
-    """pyiqa's MUSIQ with the SPAQ weights, as VBench builds it (``training = False``)."""
+def musiq_class() -> Any:
+    """pyiqa's MUSIQ class, or ScorerUnavailableError when pyiqa is not installed."""
     try:
         from pyiqa.archs.musiq_arch import MUSIQ
     except ImportError as error:
@@ -60,7 +60,12 @@ def load_musiq(path: Path) -> torch.nn.Module:
             "which is not installed and not in bench's lock (it pulls accelerate, bitsandbytes, facexlib, datasets); "
             "`pip install pyiqa` in this environment to score this dimension, or score the exported MP4s with the "
             f"official VBench ({type(error).__name__}: {error})") from error
-    model = MUSIQ(pretrained_model_path=str(path))
+    return MUSIQ
+
+
+def load_musiq(path: Path) -> torch.nn.Module:
+    """pyiqa's MUSIQ with the SPAQ weights, as VBench builds it (``training = False``)."""
+    model = musiq_class()(pretrained_model_path=str(path))
     model.training = False
     return model.eval()
 
@@ -82,6 +87,8 @@ class ImagingQuality(VideoScorer):
         if preprocessing not in MODES:
             raise ValueError(f"ImagingQuality: preprocessing must be one of {MODES}, got {preprocessing!r}")
         self.preprocessing = preprocessing
+        if model is None:
+            musiq_class()  # no network code: unavailable whether or not the weights are here
         self.path = vbench_weight("musiq_spaq", weights, cache_dir, "ImagingQuality")
         self.model = load_musiq(self.path) if model is None else model
         self.network = "pyiqa MUSIQ (SPAQ)" if model is None else type(model).__name__
