@@ -1,16 +1,25 @@
 """VBench imaging quality: the resize rule (VBench's ``transform`` written out, default ``longer``), the reduction
-(mean of the frames' MUSIQ scores / 100) with a stand-in frame network, and MUSIQ reported unavailable without
-pyiqa."""
+(mean of the frames' MUSIQ scores / 100) with a stand-in frame network, and MUSIQ against golden values of pyiqa's
+(what VBench imports), equal to it where pyiqa is installed."""
 from __future__ import annotations
 
-import importlib.util
+import hashlib
+import math
 
+import numpy as np
 import pytest
 import torch
 
 from bench.registry import VIDEO_SCORERS
-from bench.tasks.generation.video_scorers.base import ScorerUnavailableError
 from bench.tasks.generation.video_scorers.imaging_quality import imaging_quality, imaging_transform
+from bench.tasks.generation.video_scorers.musiq import MUSIQ, hashed_positions
+from helpers import layer_roundings, rounding_tolerance
+
+#: sha256 of the sorted "name:shape" lines of pyiqa 0.1.16's MUSIQ(num_class=1) state dict (what
+#: musiq_spaq_ckpt-358bb6af.pth holds)
+MUSIQ_KEYS = (248, "f92dfbdfa458c36a0fb665be0f16ffa0818bb0663a9f4b058f5651916b054687")
+#: pyiqa's MUSIQ with _filled_state_dict's weights on _image(h, w) (torch 2.15, CPU)
+GOLDEN = {(96, 160): -0.7419137358665466, (300, 200): -0.9445767998695374}
 
 
 def _vbench_transform(images, mode="longer"):
@@ -66,26 +75,60 @@ def test_score_is_the_mean_frame_score_over_one_hundred(tmp_path):
     assert scorer.describe()["label"] == "not VBench's network: MeanBrightness"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyiqa") is not None, reason="pyiqa is installed here")
-def test_musiq_without_pyiqa_is_unavailable_not_faked(tmp_path):
-    with pytest.raises(ScorerUnavailableError, match="pyiqa"):
-        VIDEO_SCORERS.build(dict(type="ImagingQuality", weights=str(_weights(tmp_path))))
-    with pytest.raises(ScorerUnavailableError, match="pyiqa"):  # with or without the weights
-        VIDEO_SCORERS.build(dict(type="ImagingQuality", cache_dir=str(tmp_path / "empty")))
+def _filled_state_dict(state: dict) -> dict:
+    """Weights by a fixed rule (sorted names, one generator), the rule the golden values were made with."""
+    g = torch.Generator().manual_seed(0)
+    filled = {}
+    for k, v in sorted(state.items()):
+        if v.ndim >= 2:
+            filled[k] = torch.randn(v.shape, generator=g) / math.sqrt(v[0].numel())
+        elif k.endswith("bias"):
+            filled[k] = torch.randn(v.shape, generator=g) * 0.1
+        else:
+            filled[k] = 1 + torch.randn(v.shape, generator=g) * 0.1
+    return filled
 
 
-def test_missing_weights_are_named(tmp_path):
+def _image(h: int, w: int, t: int = 1) -> torch.Tensor:
+    y, x = np.mgrid[0:h, 0:w]
+    f = ((np.sin((x + 3 * t) / 7.0) * np.cos(y / 11.0) * 0.5 + 0.5) * 255).astype(np.uint8)
+    return torch.from_numpy(np.stack([f, np.roll(f, 9, 1), 255 - f], -1))
+
+
+def test_musiq_has_pyiqas_entries_and_reproduces_its_scores(tmp_path):
+    model = MUSIQ()
+    lines = "\n".join(f"{k}:{tuple(v.shape)}" for k, v in sorted(model.state_dict().items()))
+    assert (len(model.state_dict()), hashlib.sha256(lines.encode()).hexdigest()) == MUSIQ_KEYS
+    path = _weights(tmp_path)
+    torch.save({f"module.{k}": v for k, v in _filled_state_dict(model.state_dict()).items()}, path)
+    scorer = VIDEO_SCORERS.build(dict(type="ImagingQuality", weights=str(path)))  # 'module.' stripped as pyiqa does
+    for (h, w), golden in GOLDEN.items():
+        frame = _image(h, w).permute(2, 0, 1)[None].float() / 255
+        with torch.no_grad():
+            score = float(scorer.model(frame))
+        assert score == pytest.approx(golden, abs=rounding_tolerance(torch.float32, abs(golden) + 1,
+                                                                     layer_roundings(scorer.model)))
+    video = torch.stack([_image(96, 160, t) for t in (1, 1)])
+    assert scorer(video) == pytest.approx(GOLDEN[(96, 160)] / 100, abs=1e-6)
+    assert scorer.describe()["label"] == "VBench (MUSIQ-SPAQ)"
+
+
+def test_hashed_positions_and_errors(tmp_path):
+    # 10 x 10 table hashed to 2 rows x 3 columns by nearest neighbour: rows 0, 5; columns 0, 3, 6
+    assert hashed_positions(2, 3).tolist() == [0, 3, 6, 50, 53, 56]
     with pytest.raises(FileNotFoundError, match="musiq_spaq_ckpt-358bb6af.pth"):
-        VIDEO_SCORERS.build(dict(type="ImagingQuality", cache_dir=str(tmp_path / "empty"), model=MeanBrightness()))
+        VIDEO_SCORERS.build(dict(type="ImagingQuality", cache_dir=str(tmp_path / "empty")))
+    with pytest.raises(ValueError, match="not MUSIQ's SPAQ checkpoint"):
+        VIDEO_SCORERS.build(dict(type="ImagingQuality", weights=str(_weights(tmp_path))))
 
 
-def test_musiq_path_matches_vbenchs_loop_where_pyiqa_is_installed(tmp_path):
-    """With pyiqa (not in the lock): the scorer equals VBench's ``technical_quality`` loop written out, on a MUSIQ of
-    random weights saved as the SPAQ file (``MUSIQ(pretrained_model_path=...)`` loads it strictly)."""
+def test_musiq_equals_pyiqas_where_pyiqa_is_installed(tmp_path):
+    """With pyiqa (not in the lock): the scorer equals VBench's ``technical_quality`` loop written out with pyiqa's
+    ``MUSIQ(pretrained_model_path=...)`` on the same weights file."""
     musiq_arch = pytest.importorskip("pyiqa.archs.musiq_arch")
     torch.manual_seed(0)
     path = _weights(tmp_path)
-    torch.save(musiq_arch.MUSIQ(pretrained=False).state_dict(), path)
+    torch.save(musiq_arch.MUSIQ(pretrained=False, num_class=1).state_dict(), path)
     scorer = VIDEO_SCORERS.build(dict(type="ImagingQuality", weights=str(path)))
     video = torch.randint(0, 256, (2, 48, 64, 3), generator=torch.Generator().manual_seed(1)).to(torch.uint8)
     model = musiq_arch.MUSIQ(pretrained_model_path=str(path))

@@ -3,7 +3,6 @@ columns, the per-dimension means against the formulas, NFE / wall time, MP4 expo
 without any model, a dimension reported as not configured, and the checks on a method's output."""
 from __future__ import annotations
 
-import importlib.util
 import time
 
 import pytest
@@ -12,11 +11,12 @@ import torch
 from bench.config import load_config
 from bench.datasets.video import read_video
 from bench.method import Method
-from bench.registry import EXTRACTORS, METHODS, TASKS
+from bench.registry import EXTRACTORS, METHODS, TASKS, VIDEO_SCORERS
 from bench.results import read_results
 from bench.runner import evaluate, score
 from bench.store import SampleStore
 from bench.tasks.generation.video import vbench_video_name
+from bench.tasks.generation.video_scorers.base import ScorerUnavailableError, VideoScorer
 
 FRAMES, SIZE = 4, 16
 
@@ -102,12 +102,18 @@ def test_run_scores_each_video_exports_vbench_names_and_rescores_without_models(
     assert (run_dir / "videos" / "a cat-0.mp4").is_file()  # the export is rewritten from the stored frames
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyiqa") is not None, reason="pyiqa is installed: MUSIQ is available")
+@VIDEO_SCORERS.register_module(force=True)
+class NeedsMissingCode(VideoScorer):
+    """A scorer whose network code is not installed."""
+
+    def __init__(self) -> None:
+        raise ScorerUnavailableError("NeedsMissingCode: its network code (package 'absent') is not installed")
+
+
 def test_unavailable_dimension_is_reported_not_configured(config, tmp_path):
-    iq = f'dict(type="ImagingQuality", cache_dir={str(tmp_path / "no_cache")!r})'  # MUSIQ needs pyiqa
     task = ('dict(type="video_generation", keep_videos=False, on_unavailable="skip", dimensions=dict('
             'subject_consistency=dict(type="SubjectConsistency", extractor=dict(type="PixelCorrelationFeatures")), '
-            f'imaging_quality={iq}))')
+            'imaging_quality=dict(type="NeedsMissingCode")))')
     cfg = load_config(config(task), {"run.work_dir": str(tmp_path / "run")})
     run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
     results = read_results(run_dir)
@@ -116,9 +122,9 @@ def test_unavailable_dimension_is_reported_not_configured(config, tmp_path):
     assert "video" not in stored and "imaging_quality" not in stored and not (run_dir / "videos").exists()
     facts = results["evaluation"]
     assert facts["dimensions"]["imaging_quality"]["status"] == "not configured"
-    assert "pyiqa" in facts["dimensions"]["imaging_quality"]["reason"]
+    assert "'absent'" in facts["dimensions"]["imaging_quality"]["reason"]
     assert facts["environment"]["device"] == "cpu" and facts["environment"]["torch"] == torch.__version__
-    strict = TASKS.build({"type": "video_generation", "dimensions": {"iq": {"type": "ImagingQuality"}}})
+    strict = TASKS.build({"type": "video_generation", "dimensions": {"iq": {"type": "NeedsMissingCode"}}})
     with pytest.raises(ValueError, match="on_unavailable='skip'"):
         strict.prepare("cpu")
 
