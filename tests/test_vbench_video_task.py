@@ -88,6 +88,10 @@ def test_run_scores_each_video_exports_vbench_names_and_rescores_without_models(
     assert metrics["subject_consistency"] == pytest.approx(sum(expected_sc) / 4, abs=1e-6)
     assert metrics["motion_smoothness"] == pytest.approx(sum(expected_ms) / 4, abs=1e-12)
     assert metrics["NFE per video"] == 9.0 and metrics["seconds per video"] >= 0
+    # sample number 0 is still (1.0), 1 alternates: the spread over the two sample numbers' means
+    odd = [v for v, k in zip(expected_ms, rows["video_index"].tolist(), strict=True) if k == 1]
+    assert metrics["motion_smoothness std over video_index"] == pytest.approx(
+        float(torch.tensor([1.0, sum(odd) / 2], dtype=torch.float64).std()), abs=1e-12)
     names = sorted(p.name for p in (run_dir / "videos").iterdir())
     assert names == ["a cat-0.mp4", "a cat-1.mp4", "a red car-0.mp4", "a red car-1.mp4"]
     frames, fps, _ = read_video(run_dir / "videos" / "a cat-1.mp4")
@@ -117,7 +121,8 @@ def test_unavailable_dimension_is_reported_not_configured(config, tmp_path):
     cfg = load_config(config(task), {"run.work_dir": str(tmp_path / "run")})
     run_dir = evaluate(cfg, wandb_mode="disabled", progress=False)
     results = read_results(run_dir)
-    assert set(results["metrics"]) == {"subject_consistency", "NFE per video", "seconds per video"}
+    assert set(results["metrics"]) == {"subject_consistency", "subject_consistency std over video_index",
+                                       "NFE per video", "seconds per video"}
     stored = SampleStore(run_dir, results["config_sha256"]).stored_columns()
     assert "video" not in stored and "imaging_quality" not in stored and not (run_dir / "videos").exists()
     facts = results["evaluation"]
