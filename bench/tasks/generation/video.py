@@ -166,7 +166,9 @@ class VideoGenerationTask(EvalTask):
             else:
                 dimensions[name] = {"spec": spec, "status": "scored in an earlier process (rescored from stored "
                                                             "columns)"}
-        return {"dimensions": dimensions, "environment": self.environment or environment_facts(None),
+        environment = self.environment or "not scored in this process (the generating run's provenance.json records " \
+                                          "its device)"
+        return {"dimensions": dimensions, "environment": environment,
                 "scored_frames": "as generated (uint8 frames before MP4 encoding)"}
 
     def write_exports(self, outputs: Columns | SampleStore, run_dir: Path) -> dict[str, Path]:
@@ -209,12 +211,12 @@ class VideoGenerationTask(EvalTask):
         return {"videos": sample_grid(tiles, directory / "videos.png", nrow=len(picks))}
 
 
-def environment_facts(device: torch.device | None) -> dict[str, Any]:
+def environment_facts(device: torch.device) -> dict[str, Any]:
     """torch, CUDA and the device the scorers ran on, with the GPU model (VBench scores vary across GPU types)."""
     facts: dict[str, Any] = {"torch": torch.__version__, "cuda": torch.version.cuda,
-                             "python": platform.python_version(), "device": None if device is None else str(device)}
-    if device is not None and device.type == "cuda":
+                             "python": platform.python_version(), "device": str(device)}
+    if device.type == "cuda":
         facts["gpu"] = torch.cuda.get_device_name(device)
-    elif device is not None:
+    else:
         facts["cpu"] = platform.processor() or platform.machine()
     return facts

@@ -40,9 +40,10 @@ def aesthetic_quality(embeddings: torch.Tensor, head: torch.nn.Module) -> float:
     """The score of one video from its frames' CLIP image embeddings [F, D]: mean of head(normalised) / 10."""
     if embeddings.ndim != 2 or len(embeddings) < 1:
         raise ValueError(f"aesthetic quality needs frame embeddings [F, D], got {tuple(embeddings.shape)}")
-    normalised = torch.nn.functional.normalize(embeddings.float(), dim=-1, p=2)
-    scores = head(normalised).squeeze(dim=-1)
-    return float((scores / 10).mean())
+    with torch.no_grad():
+        normalised = torch.nn.functional.normalize(embeddings.float(), dim=-1, p=2)
+        scores = head(normalised).squeeze(dim=-1)
+        return float((scores / 10).mean())
 
 
 @VIDEO_SCORERS.register_module()

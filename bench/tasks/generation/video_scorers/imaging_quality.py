@@ -6,10 +6,10 @@ Preprocessing (VBench's default ``imaging_quality_preprocessing_mode="longer"``)
 int(s·W)), antialias=False)`` (bilinear) with s = 512 / max(H, W); then ``/ 255``. ``"shorter"`` scales the shorter
 side to 512 when it exceeds 512, ``"shorter_centercrop"`` then crops 512², ``"None"`` only divides.
 
-The network is pyiqa's ``MUSIQ(pretrained_model_path=musiq_spaq_ckpt-358bb6af.pth)`` (what VBench imports). pyiqa is
-not in the lock (it pulls accelerate, bitsandbytes, facexlib, datasets, ...), so the scorer uses it when it is
-installed and raises :class:`~.base.ScorerUnavailableError` otherwise (the task reports the dimension as not
-configured with ``on_unavailable="skip"``). ``model`` takes any frame network with MUSIQ's interface (tests).
+The network is :class:`~.musiq.MUSIQ`, written for ``musiq_spaq_ckpt-358bb6af.pth`` as pyiqa's
+``MUSIQ(pretrained_model_path=...)`` (what VBench imports) builds it: the same 248 state-dict entries and the same
+scores as pyiqa 0.1.16 (checked equal on the CPU; pyiqa itself is not in the lock: it pulls accelerate,
+bitsandbytes, facexlib, datasets, ...). ``model`` takes any frame network with MUSIQ's interface (tests).
 """
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from typing import Any
 import torch
 
 from bench.registry import VIDEO_SCORERS
-from bench.tasks.generation.video_scorers.base import (ScorerUnavailableError, VideoScorer, as_video, vbench_weight,
-                                                       weight_facts)
+from bench.tasks.generation.video_scorers.base import VideoScorer, as_video, vbench_weight, weight_facts
 
 MODES = ("longer", "shorter", "shorter_centercrop", "None")
 LIMIT = 512
@@ -51,17 +50,16 @@ def imaging_quality(frame_scores: torch.Tensor) -> float:
 
 
 def load_musiq(path: Path) -> torch.nn.Module:
-    """pyiqa's MUSIQ with the SPAQ weights, as VBench builds it (``training = False``)."""
+    """MUSIQ with the SPAQ weights (a state dict, ``module.`` prefixes stripped as pyiqa's ``clean_state_dict``)."""
+    from bench.tasks.generation.video_scorers.musiq import MUSIQ
+
+    model = MUSIQ()
     try:
-        from pyiqa.archs.musiq_arch import MUSIQ
-    except ImportError as error:
-        raise ScorerUnavailableError(
-            "ImagingQuality: MUSIQ's network code comes from pyiqa (VBench imports pyiqa.archs.musiq_arch.MUSIQ), "
-            "which is not installed and not in bench's lock (it pulls accelerate, bitsandbytes, facexlib, datasets); "
-            "`pip install pyiqa` in this environment to score this dimension, or score the exported MP4s with the "
-            f"official VBench ({type(error).__name__}: {error})") from error
-    model = MUSIQ(pretrained_model_path=str(path))
-    model.training = False
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict({k.removeprefix("module."): v for k, v in state.items()}, strict=True)
+    except Exception as error:  # noqa: BLE001 - unpickling and load_state_dict raise many types
+        raise ValueError(f"ImagingQuality: {str(path)!r} is not MUSIQ's SPAQ checkpoint (a state dict of the 248 "
+                         f"entries of pyiqa's MUSIQ; {type(error).__name__}: {str(error)[:300]})") from error
     return model.eval()
 
 
@@ -84,7 +82,7 @@ class ImagingQuality(VideoScorer):
         self.preprocessing = preprocessing
         self.path = vbench_weight("musiq_spaq", weights, cache_dir, "ImagingQuality")
         self.model = load_musiq(self.path) if model is None else model
-        self.network = "pyiqa MUSIQ (SPAQ)" if model is None else type(model).__name__
+        self.network = "MUSIQ (SPAQ)" if model is None else type(model).__name__
         self.facts = weight_facts(Path(self.path))
         self.device = torch.device("cpu")
 
@@ -104,5 +102,5 @@ class ImagingQuality(VideoScorer):
         return {"dimension": "imaging_quality", "network": self.network, "weights": self.facts,
                 "preprocessing": self.preprocessing,
                 "protocol": "VBench imaging_quality.py: MUSIQ score per frame (one at a time), mean over frames / 100",
-                "label": "VBench (MUSIQ-SPAQ)" if self.network.startswith("pyiqa") else
+                "label": "VBench (MUSIQ-SPAQ)" if self.network == "MUSIQ (SPAQ)" else
                 f"not VBench's network: {self.network}"}

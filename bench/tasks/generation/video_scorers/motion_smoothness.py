@@ -8,22 +8,24 @@ mean absolute difference over all pixels and channels (``cv2.absdiff``). VBench'
 (``amt-s.pth``), its predictions converted to uint8 by truncation (AMT's ``tensor2img``: ``(x * 255).clip(0, 255)
 .astype(uint8)``).
 
-AMT-S is not available here: its network (feature pyramid encoder, correlation pyramid, multi-field flow decoders;
-``vbench/third_party/amt``) is not in any package of the lock, and a faithful port with a test against the released
-state dict did not fit this work. ``interpolator="amt-s"`` therefore raises :class:`~.base.ScorerUnavailableError`
-(the task then reports the dimension as not configured, with ``on_unavailable="skip"``). ``interpolator="linear"``
-predicts the average of the two frames: the same formula with a trivial interpolator, for toys and tests, labelled
-as not VBench's.
+AMT-S is :class:`~.amt.AMTS`, written for VBench's ``amt-s.pth`` (checked bit-exact against VBench's own
+``third_party/amt`` code on the CPU: the same 213 state-dict entries, the same middle frames), run as VBench's
+``motion_score`` runs it (:func:`~.amt.interpolate_middle`: padding to a multiple of 16 / scale, the VRAM-dependent
+scale on CUDA, ``embt = 1/2``). Frames need at least 128 px per side (its correlation pyramid). ``interpolator=
+"linear"`` predicts the average of the two frames instead: the same formula with a trivial interpolator, for toys and
+tests, labelled as not VBench's.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from bench.registry import VIDEO_SCORERS
-from bench.tasks.generation.video_scorers.base import ScorerUnavailableError, VideoScorer, as_video, vbench_weight
+from bench.tasks.generation.video_scorers.base import VideoScorer, as_video, vbench_weight, weight_facts
 
 INTERPOLATORS = ("amt-s", "linear")
 Interpolator = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -62,9 +64,8 @@ class MotionSmoothness(VideoScorer):
     """Motion smoothness of a video (module docstring).
 
     Args:
-        interpolator: ``"amt-s"`` (VBench's; not available here: raises ScorerUnavailableError after checking its
-            weight file) or ``"linear"`` (frame average; not VBench's).
-        weights: AMT-S's ``amt-s.pth``; None looks under VBench's cache folder.
+        interpolator: ``"amt-s"`` (VBench's) or ``"linear"`` (frame average; not VBench's).
+        weights: AMT-S's ``amt-s.pth``; None looks under VBench's cache folder (``amt_model/``).
         cache_dir: VBench's cache folder instead of ``$VBENCH_CACHE_DIR`` / ``~/.cache/vbench``.
     """
 
@@ -72,23 +73,44 @@ class MotionSmoothness(VideoScorer):
         if interpolator not in INTERPOLATORS:
             raise ValueError(f"MotionSmoothness: interpolator must be one of {INTERPOLATORS}, got {interpolator!r}")
         self.interpolator = interpolator
+        self.model: Any = None
+        self.facts: dict[str, str] = {}
         if interpolator == "amt-s":
+            from bench.tasks.generation.video_scorers.amt import AMTS
+
+            path = vbench_weight("amt_s", weights, cache_dir, "MotionSmoothness")
             try:
-                found = f"the weights at {str(vbench_weight('amt_s', weights, cache_dir, 'MotionSmoothness'))!r}"
-            except FileNotFoundError as error:
-                found = f"(nor are its weights here: {error})"
-            raise ScorerUnavailableError(
-                "MotionSmoothness: VBench's frame interpolator AMT-S is not implemented here (its network code, "
-                f"vbench/third_party/amt, is in no package of the lock), so {found} cannot be run. Score this "
-                "dimension with the official VBench on the exported MP4s, or use interpolator='linear' (not "
-                "VBench's) for a toy")
-        self._interpolate: Interpolator = linear_interpolator
+                checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+                self.model = AMTS()
+                self.model.load_state_dict(checkpoint["state_dict"], strict=True)
+            except Exception as error:  # noqa: BLE001 - unpickling and load_state_dict raise many types
+                raise ValueError(f"MotionSmoothness: {str(path)!r} is not AMT-S's checkpoint (a dict whose "
+                                 f"'state_dict' holds the 213 entries of AMT-S; {type(error).__name__}: "
+                                 f"{str(error)[:300]})") from error
+            self.model.eval()
+            self.facts = weight_facts(Path(path))
+
+    def to(self, device: torch.device | str) -> MotionSmoothness:
+        if self.model is not None:
+            self.model.to(torch.device(device))
+        return self
+
+    def _interpolate(self) -> Interpolator:
+        if self.model is None:
+            return linear_interpolator
+        from bench.tasks.generation.video_scorers.amt import interpolate_middle
+
+        return partial(interpolate_middle, self.model)
 
     def __call__(self, video: torch.Tensor) -> float:
-        return motion_smoothness(as_video(video, "MotionSmoothness"), self._interpolate)
+        return motion_smoothness(as_video(video, "MotionSmoothness"), self._interpolate())
 
     def describe(self) -> dict[str, Any]:
-        return {"dimension": "motion_smoothness", "interpolator": self.interpolator,
-                "protocol": "VBench motion_smoothness.py: (255 - mean |odd frame - interpolated|) / 255 over the even "
-                            "frames' midpoints",
-                "label": "not VBench's: frame-average interpolator instead of AMT-S"}
+        facts: dict[str, Any] = {
+            "dimension": "motion_smoothness", "interpolator": self.interpolator,
+            "protocol": "VBench motion_smoothness.py: (255 - mean |odd frame - interpolated|) / 255 over the even "
+                        "frames' midpoints", "label": "VBench (AMT-S)" if self.model is not None else
+            "not VBench's: frame-average interpolator instead of AMT-S"}
+        if self.facts:
+            facts["weights"] = self.facts
+        return facts
