@@ -95,6 +95,18 @@ def test_coordinated_with_identical_experts_is_a_ddim_loop(specs):
     assert torch.allclose(latents, spatial_only, atol=1e-4, rtol=1e-4)
 
 
+def test_native_resize_policy_runs_each_expert_at_its_own_size(specs):
+    method = build(specs, mode="coordinated", resize="native", size=8)  # 8 px frames: a 4x4 working latent
+    sizes: dict[str, set] = {role: set() for role in ("control", "spatial", "temporal")}
+    for role, expert in method.loaded.items():
+        expert.unet.register_forward_pre_hook(
+            lambda module, args, role=role: sizes[role].add(tuple(args[0].shape[-2:])))
+    out = method.predict({"prompt": ["a cat"]}, SEEDS[:1])
+    assert method.settings()["latent_size"] == [4, 4] and out["video"].shape == (1, 2, 8, 8, 3)
+    # control at the working size; the refinement experts at their UNets' sample_size (8), x̂0 resized at the hinge
+    assert sizes == {"control": {(4, 4)}, "spatial": {(8, 8)}, "temporal": {(8, 8)}}
+
+
 def test_single_expert_baselines(specs):
     temporal = build(specs, single="temporal", steps=3)
     assert set(temporal.loaded) == {"temporal"}
