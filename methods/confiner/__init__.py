@@ -18,7 +18,9 @@ from bench.methods.confiner.layouts import from_expert, resize_clean, to_expert
 from bench.methods.confiner.long import CoherenceGuidance, LongSettings, shuffled_base_noise, staggered_refinement
 from bench.methods.confiner.schedules import (Expert, NFEMeter, RefinementSettings, coordinated_step, nfe_per_video,
                                               refine)
+from bench.methods.confiner.toy import ConFinerToyExpert  # the demo's train-stage entry (METHODS registers on import)
 
-__all__ = ["KINDS", "Codec", "CoherenceGuidance", "ConFiner", "Expert", "ExpertSpec", "LoadedExpert", "LongSettings",
-           "NFEMeter", "RefinementSettings", "coordinated_step", "from_expert", "load_expert", "nfe_per_video",
-           "refine", "resize_clean", "shuffled_base_noise", "staggered_refinement", "to_expert"]
+__all__ = ["KINDS", "Codec", "CoherenceGuidance", "ConFiner", "ConFinerToyExpert", "Expert", "ExpertSpec",
+           "LoadedExpert", "LongSettings", "NFEMeter", "RefinementSettings", "coordinated_step", "from_expert",
+           "load_expert", "nfe_per_video", "refine", "resize_clean", "shuffled_base_noise", "staggered_refinement",
+           "to_expert"]
