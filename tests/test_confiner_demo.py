@@ -127,7 +127,7 @@ def test_flow_smoothness_of_videos():
 
 
 # -- summary ---------------------------------------------------------------------------------------------------------
-def fixture_runs(coordinated_quality: float = 0.80) -> dict[str, dict]:
+def fixture_runs(coordinated_quality: float = 0.78) -> dict[str, dict]:
     def run(stem: str, quality: float, consistency: float, smooth: float, nfe: float) -> tuple[str, dict]:
         return stem, {"name": stem, "run_dir": f"/runs/{stem}", "metrics": {
             "frame_quality": quality, "subject_consistency": consistency, "flow_smoothness": smooth,
@@ -141,13 +141,13 @@ def fixture_runs(coordinated_quality: float = 0.80) -> dict[str, dict]:
 
 def test_summary_reads_the_runs_and_says_where_coordinated_does_not_win():
     summary = summarize(fixture_runs())
-    assert summary.headline == {"frame quality, coordinated": 0.80, "frame quality, spatial alone": 0.85,
+    assert summary.headline == {"frame quality, coordinated": 0.78, "frame quality, spatial alone": 0.85,
                                 "subject consistency, coordinated": 0.91, "subject consistency, temporal alone": 0.90}
     text = summary.sentence
-    assert "does not beat the best single expert on frame quality (0.80 vs the spatial expert's 0.85)" in text
+    assert "does not beat the best single expert on frame quality (0.78 vs the spatial expert's 0.85)" in text
     assert "ties the best single expert on subject consistency (0.91 vs the temporal expert's 0.90)" in text
     assert "beats the best single expert on flow smoothness (0.60 vs the temporal expert's 0.50)" in text
-    assert "coordinated 0.80 / 0.91 / 0.60 (NFE 9 / 9 / 19)" in text
+    assert "coordinated 0.78 / 0.91 / 0.60 (NFE 9 / 9 / 19)" in text
     assert "not VBench's networks" in text
     assert "beats the best single expert on frame quality" in summarize(fixture_runs(0.95)).sentence
 
@@ -166,3 +166,26 @@ def test_summary_names_a_missing_run_or_metric():
     del runs[SINGLE["spatial"]]["metrics"]["flow_smoothness"]
     with pytest.raises(ValueError, match="lacks 'flow_smoothness'"):
         summarize(runs)
+
+
+# -- configs ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("profile", ["demo", "demo/full"])
+def test_demo_configs_chain_the_trained_experts_at_equal_or_lower_nfe(profile):
+    """Each refinement config reads its profile's three trained experts, and ConFiner's UNet evaluations per video
+    (no CFG: 4 control + 1 or 3 per refinement step) never exceed those of an expert sampled alone."""
+    from bench.config import load_config
+    from bench.methods.confiner.schedules import nfe_per_video
+
+    single = {role: load_config(f"{profile}/{stem}") for role, stem in SINGLE.items()}
+    for role, cfg in single.items():
+        assert cfg.method.type == "ConFinerToyExpert" and cfg.method.single == role and cfg.train
+    assert single["control"].method.steps == 4
+    for mode, stem in MODES.items():
+        cfg = load_config(f"{profile}/{stem}")
+        assert cfg.method.mode == mode
+        assert {role: cfg.upstream[role].config for role in SINGLE} == {
+            role: f"{profile}/{SINGLE[role]}" for role in SINGLE}
+        for role, spec in cfg.method.experts.items():
+            assert spec.model == f"upstream:{role}" and spec.get("guidance_scale", 1.0) == 1.0
+        nfe = nfe_per_video(mode, cfg.method.control_steps, cfg.method.refine_steps)["total"]
+        assert nfe <= min(single[role].method.steps for role in ("spatial", "temporal"))

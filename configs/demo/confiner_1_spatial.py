@@ -5,4 +5,4 @@ _base_ = ["../confiner/_base_/demo_digits.py"]
 method = dict(type="ConFinerToyExpert", single="spatial", steps=20, frames=4)
 train = dict(dataset=dict(type="MovingDigitsTrain", num_content=0, num_motion=0, num_ordinary=10, frames=4, canvas=12,
                           seed=0, kinds=["ordinary"]),
-             epochs=200, batch_size=64, lr=3e-3, seed=0, checkpoint_every=50)
+             epochs=100, batch_size=64, lr=3e-3, seed=0, checkpoint_every=50)

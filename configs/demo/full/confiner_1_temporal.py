@@ -1,4 +1,4 @@
-# ConFiner demo, full profile: the temporal expert trained 3x as long as in the quick profile
+# ConFiner demo, full profile: the temporal expert trained 6x as long as in the quick profile
 # (../confiner_1_temporal.py).
 _base_ = ["../confiner_1_temporal.py"]
 
