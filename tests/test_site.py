@@ -257,3 +257,22 @@ def test_a_run_id_in_two_roots_gets_two_folders(tree: SiteTree):
     hrefs = [a.attrs["href"] for a in page(site, "alpha.html").iter("a") if a.text() == "results.json"]
     assert sorted(h for h in hrefs if "alpha_main" in h) == [
         "files/runs/alpha/alpha_main-aaaa-2/results.json", "files/runs/alpha/alpha_main-aaaa/results.json"]
+
+
+def test_shipped_papers_and_committed_reproductions_render_as_bench_table(tmp_path: Path):
+    """The real catalogue: all seventeen papers, their tables equal to `bench table` over results/reproduced."""
+    from bench.reported import all_slugs
+
+    roots = [REPO / "results" / "reproduced"]
+    site = build_site(out=tmp_path / "site", run_roots=roots, results_dir=tmp_path)
+    slugs = all_slugs()
+    assert len(slugs) == 17 and sorted(p.stem for p in site.glob("*.html")) == sorted([*slugs, "index"])
+    for slug in slugs:
+        header, cells = markdown_table(render_paper(slug, "md", roots))
+        tables = [t for t in page(site, f"{slug}.html").iter("table") if "data-table" in t.attrs]
+        site_rows = {t.attrs["data-table"]: [[c.text() for c in row] for row in body_rows(t)] for t in tables}
+        by_table: dict[str, list[list[str]]] = {}
+        for row in cells:
+            by_table.setdefault(row[header.index("table")], []).append(
+                [c for c, name in zip(row, header, strict=True) if name != "table"])
+        assert site_rows == by_table, slug
