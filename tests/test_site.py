@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from urllib.parse import unquote
@@ -276,3 +278,9 @@ def test_shipped_papers_and_committed_reproductions_render_as_bench_table(tmp_pa
             by_table.setdefault(row[header.index("table")], []).append(
                 [c for c, name in zip(row, header, strict=True) if name != "table"])
         assert site_rows == by_table, slug
+
+
+def test_bench_starts_without_jinja2():
+    """Jinja2 is imported by `bench site` only: building the CLI (what every command does first) leaves it out."""
+    code = "import sys, bench.cli; bench.cli.build_parser(); print(sorted(m for m in sys.modules if 'jinja2' in m))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"

@@ -106,3 +106,26 @@ def test_the_network_check_catches_a_planted_https_image(site: Path, tmp_path: P
     assert [url for url in page_requests(netlog) if not url.startswith(LOCAL_SCHEMES)] == [
         "https://planted.invalid/figure.png"]
     assert traffic(netlog) == []  # the host-resolver rule kept even this request on the machine
+
+
+CLICK_SCRIPT = """window.addEventListener("load", function () {
+  document.querySelectorAll("table.sortable thead th:first-child button").forEach(function (b) { b.click(); });
+});
+"""
+
+
+def test_sort_script_orders_numbers_as_numbers_after_a_click(site: Path, tmp_path: Path):
+    """A test-only script clicks the first header of every sortable table once (ascending): numbers sort as numbers
+    (-1, 9, 10, where text order would give -1, 10, 9) before text, and the header says aria-sort="ascending"."""
+    (site / "static" / "click.js").write_text(CLICK_SCRIPT)
+    planted = ('<table class="sortable" id="probe"><thead><tr><th scope="col">n</th></tr></thead><tbody>'
+               + "".join(f"<tr><td>{v}</td></tr>" for v in ("9", "b", "10", "", "-1")) + "</tbody></table>")
+    page = site / "probe.html"
+    page.write_text((site / "index.html").read_text().replace("<h1>", planted + "<h1>", 1)
+                    .replace("</body>", '<script src="static/click.js" defer></script></body>', 1))
+    dom, _ = load(page.as_uri(), tmp_path, "probe")
+    (probe,) = [t for t in dom.iter("table") if t.attrs.get("id") == "probe"]
+    assert [td.text() for td in probe.iter("td")] == ["-1", "9", "10", "", "b"]
+    assert probe.iter("th")[0].attrs.get("aria-sort") == "ascending"
+    (papers,) = [t for t in dom.iter("table") if "papers" in t.attrs.get("class", "")]
+    assert papers.iter("thead")[0].iter("th")[0].attrs.get("aria-sort") == "ascending"  # the index's own table
