@@ -1,5 +1,5 @@
 """The registries (methods, datasets, metrics, evaluation tasks, image feature extractors, diffusion schedulers,
-adversarial attacks, demo summaries) and strict, suggesting look-up.
+adversarial attacks, video scorers, demo summaries) and strict, suggesting look-up.
 
 Built on mmengine's ``Registry``: entries register where they are defined, and the modules listed in
 ``locations`` (core's own) are imported only when a registry is first queried. Unknown names raise
@@ -210,6 +210,11 @@ SCHEDULERS = BenchRegistry("scheduler", scope="bench", locations=["bench.schedul
 #: torchattacks' attack classes (``bench.tasks.robustness.library``) and the attacks composed in core
 ATTACKS = BenchRegistry("attack", scope="bench",
                         locations=["bench.tasks.robustness.attacks", "bench.tasks.robustness.library"])
+#: per-video scorers of the video generation task (``scorer(video uint8 [F, H, W, 3]) -> float``, ``.to(device)``;
+#: interface in ``bench.tasks.generation.video_scorers.base``): VBench's dimensions in core, a paper's own (the
+#: ConFiner demo's) registered from its package
+VIDEO_SCORERS = BenchRegistry("video scorer", scope="bench", locations=["bench.tasks.generation.video_scorers"],
+                              fallback_locations=["bench.methods"])
 #: each demo group's summariser (``bench.demo.DemoSummary`` from the group's results): the harness's own in
 #: ``bench.demo``, a paper's in ``methods/<slug>/demo.py`` registered under the paper's slug
 DEMOS = BenchRegistry("demo summary", scope="bench", locations=["bench.demo"], fallback_locations=["bench.methods"])

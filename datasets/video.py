@@ -16,8 +16,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +25,10 @@ import numpy as np
 import torch
 
 from bench.data import BenchDataset, is_hidden
-from bench.datasets.face_forgery import frame_indices, reported_frame_count, sample_frames
+from bench.datasets.face_forgery import frame_indices, sample_frames
 from bench.io import sha256_file
 from bench.registry import DATASETS
+from bench.tasks.generation.exports import write_mp4  # noqa: F401 - core since the video task writes MP4s
 
 SAMPLINGS = ("uniform", "stride")
 LAYOUTS = ("webvid", "video2dataset")
@@ -101,49 +100,6 @@ def read_video(path: str | Path, frames: int | None = None, sampling: str = "uni
     sampled = sample_frames(path, frames or 1, choose=lambda n: sampled_indices(n, frames, sampling, stride))
     stacked = np.stack([sampled.frames[i] for i in sampled.indices])
     return stacked, video_fps(path), list(sampled.indices)
-
-
-def write_mp4(path: str | Path, frames: np.ndarray | torch.Tensor, fps: float) -> Path:
-    """Write RGB uint8 frames [T, H, W, 3] as an MP4 (OpenCV ``VideoWriter``, fourcc ``mp4v``); returns ``path``.
-
-    Atomic: frames go to a hidden temporary file in the same folder, which replaces ``path`` only once OpenCV
-    reads back T frames, so an interrupted write never leaves a truncated video under the final name. mp4v is
-    lossy (a few grey levels on flat content, more on fine detail); keep the frame array where exact pixels matter.
-    """
-    path = Path(path)
-    array = frames.detach().cpu().numpy() if isinstance(frames, torch.Tensor) else np.asarray(frames)
-    if array.dtype != np.uint8 or array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] < 1:
-        raise ValueError(f"write_mp4({path}): frames must be RGB uint8 [T, H, W, 3] with T >= 1, got "
-                         f"{array.dtype} {tuple(array.shape)}")
-    if not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and np.isfinite(fps) and fps > 0):
-        raise ValueError(f"write_mp4({path}): fps must be a positive number, got {fps!r}")
-    if array.shape[1] % 2 or array.shape[2] % 2:
-        # mp4v stores 4:2:0 chroma: OpenCV would silently crop an odd side by one pixel
-        raise ValueError(f"write_mp4({path}): mp4v needs an even height and width, got {array.shape[1]} x "
-                         f"{array.shape[2]}; pad or crop the frames by one pixel first")
-    if path.suffix.lower() != ".mp4":
-        raise ValueError(f"write_mp4({path}): the file name must end in .mp4 (OpenCV picks the container from it)")
-    cv2 = _cv2()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.mp4")
-    height, width = array.shape[1:3]
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
-    try:
-        if not writer.isOpened():
-            raise OSError(f"write_mp4({path}): OpenCV cannot open an mp4v writer (this OpenCV build lacks FFMPEG; "
-                          "check cv2.getBuildInformation())")
-        for frame in array:
-            writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
-        writer.release()
-        written = reported_frame_count(tmp)
-        if written != array.shape[0]:
-            raise OSError(f"write_mp4({path}): OpenCV wrote {written} of {array.shape[0]} frames; the disk may be "
-                          "full or the codec refused the frame size")
-        os.replace(tmp, path)
-    finally:
-        writer.release()
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def resize_frames(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -16,10 +16,12 @@ from bench.metrics.memorization import (CopySimilarity, LocalizationQuality, Mea
 from bench.metrics.robustness import RobustAccuracy
 from bench.metrics.segmentation import MeanIoU, SegmentationClassMetrics
 from bench.metrics.triplet_recognition import TripletRecognitionAP
+from bench.metrics.video import VideoDimensions, VideoGenerationCost
 
 __all__ = ["ECE", "FID", "KID", "LDS", "LDSGain", "NLL", "SFID", "Accuracy", "ActionSegmentationScores", "AdaECE",
            "BestBalancedAccuracy", "Brier", "COCOMeanAP", "ClasswiseECE", "CopySimilarity", "CounterfactualCLIP",
            "CounterfactualL2", "DetectionAUC", "FrameAUC", "FrameAccuracy", "InceptionScore", "IntraLPIPS",
            "LocalizationQuality", "MeanCLIPScore", "MeanIoU", "MemorizationDetection", "Metric", "ModelCost",
            "PrecisionRecall", "RetrainedLossSpread", "RobustAccuracy", "SegmentationClassMetrics",
-           "ShotBucketCalibration", "TPRAtFPR", "TopKAccuracy", "TripletRecognitionAP", "VideoAUC"]
+           "ShotBucketCalibration", "TPRAtFPR", "TopKAccuracy", "TripletRecognitionAP", "VideoAUC",
+           "VideoDimensions", "VideoGenerationCost"]

@@ -1,4 +1,6 @@
-"""Image generation: the task, reference statistics, image feature extractors and image exports."""
+"""Image and video generation: the tasks, reference statistics, image feature extractors, per-video scorers (VBench's
+dimensions) and exports."""
 from bench.tasks.generation.task import GenerationTask
+from bench.tasks.generation.video import VideoGenerationTask
 
-__all__ = ["GenerationTask"]
+__all__ = ["GenerationTask", "VideoGenerationTask"]
