@@ -11,7 +11,10 @@ def test_config_cells_map_each_trident_config_to_its_cell():
     assert len(cells) == 32 and all(len(names) == 1 for names in cells.values())
     voc21 = cell_key("main", {"backbone": "CLIP ViT-B/16", "method": "Trident", "dataset": "VOC21"}, "mIoU")
     assert cells[voc21] == ("trident/voc21.py",)
-    assert config_cells("confiner") == {}  # no configs yet (the core only)
+    confiner = config_cells("confiner")  # Tables 1, 3, 5 without the LaVie rows: 40 + 12 + 24 cells
+    assert len(confiner) == 76 and confiner[cell_key("main_vbench", {
+        "dataset": "VBench (800 prompts)", "method": "ConFiner w/ ModelScope", "steps": "9"},
+        "subject_consistency")] == ("confiner/table1_confiner_modelscope_9.py",)
     collage = config_cells("collage_prompting")  # the online configs name cells of a table with no numbers
     assert collage[cell_key("main", {"dataset": "food101", "grid": "3x3", "mode": "collage", "arrangement": "random"},
                             "accuracy")] == ("collage_prompting/online_food101_3x3.py",)

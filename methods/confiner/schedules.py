@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +36,8 @@ NOISE_MODES: tuple[str, ...] = ("fresh", "predicted")
 EVALS_PER_STEP = {"spatial": {"spatial": 1}, "temporal": {"temporal": 1}, "coordinated": {"spatial": 2, "temporal": 1}}
 
 EpsModel = Callable[[torch.Tensor, int], torch.Tensor]
+# one generator for the batch, or one per batch row (per-sample seeds), or None (torch's global RNG)
+Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
 @dataclass
@@ -165,9 +167,17 @@ def ddim_step(expert: Expert, x: torch.Tensor, t: int, t_prev: int,
     return x0, add_noise(x0, eps, expert.alpha_bar(t_prev))
 
 
-def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Fresh N(0, I) noise shaped like ``x``, drawn on the CPU in float32 (device-independent), then moved."""
-    return torch.randn(x.shape, generator=generator, dtype=torch.float32).to(x.device, x.dtype)
+def _noise_like(x: torch.Tensor, generator: Generators) -> torch.Tensor:
+    """Fresh N(0, I) noise shaped like ``x``, drawn on the CPU in float32 (device-independent), then moved. A
+    sequence of generators draws row i of the batch from generator i (a video's noise then does not depend on the
+    other videos of its batch)."""
+    if isinstance(generator, Sequence):
+        if len(generator) != x.shape[0]:
+            raise ValueError(f"one generator per batch row: got {len(generator)} generators for {x.shape[0]} rows")
+        noise = torch.stack([torch.randn(x.shape[1:], generator=g, dtype=torch.float32) for g in generator])
+    else:
+        noise = torch.randn(x.shape, generator=generator, dtype=torch.float32)
+    return noise.to(x.device, x.dtype)
 
 
 def _size(expert: Expert, x: torch.Tensor) -> tuple[int, int]:
@@ -175,7 +185,7 @@ def _size(expert: Expert, x: torch.Tensor) -> tuple[int, int]:
 
 
 def coordinated_step(spatial: Expert, temporal: Expert, x: torch.Tensor, t: int, t_prev: int,
-                     meter: NFEMeter | None = None, generator: torch.Generator | None = None,
+                     meter: NFEMeter | None = None, generator: Generators = None,
                      noise: str = "fresh") -> torch.Tensor:
     """One coordinated refinement step V′_{t_k} → V′_{t_prev} (x on the spatial expert's schedule and size):
 
@@ -228,7 +238,7 @@ class RefinementSettings:
 
 
 def refine(v0: torch.Tensor, spatial: Expert, temporal: Expert, settings: RefinementSettings,
-           meter: NFEMeter | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+           meter: NFEMeter | None = None, generator: Generators = None) -> torch.Tensor:
     """The refinement stage on the control structure V0 [B, C, F, h, w]: re-noise to T_e, then T_i2 steps in
     ``settings.mode``; returns the refined latent at the size of V0. Spatial-only and temporal-only refinement are
     the degenerate chains: plain DDIM steps of one expert on its own schedule (one UNet call per step)."""

@@ -1,0 +1,12 @@
+# Table 5 (denoising type): ConFiner w/ ModelScope, 18 steps, 'coordinated':
+# the coordinated chain, as Table 1's 18-step config (a separate run folder).
+_base_ = ["./_base_/confiner_modelscope.py"]
+
+method = dict(experts=dict(control=dict(motion_adapter="checkpoints/AnimateDiff-Lightning/"
+                                                       "animatediff_lightning_8step_diffusers.safetensors")),
+              control_steps=8, refine_steps=10)
+paper = dict(slug="confiner", table="ablation_denoising",
+             setting={"dataset": "VBench (800 prompts)",
+                      "method": "ConFiner w/ ModelScope", "steps": "18", "denoising": "coordinated"},
+             metrics=dict(subject_consistency="subject_consistency", motion_smoothness="motion_smoothness",
+                          aesthetic_quality="aesthetic_quality", imaging_quality="imaging_quality"))
