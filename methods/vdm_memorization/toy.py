@@ -44,7 +44,9 @@ from bench.methods.bright_ending.toy import ATTENTION_HEADS, SCHEDULER_CONFIG, t
 # Earlier (same day): a caption encoder trained jointly collapsed to one output for every caption (the UNet's ε
 # then equal for the right, a wrong and the empty caption to 4 decimals).
 # The full demo from scratch took 2 min 2 s wall at a load of about 1.5, 93 s of it the 200 training steps (0.46 s
-# per step); 120 steps did not bind; the quick budget (about 20 s of one idle core) holds about 40: full profile only.
+# per step); 120 steps did not bind; the quick budget (about 20 s of one idle core) holds about 40 such steps, so the
+# quick profile trains the frames-as-channels toy instead (ARCHITECTURES; binds in 200 steps at a quarter of the
+# cost per step).
 BLOCK_OUT_CHANNELS = (8, 16, 16)
 # The quick demo's toy: frames as the channels of a 2-D UNet (:mod:`.frames_as_channels`), about 4 times cheaper per
 # training step than the UNet3D above on CPU; measurements in configs/vdm_memorization/README.md.
