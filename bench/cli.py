@@ -1,5 +1,5 @@
-"""The ``bench`` command line: run, train, score, validate, cost, reference, papers, table, leaderboard, sweep, demo,
-reproduce."""
+"""The ``bench`` command line: run, train, score, validate, cost, reference, papers, table, leaderboard, site, sweep,
+demo, reproduce."""
 from __future__ import annotations
 
 import argparse
@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="summary of every paper's table, and of runs with --runs")
     p.add_argument("--format", choices=["md", "csv", "latex"], default="md")
     p.add_argument("--runs", nargs="+", type=Path)
+
+    p = sub.add_parser("site", help="the leaderboard as a static HTML site (index and one page per paper; no server, "
+                                    "opens from file://)")
+    p.add_argument("--runs", nargs="+", type=Path, help="run roots (default results/reproduced results/runs)")
+    p.add_argument("--out", type=Path, help="site folder (default <results dir>/site; replaced on every call)")
 
     p = sub.add_parser("sweep", help="run a grid of configs on Ray")
     _config_args(p)
@@ -234,6 +239,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             from bench.results import find_runs
 
             print(tables.render(tables.runs_table(find_runs(*args.runs)), args.format, title="Runs"))
+    elif args.command == "site":
+        from bench.site import build_site  # Jinja2 is imported here only: `bench` itself starts without it
+
+        print(build_site(args.out, args.runs) / "index.html")
     elif args.command == "sweep":
         from bench import tables
         from bench.sweep import config_grid, parse_grid, sweep
@@ -248,6 +257,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         report = run_demo(args.only, full=args.full, wandb_mode=args.wandb, results_dir=args.results_dir,
                           progress=not args.no_progress)
         print("\n" + render_report(report), end="")
+        from bench.site import build_site
+
+        print(f"\nsite: {build_site(results_dir=args.results_dir) / 'index.html'}")
         if report.failed:
             print(f"bench demo: {len(report.failed)} group(s) failed: {', '.join(g.group for g in report.failed)}",
                   file=sys.stderr)

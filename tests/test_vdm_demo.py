@@ -1,4 +1,6 @@
-"""The video-memorization demo's summary: its statements follow the numbers."""
+"""The video-memorization demo's summary: its statements follow the numbers; the quick configs run and feed it."""
+import json
+
 import pytest
 
 from bench.methods.vdm_memorization.demo import summarize
@@ -47,3 +49,30 @@ def test_missing_run_or_metric_is_named():
     del both["vdm_memorization_digits_motion_baseline"]
     with pytest.raises(ValueError, match="run 'vdm_memorization_digits_motion_baseline' is missing"):
         summarize(both)
+
+
+def test_the_quick_configs_train_once_and_the_summary_reads_their_numbers(tmp_path, monkeypatch):
+    """Both quick demo configs through the runner, shrunk to seconds (2 training steps, 1 video per prompt, 2 DDIM
+    steps): they share one trained frames-as-channels model and the summary finds every number it reads."""
+    from bench.config import load_config
+    from bench.results import read_results, train_dir_for
+    from bench.runner import evaluate
+
+    monkeypatch.setenv("BENCH_RESULTS_DIR", str(tmp_path / "results"))
+    small = {"train.steps": 2, "method.num_videos": 1, "method.sampling.num_inference_steps": 2}
+    runs, train_dirs = {}, set()
+    for stem in ("vdm_memorization_digits", "vdm_memorization_digits_motion_baseline"):
+        cfg = load_config(f"demo/{stem}", {**small, "run.work_dir": str(tmp_path / stem)})
+        assert cfg.train.architecture == "frames_as_channels"
+        train_dirs.add(train_dir_for(cfg))
+        run_dir = evaluate(cfg, progress=False, wandb_mode="disabled")
+        runs[stem] = {**read_results(run_dir), "run_dir": str(run_dir)}
+    assert len(train_dirs) == 1  # the second config reuses the first one's model
+    (model,) = (path.parent for path in next(iter(train_dirs)).rglob("toy.json"))
+    record = json.loads((model / "toy.json").read_text())
+    assert (record["architecture"], len(record["losses"])) == ("frames_as_channels", 2)
+    summary = summarize(runs)
+    assert set(summary.headline) == {"GSSCD clip prompts", "GSSCD baseline", "OFS-k motion prompts", "OFS-k baseline"}
+    assert all(-1 <= value <= 1 for value in summary.headline.values())
+    assert summary.headline["OFS-k baseline"] == pytest.approx(
+        runs["vdm_memorization_digits_motion_baseline"]["metrics"]["motion on none mean"])

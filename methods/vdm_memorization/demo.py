@@ -1,13 +1,13 @@
 """The video-memorization demo's summary: on a tiny text-to-video model trained on moving digits with planted content
 and motion memorization, whether the re-implemented signals tell the two kinds apart.
 
-Runs ``vdm_memorization_digits`` and ``vdm_memorization_digits_motion_baseline`` (``configs/demo/full/``: the full
-profile only): per prompt two videos; detection AUC of the content and motion magnitudes for each kind of planted
-prompt against the class prompts, and the mean GSSCD (content) and OFS-k (motion) of each kind's videos to their
-ground-truth clips, against the baseline of the class prompts' videos scored against a copied-clip prompt's clip
-(GSSCD, first run) or a copied-motion prompt's trajectory clips (OFS-k, second run). With 4 planted prompts of a
-kind against 10 others an AUC moves by 1/40 per swapped pair: AUCs closer than about 0.1 are not told apart, nor
-similarities closer than 0.05.
+Runs ``vdm_memorization_digits`` and ``vdm_memorization_digits_motion_baseline`` (``configs/demo/``: the quick
+profile's frames-as-channels toy; ``configs/demo/full/``: the UNet3D toy): per prompt two videos; detection AUC of
+the content and motion magnitudes for each kind of planted prompt against the class prompts, and the mean GSSCD
+(content) and OFS-k (motion) of each kind's videos to their ground-truth clips, against the baseline of the class
+prompts' videos scored against a copied-clip prompt's clip (GSSCD, first run) or a copied-motion prompt's
+trajectory clips (OFS-k, second run). With 4 planted prompts of a kind against 10 others an AUC moves by 1/40 per
+swapped pair: AUCs closer than about 0.1 are not told apart, nor similarities closer than 0.05.
 """
 from __future__ import annotations
 
@@ -26,9 +26,10 @@ CLOSE_AUC, CLOSE_SIMILARITY = 0.1, 0.05
 def _metric(runs: dict[str, dict[str, Any]], stem: str, name: str) -> float:
     if stem not in runs:
         raise ValueError(f"{GROUP} demo summary: run {stem!r} is missing (have {sorted(runs)}); run "
-                         f"`bench demo --full --only {GROUP}`")
+                         f"`bench demo --only {GROUP}` (or with --full)")
     if name not in runs[stem].get("metrics", {}):
-        raise ValueError(f"{GROUP} demo summary: run {stem!r} lacks {name!r}; run `bench demo --full --only {GROUP}`")
+        raise ValueError(f"{GROUP} demo summary: run {stem!r} lacks {name!r}; run `bench demo --only {GROUP}` (or "
+                         "with --full)")
     return float(runs[stem]["metrics"][name])
 
 

@@ -44,8 +44,14 @@ from bench.methods.bright_ending.toy import ATTENTION_HEADS, SCHEDULER_CONFIG, t
 # Earlier (same day): a caption encoder trained jointly collapsed to one output for every caption (the UNet's ε
 # then equal for the right, a wrong and the empty caption to 4 decimals).
 # The full demo from scratch took 2 min 2 s wall at a load of about 1.5, 93 s of it the 200 training steps (0.46 s
-# per step); 120 steps did not bind; the quick budget (about 20 s of one idle core) holds about 40: full profile only.
+# per step); 120 steps did not bind; the quick budget (about 20 s of one idle core) holds about 40 such steps, so the
+# quick profile trains the frames-as-channels toy instead (ARCHITECTURES; binds in 200 steps at a quarter of the
+# cost per step).
 BLOCK_OUT_CHANNELS = (8, 16, 16)
+# The quick demo's toy: frames as the channels of a 2-D UNet (:mod:`.frames_as_channels`), about 4 times cheaper per
+# training step than the UNet3D above on CPU; measurements in configs/vdm_memorization/README.md.
+ARCHITECTURES = ("unet3d", "frames_as_channels")
+FRAMES_AS_CHANNELS_BLOCK_OUT_CHANNELS = (16, 32, 32)
 TOKEN_EMBEDDING_STD = 1.0  # CLIP initialises 0.02, the same scale as the position embeddings: captions then blur
 TEXT_LAYERS = 0  # no mixing: each position's state is its own token's (BOS / EOS / a caption word)
 
@@ -112,13 +118,17 @@ def _clips(train_set: Any) -> tuple[torch.Tensor, list[str]]:
     return videos.permute(0, 2, 1, 3, 4) * 2 - 1, [train_set[i]["caption"] for i in range(len(train_set))]
 
 
+# what a record written before a setting existed trained with (folders from then stay valid)
+RECORD_DEFAULTS = {"architecture": "unet3d"}
+
+
 def _finished(folder: Path, wanted: dict[str, Any]) -> bool:
     """Whether ``folder`` holds a finished model (``toy.json``, written last) trained with ``wanted``; a finished
     folder trained otherwise is a ValueError (never silently reused)."""
     record = folder / "toy.json"
     if not record.is_file():
         return False
-    saved = json.loads(record.read_text(encoding="utf-8"))
+    saved = {**RECORD_DEFAULTS, **json.loads(record.read_text(encoding="utf-8"))}
     differ = {key: (saved.get(key), value) for key, value in wanted.items() if saved.get(key) != value}
     if differ:
         raise ValueError(f"{record}: a finished toy model trained with other settings (saved, requested): {differ}; "
@@ -128,8 +138,9 @@ def _finished(folder: Path, wanted: dict[str, Any]) -> bool:
 
 def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | torch.device = "cpu", steps: int = 200,
                             batch_size: int = 32, lr: float = 1e-2, seed: int = 0, caption_dropout: float = 0.1,
-                            block_out_channels: Sequence[int] = BLOCK_OUT_CHANNELS,
-                            text_encoder_lr: float = 0.0, show_progress: bool = True) -> Path:
+                            block_out_channels: Sequence[int] | None = None,
+                            text_encoder_lr: float = 0.0, architecture: str = "unet3d",
+                            show_progress: bool = True) -> Path:
     """Train the video UNet (and the text encoder when ``text_encoder_lr`` > 0) on ``train_set``
     (:class:`MovingDigitsTrain`-style items, ``video`` (F, 1, s, s) in [0, 1] mapped to [-1, 1], ``caption``) with
     the ε-prediction DDPM MSE (:func:`~bench.methods.bright_ending.toy.fit_caption_conditioned`: batches, caption
@@ -145,7 +156,16 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
     the same settings (steps, batch size, lr, seed, caption dropout, channels, encoder, clip count, frames, size and
     the set's ``fingerprint()`` where it has one)
     is returned at once; from other settings it is a ValueError.
+
+    ``architecture``: ``"unet3d"`` (:func:`build_video_unet`, channels default :data:`BLOCK_OUT_CHANNELS`) or
+    ``"frames_as_channels"`` (:func:`~.frames_as_channels.build_frames_as_channels_unet`, channels default
+    :data:`FRAMES_AS_CHANNELS_BLOCK_OUT_CHANNELS`; the clips train as (N, F, s, s) images, the same loop).
     """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"train_toy_text_to_video: architecture must be one of {ARCHITECTURES}, got "
+                         f"{architecture!r}")
+    if block_out_channels is None:
+        block_out_channels = BLOCK_OUT_CHANNELS if architecture == "unet3d" else FRAMES_AS_CHANNELS_BLOCK_OUT_CHANNELS
     if steps <= 0 or batch_size <= 0 or lr <= 0 or text_encoder_lr < 0 or not 0 <= caption_dropout < 1:
         raise ValueError(f"train_toy_text_to_video: need steps > 0, batch_size > 0, lr > 0, text_encoder_lr >= 0 "
                          f"and 0 <= caption_dropout < 1, got steps={steps}, batch_size={batch_size}, lr={lr}, "
@@ -158,18 +178,30 @@ def train_toy_text_to_video(train_set: Any, folder: str | Path, device: str | to
               "unet_block_out_channels": list(block_out_channels), "num_clips": len(clips),
               "text_encoder": {"layers": TEXT_LAYERS, "token_embedding_std": TOKEN_EMBEDDING_STD,
                                "model_max_length": context},
-              "frames": int(clips.shape[2]), "size": int(clips.shape[-1])}
+              "frames": int(clips.shape[2]), "size": int(clips.shape[-1]), "architecture": architecture}
     fingerprint = getattr(train_set, "fingerprint", None)
     if callable(fingerprint):  # another training set of the same size is not the same model
         wanted["train_fingerprint"] = fingerprint()
     if _finished(folder, wanted):
         return folder
+    channels = tuple(block_out_channels)
+    if architecture == "unet3d":
+        data, unet_class = clips, "UNet3DConditionModel"
+
+        def make_unet(hidden: int) -> Any:
+            return for_training(build_video_unet(clips.shape[-1], hidden, channels))
+    else:
+        from bench.methods.vdm_memorization.frames_as_channels import UNET_CLASS, build_frames_as_channels_unet
+
+        data, unet_class = clips[:, 0], UNET_CLASS  # (N, F, s, s): the frames are the channels
+
+        def make_unet(hidden: int) -> Any:
+            return build_frames_as_channels_unet(clips.shape[-1], clips.shape[2], hidden, channels, ATTENTION_HEADS)
     fitted = train_and_save_toy(
-        clips, item_captions, folder,
-        lambda hidden: for_training(build_video_unet(clips.shape[-1], hidden, block_out_channels)), steps=steps,
+        data, item_captions, folder, make_unet, steps=steps,
         batch_size=batch_size, lr=lr, text_encoder_lr=text_encoder_lr, seed=seed, caption_dropout=caption_dropout,
         device=device, desc="toy text-to-video", pipeline="TextToVideoSDPipeline",
-        unet_class="UNet3DConditionModel", show_progress=show_progress,
+        unet_class=unet_class, show_progress=show_progress,
         model_max_length=context, make_text_encoder=build_caption_encoder)
     losses, seconds, captions, text_encoder = fitted.losses, fitted.seconds, fitted.captions, fitted.text_encoder
     settings = {**wanted, "optimizer": "AdamW(weight_decay=0)", "num_captions": len(captions),

@@ -39,6 +39,7 @@ from bench.methods.diffusion.stable_diffusion import (DIFFUSERS_WEIGHTS, Pipelin
 from bench.methods.diffusion.video_latents import frames_to_video, video_to_frames
 
 TEXT_TO_VIDEO = "TextToVideoSDPipeline"
+FRAMES_AS_CHANNELS_CLASS = "UNet2DConditionModel"  # a pixel-space folder's 2-D UNet: frames as channels
 ANIMATEDIFF = "AnimateDiffPipeline"
 # diffusers' __call__ defaults (0.42): 16 frames for both; guidance 9.0 (TextToVideoSD) and 7.5 (AnimateDiff).
 DEFAULT_FRAMES = 16
@@ -58,7 +59,8 @@ TEXT_TO_VIDEO_LAYOUT = """
 <folder>/text_encoder/config.json + model.safetensors             (CLIPTextModel; or pytorch_model.bin)
 <folder>/tokenizer/tokenizer.json, or vocab.json + merges.txt
 <folder>/scheduler/scheduler_config.json
-(a pixel-space folder, e.g. the demo's toy model, has no vae: model_index.json without "vae")
+(a pixel-space folder, e.g. the demo's toy model, has no vae: model_index.json without "vae"; its unet may be
+ a UNet2DConditionModel with one channel per frame, the quick demo's frames-as-channels toy)
 """
 TEXT_TO_VIDEO_FIX = ("on a machine with internet run `huggingface-cli download <repo> --local-dir <folder>` "
                      "(`hf download` in newer huggingface_hub) with <repo> = damo-vilab/text-to-video-ms-1.7b "
@@ -204,9 +206,23 @@ def _load_pixel_space(root: Path, dtype: torch.dtype, low_memory: bool) -> tuple
     except KeyError as error:
         raise ValueError(f"{root / 'model_index.json'}: unknown scheduler class {name!r} (e.g. DDIMScheduler): "
                          f"{error}") from None
+    unet_entry = declared.get("unet")
+    unet_class = unet_entry[1] if isinstance(unet_entry, list) and len(unet_entry) == 2 else "UNet3DConditionModel"
+    if unet_class == FRAMES_AS_CHANNELS_CLASS:  # the quick demo's toy: frames as the channels of a 2-D UNet
+        from diffusers import UNet2DConditionModel
+
+        from bench.methods.vdm_memorization.frames_as_channels import FramesAsChannelsUNet
+
+        unet: Any = FramesAsChannelsUNet(UNet2DConditionModel.from_pretrained(
+            str(root / "unet"), local_files_only=True, torch_dtype=dtype, low_cpu_mem_usage=low_memory))
+    elif unet_class == "UNet3DConditionModel":
+        unet = UNet3DConditionModel.from_pretrained(str(root / "unet"), local_files_only=True, torch_dtype=dtype,
+                                                    low_cpu_mem_usage=low_memory)
+    else:
+        raise ValueError(f"{root / 'model_index.json'}: unet {unet_class!r} is not a video UNet this loader reads "
+                         f"(UNet3DConditionModel, or {FRAMES_AS_CHANNELS_CLASS} with one channel per frame)")
     parts = SimpleNamespace(
-        unet=UNet3DConditionModel.from_pretrained(str(root / "unet"), local_files_only=True, torch_dtype=dtype,
-                                                  low_cpu_mem_usage=low_memory),
+        unet=unet,
         text_encoder=CLIPTextModel.from_pretrained(str(root / "text_encoder"), local_files_only=True,
                                                    torch_dtype=dtype),
         tokenizer=CLIPTokenizer.from_pretrained(str(root / "tokenizer"), local_files_only=True),
@@ -293,7 +309,8 @@ def video_facts(model: TextToVideoModel, settings: VideoSamplingSettings) -> dic
     height, width = settings.height or size[0] * scale, settings.width or size[1] * scale
     if height % scale or width % scale:
         raise ValueError(f"height and width must be multiples of the VAE factor {scale}, got {height}x{width}")
-    return {"num_frames": settings.num_frames or DEFAULT_FRAMES, "height": height, "width": width,
+    frames = settings.num_frames or getattr(model.unet.config, "frames", None) or DEFAULT_FRAMES  # fixed: 2-D
+    return {"num_frames": frames, "height": height, "width": width,
             "fps": settings.fps or DEFAULT_FPS,
             "guidance_scale": DEFAULT_GUIDANCE[model.pipeline_class] if settings.guidance_scale is None
             else float(settings.guidance_scale),
