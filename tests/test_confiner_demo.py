@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bench.datasets.moving_digits import render
-from bench.methods.confiner.demo import CLOSE, MODES, SINGLE, compare, summarize
+from bench.methods.confiner.demo import CLOSE, LOW_TE, MODES, SINGLE, compare, summarize
 from bench.methods.confiner.scorers import (DigitCropFeatures, DigitFrameQuality, FlowSmoothness, digit_crop,
                                             flow_smoothness)
 from bench.registry import EXTRACTORS, VIDEO_SCORERS
@@ -136,7 +136,7 @@ def fixture_runs(coordinated_quality: float = 0.78) -> dict[str, dict]:
     return dict([run(SINGLE["control"], 0.50, 0.60, 0.30, 4), run(SINGLE["spatial"], 0.85, 0.40, 0.20, 20),
                  run(SINGLE["temporal"], 0.70, 0.90, 0.50, 20), run(MODES["spatial"], 0.75, 0.55, 0.35, 9),
                  run(MODES["temporal"], 0.60, 0.70, 0.40, 9),
-                 run(MODES["coordinated"], coordinated_quality, 0.91, 0.60, 19)])
+                 run(MODES["coordinated"], coordinated_quality, 0.91, 0.60, 19), run(LOW_TE, 0.86, 0.80, 0.30, 19)])
 
 
 def test_summary_reads_the_runs_and_says_where_coordinated_does_not_win():
@@ -144,9 +144,12 @@ def test_summary_reads_the_runs_and_says_where_coordinated_does_not_win():
     assert summary.headline == {"frame quality, coordinated": 0.78, "frame quality, spatial alone": 0.85,
                                 "subject consistency, coordinated": 0.91, "subject consistency, temporal alone": 0.90}
     text = summary.sentence
-    assert "does not beat the best single expert on frame quality (0.78 vs the spatial expert's 0.85)" in text
-    assert "ties the best single expert on subject consistency (0.91 vs the temporal expert's 0.90)" in text
-    assert "beats the best single expert on flow smoothness (0.60 vs the temporal expert's 0.50)" in text
+    assert ("does not beat the best single expert on frame quality (0.78 vs the spatial expert's 0.85; from T_e = 20 "
+            "ties: 0.86)") in text
+    assert ("ties the best single expert on subject consistency (0.91 vs the temporal expert's 0.90; from T_e = 20 "
+            "does not beat: 0.80)") in text
+    assert ("beats the best single expert on flow smoothness (0.60 vs the temporal expert's 0.50; from T_e = 20 does "
+            "not beat: 0.30)") in text
     assert "coordinated 0.78 / 0.91 / 0.60 (NFE 9 / 9 / 19)" in text
     assert "not VBench's networks" in text
     assert "beats the best single expert on frame quality" in summarize(fixture_runs(0.95)).sentence

@@ -1,13 +1,13 @@
 # ConFiner moving-digits demo (re-implementation scaffolding; methods/confiner/toy.py): three tiny experts trained on
 # CPU in the train stages of ../../demo/confiner_1_*.py on 10 12x12, 4-frame clips of scikit-learn digits moving on
 # smooth trajectories (datasets/moving_digits.py, ordinary clips captioned "digit <class> moving"): a control expert
-# (the video-memorization toy's pixel-space UNet3DConditionModel, trained briefly, sampled in 4 steps), a spatial
+# (the video-memorization toy, pixel space, frames-as-channels UNet, trained briefly, sampled in 4 steps), a spatial
 # expert (an unconditional frame DDPM, UNet2DModel) and a temporal expert (the video toy trained longer). Each
 # expert alone is a config of its own (ConFinerToyExpert: it trains the expert, then samples it alone); the ConFiner
 # configs (../../demo/confiner_2_*.py, ./demo_chain.py) read the trained folders as upstream checkpoints. Quick
-# profile: control 15 / temporal 40 steps of batch 32, frame DDPM 100 steps: about 50 s on an idle 2-core machine
-# (measured 68 s wall at load 1.6, 2026-12-06), over the 20 s a quick demo should take; ../../demo/full/: 60 / 240
-# steps and 800 (433 s wall at load 2-3).
+# profile: control 15 / temporal 40 steps of batch 32, frame DDPM 100 steps: 36 s wall alone at load 1.4 (2026-12-06;
+# 30 reference units of the demo budget, about 26 s idle, of which about 8 s train the harness's digits classifier,
+# trained once by the harness group in a whole `bench demo`); ../../demo/full/: 60 / 240 / 800 steps (128 s wall).
 # One video per class prompt (10), scored per video by the video_generation task with the harness's digits
 # classifier (demo/harness_digits) on each frame's digit crop, labelled, not VBench's networks:
 # subject_consistency = VBench's formula on digits-classifier features of the digit crop (not DINO);
