@@ -33,7 +33,7 @@ from bench.demo import demo_configs, group_configs, run_group
 BUDGET_S = {"harness": 12, "consistency_calibration": 10, "vssd": 20, "trident": 15, "diffact": 20,
             "difftriplet": 25, "adaptive_momentum_sampler": 60, "compress_guidance": 40, "idc": 30,
             "two_in_one_kd": 40, "amg": 30, "bright_ending": 40, "das": 55, "fusionsam": 20,
-            "collage_prompting": 10, "dpms_ant": 15, "vdm_memorization": 25, "confiner": 28}
+            "collage_prompting": 10, "dpms_ant": 15, "vdm_memorization": 25, "confiner": 29}
 TOTAL_S = 300
 REFERENCE_IDLE_S = 0.85  # the reference workload on an idle 2-core machine (module docstring)
 GROUP_SLACK = 1.25
