@@ -111,3 +111,14 @@ def test_toy_expert_arguments():
     view = training_view({"type": "ConFinerToyExpert", "single": "control", "steps": 4, "frames": 4,
                           "expert": {"guidance_scale": 1.0}})
     assert view == {"type": "ConFinerToyExpert", "single": "control"}
+
+
+def test_frames_as_channels_expert_loads_as_pixel_video(clips, tmp_path):
+    """The demo's configs train the video experts with the toy's frames-as-channels UNet: the same kind loads it."""
+    folder = train_video_expert(clips, tmp_path / "fac", steps=2, batch_size=2, architecture="frames_as_channels")
+    assert json.loads((folder / "toy.json").read_text())["architecture"] == "frames_as_channels"
+    expert = load_expert(dict(kind="pixel_video", model=str(folder), guidance_scale=1.0), role="control")
+    assert expert.latent_channels == 1 and expert.native_size == (CANVAS, CANVAS) and not expert.guided
+    x = torch.randn(2, 1, FRAMES, CANVAS, CANVAS, generator=torch.Generator().manual_seed(0))
+    view = expert.expert("control", expert.encode(["digit one moving", "digit two moving"]))
+    assert view.eps(x, 500).shape == x.shape
