@@ -7,10 +7,11 @@ imports only in a venv of its own. So the four dimensions are re-implemented her
 (``vbench/subject_consistency.py``, ``motion_smoothness.py`` with AMT-S in :mod:`.amt`, ``aesthetic_quality.py``,
 ``imaging_quality.py`` with pyiqa's MUSIQ in :mod:`.musiq`, ``utils.py``) and read the weight files from VBench's
 cache layout (:func:`.base.vbench_cache_dir`). The interface is in :mod:`.base`; importing this package registers
-the scorers (their networks load only when built).
+the scorers (their networks load only when built). :mod:`.long` applies any of them to long videos by VBench-Long's
+protocol (``VBenchLong``).
 """
-from bench.tasks.generation.video_scorers import (aesthetic_quality, imaging_quality, motion_smoothness,  # noqa: F401
-                                                  subject_consistency)
+from bench.tasks.generation.video_scorers import (aesthetic_quality, imaging_quality, long,  # noqa: F401
+                                                  motion_smoothness, subject_consistency)
 from bench.tasks.generation.video_scorers.base import ScorerUnavailableError, VideoScorer
 
 __all__ = ["ScorerUnavailableError", "VideoScorer"]
