@@ -1,6 +1,7 @@
 """VBench-Long (``video_scorers/long.py``): clip splitting on hand-made videos (the last clip re-uses earlier frames),
 scene cuts by the ContentDetector rule, static long videos, the slow-fast fusion of subject consistency against a
-hand computation with the official weights and mapping table, and the mean-over-clips reduction (tiny fake scorers)."""
+hand computation with the official weights and a mapping table in the official file format (VBench's own table is
+read from the user's VBench checkout, not shipped), and the mean-over-clips reduction (tiny fake scorers)."""
 from __future__ import annotations
 
 import math
@@ -12,11 +13,21 @@ import torch
 
 from bench.registry import EXTRACTORS, VIDEO_SCORERS
 from bench.tasks.generation.video_scorers.base import ScorerUnavailableError, VideoScorer, as_video
-from bench.tasks.generation.video_scorers.long import (SUBJECT_MAPPING, W_CLIP2CLIP, W_INCLIP, VBenchLong,
+from bench.tasks.generation.video_scorers.long import (W_CLIP2CLIP, W_INCLIP, VBenchLong,
                                                        clip_frame_count, content_scores, detect_cuts, fuse,
-                                                       map_clip2clip, split_clips, split_scenes)
+                                                       load_mapping_table, map_clip2clip, split_clips, split_scenes)
 
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
+# a monotone stand-in for subject_mapping_table.yaml: value sqrt(k / 100) at key k / 100 (0 -> 0, 1 -> 1, as VBench's)
+TABLE = tuple(math.sqrt(k / 100) for k in range(101))
+
+
+@pytest.fixture
+def mapping_table(tmp_path) -> str:
+    """The stand-in table written as the official file is: one ``<key>: <value>`` line per key 0.0, 0.01, ... 1.0."""
+    path = tmp_path / "subject_mapping_table.yaml"
+    path.write_text("".join(f"{k / 100}: {value!r}\n" for k, value in enumerate(TABLE)))
+    return str(path)
 
 
 @VIDEO_SCORERS.register_module(force=True)
@@ -90,7 +101,7 @@ def test_mean_over_clips_for_aesthetic_and_imaging_quality():
     assert VBenchLong(dict(type="MeanPixelScorer"), "imaging_quality", fps=8)(short) == pytest.approx(0.2)
 
 
-def test_static_long_video_scores_one_on_subject_consistency_and_motion_smoothness():
+def test_static_long_video_scores_one_on_subject_consistency_and_motion_smoothness(mapping_table):
     g = torch.Generator().manual_seed(0)
     frame = torch.randint(0, 256, (16, 16, 3), generator=g).to(torch.uint8)
     video = frame[None].expand(44, -1, -1, -1).contiguous()  # 5.5 s at 8 fps: clips 0-16, 16-32, 28-44
@@ -101,32 +112,42 @@ def test_static_long_video_scores_one_on_subject_consistency_and_motion_smoothne
                         w_inclip=1.0, w_clip2clip=0.0)
     assert inclip(video) == pytest.approx(1.0, abs=1e-12)
     fused = VBenchLong(dict(type="SubjectConsistency", extractor=pixels), "subject_consistency", fps=8,
-                       clip2clip_extractor=pixels)
+                       clip2clip_extractor=pixels, mapping_table=mapping_table)
     result = fused.score_clips(video)
     assert all(clip["clip2clip"] == pytest.approx(1.0, abs=1e-12) for clip in result["clips"])
     assert result["score"] == pytest.approx(1.0, abs=1e-12)  # mapping(1.0) = 1.0; 0.5 * 1 + 0.5 * 1
 
 
-def test_fusion_formula_with_the_official_weights_and_mapping_table():
+def test_fusion_formula_with_the_official_weights_and_the_mapping_file_format(mapping_table, tmp_path):
     assert (W_INCLIP, W_CLIP2CLIP) == (0.5, 0.5)  # slow_fast_params.yaml w_inclip_sb, w_clip2clip_sb
-    assert len(SUBJECT_MAPPING) == 101 and SUBJECT_MAPPING[0] == 0.0 and SUBJECT_MAPPING[-1] == 1.0
-    assert (SUBJECT_MAPPING[42], SUBJECT_MAPPING[43]) == (0.914120648767612, 0.917820970919085)
+    table = load_mapping_table(mapping_table)
+    assert table == pytest.approx(TABLE, abs=1e-15) and len(table) == 101
     # 0.425 lies half-way between the table's keys 0.42 and 0.43
-    mapped = 0.914120648767612 + (0.917820970919085 - 0.914120648767612) * 0.5
-    assert map_clip2clip(0.425) == pytest.approx(mapped, abs=1e-15)
-    assert fuse(0.9, map_clip2clip(0.425)) == pytest.approx(0.5 * 0.9 + 0.5 * mapped, abs=1e-15)
-    assert map_clip2clip(0.42) == SUBJECT_MAPPING[42]  # on a key: that key's value
-    assert map_clip2clip(0.005) == pytest.approx(0.5 * 0.655812085783768, abs=1e-15)
-    assert map_clip2clip(1.0) == 1.0 and map_clip2clip(1.3) == 1.0 and map_clip2clip(-0.2) == 0.0
+    mapped = TABLE[42] + (TABLE[43] - TABLE[42]) * 0.5
+    assert map_clip2clip(0.425, table) == pytest.approx(mapped, abs=1e-15)
+    assert fuse(0.9, map_clip2clip(0.425, table)) == pytest.approx(0.5 * 0.9 + 0.5 * mapped, abs=1e-15)
+    assert map_clip2clip(0.42, table) == pytest.approx(TABLE[42], abs=1e-15)  # on a key: that key's value
+    assert map_clip2clip(0.005, table) == pytest.approx(0.5 * TABLE[1], abs=1e-15)
+    assert map_clip2clip(1.0, table) == 1.0 and map_clip2clip(1.3, table) == 1.0 and map_clip2clip(-0.2, table) == 0.0
     assert fuse(0.9, 0.0) == 0.9  # no fast branch (mapped 0): the in-clip score unweighted
     assert fuse(0.9, 0.8, 1.0, 0.0) == 0.9  # eval_long.py without --dev_flag
+    with pytest.raises(ScorerUnavailableError, match="subject_mapping_table.yaml"):
+        load_mapping_table(tmp_path / "missing.yaml")
+    short = tmp_path / "short.yaml"
+    short.write_text("0.0: 0.0\n0.5: 0.9\n")
+    with pytest.raises(ValueError, match="101 keys"):
+        load_mapping_table(short)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("0.0: 0.0\nzero point one: 0.6\n")
+    with pytest.raises(ValueError, match="bad.yaml:2"):
+        load_mapping_table(bad)
 
 
-def test_slow_fast_subject_consistency_end_to_end_against_a_hand_computation():
+def test_slow_fast_subject_consistency_end_to_end_against_a_hand_computation(mapping_table):
     video = _colours((RED, 20), (YELLOW, 20))  # clips [0, 16), [16, 32), [24, 40)
     features = dict(type="MeanColourFeatures")
     scorer = VBenchLong(dict(type="SubjectConsistency", extractor=features), "subject_consistency", fps=8,
-                        clip2clip_extractor=features)
+                        clip2clip_extractor=features, mapping_table=mapping_table)
     result = scorer.score_clips(video)
     c = 1 / math.sqrt(2)  # cos(red, yellow) of the mean colours (255, 0, 0) and (255, 255, 0)
     # clip [16, 32): frames 16-19 red, 20-31 yellow; frame i >= 1 of the clip: (cos to previous + cos to first) / 2
@@ -136,16 +157,16 @@ def test_slow_fast_subject_consistency_end_to_end_against_a_hand_computation():
     fast = (1 + c) / 2  # first frames 0, 16 (red), 24 (yellow): i = 1 gives 1, i = 2 gives c
     assert result["clips"][0]["clip2clip"] == pytest.approx(fast, abs=1e-12)
     t = (fast - 0.85) / 0.01
-    mapped = SUBJECT_MAPPING[85] + (SUBJECT_MAPPING[86] - SUBJECT_MAPPING[85]) * t
+    mapped = TABLE[85] + (TABLE[86] - TABLE[85]) * t
     expected = np.mean([0.5 * inclip + 0.5 * mapped for inclip in inclips])
     assert result["score"] == pytest.approx(expected, abs=1e-12)
     assert scorer.describe()["slow_fast"]["label"].startswith("not VBench's DINOv2")
 
 
-def test_one_clip_has_no_fast_branch_and_the_default_needs_dinov2():
+def test_one_clip_has_no_fast_branch_and_the_default_needs_dinov2(mapping_table):
     features = dict(type="MeanColourFeatures")
     scorer = VBenchLong(dict(type="SubjectConsistency", extractor=features), "subject_consistency", fps=8,
-                        clip2clip_extractor=features)
+                        clip2clip_extractor=features, mapping_table=mapping_table)
     result = scorer.score_clips(_colours((RED, 10), (YELLOW, 2)))  # 12 frames < 16: one clip, no fast branch
     assert result["clips"][0]["clip2clip"] is None and result["score"] == result["clips"][0]["inclip"]
     with pytest.raises(ScorerUnavailableError, match="DINOv2"):

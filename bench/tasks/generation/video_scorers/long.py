@@ -23,14 +23,17 @@ What the official code does, and what is followed here (frames as generated, not
   is the clip's short-video score (``inclip``); the fast branch (``clip2clip``) is the subject-consistency formula on
   the first frame of every clip of a scene (scenes with one clip have none), with DINOv2 ViT-B/14
   (``--sb_clip2clip_feat_extractor dinov2``); ``clip2clip`` is mapped to the in-clip scale by linear interpolation in
-  ``configs/subject_mapping_table.yaml`` (:data:`SUBJECT_MAPPING`, keys 0.00 ... 1.00), and each clip's score is
+  ``configs/subject_mapping_table.yaml`` (keys 0.00 ... 1.00; read from the user's VBench checkout,
+  :func:`load_mapping_table`), and each clip's score is
   ``w_inclip * inclip + w_clip2clip * mapped`` unless ``mapped == 0`` (no fast branch), then ``inclip``. Weights:
   ``slow_fast_params.yaml`` (0.5, 0.5) with ``--dev_flag`` (what every command of the official README passes); without
   it ``eval_long.py`` forces (1.0, 0.0), i.e. the in-clip mean.
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_left
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,26 +50,35 @@ CLIP_SECONDS: dict[str, float] = {"subject_consistency": 2.0, "motion_smoothness
 W_INCLIP, W_CLIP2CLIP = 0.5, 0.5
 #: ``VBenchLong.preprocess``'s ContentDetector threshold, and PySceneDetect's defaults it keeps
 SCENE_THRESHOLD, MIN_SCENE_LEN, DOWNSCALE_WIDTH = 35.0, 15, 256
-#: ``configs/subject_mapping_table.yaml`` of VBench (Apache-2.0): the mapped fast-branch score at k / 100, k = 0..100
-SUBJECT_MAPPING: tuple[float, ...] = (
-    0.0, 0.655812085783768, 0.706856949045235, 0.731659342416906, 0.73660992057736, 0.749101188592094,
-    0.761032814753647, 0.774597183768173, 0.784555729997569, 0.792953568694271, 0.802689699298385, 0.808076071440993,
-    0.816204790771909, 0.824219815909538, 0.830472157111834, 0.835419531889346, 0.83907681617532, 0.841978081155746,
-    0.84679192068861, 0.850625540675788, 0.852853044011848, 0.854691139482507, 0.858132224563246, 0.863729405870906,
-    0.866102417035313, 0.870585293424396, 0.872331870277398, 0.874960548804337, 0.878698116066965, 0.88170792606262,
-    0.885683841036798, 0.887194775904732, 0.890181215752347, 0.8940085858716, 0.896727529739295, 0.899204109394038,
-    0.901872688917701, 0.902930005754908, 0.904255123199727, 0.906709500890894, 0.909197403281584, 0.911998758637682,
-    0.914120648767612, 0.917820970919085, 0.920037992613574, 0.922367310037017, 0.923878218312373, 0.92612833568708,
-    0.928554265517505, 0.931094522914667, 0.932674917380015, 0.933938855974875, 0.935219359871336, 0.93807406531488,
-    0.939675705126034, 0.941552521922844, 0.944195698642471, 0.946289318094669, 0.947781123820032, 0.949137334918494,
-    0.951897174598649, 0.953055388977942, 0.954985032256127, 0.956199606401013, 0.957250230848176, 0.958689000129844,
-    0.960455895301363, 0.961342514244196, 0.962936044827203, 0.964827439510959, 0.966785529778715, 0.968174134640714,
-    0.969813944137392, 0.971409261937727, 0.972530004578652, 0.973668488824432, 0.974642341870362, 0.976008729176383,
-    0.977155875644753, 0.978418810979857, 0.979501010595634, 0.980594016861641, 0.981990506802626, 0.983434155927019,
-    0.98433502683478, 0.985466305825542, 0.986316598986252, 0.987193187882002, 0.98770020514925, 0.988262855586541,
-    0.988710454351168, 0.989251092021853, 0.989782759199991, 0.990371501103215, 0.991172390892083, 0.992180427851925,
-    0.992921150016265, 0.99326859591264, 0.994591460602974, 0.995516073547993, 1.0,
-)
+#: where the fast branch's mapping table lives in a VBench checkout (the one ``VBenchPrompts`` reads, ``data/VBench``)
+MAPPING_TABLE = "data/VBench/vbench2_beta_long/configs/subject_mapping_table.yaml"
+
+
+def load_mapping_table(path: str | Path) -> tuple[float, ...]:
+    """VBench-Long's ``subject_mapping_table.yaml`` (lines ``<key>: <value>``, keys 0.0, 0.01, ... 1.0): the mapped
+    fast-branch score at k / 100. Read from the user's VBench checkout, not shipped here (it is VBench's data)."""
+    file = Path(path)
+    if not file.is_file():
+        raise ScorerUnavailableError(
+            f"VBenchLong subject_consistency: the slow-fast mapping table {file} does not exist; give "
+            "mapping_table=<VBench checkout>/vbench2_beta_long/configs/subject_mapping_table.yaml (git clone "
+            "https://github.com/Vchitect/VBench into data/VBench) or w_inclip=1.0, w_clip2clip=0.0 for the in-clip "
+            "score")
+    values: dict[int, float] = {}
+    for number, line in enumerate(file.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.partition(":")
+        try:
+            hundredths, mapped = float(key) * 100, float(value)
+        except ValueError:
+            hundredths, mapped = math.nan, math.nan
+        if not (math.isfinite(hundredths) and math.isfinite(mapped) and abs(hundredths - round(hundredths)) <= 1e-6):
+            raise ValueError(f"{file}:{number}: expected '<key>: <value>' with keys 0.0, 0.01, ..., 1.0, got {line!r}")
+        values[round(hundredths)] = mapped
+    if sorted(values) != list(range(101)):
+        raise ValueError(f"{file}: expected the 101 keys 0.0, 0.01, ..., 1.0, got {len(values)} keys")
+    return tuple(values[k] for k in range(101))
 
 
 def clip_frame_count(fps: float, seconds: float) -> int:
@@ -148,7 +160,7 @@ def split_scenes(num_frames: int, cuts: list[int]) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
-def map_clip2clip(score: float, table: tuple[float, ...] = SUBJECT_MAPPING) -> float:
+def map_clip2clip(score: float, table: tuple[float, ...]) -> float:
     """The fast-branch score on the in-clip scale: linear interpolation in the mapping table (keys k / 100), clamped
     to its first and last values outside [0, 1] (``fuse_inclip_clip2clip``'s ``bisect_left`` lookup)."""
     keys = [k / 100 for k in range(len(table))]
@@ -184,12 +196,14 @@ class VBenchLong(VideoScorer):
         clip2clip_extractor: EXTRACTORS spec of the fast branch's frame features (``{"pool": [F, D]}``). The
             official one is DINOv2 ViT-B/14 (``torch.hub`` ``facebookresearch/dinov2`` ``dinov2_vitb14``, Resize 256
             bicubic + CenterCrop 224), which has no extractor here: any other spec is labelled as not VBench's.
+        mapping_table: the fast branch's ``subject_mapping_table.yaml`` (None: :data:`MAPPING_TABLE`, in the VBench
+            checkout); only read when the fast branch is on.
     """
 
     def __init__(self, scorer: dict[str, Any], dimension: str, fps: float, clip_seconds: float | None = None,
                  scene_detection: bool = False, scene_threshold: float = SCENE_THRESHOLD,
                  min_scene_len: int = MIN_SCENE_LEN, w_inclip: float = W_INCLIP, w_clip2clip: float = W_CLIP2CLIP,
-                 clip2clip_extractor: dict[str, Any] | None = None) -> None:
+                 clip2clip_extractor: dict[str, Any] | None = None, mapping_table: str | None = None) -> None:
         if not isinstance(scorer, dict) or "type" not in scorer or scorer["type"] == "VBenchLong":
             raise ValueError(f"VBenchLong: scorer must be a short-video VIDEO_SCORERS spec with a 'type' (e.g. "
                              f"dict(type='MotionSmoothness')), got {scorer!r}")
@@ -207,12 +221,16 @@ class VBenchLong(VideoScorer):
         self.w_inclip, self.w_clip2clip = float(w_inclip), float(w_clip2clip)
         self.extractor_spec = None if clip2clip_extractor is None else dict(clip2clip_extractor)
         self.extractor: Any = None
+        self.mapping: tuple[float, ...] = ()
+        self.mapping_path: str | None = None
         if self.slow_fast and self.w_clip2clip != 0.0:
             if self.extractor_spec is None:
                 raise ScorerUnavailableError(
                     "VBenchLong subject_consistency: the slow-fast fusion's fast branch uses DINOv2 ViT-B/14, which "
                     "has no extractor here; give clip2clip_extractor=<EXTRACTORS spec> (labelled not VBench's) or "
                     "w_inclip=1.0, w_clip2clip=0.0 (eval_long.py without --dev_flag: the in-clip score)")
+            self.mapping_path = str(mapping_table or MAPPING_TABLE)
+            self.mapping = load_mapping_table(self.mapping_path)
             self.extractor = EXTRACTORS.build(dict(self.extractor_spec))
         self.scorer_spec = dict(scorer)
         self.scorer = VIDEO_SCORERS.build(dict(scorer))
@@ -246,7 +264,8 @@ class VBenchLong(VideoScorer):
                 entry: dict[str, Any] = {"frames": (clip_start, clip_end), "scene": scene, "inclip": inclip,
                                          "score": inclip}
                 if self.slow_fast:
-                    mapped = 0.0 if fast is None else map_clip2clip(fast)  # official: a missing fast score is 0
+                    # official: a missing fast score is 0
+                    mapped = 0.0 if fast is None else map_clip2clip(fast, self.mapping)
                     entry.update(clip2clip=fast, mapped=mapped,
                                  score=fuse(inclip, mapped, self.w_inclip, self.w_clip2clip))
                 clips.append(entry)
@@ -266,7 +285,7 @@ class VBenchLong(VideoScorer):
             "scorer": self.scorer.describe(), "scored_frames": "as given (official: clips re-encoded as MP4)"}
         if self.slow_fast:
             facts["slow_fast"] = {"w_inclip": self.w_inclip, "w_clip2clip": self.w_clip2clip,
-                                  "mapping": "subject_mapping_table.yaml",
+                                  "mapping": self.mapping_path,
                                   "clip2clip_features": None if self.extractor is None else self.extractor.describe(),
                                   "label": "in-clip only (no --dev_flag)" if self.extractor is None else
                                   f"not VBench's DINOv2: fast branch on {self.extractor_spec}"}
