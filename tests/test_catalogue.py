@@ -56,7 +56,8 @@ def test_every_paper_adapter_declares_a_valid_status_file():
     for slug in papers:
         status = adapter_status(slug)
         assert status["implementation"] in ("faithful", "re-implementation"), slug
-    assert "coordinated refinement" in adapter_status("confiner")["in_progress"]  # the core, no adapter yet
+    assert "in_progress" not in adapter_status("confiner") and "in_progress" not in adapter_status("vdm_memorization")
+    assert "ModelScope" in adapter_status("confiner")["foundation_weights_not_here"]
     assert "GPT-4V" in adapter_status("collage_prompting")["not_reproducible"]
     assert adapter_status("das")["implementation"] == "re-implementation"
     assert "miniSD" in adapter_status("das")["foundation_weights_not_here"]

@@ -15,9 +15,10 @@ from bench.registry import DEMOS
 GROUP = "adaptive_momentum_sampler"
 METRIC = "digits_FID"
 #: The noise level of the AMS-minus-DDIM digits_FID gap on the quick demo (500 samples, the quick DDPM). The gap is
-#: paired (same seeds), so it moves far less than either FID: run seeds 0 and 1 gave gaps of -0.06 and -0.02 at 10
-#: steps (seed 0: -0.07 at 20 steps) while DDIM's FID itself moved by 0.5. 0.1 is about twice the spread seen; a
-#: gap this size or smaller is read as noise.
+#: paired (same seeds), so it moves far less than either FID: with the 40-epoch DDPM run seeds 0 and 1 gave gaps of
+#: -0.06 and -0.02 at 10 steps (seed 0: -0.07 at 20 steps) while DDIM's FID itself moved by 0.5; with the 25-epoch
+#: DDPM (since 2026-12-06) +0.06 and +0.09 at 10 steps. 0.1 is about twice the spread seen; a gap this size or
+#: smaller is read as noise.
 FID_NOISE = 0.1
 
 

@@ -31,7 +31,7 @@ from bench.demo import demo_configs, group_configs, run_group
 
 #: wall seconds per group on an idle 2-core machine (issue 24's demo contract), and for the whole quick profile
 BUDGET_S = {"harness": 12, "consistency_calibration": 10, "vssd": 20, "trident": 15, "diffact": 20,
-            "difftriplet": 25, "adaptive_momentum_sampler": 60, "compress_guidance": 40, "idc": 30,
+            "difftriplet": 25, "adaptive_momentum_sampler": 35, "compress_guidance": 40, "idc": 30,
             "two_in_one_kd": 40, "amg": 30, "bright_ending": 40, "das": 55, "fusionsam": 20,
             "collage_prompting": 10, "dpms_ant": 15, "vdm_memorization": 25, "confiner": 29}
 TOTAL_S = 300

@@ -1,5 +1,0 @@
-# AMS quick demo, baseline: diffusers' DDIMScheduler (eta = 0, no clipping, final alpha 1) with 20 steps on the
-# official uniform grid range(0, 1000, 50) (leading spacing, steps_offset 0).
-_base_ = ["../adaptive_momentum_sampler/_base_/demo_digits.py"]
-
-method = dict(scheduler=dict(type="DDIMScheduler"), num_inference_steps=20)
