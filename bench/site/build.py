@@ -2,8 +2,8 @@
 and demo) and ``<slug>.html`` per paper (each reported table as ``bench table`` prints it, the runs with their result
 files and figures, the latest demo result with its one-line reading).
 
-One source of truth: the table rows are :func:`bench.tables.paper_rows` and the index counts
-:func:`bench.tables.leaderboard_rows`, formatted cell by cell as ``bench table`` formats them (:func:`cell_texts`).
+One source of truth: the table rows are :func:`bench.tables.paper_rows`, formatted cell by cell as ``bench table``
+formats them (:func:`cell_texts`), and the index counts their statuses as :func:`bench.tables.leaderboard_rows` does.
 Every file a page links to (a run's ``results.json``, ``provenance.json`` and figures, the demo summary) is copied
 under ``files/``, so the folder opens from ``file://`` and can be published as it is; pages use relative links only
 and load nothing from the network. Templates and CSS are package data (``bench/site/templates``, ``static``).
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,7 +28,7 @@ from bench.catalogue import catalogue
 from bench.io import atomic_write_bytes, atomic_write_text, current_umask, read_json
 from bench.reported import PaperReport, load_report
 from bench.results import PROVENANCE_FILE, RESULTS_FILE, find_runs, read_results, results_root
-from bench.tables import STATUSES, default_run_roots, leaderboard_rows, markdown_cells, paper_rows
+from bench.tables import STATUSES, default_run_roots, markdown_cells, paper_rows
 
 MARKER = ".bench-site"  # written into every site folder: only a folder holding it (or an empty one) is replaced
 STATIC_FILES = ("site.css", "sort.js")
@@ -153,7 +154,6 @@ def render_into(site: Path, roots: list[Path], demo_summary: Path) -> None:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     files = SiteFiles(site)
     runs = runs_by_paper(roots)
-    counts = {row["paper"]: row for row in leaderboard_rows(roots)}
     summary = read_json(demo_summary) if demo_summary.is_file() else None
     written = _mtime(demo_summary) if summary else ""
     demo_files = {}
@@ -169,9 +169,11 @@ def render_into(site: Path, roots: list[Path], demo_summary: Path) -> None:
         report = load_report(slug)
         run_views = [files.run(run_dir, results) for run_dir, results in runs.get(slug, [])]
         demo = demo_view(summary, slug, written, files)
-        sections = table_sections(report, paper_rows(slug, roots), run_views)
-        row = counts[slug]
-        papers.append({**entry, "label": status_label(entry), "counts": {s: row[s] for s in STATUSES},
+        rows = paper_rows(slug, roots)
+        sections = table_sections(report, rows, run_views)
+        # the counts leaderboard_rows gives, from the rows already read for this page (one scan of the runs per paper)
+        counts = Counter(row["status"] for row in rows)
+        papers.append({**entry, "label": status_label(entry), "counts": {s: int(counts.get(s, 0)) for s in STATUSES},
                        "demo": bool(entry["demo_configs"]), "href": page_name(slug)})
         page = env.get_template("paper.html").render(
             context, paper=papers[-1], report=report, sections=sections, runs=run_views, demo=demo,
