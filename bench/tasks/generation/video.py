@@ -20,7 +20,6 @@ the GPU model with the scorers' weights.
 """
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -212,11 +211,8 @@ class VideoGenerationTask(EvalTask):
 
 
 def environment_facts(device: torch.device) -> dict[str, Any]:
-    """torch, CUDA and the device the scorers ran on, with the GPU model (VBench scores vary across GPU types)."""
-    facts: dict[str, Any] = {"torch": torch.__version__, "cuda": torch.version.cuda,
-                             "python": platform.python_version(), "device": str(device)}
-    if device.type == "cuda":
-        facts["gpu"] = torch.cuda.get_device_name(device)
-    else:
-        facts["cpu"] = platform.processor() or platform.machine()
-    return facts
+    """torch and the device the scorers ran on (provenance's :func:`~bench.provenance.device_info`: CUDA, GPU model),
+    beside the scores because VBench's scores vary across GPU types."""
+    from bench.provenance import device_info
+
+    return {"torch": torch.__version__, **device_info(device)}
